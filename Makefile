@@ -1,0 +1,38 @@
+# Two doors: `make repro` runs the pipeline on the defaults, `make test` runs the checks.
+# Both create .venv and install the project into it on first use.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(abspath $(VENV))/bin
+export PATH := $(BIN):$(PATH)
+export MPLBACKEND := Agg
+
+.PHONY: install repro test test-fast lint bench clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[all,dev]"
+	touch $@
+
+install: $(VENV)/.installed
+
+repro: install
+	dvc repro
+
+lint: install
+	ruff check .
+	ruff format --check fraudctl tests benchmarks
+
+# pytest exits 5 when it collected nothing: that is a failure here, not a pass.
+test: lint
+	$(BIN)/python -m pytest; status=$$?; \
+	if [ $$status -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$status
+
+test-fast: install
+	$(BIN)/python -m pytest -m "not slow"
+
+bench: install
+	$(BIN)/python -m benchmarks.pipeline
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

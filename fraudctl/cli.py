@@ -1,0 +1,214 @@
+"""The ``fraudctl`` command line: parse options, load params, call one stage, render the result.
+
+Commands stay thin and import their stage lazily, so ``fraudctl --help`` never pays for
+pandas, scikit-learn or MLflow. User mistakes (``FraudctlError``) become one red line and
+exit code 2; anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from fraudctl import __version__
+from fraudctl.config import DEFAULT_PARAMS_FILE, Params, ProjectPaths, load_params
+from fraudctl.errors import FraudctlError
+
+app = typer.Typer(
+    name="fraudctl",
+    help="Credit-card fraud detection, data to served model: a DVC pipeline tracked in MLflow.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+experiment_app = typer.Typer(
+    help="Robustness, fairness and drift experiments on the trained model.",
+    no_args_is_help=True,
+)
+app.add_typer(experiment_app, name="experiment")
+
+console = Console()
+err_console = Console(stderr=True)
+
+ParamsOption = Annotated[
+    Path, typer.Option("--params", "-p", help="The params file to read.", dir_okay=False)
+]
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def user_errors(command: F) -> F:
+    """Turn a FraudctlError into one red line and its exit code."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except FraudctlError as exc:
+            err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(exc.exit_code) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+@contextlib.contextmanager
+def progress(title: str) -> Iterator[Callable[[str], None]]:
+    """A spinner whose text the stage updates through the callback it is given."""
+    with console.status(f"[bold]{title}[/]") as status:
+        yield lambda step: status.update(f"[bold]{title}[/]: {step}")
+
+
+def _load(params_file: Path) -> tuple[Params, ProjectPaths]:
+    return load_params(params_file), ProjectPaths()
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:,.4f}" if abs(value) < 1000 else f"{value:,.2f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def metrics_table(title: str, values: dict[str, Any], keys: list[str] | None = None) -> Table:
+    table = Table(title=title, show_header=False, title_justify="left")
+    for key in keys or list(values):
+        if key in values:
+            table.add_row(key, _fmt(values[key]))
+    return table
+
+
+HEADLINE = [
+    "pr_auc",
+    "roc_auc",
+    "recall_at_fpr",
+    "precision_at_k",
+    "threshold",
+    "precision",
+    "recall",
+    "f1",
+    "alerts",
+    "fraud_amount_caught",
+    "fraud_amount_missed",
+    "expected_cost",
+]
+
+
+@app.command()
+@user_errors
+def version() -> None:
+    """Print the fraudctl version."""
+    console.print(f"fraudctl {__version__}")
+
+
+@app.command()
+@user_errors
+def data(
+    params_file: ParamsOption = DEFAULT_PARAMS_FILE,
+    source: Annotated[
+        str | None,
+        typer.Option(help="Override data.source: 'synthetic' or a CSV, CSV.gz or parquet path."),
+    ] = None,
+) -> None:
+    """Ingest, validate and time-split the data (DVC stage `prepare`)."""
+    params, paths = _load(params_file)
+    from fraudctl.data.prepare import prepare
+
+    with progress("prepare") as step:
+        step("reading and validating")
+        result = prepare(params, paths, source=source)
+    summary = result.validation
+    console.print(
+        f"[green]✓[/] {summary.source}: {summary.rows_read:,} rows read, "
+        f"{summary.duplicates_found:,} duplicates ({summary.duplicates_dropped:,} dropped), "
+        f"{summary.frauds:,} frauds ({summary.fraud_rate:.3%}), {summary.features} features"
+    )
+    if summary.extra_columns:
+        console.print(f"[yellow]ignored columns:[/] {', '.join(summary.extra_columns)}")
+    table = Table(
+        "split",
+        "rows",
+        "frauds",
+        "fraud rate",
+        "time from",
+        "time to",
+        title=f"{params.split.method} split",
+        title_justify="left",
+    )
+    for name, part in result.splits.items():
+        table.add_row(
+            name,
+            f"{part.rows:,}",
+            f"{part.frauds:,}",
+            f"{part.fraud_rate:.3%}",
+            f"{part.time_min:,.0f}",
+            f"{part.time_max:,.0f}",
+        )
+    console.print(table)
+
+
+@app.command()
+@user_errors
+def train(params_file: ParamsOption = DEFAULT_PARAMS_FILE) -> None:
+    """Fit the model, pick its threshold on validation, save and register it (stage `train`)."""
+    params, paths = _load(params_file)
+    from fraudctl.model.train import train as run_train
+
+    with progress(f"train {params.model.name}") as step:
+        result = run_train(params, paths, progress=step)
+    console.print(
+        f"[green]✓[/] {result.model_name} fitted on {result.train_rows:,} rows "
+        f"in {result.fit_seconds:.1f} s; threshold {result.threshold.value:.4f} "
+        f"({result.threshold.strategy})"
+    )
+    if result.threshold.note:
+        console.print(f"[yellow]note:[/] {result.threshold.note}")
+    console.print(metrics_table("validation", result.validation, HEADLINE))
+    status = "[green]champion[/]" if result.promotion.promoted else "challenger"
+    console.print(
+        f"registered {params.tracking.registered_model} v{result.version} as {status}: "
+        f"{result.promotion.reason} (run {result.run_id})"
+    )
+
+
+@app.command()
+@user_errors
+def evaluate(params_file: ParamsOption = DEFAULT_PARAMS_FILE) -> None:
+    """Score the test split; write metrics and plots (DVC stage `evaluate`)."""
+    params, paths = _load(params_file)
+    from fraudctl.model.evaluate import evaluate as run_evaluate
+
+    with progress("evaluate") as step:
+        result = run_evaluate(params, paths, progress=step)
+    console.print(metrics_table("test", result.metrics, HEADLINE))
+    console.print(
+        f"[green]✓[/] wrote {paths.metrics_file} and {len(result.outputs) - 1} plot files"
+    )
+
+
+@app.command()
+@user_errors
+def promote(
+    model_version: Annotated[
+        str, typer.Argument(metavar="VERSION", help="Registry version to make champion.")
+    ],
+    params_file: ParamsOption = DEFAULT_PARAMS_FILE,
+) -> None:
+    """Set the `champion` alias to a registered model version by hand."""
+    params = load_params(params_file)
+    from fraudctl.tracking import set_champion
+
+    previous = set_champion(params.tracking, model_version)
+    name = params.tracking.registered_model
+    was = f"(was v{previous})" if previous else "(there was none)"
+    console.print(f"[green]✓[/] {name}@champion -> v{model_version} {was}")
+
+
+def main() -> None:  # pragma: no cover - console-script shim
+    app()

@@ -1,0 +1,125 @@
+"""File I/O that never leaves half-written outputs and never hides where input went wrong.
+
+Writers produce the file (or directory) under a temporary name beside the target and
+rename it into place, so a crash or a bad input leaves the previous output intact.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from fraudctl.errors import DataError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+TABLE_SUFFIXES = (".csv", ".csv.gz", ".parquet", ".pq")
+
+
+@contextlib.contextmanager
+def atomic_path(target: Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``target``; move it over ``target`` only on success."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        tmp.replace(target)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def atomic_directory(target: Path) -> Iterator[Path]:
+    """Yield an empty temporary directory; swap it in for ``target`` only on success."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    building = staging / "content"
+    old = staging / "old"
+    try:
+        yield building
+        if target.exists():
+            target.replace(old)
+        building.replace(target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def write_json(path: Path, payload: Any) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(payload, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+
+
+def write_text(path: Path, text: str) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def write_parquet(path: Path, frame: pd.DataFrame) -> None:
+    with atomic_path(path) as tmp:
+        frame.to_parquet(tmp, index=False)
+
+
+def write_with(path: Path, writer: Callable[[Path], None]) -> None:
+    """Atomically write ``path`` with a callable that writes to the path it is given."""
+    with atomic_path(path) as tmp:
+        writer(tmp)
+
+
+def read_json(path: Path) -> Any:
+    return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def is_table_file(path: Path) -> bool:
+    return path.name.lower().endswith(TABLE_SUFFIXES)
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    """Read a CSV, CSV.gz or parquet file, turning every failure into a DataError naming it."""
+    import pandas as pd
+
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"{path}: file not found")
+    if path.is_dir():
+        raise DataError(f"{path}: is a directory; expected a CSV, CSV.gz or parquet file")
+    name = path.name.lower()
+    try:
+        if name.endswith((".parquet", ".pq")):
+            frame = pd.read_parquet(path)
+        elif name.endswith((".csv", ".csv.gz")):
+            frame = pd.read_csv(path, low_memory=False)
+        else:
+            raise DataError(
+                f"{path}: unsupported file type; expected one of {', '.join(TABLE_SUFFIXES)}"
+            )
+    except DataError:
+        raise
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{path}: the file is empty (no header, no rows)") from None
+    except pd.errors.ParserError as exc:
+        raise DataError(f"{path}: malformed CSV: {_first_line(exc)}") from None
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: not a text CSV file ({exc.reason} at byte {exc.start})") from None
+    except (OSError, ValueError, EOFError) as exc:
+        raise DataError(f"{path}: cannot be read: {_first_line(exc)}") from None
+    except Exception as exc:  # pyarrow raises its own hierarchy for corrupt parquet files
+        if type(exc).__module__.startswith("pyarrow"):
+            raise DataError(f"{path}: not a readable parquet file: {_first_line(exc)}") from None
+        raise
+    return frame
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

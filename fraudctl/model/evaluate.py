@@ -1,0 +1,98 @@
+"""Stage ``evaluate``: score the untouched test split at the model's own threshold.
+
+Metrics go to reports/metrics.json, curve data to reports/plots/ (declared as DVC plots)
+with PNG copies, and everything is logged to the training run that produced the model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fraudctl import tracking
+from fraudctl.config import Params, ProjectPaths
+from fraudctl.data.prepare import load_schema, load_split
+from fraudctl.io import write_json, write_with
+from fraudctl.model import metrics as m
+from fraudctl.model.plots import save_confusion_plot, save_line_plot
+from fraudctl.model.train import score, split_metrics
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class EvaluateResult:
+    metrics: dict[str, float]
+    run_id: str | None
+    outputs: list[Path] = field(default_factory=list)
+
+
+def evaluate(
+    params: Params, paths: ProjectPaths, progress: Progress = lambda _: None
+) -> EvaluateResult:
+    schema = load_schema(paths)
+    progress("loading the model and the test split")
+    estimator, metadata = tracking.load_estimator(paths.model_dir)
+    test = load_split(paths, "test")
+    threshold = float(metadata["threshold"])
+
+    progress(f"scoring {len(test):,} test rows")
+    scores = score(estimator, test, schema)
+    y = test[schema.target].to_numpy()
+    results = split_metrics(params, test, schema, scores, threshold)
+
+    progress("writing metrics and plots")
+    plots = paths.plots_dir
+    curves = {
+        "pr_curve": (
+            m.pr_curve(y, scores),
+            "recall",
+            "precision",
+            "Precision-recall (test)",
+            False,
+        ),
+        "roc_curve": (m.roc_curve_frame(y, scores), "fpr", "tpr", "ROC (test)", True),
+        "calibration": (
+            m.calibration_frame(y, scores, params.evaluate.calibration_bins),
+            "predicted",
+            "observed",
+            "Calibration (test, quantile bins)",
+            True,
+        ),
+    }
+    outputs: list[Path] = []
+    for name, (frame, x, y_col, title, diagonal) in curves.items():
+        csv_path = plots / f"{name}.csv"
+        write_with(csv_path, lambda tmp, f=frame: f.to_csv(tmp, index=False))
+        save_line_plot(plots / f"{name}.png", frame, x, y_col, title, diagonal)
+        outputs += [csv_path, plots / f"{name}.png"]
+    confusion_path = plots / "confusion.csv"
+    confusion = m.confusion_frame(y, scores, threshold)
+    write_with(confusion_path, lambda tmp: confusion.to_csv(tmp, index=False))
+    save_confusion_plot(
+        plots / "confusion.png",
+        int(results["true_positives"]),
+        int(results["false_positives"]),
+        int(results["false_negatives"]),
+        int(results["rows"] - results["alerts"] - results["false_negatives"]),
+        f"Confusion at threshold {threshold:.3f}",
+    )
+    outputs += [confusion_path, plots / "confusion.png"]
+    write_json(paths.metrics_file, results)
+    outputs.append(paths.metrics_file)
+
+    progress("logging to MLflow")
+    with tracking.run(
+        params.tracking,
+        params.tracking.experiment,
+        run_name="evaluate",
+        run_id=metadata.get("run_id"),
+    ) as active:
+        tracking.log_metrics(results, prefix="test_")
+        for path in outputs:
+            if path.suffix == ".png":
+                tracking.log_artifact(path, "evaluation")
+        tracking.log_artifact(paths.metrics_file, "evaluation")
+        run_id = active.info.run_id
+    return EvaluateResult(metrics=results, run_id=run_id, outputs=outputs)

@@ -1,0 +1,173 @@
+"""Metrics that matter at a 0.17 % fraud rate, and the curves behind them.
+
+Accuracy and ROC-AUC flatter a fraud model; the headline here is PR-AUC (average
+precision), recall at a fixed false-positive budget, precision among the top-k alerts,
+and money: what the alerts catch, what slips through, and what reviewing costs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+MAX_CURVE_POINTS = 500
+
+
+@dataclass(frozen=True)
+class Counts:
+    """Confusion counts at a threshold."""
+
+    tp: int
+    fp: int
+    fn: int
+    tn: int
+
+    @property
+    def alerts(self) -> int:
+        return self.tp + self.fp
+
+    @property
+    def precision(self) -> float:
+        return self.tp / self.alerts if self.alerts else 0.0
+
+    @property
+    def recall(self) -> float:
+        positives = self.tp + self.fn
+        return self.tp / positives if positives else 0.0
+
+    @property
+    def f1(self) -> float:
+        p, r = self.precision, self.recall
+        return 2 * p * r / (p + r) if p + r else 0.0
+
+    @property
+    def false_positive_rate(self) -> float:
+        negatives = self.fp + self.tn
+        return self.fp / negatives if negatives else 0.0
+
+
+def counts_at(y_true: np.ndarray, scores: np.ndarray, threshold: float) -> Counts:
+    flagged = scores >= threshold
+    positive = y_true == 1
+    tp = int(np.sum(flagged & positive))
+    fp = int(np.sum(flagged & ~positive))
+    fn = int(np.sum(~flagged & positive))
+    return Counts(tp=tp, fp=fp, fn=fn, tn=len(y_true) - tp - fp - fn)
+
+
+def pr_auc(y_true: np.ndarray, scores: np.ndarray) -> float:
+    from sklearn.metrics import average_precision_score
+
+    return float(average_precision_score(y_true, scores))
+
+
+def roc_auc(y_true: np.ndarray, scores: np.ndarray) -> float:
+    from sklearn.metrics import roc_auc_score
+
+    return float(roc_auc_score(y_true, scores))
+
+
+def recall_at_fpr(y_true: np.ndarray, scores: np.ndarray, max_fpr: float) -> float:
+    """The best recall reachable while flagging at most ``max_fpr`` of legitimate rows."""
+    from sklearn.metrics import roc_curve
+
+    fpr, tpr, _ = roc_curve(y_true, scores)
+    return float(tpr[fpr <= max_fpr].max())
+
+
+def precision_at_k(y_true: np.ndarray, scores: np.ndarray, k: int) -> float:
+    """Share of frauds among the k highest scores: what a review team with k slots sees."""
+    k = min(k, len(scores))
+    top = np.argsort(-scores, kind="stable")[:k]
+    return float(y_true[top].mean())
+
+
+def money(
+    y_true: np.ndarray,
+    scores: np.ndarray,
+    amounts: np.ndarray,
+    threshold: float,
+    review_cost: float,
+) -> dict[str, float]:
+    """Fraud amount caught and missed at a threshold, and the cost of reviews plus misses."""
+    flagged = scores >= threshold
+    fraud = y_true == 1
+    caught = float(amounts[flagged & fraud].sum())
+    missed = float(amounts[~flagged & fraud].sum())
+    alerts = int(flagged.sum())
+    return {
+        "fraud_amount_caught": round(caught, 2),
+        "fraud_amount_missed": round(missed, 2),
+        "expected_cost": round(alerts * review_cost + missed, 2),
+    }
+
+
+def classification_metrics(
+    y_true: np.ndarray,
+    scores: np.ndarray,
+    amounts: np.ndarray,
+    threshold: float,
+    *,
+    max_fpr: float,
+    top_k: int,
+    review_cost: float,
+) -> dict[str, float]:
+    """Every headline number for one split, as a flat mapping (what dvc metrics shows)."""
+    counts = counts_at(y_true, scores, threshold)
+    return {
+        "pr_auc": pr_auc(y_true, scores),
+        "roc_auc": roc_auc(y_true, scores),
+        "threshold": float(threshold),
+        "precision": counts.precision,
+        "recall": counts.recall,
+        "f1": counts.f1,
+        "false_positive_rate": counts.false_positive_rate,
+        "recall_at_fpr": recall_at_fpr(y_true, scores, max_fpr),
+        "precision_at_k": precision_at_k(y_true, scores, top_k),
+        "alerts": counts.alerts,
+        "true_positives": counts.tp,
+        "false_positives": counts.fp,
+        "false_negatives": counts.fn,
+        **money(y_true, scores, amounts, threshold, review_cost),
+        "rows": len(y_true),
+        "frauds": int(y_true.sum()),
+    }
+
+
+def _thin(frame: pd.DataFrame) -> pd.DataFrame:
+    """Keep curves small enough for dvc plots and git while keeping their ends."""
+    if len(frame) <= MAX_CURVE_POINTS:
+        return frame
+    keep = np.unique(np.linspace(0, len(frame) - 1, MAX_CURVE_POINTS).round().astype(int))
+    return frame.iloc[keep].reset_index(drop=True)
+
+
+def pr_curve(y_true: np.ndarray, scores: np.ndarray) -> pd.DataFrame:
+    from sklearn.metrics import precision_recall_curve
+
+    precision, recall, _ = precision_recall_curve(y_true, scores)
+    return _thin(pd.DataFrame({"recall": recall[::-1], "precision": precision[::-1]}))
+
+
+def roc_curve_frame(y_true: np.ndarray, scores: np.ndarray) -> pd.DataFrame:
+    from sklearn.metrics import roc_curve
+
+    fpr, tpr, _ = roc_curve(y_true, scores)
+    return _thin(pd.DataFrame({"fpr": fpr, "tpr": tpr}))
+
+
+def calibration_frame(y_true: np.ndarray, scores: np.ndarray, bins: int) -> pd.DataFrame:
+    """Observed fraud rate per quantile bin of predicted probability (uniform bins would be
+    nearly all empty at this class balance)."""
+    from sklearn.calibration import calibration_curve
+
+    observed, predicted = calibration_curve(y_true, scores, n_bins=bins, strategy="quantile")
+    return pd.DataFrame({"predicted": predicted, "observed": observed})
+
+
+def confusion_frame(y_true: np.ndarray, scores: np.ndarray, threshold: float) -> pd.DataFrame:
+    """One row per transaction, as DVC's confusion template expects: actual vs predicted."""
+    predicted = (scores >= threshold).astype(int)
+    return pd.DataFrame({"actual": y_true.astype(int), "predicted": predicted})

@@ -1,0 +1,49 @@
+"""PNG copies of the evaluation curves, for people (DVC renders the CSV/JSON versions)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from fraudctl.io import write_with
+
+
+def _figure():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save_line_plot(
+    path: Path, frame: pd.DataFrame, x: str, y: str, title: str, diagonal: bool = False
+) -> None:
+    plt = _figure()
+    fig, ax = plt.subplots(figsize=(5, 4), dpi=100)
+    ax.plot(frame[x], frame[y], lw=2)
+    if diagonal:
+        ax.plot([0, 1], [0, 1], ls="--", color="grey", lw=1)
+    ax.set(xlabel=x, ylabel=y, title=title, xlim=(0, 1), ylim=(0, 1.02))
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    write_with(path, lambda tmp: fig.savefig(tmp, format="png"))
+    plt.close(fig)
+
+
+def save_confusion_plot(path: Path, tp: int, fp: int, fn: int, tn: int, title: str) -> None:
+    plt = _figure()
+    fig, ax = plt.subplots(figsize=(4, 4), dpi=100)
+    cells = [[tn, fp], [fn, tp]]
+    ax.imshow([[0, 1], [1, 0]], cmap="Blues", alpha=0.3)
+    for i in range(2):
+        for j in range(2):
+            ax.text(j, i, f"{cells[i][j]:,}", ha="center", va="center", fontsize=14)
+    ax.set_xticks([0, 1], ["legit", "fraud"])
+    ax.set_yticks([0, 1], ["legit", "fraud"])
+    ax.set(xlabel="predicted", ylabel="actual", title=title)
+    fig.tight_layout()
+    write_with(path, lambda tmp: fig.savefig(tmp, format="png"))
+    plt.close(fig)

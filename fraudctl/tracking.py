@@ -1,0 +1,292 @@
+"""The only module that talks to MLflow: store, runs, model format, registry and aliases.
+
+Keeping MLflow behind these few functions means an MLflow API change touches one file,
+and ``import mlflow`` (a second or more) happens only in commands that track something.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import os
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fraudctl.config import TrackingParams
+from fraudctl.errors import ArtifactError, TrackingError
+
+CHAMPION = "champion"
+CHALLENGER = "challenger"
+PROMOTION_METRIC = "val_pr_auc"
+
+
+def tracking_uri(params: TrackingParams) -> str:
+    """``MLFLOW_TRACKING_URI`` wins over params.yaml, so CI and servers can point elsewhere."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or params.uri
+
+
+def _mlflow(params: TrackingParams) -> Any:
+    import mlflow
+
+    for noisy in ("alembic", "mlflow"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    mlflow.set_tracking_uri(tracking_uri(params))
+    return mlflow
+
+
+def ensure_experiment(params: TrackingParams, name: str) -> str:
+    """Create the experiment on first use, with artifacts under ``artifact_location``."""
+    mlflow = _mlflow(params)
+    experiment = mlflow.get_experiment_by_name(name)
+    if experiment is not None:
+        return experiment.experiment_id
+    location = None
+    if tracking_uri(params).startswith("sqlite:"):
+        location = Path(params.artifact_location).resolve().as_uri()
+    return mlflow.create_experiment(name, artifact_location=location)
+
+
+@contextlib.contextmanager
+def run(
+    params: TrackingParams,
+    experiment: str,
+    run_name: str | None = None,
+    run_id: str | None = None,
+    nested: bool = False,
+) -> Iterator[Any]:
+    """Start (or resume, with ``run_id``) a run; yields the active MLflow run."""
+    mlflow = _mlflow(params)
+    experiment_id = ensure_experiment(params, experiment)
+    if run_id is not None:
+        try:
+            mlflow.get_run(run_id)
+        except Exception:
+            run_id = None
+    with mlflow.start_run(
+        run_id=run_id,
+        experiment_id=None if run_id else experiment_id,
+        run_name=run_name,
+        nested=nested,
+    ) as active:
+        yield active
+
+
+def log_params(values: Mapping[str, Any]) -> None:
+    import mlflow
+
+    mlflow.log_params({k: v if v is not None else "None" for k, v in values.items()})
+
+
+def log_metrics(values: Mapping[str, float], prefix: str = "") -> None:
+    import mlflow
+
+    mlflow.log_metrics({f"{prefix}{k}": float(v) for k, v in values.items()})
+
+
+def log_artifacts(directory: Path, artifact_path: str | None = None) -> None:
+    import mlflow
+
+    mlflow.log_artifacts(str(directory), artifact_path=artifact_path)
+
+
+def log_artifact(path: Path, artifact_path: str | None = None) -> None:
+    import mlflow
+
+    mlflow.log_artifact(str(path), artifact_path=artifact_path)
+
+
+def set_tags(tags: Mapping[str, str]) -> None:
+    import mlflow
+
+    mlflow.set_tags(dict(tags))
+
+
+# --- model format -------------------------------------------------------------------
+
+
+def save_model(
+    estimator: Any,
+    path: Path,
+    example: Any,
+    probabilities: Any,
+    metadata: Mapping[str, Any],
+    requirements: list[str],
+) -> None:
+    """Write ``estimator`` to ``path`` in MLflow's sklearn format.
+
+    The pyfunc flavour predicts probabilities (``mlflow models serve`` then returns the
+    fraud score, not a class); cloudpickle keeps any scikit-learn-compatible model
+    loadable without a list of trusted types. Only load models you trained.
+    """
+    import mlflow.sklearn
+    from mlflow.models import infer_signature
+
+    signature = infer_signature(example, probabilities)
+    sklearn_logger = logging.getLogger("mlflow.sklearn")
+    previous = sklearn_logger.level
+    sklearn_logger.setLevel(logging.ERROR)  # the pickle warning; these are our own models
+    try:
+        mlflow.sklearn.save_model(
+            estimator,
+            str(path),
+            serialization_format=mlflow.sklearn.SERIALIZATION_FORMAT_CLOUDPICKLE,
+            signature=signature,
+            input_example=example,
+            pip_requirements=requirements,
+            pyfunc_predict_fn="predict_proba",
+            metadata=dict(metadata),
+        )
+    finally:
+        sklearn_logger.setLevel(previous)
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What the MLmodel file says about a saved model (readable without MLflow)."""
+
+    path: Path
+    metadata: dict[str, Any]
+    pickled_model: Path
+
+
+def read_model_info(path: Path) -> ModelInfo:
+    """Parse ``MLmodel`` with plain YAML, so serving does not need MLflow for local models."""
+    import yaml
+
+    mlmodel = Path(path) / "MLmodel"
+    if not mlmodel.exists():
+        raise ArtifactError(
+            f"{path}: not an MLflow model directory (no MLmodel file); run `fraudctl train` first"
+        )
+    try:
+        spec = yaml.safe_load(mlmodel.read_text(encoding="utf-8"))
+        pickled = spec["flavors"]["sklearn"]["pickled_model"]
+    except (yaml.YAMLError, KeyError, TypeError) as exc:
+        raise ArtifactError(f"{mlmodel}: unreadable MLmodel file ({exc})") from None
+    return ModelInfo(
+        path=Path(path), metadata=spec.get("metadata") or {}, pickled_model=Path(path) / pickled
+    )
+
+
+def load_estimator(path: Path) -> tuple[Any, dict[str, Any]]:
+    """The fitted estimator and fraudctl's metadata from a local MLflow model directory."""
+    import cloudpickle
+
+    info = read_model_info(path)
+    try:
+        with info.pickled_model.open("rb") as handle:
+            estimator = cloudpickle.load(handle)
+    except (OSError, EOFError, ValueError, ModuleNotFoundError) as exc:
+        raise ArtifactError(f"{info.pickled_model}: cannot load the model ({exc})") from None
+    return estimator, info.metadata
+
+
+def update_metadata(path: Path, updates: Mapping[str, Any]) -> None:
+    """Record facts known only after saving (the registry version) in the local MLmodel."""
+    from mlflow.models import Model
+
+    from fraudctl.io import atomic_path
+
+    mlmodel = Path(path) / "MLmodel"
+    model = Model.load(str(mlmodel))
+    model.metadata = {**(model.metadata or {}), **updates}
+    with atomic_path(mlmodel) as tmp:
+        model.save(str(tmp))
+
+
+def download_model(uri: str, params: TrackingParams, destination: Path) -> Path:
+    """Fetch a registry model (``models:/name@alias`` or ``models:/name/version``) to disk."""
+    mlflow = _mlflow(params)
+    try:
+        local = mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(destination))
+    except Exception as exc:
+        raise TrackingError(
+            f"{uri}: cannot fetch the model from {tracking_uri(params)}: {str(exc).splitlines()[0]}"
+        ) from None
+    return Path(local)
+
+
+# --- registry -------------------------------------------------------------------------
+
+
+def _client(params: TrackingParams) -> Any:
+    from mlflow import MlflowClient
+
+    _mlflow(params)
+    return MlflowClient()
+
+
+def register(params: TrackingParams, run_id: str, artifact_path: str) -> str:
+    """Register the run's model as a new version of ``params.registered_model``."""
+    mlflow = _mlflow(params)
+    # register_model prints its own chatter; the CLI reports the outcome itself.
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        version = mlflow.register_model(f"runs:/{run_id}/{artifact_path}", params.registered_model)
+    return str(version.version)
+
+
+def _alias_version(client: Any, name: str, alias: str) -> Any | None:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return client.get_model_version_by_alias(name, alias)
+    except MlflowException:
+        return None
+
+
+@dataclass(frozen=True)
+class Promotion:
+    version: str
+    champion: str
+    promoted: bool
+    reason: str
+
+
+def promote_if_better(params: TrackingParams, version: str, score: float) -> Promotion:
+    """Mark ``version`` challenger; make it champion if it beats the champion's score.
+
+    The score is the validation PR-AUC: the test split stays untouched by model selection.
+    """
+    client = _client(params)
+    name = params.registered_model
+    client.set_registered_model_alias(name, CHALLENGER, version)
+    current = _alias_version(client, name, CHAMPION)
+    if current is None:
+        client.set_registered_model_alias(name, CHAMPION, version)
+        return Promotion(version, version, True, "no champion yet")
+    champion_score = client.get_run(current.run_id).data.metrics.get(PROMOTION_METRIC)
+    if champion_score is None or score > champion_score:
+        client.set_registered_model_alias(name, CHAMPION, version)
+        before = "unknown" if champion_score is None else f"{champion_score:.4f}"
+        return Promotion(
+            version,
+            version,
+            True,
+            f"{PROMOTION_METRIC} {score:.4f} beats v{current.version} ({before})",
+        )
+    return Promotion(
+        version,
+        str(current.version),
+        False,
+        f"{PROMOTION_METRIC} {score:.4f} does not beat v{current.version} ({champion_score:.4f})",
+    )
+
+
+def set_champion(params: TrackingParams, version: str) -> str | None:
+    """Point ``champion`` at ``version`` by hand; returns the previous champion's version."""
+    from mlflow.exceptions import MlflowException
+
+    client = _client(params)
+    name = params.registered_model
+    try:
+        client.get_model_version(name, version)
+    except MlflowException:
+        raise TrackingError(
+            f"{name} has no version {version!r} in {tracking_uri(params)}"
+        ) from None
+    previous = _alias_version(client, name, CHAMPION)
+    client.set_registered_model_alias(name, CHAMPION, version)
+    return None if previous is None else str(previous.version)

@@ -1,0 +1,77 @@
+"""Shared fixtures: a tiny project directory with its own params, data and MLflow store."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+# Small enough for seconds per stage, large enough that every split has frauds.
+SMALL_PARAMS: dict[str, Any] = {
+    "base": {"seed": 7},
+    "data": {"synthetic": {"n_rows": 6000, "fraud_rate": 0.02}},
+    "model": {"lightgbm": {"n_estimators": 40, "learning_rate": 0.1, "min_child_samples": 10}},
+}
+
+
+def write_params(directory: Path, overrides: dict[str, Any] | None = None) -> Path:
+    params = _merge(SMALL_PARAMS, overrides or {})
+    path = directory / "params.yaml"
+    path.write_text(yaml.safe_dump(params, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+@pytest.fixture(scope="session")
+def mlflow_store(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """One SQLite store for the session: creating its tables costs a few seconds."""
+    directory = tmp_path_factory.mktemp("mlflow")
+    return f"sqlite:///{directory / 'mlflow.db'}"
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mlflow_store: str) -> Iterator[Path]:
+    """A fresh working directory with small params, as a user's checkout would be."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_store)
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    write_params(tmp_path)
+    yield tmp_path
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+def invoke(runner: CliRunner, *args: str):
+    """Run the CLI in-process and return the result (output includes stderr)."""
+    from fraudctl.cli import app
+
+    return runner.invoke(app, list(args), catch_exceptions=False)
+
+
+def cli_env(**extra: str) -> dict[str, str]:
+    """Environment for subprocess runs: the venv's scripts on PATH."""
+    import sys
+
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env.update(extra)
+    return env
