@@ -210,5 +210,26 @@ def promote(
     console.print(f"[green]✓[/] {name}@champion -> v{model_version} {was}")
 
 
+@app.command()
+@user_errors
+def serve(
+    model: Annotated[
+        str | None,
+        typer.Option(help="Model directory, or a registry URI such as "
+                     "models:/fraud-detector@champion. [env FRAUDCTL_MODEL; default models/model]"),
+    ] = None,
+    host: Annotated[str | None, typer.Option(help="[env FRAUDCTL_HOST; default 127.0.0.1]")] = None,
+    port: Annotated[int | None, typer.Option(help="[env FRAUDCTL_PORT; default 8000]")] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Worker processes. [env FRAUDCTL_WORKERS; default 1]")
+    ] = None,
+) -> None:
+    """Serve the model over HTTP: /predict, /predict/batch, /explain, /metrics, /docs."""
+    from fraudctl.serve.run import run_server
+
+    overrides = {"model": model, "host": host, "port": port, "workers": workers}
+    run_server({k: v for k, v in overrides.items() if v is not None}, console=err_console)
+
+
 def main() -> None:  # pragma: no cover - console-script shim
     app()

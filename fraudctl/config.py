@@ -98,14 +98,14 @@ class SplitParams(_Section):
 
 
 class LightGBMParams(_Section):
-    n_estimators: Annotated[int, Field(ge=1, le=20_000)] = 400
-    learning_rate: Annotated[float, Field(gt=0.0, le=1.0)] = 0.03
+    n_estimators: Annotated[int, Field(ge=1, le=20_000)] = 500
+    learning_rate: Annotated[float, Field(gt=0.0, le=1.0)] = 0.05
     num_leaves: Annotated[int, Field(ge=2, le=4096)] = 15
     max_depth: int = -1
-    min_child_samples: Annotated[int, Field(ge=1)] = 50
+    min_child_samples: Annotated[int, Field(ge=1)] = 20
     subsample: Annotated[float, Field(gt=0.0, le=1.0)] = 0.8
     subsample_freq: Annotated[int, Field(ge=0)] = 1
-    colsample_bytree: Annotated[float, Field(gt=0.0, le=1.0)] = 0.5
+    colsample_bytree: Annotated[float, Field(gt=0.0, le=1.0)] = 0.6
     reg_lambda: Annotated[float, Field(ge=0.0)] = 5.0
     scale_pos_weight: Annotated[float, Field(gt=0.0)] = 1.0
     n_jobs: int = 2

@@ -209,6 +209,15 @@ def download_model(uri: str, params: TrackingParams, destination: Path) -> Path:
     return Path(local)
 
 
+def registry_version(uri: str, params: TrackingParams) -> str:
+    """The version number behind ``models:/name@alias`` or ``models:/name/version``."""
+    name, _, rest = uri.removeprefix("models:/").partition("/")
+    if "@" in name:
+        name, alias = name.split("@", 1)
+        return str(_client(params).get_model_version_by_alias(name, alias).version)
+    return rest or "unknown"
+
+
 # --- registry -------------------------------------------------------------------------
 
 

@@ -1,0 +1,294 @@
+"""The scoring API: ``create_app(settings) -> FastAPI``; routes only.
+
+Handlers are ``async def`` and do their small amount of work inline: a threadpool hop
+costs more than scoring one row. The model loads in a background thread at start-up,
+so ``/health/live`` answers at once and ``/health/ready`` turns 200 when scoring can start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import logging
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+import numpy as np
+import orjson
+from fastapi import Depends, FastAPI, Header, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from pydantic import TypeAdapter, ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from fraudctl import __version__
+from fraudctl.serve.predictor import Predictor, load_predictor
+from fraudctl.serve.schemas import (
+    ApiSchemas,
+    BatchPrediction,
+    Prediction,
+    ThresholdUpdate,
+    build_schemas,
+    describe_errors,
+    is_json_error,
+)
+from fraudctl.serve.settings import ServeSettings
+from fraudctl.serve.telemetry import (
+    Metrics,
+    TelemetryMiddleware,
+    configure_logging,
+    tracer_from_environment,
+)
+
+JSON = "application/json"
+THRESHOLD_UPDATE = TypeAdapter(ThresholdUpdate)
+
+
+class ApiError(Exception):
+    """A client error rendered as ``{"error": ..., "detail": [...]}``."""
+
+    def __init__(self, status: int, error: str, detail: list[dict[str, str]] | None = None):
+        self.status, self.error, self.detail = status, error, detail or []
+
+
+def json_response(payload: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY), status, media_type=JSON)
+
+
+class ServiceState:
+    """What the routes share: the predictor once loaded, and its request validators."""
+
+    def __init__(self, settings: ServeSettings, metrics: Metrics, logger: logging.Logger):
+        self.settings = settings
+        self.metrics = metrics
+        self.logger = logger
+        self.predictor: Predictor | None = None
+        self.schemas: ApiSchemas | None = None
+        self.load_error: str | None = None
+
+    def install(self, predictor: Predictor) -> None:
+        self.schemas = build_schemas(predictor.features, predictor.amount_column,
+                                     self.settings.max_batch_size)
+        self.predictor = predictor
+        self.metrics.model_info.labels(predictor.name, predictor.version, predictor.alias or "",
+                                       predictor.kind).set(1)
+        self.metrics.threshold.set(predictor.threshold)
+        self.metrics.ready.set(1)
+
+    def ready(self) -> tuple[Predictor, ApiSchemas]:
+        if self.predictor is None or self.schemas is None:
+            raise ApiError(503, "model not loaded yet" if self.load_error is None
+                           else f"model failed to load: {self.load_error}")
+        return self.predictor, self.schemas
+
+
+async def _state(request: Request) -> ServiceState:
+    return request.app.state.service
+
+
+State = Annotated[ServiceState, Depends(_state)]
+
+
+def _matrix(rows: list[dict[str, float]], features: tuple[str, ...]) -> np.ndarray:
+    """Validated rows -> a C-contiguous float64 array in the model's feature order."""
+    matrix = np.empty((len(rows), len(features)), dtype=np.float64)
+    for i, row in enumerate(rows):
+        matrix[i] = [row[name] for name in features]
+    return matrix
+
+
+async def _body(request: Request) -> bytes:
+    body = await request.body()
+    if not body:
+        raise ApiError(400, "empty body: expected a JSON object")
+    return body
+
+
+def _validate(adapter: Any, body: bytes) -> Any:
+    try:
+        return adapter.validate_json(body)
+    except ValidationError as exc:
+        if is_json_error(exc):
+            raise ApiError(400, "body is not valid JSON", describe_errors(exc)) from None
+        raise ApiError(422, "invalid request", describe_errors(exc)) from None
+
+
+def create_app(settings: ServeSettings | None = None, predictor: Predictor | None = None) -> FastAPI:
+    """Build the app; with ``predictor`` given (tests, benchmarks) no loading happens."""
+    settings = settings or ServeSettings()
+    logger = configure_logging(settings.log_level)
+    metrics = Metrics()
+    service = ServiceState(settings, metrics, logger)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        loader = None
+        if predictor is not None:
+            service.install(predictor)
+        else:
+            loader = asyncio.create_task(_load_model(service))
+        yield
+        if loader is not None and not loader.done():
+            loader.cancel()
+
+    app = FastAPI(
+        title="fraudctl scoring API",
+        version=__version__,
+        description="Fraud probability, decision and explanation for card transactions.",
+        lifespan=lifespan,
+    )
+    app.state.service = service
+    app.add_middleware(TelemetryMiddleware, metrics=metrics, logger=logger,
+                       tracer=tracer_from_environment())
+    _add_error_handlers(app)
+    _add_routes(app)
+    app.openapi = lambda: _openapi(app, service)  # type: ignore[method-assign]
+    return app
+
+
+def _openapi(app: FastAPI, service: ServiceState) -> dict[str, Any]:
+    """The OpenAPI document, with request bodies generated from the served model's features.
+
+    Routes read raw bodies (for speed), so FastAPI cannot see their schemas by itself.
+    """
+    from fastapi.openapi.utils import get_openapi
+
+    from fraudctl.config import ULB_FEATURE_COLUMNS
+
+    schemas = service.schemas or build_schemas(ULB_FEATURE_COLUMNS, "Amount",
+                                               service.settings.max_batch_size)
+    document = get_openapi(title=app.title, version=app.version, description=app.description,
+                           routes=app.routes)
+    components = document.setdefault("components", {}).setdefault("schemas", {})
+    bodies = {"/predict": False, "/explain": False, "/predict/batch": True}
+    for path, batch in bodies.items():
+        document["paths"][path]["post"]["requestBody"] = schemas.openapi_body(batch, components)
+    return document
+
+
+async def _load_model(service: ServiceState) -> None:
+    settings = service.settings
+    try:
+        loaded = await asyncio.to_thread(load_predictor, settings.model, settings.tracking_uri)
+    except Exception as exc:  # a worker keeps answering probes and says why it is not ready
+        service.load_error = str(exc)
+        service.logger.error(f"model failed to load: {exc}")
+        return
+    service.install(loaded)
+    service.logger.info(f"model {loaded.name} v{loaded.version} loaded from {loaded.source}",
+                        extra={"fields": {"model_version": loaded.version}})
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def api_error(_: Request, exc: ApiError) -> Response:
+        return json_response({"error": exc.error, "detail": exc.detail}, exc.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_: Request, exc: RequestValidationError) -> Response:
+        detail = [{"field": ".".join(str(p) for p in e["loc"]), "problem": e["msg"]}
+                  for e in exc.errors()]
+        return json_response({"error": "invalid request", "detail": detail}, 422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> Response:
+        return json_response({"error": str(exc.detail), "detail": []}, exc.status_code)
+
+
+def _add_routes(app: FastAPI) -> None:
+    @app.get("/health/live", tags=["health"])
+    async def live() -> dict[str, str]:
+        """The process is up (Kubernetes liveness probe)."""
+        return {"status": "alive"}
+
+    @app.get("/health/ready", tags=["health"])
+    async def ready(state: State) -> Response:
+        """The model is loaded and requests can be scored (readiness probe)."""
+        if state.predictor is None:
+            reason = state.load_error or "loading model"
+            return json_response({"status": "not ready", "reason": reason}, 503)
+        return json_response({"status": "ready", "model_version": state.predictor.version})
+
+    @app.post("/predict", tags=["scoring"], response_model=Prediction)
+    async def predict(request: Request, state: State) -> Response:
+        """Score one transaction: probability, decision at the threshold, risk band."""
+        model, schemas = state.ready()
+        row = _validate(schemas.transaction, await _body(request))
+        probability = float(model.probabilities(_matrix([row], model.features))[0])
+        fraud = probability >= model.threshold
+        state.metrics.record_scores((probability,), int(fraud))
+        request.state.log_fields = {"model_version": model.version,
+                                    "decision": "fraud" if fraud else "legit"}
+        return json_response({"probability": probability, "fraud": fraud,
+                              "risk": model.risk(probability), "threshold": model.threshold,
+                              "model_version": model.version})
+
+    @app.post("/predict/batch", tags=["scoring"], response_model=BatchPrediction)
+    async def predict_batch(request: Request, state: State) -> Response:
+        """Score up to FRAUDCTL_MAX_BATCH_SIZE transactions; results keep the request order."""
+        model, schemas = state.ready()
+        batch = _validate(schemas.batch, await _body(request))
+        probabilities = model.probabilities(_matrix(batch.transactions, model.features))
+        flagged = probabilities >= model.threshold
+        n_flagged = int(flagged.sum())
+        state.metrics.batch_size.observe(len(probabilities))
+        state.metrics.record_scores(probabilities, n_flagged)
+        request.state.log_fields = {"model_version": model.version, "batch_size": len(flagged),
+                                    "frauds": n_flagged}
+        results = [{"probability": p, "fraud": f, "risk": r} for p, f, r in
+                   zip(probabilities.tolist(), flagged.tolist(), model.risks(probabilities),
+                       strict=True)]
+        return json_response({"model_version": model.version, "threshold": model.threshold,
+                              "predictions": results})
+
+    @app.post("/explain", tags=["scoring"])
+    async def explain(request: Request, state: State) -> Response:
+        """Probability and exact tree-SHAP contributions (log-odds) per feature."""
+        model, schemas = state.ready()
+        if not model.can_explain:
+            raise ApiError(501, f"explanations need a tree model; this one is {model.kind}")
+        row = _validate(schemas.transaction, await _body(request))
+        probability, contributions, base = model.explain(_matrix([row], model.features))
+        ranked = dict(sorted(contributions.items(), key=lambda kv: -abs(kv[1])))
+        request.state.log_fields = {"model_version": model.version}
+        return json_response({"probability": probability, "base_value": base,
+                              "contributions": ranked, "model_version": model.version,
+                              "units": "log-odds"})
+
+    @app.get("/model", tags=["model"])
+    async def model_info(state: State) -> Response:
+        """Name, version, alias, validation metrics, threshold and feature list."""
+        model, _ = state.ready()
+        return json_response(model.describe())
+
+    @app.put("/model/threshold", tags=["model"])
+    async def set_threshold(request: Request, state: State,
+                            authorization: Annotated[str | None, Header()] = None) -> Response:
+        """Change the decision threshold of this process (bearer token required)."""
+        token = state.settings.admin_token
+        if token is None:
+            raise ApiError(403, "threshold changes are disabled: no admin token is configured")
+        expected = f"Bearer {token.get_secret_value()}".encode()
+        if authorization is None or not hmac.compare_digest(authorization.encode(), expected):
+            raise ApiError(401, "missing or wrong bearer token")
+        model, _ = state.ready()
+        update = _validate(THRESHOLD_UPDATE, await _body(request))
+        previous, model.threshold = model.threshold, update.threshold
+        state.metrics.threshold.set(update.threshold)
+        state.logger.warning(f"threshold changed from {previous:.6f} to {update.threshold:.6f}",
+                             extra={"fields": {"event": "threshold_changed", "previous": previous,
+                                               "threshold": update.threshold}})
+        return json_response({"previous": previous, "threshold": update.threshold})
+
+    @app.get("/metrics", tags=["operations"], include_in_schema=True)
+    async def metrics(state: State) -> Response:
+        """Prometheus metrics."""
+        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+        return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+def create_app_from_environment() -> FastAPI:
+    """Factory for uvicorn workers: settings come from FRAUDCTL_* environment variables."""
+    return create_app(ServeSettings())

@@ -1,0 +1,48 @@
+"""Starting the server: check the model first, then hand over to uvicorn.
+
+A missing or unreadable model fails here with one clear line, before any port is bound.
+One worker serves the model already loaded; several workers each load it themselves
+(uvicorn's factory mode) and share Prometheus metrics through a multiprocess directory.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from typing import Any
+
+from pydantic import ValidationError
+
+from fraudctl.errors import ConfigError
+from fraudctl.serve.predictor import limit_math_threads, load_predictor
+
+
+def run_server(overrides: dict[str, Any], console: Any) -> None:
+    limit_math_threads()
+    from fraudctl.serve.settings import ServeSettings
+
+    try:
+        settings = ServeSettings(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise ConfigError(f"serve settings: {problems}") from None
+    predictor = load_predictor(settings.model, settings.tracking_uri)
+    console.print(
+        f"serving {predictor.name} v{predictor.version} ({predictor.kind}, threshold "
+        f"{predictor.threshold:.4f}) on http://{settings.host}:{settings.port} "
+        f"with {settings.workers} worker(s)"
+    )
+    import uvicorn
+
+    options = {"host": settings.host, "port": settings.port, "log_config": None,
+               "access_log": False, "loop": "auto", "http": "auto", "timeout_graceful_shutdown": 10}
+    if settings.workers == 1:
+        from fraudctl.serve.app import create_app
+
+        uvicorn.run(create_app(settings, predictor=predictor), **options)
+        return
+    for key, value in overrides.items():
+        os.environ[f"FRAUDCTL_{key.upper()}"] = str(value)
+    os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="fraudctl-metrics-"))
+    uvicorn.run("fraudctl.serve.app:create_app_from_environment", factory=True,
+                workers=settings.workers, **options)

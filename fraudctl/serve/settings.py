@@ -1,0 +1,24 @@
+"""Service settings, read from FRAUDCTL_* environment variables (and the CLI's options).
+
+The container and the Kubernetes Deployment configure the service only through these.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServeSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="FRAUDCTL_", extra="ignore", frozen=True)
+
+    model: str = "models/model"
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=1, le=65535)] = 8000
+    workers: Annotated[int, Field(ge=1, le=64)] = 1
+    max_batch_size: Annotated[int, Field(ge=1, le=1_000_000)] = 10_000
+    admin_token: SecretStr | None = None
+    tracking_uri: str | None = Field(default=None, validation_alias="MLFLOW_TRACKING_URI")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

@@ -1,0 +1,178 @@
+"""Operating the service: one JSON log line per request, Prometheus metrics, optional tracing.
+
+All three live in one pure-ASGI middleware (no BaseHTTPMiddleware: it costs a task per
+request). Log lines use the field names Google Cloud Logging reads (``severity``,
+``message``, ``httpRequest``) and never contain transaction features. Tracing is off,
+with no OpenTelemetry import at all, unless ``OTEL_EXPORTER_OTLP_ENDPOINT`` is set.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+ASGIApp = Callable[[Scope, Callable[[], Awaitable[Message]], Callable[[Message], Awaitable[None]]],
+                   Awaitable[None]]
+
+LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.003, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
+                   2.5)
+PROBABILITY_BUCKETS = (0.001, 0.01, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9, 0.99)
+BATCH_BUCKETS = (1, 10, 100, 500, 1000, 2500, 5000, 10000)
+
+
+class Metrics:
+    """The service's Prometheus metrics, in a registry of their own (one per app)."""
+
+    def __init__(self) -> None:
+        multiprocess = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+        self.registry = CollectorRegistry(auto_describe=True)
+        if multiprocess:
+            from prometheus_client import multiprocess as mp
+
+            mp.MultiProcessCollector(self.registry)
+        # In multiprocess mode the collector above reads every worker's files.
+        owned = None if multiprocess else self.registry
+        self.requests = Counter("fraudctl_http_requests_total", "HTTP requests by route and status.",
+                                ["method", "route", "status"], registry=owned)
+        self.latency = Histogram("fraudctl_http_request_duration_seconds",
+                                 "Request latency by route.", ["method", "route"],
+                                 buckets=LATENCY_BUCKETS, registry=owned)
+        self.predictions = Counter("fraudctl_predictions_total", "Scored transactions by decision.",
+                                   ["decision"], registry=owned)
+        self.probability = Histogram("fraudctl_fraud_probability",
+                                     "Predicted fraud probabilities.",
+                                     buckets=PROBABILITY_BUCKETS, registry=owned)
+        self.batch_size = Histogram("fraudctl_batch_size", "Transactions per batch request.",
+                                    buckets=BATCH_BUCKETS, registry=owned)
+        self.model_info = Gauge("fraudctl_model_info", "The served model (value is always 1).",
+                                ["name", "version", "alias", "kind"], registry=owned,
+                                multiprocess_mode="max")
+        self.threshold = Gauge("fraudctl_decision_threshold", "The current decision threshold.",
+                               registry=owned, multiprocess_mode="max")
+        self.ready = Gauge("fraudctl_model_ready", "1 once the model is loaded.", registry=owned,
+                           multiprocess_mode="max")
+        # Pre-create the decision series so rate() works from the first scrape.
+        self.fraud_count = self.predictions.labels("fraud")
+        self.legit_count = self.predictions.labels("legit")
+
+    def record_scores(self, probabilities: Any, flagged: int) -> None:
+        """Count decisions and observe probabilities for one request's scores."""
+        self.fraud_count.inc(flagged)
+        self.legit_count.inc(len(probabilities) - flagged)
+        observe = self.probability.observe
+        for p in probabilities:
+            observe(p)
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line, in Cloud Logging's structured-logging shape."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "severity": record.levelname if record.levelname != "WARNING" else "WARNING",
+            "message": record.getMessage(),
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}Z",
+            "logger": record.name,
+        }
+        entry.update(getattr(record, "fields", {}))
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str)
+
+
+def configure_logging(level: str = "INFO") -> logging.Logger:
+    """JSON lines on stdout for fraudctl's and uvicorn's loggers (access log off: we log)."""
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(JsonFormatter())
+    for name in ("fraudctl", "uvicorn", "uvicorn.error"):
+        logger = logging.getLogger(name)
+        logger.handlers[:] = [handler]
+        logger.setLevel(level)
+        logger.propagate = False
+    logging.getLogger("uvicorn.access").disabled = True
+    logging.Formatter.converter = time.gmtime
+    return logging.getLogger("fraudctl.serve")
+
+
+def tracer_from_environment() -> Any | None:
+    """An OpenTelemetry tracer exporting over OTLP/HTTP, or None when not configured."""
+    if not os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
+        return None
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    service = os.environ.get("OTEL_SERVICE_NAME", "fraudctl")
+    provider = TracerProvider(resource=Resource.create({"service.name": service}))
+    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    return provider.get_tracer("fraudctl.serve")
+
+
+class TelemetryMiddleware:
+    """Times every HTTP request, counts it, logs it and (optionally) traces it."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics, logger: logging.Logger,
+                 tracer: Any | None = None) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.logger = logger
+        self.tracer = tracer
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+        state = scope.setdefault("state", {})
+
+        async def send_and_capture(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        span = None
+        if self.tracer is not None:
+            span = self.tracer.start_span(f"{scope['method']} {scope['path']}", attributes={
+                "http.request.method": scope["method"], "url.path": scope["path"]})
+        try:
+            await self.app(scope, receive, send_and_capture)
+        finally:
+            elapsed = time.perf_counter() - started
+            route = getattr(scope.get("route"), "path", None) or "unmatched"
+            method = scope["method"]
+            self.metrics.requests.labels(method, route, str(status)).inc()
+            self.metrics.latency.labels(method, route).observe(elapsed)
+            fields: dict[str, Any] = {
+                "httpRequest": {"requestMethod": method, "requestUrl": route,
+                                "status": status, "latency": f"{elapsed:.6f}s"},
+                "route": route,
+                "status": status,
+                "latency_ms": round(elapsed * 1000, 3),
+            }
+            fields.update(state.get("log_fields", {}))
+            if span is not None:
+                span.set_attribute("http.route", route)
+                span.set_attribute("http.response.status_code", status)
+                context = span.get_span_context()
+                fields["logging.googleapis.com/trace"] = f"{context.trace_id:032x}"
+                fields["logging.googleapis.com/spanId"] = f"{context.span_id:016x}"
+                span.end()
+            if route not in QUIET_ROUTES:
+                level = logging.ERROR if status >= 500 else logging.INFO
+                self.logger.log(level, f"{method} {route} {status}", extra={"fields": fields})
+
+
+# Probes and scrapes would drown the request log; they are still counted in metrics.
+QUIET_ROUTES = frozenset({"/health/live", "/health/ready", "/metrics"})
