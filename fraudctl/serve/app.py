@@ -120,6 +120,7 @@ def create_app(settings: ServeSettings | None = None, predictor: Predictor | Non
     logger = configure_logging(settings.log_level)
     metrics = Metrics()
     service = ServiceState(settings, metrics, logger)
+    tracing = tracer_from_environment()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -131,6 +132,8 @@ def create_app(settings: ServeSettings | None = None, predictor: Predictor | Non
         yield
         if loader is not None and not loader.done():
             loader.cancel()
+        if tracing is not None:
+            tracing[1].shutdown()  # flush the spans still queued
 
     app = FastAPI(
         title="fraudctl scoring API",
@@ -140,7 +143,7 @@ def create_app(settings: ServeSettings | None = None, predictor: Predictor | Non
     )
     app.state.service = service
     app.add_middleware(TelemetryMiddleware, metrics=metrics, logger=logger,
-                       tracer=tracer_from_environment())
+                       tracer=tracing[0] if tracing else None)
     _add_error_handlers(app)
     _add_routes(app)
     app.openapi = lambda: _openapi(app, service)  # type: ignore[method-assign]

@@ -89,9 +89,21 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
+class StdoutHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stdout`` is at the time, so redirection keeps working."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stdout
+
+    @stream.setter
+    def stream(self, _: Any) -> None:
+        pass
+
+
 def configure_logging(level: str = "INFO") -> logging.Logger:
     """JSON lines on stdout for fraudctl's and uvicorn's loggers (access log off: we log)."""
-    handler = logging.StreamHandler(sys.stdout)
+    handler = StdoutHandler()
     handler.setFormatter(JsonFormatter())
     for name in ("fraudctl", "uvicorn", "uvicorn.error"):
         logger = logging.getLogger(name)
@@ -103,8 +115,11 @@ def configure_logging(level: str = "INFO") -> logging.Logger:
     return logging.getLogger("fraudctl.serve")
 
 
-def tracer_from_environment() -> Any | None:
-    """An OpenTelemetry tracer exporting over OTLP/HTTP, or None when not configured."""
+def tracer_from_environment() -> tuple[Any, Any] | None:
+    """An OpenTelemetry (tracer, provider) exporting over OTLP/HTTP, or None when not set up.
+
+    The standard OTEL_* variables (endpoint, headers, service name) configure the exporter.
+    """
     if not os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
         return None
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
@@ -115,7 +130,7 @@ def tracer_from_environment() -> Any | None:
     service = os.environ.get("OTEL_SERVICE_NAME", "fraudctl")
     provider = TracerProvider(resource=Resource.create({"service.name": service}))
     provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
-    return provider.get_tracer("fraudctl.serve")
+    return provider.get_tracer("fraudctl.serve"), provider
 
 
 class TelemetryMiddleware:
