@@ -34,8 +34,14 @@ MEASURE = (
 
 def measure(command: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float]:
     """Wall seconds and peak RSS (MiB) of a command and its children."""
-    out = subprocess.run([sys.executable, "-c", MEASURE, *command], cwd=cwd, env=env,
-                         capture_output=True, text=True, check=True).stdout.split()
+    out = subprocess.run(
+        [sys.executable, "-c", MEASURE, *command],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
     seconds, rss_kib, rc = float(out[0]), int(out[1]), int(out[2])
     if rc != 0:
         raise SystemExit(f"{' '.join(command)} failed in {cwd} (exit {rc})")
@@ -43,8 +49,11 @@ def measure(command: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, 
 
 
 def fresh_copy(destination: Path) -> None:
-    tracked = subprocess.run(["git", "ls-files", "-z"], cwd=REPO, capture_output=True,
-                             check=True).stdout.decode().split("\0")
+    tracked = (
+        subprocess.run(["git", "ls-files", "-z"], cwd=REPO, capture_output=True, check=True)
+        .stdout.decode()
+        .split("\0")
+    )
     for name in filter(None, tracked):
         if (REPO / name).is_file():
             (destination / name).parent.mkdir(parents=True, exist_ok=True)
@@ -68,8 +77,15 @@ def run_case(label: str, source: Path | None, env: dict[str, str]) -> dict[str, 
         metrics = json.loads((root / "reports" / "metrics.json").read_text())
         train = json.loads((root / "reports" / "train.json").read_text())
         fit_s = fit_seconds(root, case_env)
-    return {"case": label, "repro_s": repro_s, "peak_mib": repro_mib, "noop_s": noop_s,
-            "fit_s": fit_s, "val_pr_auc": train["validation"]["pr_auc"], **metrics}
+    return {
+        "case": label,
+        "repro_s": repro_s,
+        "peak_mib": repro_mib,
+        "noop_s": noop_s,
+        "fit_s": fit_s,
+        "val_pr_auc": train["validation"]["pr_auc"],
+        **metrics,
+    }
 
 
 def fit_seconds(root: Path, env: dict[str, str]) -> float:
@@ -78,8 +94,9 @@ def fit_seconds(root: Path, env: dict[str, str]) -> float:
         "import mlflow; runs = mlflow.search_runs(experiment_names=['fraud-training']);"
         "print(float(runs['metrics.fit_seconds'].iloc[0]))"
     )
-    out = subprocess.run([sys.executable, "-c", code], cwd=root, env=env, capture_output=True,
-                         text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True, check=True
+    )
     return float(out.stdout.strip().splitlines()[-1])
 
 
@@ -93,10 +110,12 @@ def help_seconds(env: dict[str, str], repeats: int = 5) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--ulb", type=Path,
-                        default=Path(os.environ.get("FRAUDCTL_ULB_CSV", DEFAULT_ULB)))
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--ulb", type=Path, default=Path(os.environ.get("FRAUDCTL_ULB_CSV", DEFAULT_ULB))
+    )
     parser.add_argument("--skip-synthetic", action="store_true")
     parser.add_argument("--skip-real", action="store_true")
     args = parser.parse_args()
@@ -112,15 +131,26 @@ def main() -> None:
         rows.append(run_case(f"ULB {args.ulb.name}", args.ulb, env))
 
     print(f"fraudctl --help: {help_seconds(env):.3f} s (target <= 0.5 s)")
-    columns = [("case", "{}"), ("repro_s", "{:.1f}"), ("noop_s", "{:.1f}"), ("fit_s", "{:.1f}"),
-               ("peak_mib", "{:.0f}"), ("val_pr_auc", "{:.4f}"), ("pr_auc", "{:.4f}"),
-               ("roc_auc", "{:.4f}"), ("recall_at_fpr", "{:.4f}"), ("precision", "{:.3f}"),
-               ("recall", "{:.3f}")]
+    columns = [
+        ("case", "{}"),
+        ("repro_s", "{:.1f}"),
+        ("noop_s", "{:.1f}"),
+        ("fit_s", "{:.1f}"),
+        ("peak_mib", "{:.0f}"),
+        ("val_pr_auc", "{:.4f}"),
+        ("pr_auc", "{:.4f}"),
+        ("roc_auc", "{:.4f}"),
+        ("recall_at_fpr", "{:.4f}"),
+        ("precision", "{:.3f}"),
+        ("recall", "{:.3f}"),
+    ]
     print(" | ".join(name for name, _ in columns))
     for row in rows:
         print(" | ".join(fmt.format(row[name]) for name, fmt in columns))
-    print("targets (ULB): pr_auc >= 0.80, roc_auc >= 0.98, recall_at_fpr(1%) >= 0.88, "
-          "fit <= 30 s, repro <= 90 s (synthetic <= 60 s), no-op <= 5 s, peak <= 2048 MiB")
+    print(
+        "targets (ULB): pr_auc >= 0.80, roc_auc >= 0.98, recall_at_fpr(1%) >= 0.88, "
+        "fit <= 30 s, repro <= 90 s (synthetic <= 60 s), no-op <= 5 s, peak <= 2048 MiB"
+    )
 
 
 if __name__ == "__main__":

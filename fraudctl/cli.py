@@ -215,8 +215,10 @@ def promote(
 def serve(
     model: Annotated[
         str | None,
-        typer.Option(help="Model directory, or a registry URI such as "
-                     "models:/fraud-detector@champion. [env FRAUDCTL_MODEL; default models/model]"),
+        typer.Option(
+            help="Model directory, or a registry URI such as "
+            "models:/fraud-detector@champion. [env FRAUDCTL_MODEL; default models/model]"
+        ),
     ] = None,
     host: Annotated[str | None, typer.Option(help="[env FRAUDCTL_HOST; default 127.0.0.1]")] = None,
     port: Annotated[int | None, typer.Option(help="[env FRAUDCTL_PORT; default 8000]")] = None,

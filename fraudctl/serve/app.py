@@ -53,7 +53,9 @@ class ApiError(Exception):
 
 
 def json_response(payload: Any, status: int = 200) -> Response:
-    return Response(orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY), status, media_type=JSON)
+    return Response(
+        orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY), status, media_type=JSON
+    )
 
 
 class ServiceState:
@@ -68,18 +70,24 @@ class ServiceState:
         self.load_error: str | None = None
 
     def install(self, predictor: Predictor) -> None:
-        self.schemas = build_schemas(predictor.features, predictor.amount_column,
-                                     self.settings.max_batch_size)
+        self.schemas = build_schemas(
+            predictor.features, predictor.amount_column, self.settings.max_batch_size
+        )
         self.predictor = predictor
-        self.metrics.model_info.labels(predictor.name, predictor.version, predictor.alias or "",
-                                       predictor.kind).set(1)
+        self.metrics.model_info.labels(
+            predictor.name, predictor.version, predictor.alias or "", predictor.kind
+        ).set(1)
         self.metrics.threshold.set(predictor.threshold)
         self.metrics.ready.set(1)
 
     def ready(self) -> tuple[Predictor, ApiSchemas]:
         if self.predictor is None or self.schemas is None:
-            raise ApiError(503, "model not loaded yet" if self.load_error is None
-                           else f"model failed to load: {self.load_error}")
+            raise ApiError(
+                503,
+                "model not loaded yet"
+                if self.load_error is None
+                else f"model failed to load: {self.load_error}",
+            )
         return self.predictor, self.schemas
 
 
@@ -114,7 +122,9 @@ def _validate(adapter: Any, body: bytes) -> Any:
         raise ApiError(422, "invalid request", describe_errors(exc)) from None
 
 
-def create_app(settings: ServeSettings | None = None, predictor: Predictor | None = None) -> FastAPI:
+def create_app(
+    settings: ServeSettings | None = None, predictor: Predictor | None = None
+) -> FastAPI:
     """Build the app; with ``predictor`` given (tests, benchmarks) no loading happens."""
     settings = settings or ServeSettings()
     logger = configure_logging(settings.log_level)
@@ -142,8 +152,9 @@ def create_app(settings: ServeSettings | None = None, predictor: Predictor | Non
         lifespan=lifespan,
     )
     app.state.service = service
-    app.add_middleware(TelemetryMiddleware, metrics=metrics, logger=logger,
-                       tracer=tracing[0] if tracing else None)
+    app.add_middleware(
+        TelemetryMiddleware, metrics=metrics, logger=logger, tracer=tracing[0] if tracing else None
+    )
     _add_error_handlers(app)
     _add_routes(app)
     app.openapi = lambda: _openapi(app, service)  # type: ignore[method-assign]
@@ -159,10 +170,12 @@ def _openapi(app: FastAPI, service: ServiceState) -> dict[str, Any]:
 
     from fraudctl.config import ULB_FEATURE_COLUMNS
 
-    schemas = service.schemas or build_schemas(ULB_FEATURE_COLUMNS, "Amount",
-                                               service.settings.max_batch_size)
-    document = get_openapi(title=app.title, version=app.version, description=app.description,
-                           routes=app.routes)
+    schemas = service.schemas or build_schemas(
+        ULB_FEATURE_COLUMNS, "Amount", service.settings.max_batch_size
+    )
+    document = get_openapi(
+        title=app.title, version=app.version, description=app.description, routes=app.routes
+    )
     components = document.setdefault("components", {}).setdefault("schemas", {})
     bodies = {"/predict": False, "/explain": False, "/predict/batch": True}
     for path, batch in bodies.items():
@@ -179,8 +192,10 @@ async def _load_model(service: ServiceState) -> None:
         service.logger.error(f"model failed to load: {exc}")
         return
     service.install(loaded)
-    service.logger.info(f"model {loaded.name} v{loaded.version} loaded from {loaded.source}",
-                        extra={"fields": {"model_version": loaded.version}})
+    service.logger.info(
+        f"model {loaded.name} v{loaded.version} loaded from {loaded.source}",
+        extra={"fields": {"model_version": loaded.version}},
+    )
 
 
 def _add_error_handlers(app: FastAPI) -> None:
@@ -190,8 +205,9 @@ def _add_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> Response:
-        detail = [{"field": ".".join(str(p) for p in e["loc"]), "problem": e["msg"]}
-                  for e in exc.errors()]
+        detail = [
+            {"field": ".".join(str(p) for p in e["loc"]), "problem": e["msg"]} for e in exc.errors()
+        ]
         return json_response({"error": "invalid request", "detail": detail}, 422)
 
     @app.exception_handler(StarletteHTTPException)
@@ -221,11 +237,19 @@ def _add_routes(app: FastAPI) -> None:
         probability = float(model.probabilities(_matrix([row], model.features))[0])
         fraud = probability >= model.threshold
         state.metrics.record_scores((probability,), int(fraud))
-        request.state.log_fields = {"model_version": model.version,
-                                    "decision": "fraud" if fraud else "legit"}
-        return json_response({"probability": probability, "fraud": fraud,
-                              "risk": model.risk(probability), "threshold": model.threshold,
-                              "model_version": model.version})
+        request.state.log_fields = {
+            "model_version": model.version,
+            "decision": "fraud" if fraud else "legit",
+        }
+        return json_response(
+            {
+                "probability": probability,
+                "fraud": fraud,
+                "risk": model.risk(probability),
+                "threshold": model.threshold,
+                "model_version": model.version,
+            }
+        )
 
     @app.post("/predict/batch", tags=["scoring"], response_model=BatchPrediction)
     async def predict_batch(request: Request, state: State) -> Response:
@@ -237,13 +261,20 @@ def _add_routes(app: FastAPI) -> None:
         n_flagged = int(flagged.sum())
         state.metrics.batch_size.observe(len(probabilities))
         state.metrics.record_scores(probabilities, n_flagged)
-        request.state.log_fields = {"model_version": model.version, "batch_size": len(flagged),
-                                    "frauds": n_flagged}
-        results = [{"probability": p, "fraud": f, "risk": r} for p, f, r in
-                   zip(probabilities.tolist(), flagged.tolist(), model.risks(probabilities),
-                       strict=True)]
-        return json_response({"model_version": model.version, "threshold": model.threshold,
-                              "predictions": results})
+        request.state.log_fields = {
+            "model_version": model.version,
+            "batch_size": len(flagged),
+            "frauds": n_flagged,
+        }
+        results = [
+            {"probability": p, "fraud": f, "risk": r}
+            for p, f, r in zip(
+                probabilities.tolist(), flagged.tolist(), model.risks(probabilities), strict=True
+            )
+        ]
+        return json_response(
+            {"model_version": model.version, "threshold": model.threshold, "predictions": results}
+        )
 
     @app.post("/explain", tags=["scoring"])
     async def explain(request: Request, state: State) -> Response:
@@ -255,9 +286,15 @@ def _add_routes(app: FastAPI) -> None:
         probability, contributions, base = model.explain(_matrix([row], model.features))
         ranked = dict(sorted(contributions.items(), key=lambda kv: -abs(kv[1])))
         request.state.log_fields = {"model_version": model.version}
-        return json_response({"probability": probability, "base_value": base,
-                              "contributions": ranked, "model_version": model.version,
-                              "units": "log-odds"})
+        return json_response(
+            {
+                "probability": probability,
+                "base_value": base,
+                "contributions": ranked,
+                "model_version": model.version,
+                "units": "log-odds",
+            }
+        )
 
     @app.get("/model", tags=["model"])
     async def model_info(state: State) -> Response:
@@ -266,8 +303,9 @@ def _add_routes(app: FastAPI) -> None:
         return json_response(model.describe())
 
     @app.put("/model/threshold", tags=["model"])
-    async def set_threshold(request: Request, state: State,
-                            authorization: Annotated[str | None, Header()] = None) -> Response:
+    async def set_threshold(
+        request: Request, state: State, authorization: Annotated[str | None, Header()] = None
+    ) -> Response:
         """Change the decision threshold of this process (bearer token required)."""
         token = state.settings.admin_token
         if token is None:
@@ -279,9 +317,16 @@ def _add_routes(app: FastAPI) -> None:
         update = _validate(THRESHOLD_UPDATE, await _body(request))
         previous, model.threshold = model.threshold, update.threshold
         state.metrics.threshold.set(update.threshold)
-        state.logger.warning(f"threshold changed from {previous:.6f} to {update.threshold:.6f}",
-                             extra={"fields": {"event": "threshold_changed", "previous": previous,
-                                               "threshold": update.threshold}})
+        state.logger.warning(
+            f"threshold changed from {previous:.6f} to {update.threshold:.6f}",
+            extra={
+                "fields": {
+                    "event": "threshold_changed",
+                    "previous": previous,
+                    "threshold": update.threshold,
+                }
+            },
+        )
         return json_response({"previous": previous, "threshold": update.threshold})
 
     @app.get("/metrics", tags=["operations"], include_in_schema=True)

@@ -125,15 +125,19 @@ def load_predictor(model: str, tracking_uri: str | None = None) -> Predictor:
     else:
         path = Path(model)
         if not path.is_dir():
-            raise ArtifactError(f"{model}: model directory not found; run `fraudctl train` "
-                                "or pass --model models:/fraud-detector@champion")
+            raise ArtifactError(
+                f"{model}: model directory not found; run `fraudctl train` "
+                "or pass --model models:/fraud-detector@champion"
+            )
     estimator, metadata = load_estimator(path)
     try:
         features = tuple(metadata["features"])
         threshold = float(metadata["threshold"])
     except (KeyError, TypeError, ValueError):
-        raise ArtifactError(f"{path}: the model has no fraudctl metadata (features, threshold); "
-                            "train it with `fraudctl train`") from None
+        raise ArtifactError(
+            f"{path}: the model has no fraudctl metadata (features, threshold); "
+            "train it with `fraudctl train`"
+        ) from None
     return Predictor(
         estimator=estimator,
         features=features,

@@ -34,8 +34,15 @@ def run_server(overrides: dict[str, Any], console: Any) -> None:
     )
     import uvicorn
 
-    options = {"host": settings.host, "port": settings.port, "log_config": None,
-               "access_log": False, "loop": "auto", "http": "auto", "timeout_graceful_shutdown": 10}
+    options = {
+        "host": settings.host,
+        "port": settings.port,
+        "log_config": None,
+        "access_log": False,
+        "loop": "auto",
+        "http": "auto",
+        "timeout_graceful_shutdown": 10,
+    }
     if settings.workers == 1:
         from fraudctl.serve.app import create_app
 
@@ -44,5 +51,9 @@ def run_server(overrides: dict[str, Any], console: Any) -> None:
     for key, value in overrides.items():
         os.environ[f"FRAUDCTL_{key.upper()}"] = str(value)
     os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="fraudctl-metrics-"))
-    uvicorn.run("fraudctl.serve.app:create_app_from_environment", factory=True,
-                workers=settings.workers, **options)
+    uvicorn.run(
+        "fraudctl.serve.app:create_app_from_environment",
+        factory=True,
+        workers=settings.workers,
+        **options,
+    )

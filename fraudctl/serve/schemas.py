@@ -56,7 +56,9 @@ class ApiSchemas:
 
 
 def build_schemas(features: Sequence[str], amount: str, max_batch_size: int) -> ApiSchemas:
-    fields: dict[str, Any] = {name: (Amount if name == amount else FiniteFloat) for name in features}
+    fields: dict[str, Any] = {
+        name: (Amount if name == amount else FiniteFloat) for name in features
+    }
     row = TypedDict("Transaction", fields)  # type: ignore[misc]
     row.__pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[attr-defined]
     batch = create_model(

@@ -20,11 +20,11 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
-ASGIApp = Callable[[Scope, Callable[[], Awaitable[Message]], Callable[[Message], Awaitable[None]]],
-                   Awaitable[None]]
+ASGIApp = Callable[
+    [Scope, Callable[[], Awaitable[Message]], Callable[[Message], Awaitable[None]]], Awaitable[None]
+]
 
-LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.003, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
-                   2.5)
+LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.003, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 PROBABILITY_BUCKETS = (0.001, 0.01, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9, 0.99)
 BATCH_BUCKETS = (1, 10, 100, 500, 1000, 2500, 5000, 10000)
 
@@ -41,25 +41,56 @@ class Metrics:
             mp.MultiProcessCollector(self.registry)
         # In multiprocess mode the collector above reads every worker's files.
         owned = None if multiprocess else self.registry
-        self.requests = Counter("fraudctl_http_requests_total", "HTTP requests by route and status.",
-                                ["method", "route", "status"], registry=owned)
-        self.latency = Histogram("fraudctl_http_request_duration_seconds",
-                                 "Request latency by route.", ["method", "route"],
-                                 buckets=LATENCY_BUCKETS, registry=owned)
-        self.predictions = Counter("fraudctl_predictions_total", "Scored transactions by decision.",
-                                   ["decision"], registry=owned)
-        self.probability = Histogram("fraudctl_fraud_probability",
-                                     "Predicted fraud probabilities.",
-                                     buckets=PROBABILITY_BUCKETS, registry=owned)
-        self.batch_size = Histogram("fraudctl_batch_size", "Transactions per batch request.",
-                                    buckets=BATCH_BUCKETS, registry=owned)
-        self.model_info = Gauge("fraudctl_model_info", "The served model (value is always 1).",
-                                ["name", "version", "alias", "kind"], registry=owned,
-                                multiprocess_mode="max")
-        self.threshold = Gauge("fraudctl_decision_threshold", "The current decision threshold.",
-                               registry=owned, multiprocess_mode="max")
-        self.ready = Gauge("fraudctl_model_ready", "1 once the model is loaded.", registry=owned,
-                           multiprocess_mode="max")
+        self.requests = Counter(
+            "fraudctl_http_requests_total",
+            "HTTP requests by route, status.",
+            ["method", "route", "status"],
+            registry=owned,
+        )
+        self.latency = Histogram(
+            "fraudctl_http_request_duration_seconds",
+            "Request latency by route.",
+            ["method", "route"],
+            buckets=LATENCY_BUCKETS,
+            registry=owned,
+        )
+        self.predictions = Counter(
+            "fraudctl_predictions_total",
+            "Scored transactions by decision.",
+            ["decision"],
+            registry=owned,
+        )
+        self.probability = Histogram(
+            "fraudctl_fraud_probability",
+            "Predicted fraud probabilities.",
+            buckets=PROBABILITY_BUCKETS,
+            registry=owned,
+        )
+        self.batch_size = Histogram(
+            "fraudctl_batch_size",
+            "Transactions per batch request.",
+            buckets=BATCH_BUCKETS,
+            registry=owned,
+        )
+        self.model_info = Gauge(
+            "fraudctl_model_info",
+            "The served model (value is always 1).",
+            ["name", "version", "alias", "kind"],
+            registry=owned,
+            multiprocess_mode="max",
+        )
+        self.threshold = Gauge(
+            "fraudctl_decision_threshold",
+            "The current decision threshold.",
+            registry=owned,
+            multiprocess_mode="max",
+        )
+        self.ready = Gauge(
+            "fraudctl_model_ready",
+            "1 once the model is loaded.",
+            registry=owned,
+            multiprocess_mode="max",
+        )
         # Pre-create the decision series so rate() works from the first scrape.
         self.fraud_count = self.predictions.labels("fraud")
         self.legit_count = self.predictions.labels("legit")
@@ -136,8 +167,9 @@ def tracer_from_environment() -> tuple[Any, Any] | None:
 class TelemetryMiddleware:
     """Times every HTTP request, counts it, logs it and (optionally) traces it."""
 
-    def __init__(self, app: ASGIApp, metrics: Metrics, logger: logging.Logger,
-                 tracer: Any | None = None) -> None:
+    def __init__(
+        self, app: ASGIApp, metrics: Metrics, logger: logging.Logger, tracer: Any | None = None
+    ) -> None:
         self.app = app
         self.metrics = metrics
         self.logger = logger
@@ -159,8 +191,10 @@ class TelemetryMiddleware:
 
         span = None
         if self.tracer is not None:
-            span = self.tracer.start_span(f"{scope['method']} {scope['path']}", attributes={
-                "http.request.method": scope["method"], "url.path": scope["path"]})
+            span = self.tracer.start_span(
+                f"{scope['method']} {scope['path']}",
+                attributes={"http.request.method": scope["method"], "url.path": scope["path"]},
+            )
         try:
             await self.app(scope, receive, send_and_capture)
         finally:
@@ -170,8 +204,12 @@ class TelemetryMiddleware:
             self.metrics.requests.labels(method, route, str(status)).inc()
             self.metrics.latency.labels(method, route).observe(elapsed)
             fields: dict[str, Any] = {
-                "httpRequest": {"requestMethod": method, "requestUrl": route,
-                                "status": status, "latency": f"{elapsed:.6f}s"},
+                "httpRequest": {
+                    "requestMethod": method,
+                    "requestUrl": route,
+                    "status": status,
+                    "latency": f"{elapsed:.6f}s",
+                },
                 "route": route,
                 "status": status,
                 "latency_ms": round(elapsed * 1000, 3),

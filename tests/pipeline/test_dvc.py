@@ -28,8 +28,11 @@ def clone(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str
     if not (REPO_ROOT / ".git").exists():
         pytest.skip("needs the project's git checkout to copy its tracked files")
     target = tmp_path_factory.mktemp("clone")
-    tracked = subprocess.run(["git", "ls-files", "-z"], cwd=REPO_ROOT, capture_output=True,
-                             check=True).stdout.decode().split("\0")
+    tracked = (
+        subprocess.run(["git", "ls-files", "-z"], cwd=REPO_ROOT, capture_output=True, check=True)
+        .stdout.decode()
+        .split("\0")
+    )
     for name in filter(None, tracked):
         source = REPO_ROOT / name
         if source.is_file():
@@ -39,9 +42,14 @@ def clone(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str
     params["data"]["synthetic"].update(SMALL_PARAMS["data"]["synthetic"])
     params["model"]["lightgbm"].update(SMALL_PARAMS["model"]["lightgbm"])
     (target / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    env = cli_env(MLFLOW_TRACKING_URI=f"sqlite:///{target / 'mlflow.db'}", MPLBACKEND="Agg",
-                  GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@example.invalid",
-                  GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@example.invalid")
+    env = cli_env(
+        MLFLOW_TRACKING_URI=f"sqlite:///{target / 'mlflow.db'}",
+        MPLBACKEND="Agg",
+        GIT_AUTHOR_NAME="t",
+        GIT_AUTHOR_EMAIL="t@example.invalid",
+        GIT_COMMITTER_NAME="t",
+        GIT_COMMITTER_EMAIL="t@example.invalid",
+    )
     _run(["git", "init", "-q", "-b", "main"], target, env)
     _run(["git", "add", "-A"], target, env)
     _run(["git", "commit", "-qm", "clone"], target, env)
@@ -87,7 +95,20 @@ def test_experiment_with_another_model(clone):
     _run(["dvc", "repro"], root, env)
     _run(["git", "add", "-A"], root, env)
     _run(["git", "commit", "-qm", "baseline"], root, env)
-    _run(["dvc", "exp", "run", "-n", "rf", "-S", "model.name=random_forest",
-          "-S", "model.random_forest.n_estimators=20"], root, env)
+    _run(
+        [
+            "dvc",
+            "exp",
+            "run",
+            "-n",
+            "rf",
+            "-S",
+            "model.name=random_forest",
+            "-S",
+            "model.random_forest.n_estimators=20",
+        ],
+        root,
+        env,
+    )
     shown = _run(["dvc", "exp", "show", "--json"], root, env)
     assert '"rf"' in shown.stdout and "random_forest" in shown.stdout

@@ -23,7 +23,8 @@ def test_health_and_model_info(client, model_dir):
     assert info["threshold"] == pytest.approx(metadata["threshold"])
     assert info["name"] == "served-model" and info["version"] == "1"
     assert info["validation_metrics"]["pr_auc"] == pytest.approx(
-        metadata["validation_metrics"]["pr_auc"])
+        metadata["validation_metrics"]["pr_auc"]
+    )
 
 
 def test_predict_matches_the_training_stage(client, model_dir, test_rows):
@@ -144,8 +145,9 @@ def test_threshold_change_needs_the_configured_token(make_client, test_rows):
 
     client = make_client(admin_token="s3cret")
     assert client.put("/model/threshold", json={"threshold": 0.5}).status_code == 401
-    wrong = client.put("/model/threshold", json={"threshold": 0.5},
-                       headers={"Authorization": "Bearer nope"})
+    wrong = client.put(
+        "/model/threshold", json={"threshold": 0.5}, headers={"Authorization": "Bearer nope"}
+    )
     assert wrong.status_code == 401
     auth = {"Authorization": "Bearer s3cret"}
     assert client.put("/model/threshold", json={"threshold": 1.5}, headers=auth).status_code == 422
@@ -173,8 +175,10 @@ def test_metrics_move_with_traffic(client, test_rows):
         client.post("/predict", json=transaction(test_rows, i))
     client.post("/predict", json={"V1": 1})
     client.post("/predict/batch", json={"transactions": [transaction(test_rows, 0)] * 4})
-    assert _metric(client, "fraudctl_http_requests_total", route="/predict",
-                   status="200") == before + 3
+    assert (
+        _metric(client, "fraudctl_http_requests_total", route="/predict", status="200")
+        == before + 3
+    )
     assert _metric(client, "fraudctl_http_requests_total", route="/predict", status="422") >= 1
     assert _metric(client, "fraudctl_predictions_total") >= 7
     assert _metric(client, "fraudctl_batch_size_count") >= 1

@@ -28,8 +28,9 @@ def free_port() -> int:
 
 def http(method: str, url: str, body: dict | None = None, timeout: float = 5.0):
     data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, method=method,
-                                     headers={"content-type": "application/json"})
+    request = urllib.request.Request(
+        url, data=data, method=method, headers={"content-type": "application/json"}
+    )
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.status, json.loads(response.read() or b"null")
@@ -52,7 +53,10 @@ def serving(model: Path | str, *extra: str, env: dict[str, str] | None = None) -
     port = free_port()
     process = subprocess.Popen(
         ["fraudctl", "serve", "--model", str(model), "--port", str(port), *extra],
-        env=env or cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=env or cli_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -80,14 +84,22 @@ def test_serve_with_two_workers_shares_metrics(model_dir, test_rows, tmp_path):
             assert http("POST", f"{base}/predict", transaction(test_rows, i))[0] == 200
         with urllib.request.urlopen(f"{base}/metrics", timeout=5) as response:
             text = response.read().decode()
-    lines = [line for line in text.splitlines()
-             if line.startswith("fraudctl_http_requests_total") and 'route="/predict"' in line]
+    lines = [
+        line
+        for line in text.splitlines()
+        if line.startswith("fraudctl_http_requests_total") and 'route="/predict"' in line
+    ]
     assert sum(float(line.rsplit(" ", 1)[1]) for line in lines) == 20
 
 
 def test_missing_model_fails_at_start_with_one_line(tmp_path):
-    result = subprocess.run(["fraudctl", "serve", "--model", str(tmp_path / "nope")],
-                            env=cli_env(), capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        ["fraudctl", "serve", "--model", str(tmp_path / "nope")],
+        env=cli_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 2
     assert "model directory not found" in result.stderr
     assert "Traceback" not in result.stderr
@@ -101,8 +113,10 @@ def test_registry_uri_is_served(trained, mlflow_store, test_rows):
         assert (body["alias"], body["version"]) == ("champion", "1")
 
 
-@pytest.mark.skipif(shutil.which("prometheus") is None,
-                    reason="prometheus is not installed (Debian package 'prometheus'; .ci/run installs it)")
+@pytest.mark.skipif(
+    shutil.which("prometheus") is None,
+    reason="no prometheus binary (Debian package 'prometheus'; .ci/run installs it)",
+)
 def test_prometheus_scrapes_the_service(model_dir, test_rows, tmp_path):
     with serving(model_dir) as base:
         for i in range(5):
@@ -116,13 +130,20 @@ def test_prometheus_scrapes_the_service(model_dir, test_rows, tmp_path):
         )
         port = free_port()
         prometheus = subprocess.Popen(
-            ["prometheus", f"--config.file={config}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-             f"--web.listen-address=127.0.0.1:{port}"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                "prometheus",
+                f"--config.file={config}",
+                f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+                f"--web.listen-address=127.0.0.1:{port}",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         try:
-            query = (f"http://127.0.0.1:{port}/api/v1/query?query="
-                     "fraudctl_http_requests_total%7Broute%3D%22%2Fpredict%22%7D")
+            query = (
+                f"http://127.0.0.1:{port}/api/v1/query?query="
+                "fraudctl_http_requests_total%7Broute%3D%22%2Fpredict%22%7D"
+            )
             deadline = time.monotonic() + 60
             result: list = []
             while time.monotonic() < deadline and not result:

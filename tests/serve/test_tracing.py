@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.server
 import threading
+from typing import ClassVar
 
 from fastapi.testclient import TestClient
 
@@ -11,9 +12,9 @@ from tests.serve.conftest import transaction, wait_ready
 
 
 class _Collector(http.server.BaseHTTPRequestHandler):
-    received: list[tuple[str, bytes]] = []
+    received: ClassVar[list[tuple[str, bytes]]] = []
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+    def do_POST(self) -> None:
         length = int(self.headers.get("content-length", 0))
         self.received.append((self.path, self.rfile.read(length)))
         self.send_response(200)
