@@ -42,16 +42,30 @@ class Predictor:
     kind: str
     validation_metrics: dict[str, float] = field(default_factory=dict)
     _booster: Any = None
+    _forest: Any = None
     _explainer: Any = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         booster = getattr(self.estimator, "booster_", None)
         if self.kind == "lightgbm" and booster is not None:
+            from fraudctl.serve.forest import compile_booster
+
             self._booster = booster
+            self._forest = compile_booster(booster)
+        self.probabilities(np.zeros((1, len(self.features))))  # compile and warm up now
+
+    @property
+    def engine(self) -> str:
+        """Which code scores rows: the compiled forest, LightGBM's booster, or the estimator."""
+        if self._forest is not None:
+            return "compiled-forest"
+        return "lightgbm-booster" if self._booster is not None else "predict_proba"
 
     def probabilities(self, matrix: np.ndarray) -> np.ndarray:
         """Fraud probabilities for a (rows, features) float64 array."""
+        if self._forest is not None:
+            return self._forest.probabilities(matrix)
         if self._booster is not None:
             return self._booster.predict(matrix, num_threads=1)
         with warnings.catch_warnings():
@@ -106,6 +120,7 @@ class Predictor:
             "version": self.version,
             "alias": self.alias,
             "kind": self.kind,
+            "engine": self.engine,
             "source": self.source,
             "threshold": self.threshold,
             "features": list(self.features),

@@ -1,0 +1,284 @@
+"""Serving benchmark: `fraudctl serve` against `mlflow models serve` on the same model.
+
+    python -m benchmarks.serving [--model models/model] [--duration 10] [--soak-seconds 300]
+
+Everything runs on 127.0.0.1 with bounded durations. wrk (Debian package `wrk`) drives
+single-transaction requests at 16 and 4 connections; a keep-alive client sends 10,000-row
+batches; a soak holds a fixed request rate while sampling the server's resident memory.
+Logging, metrics and validation are on, as shipped. Prints one table; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import http.client
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+
+REPO = Path(__file__).resolve().parents[1]
+WRK_POST = """
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = [=[{body}]=]
+{extra}
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(url: str, timeout: float = 120.0) -> None:
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=1) as response:
+            if response.status == 200:
+                return
+        time.sleep(0.25)
+    raise SystemExit(f"{url} did not come up")
+
+
+@contextlib.contextmanager
+def server(command: list[str], ready_url: str, env: dict[str, str]) -> Iterator[subprocess.Popen]:
+    process = subprocess.Popen(
+        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        wait_for(ready_url)
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def wrk(url: str, body: str, connections: int, seconds: int, extra: str = "") -> dict[str, float]:
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(WRK_POST.format(body=body, extra=extra))
+    try:
+        out = subprocess.run(
+            [
+                "wrk",
+                "-t1",
+                f"-c{connections}",
+                f"-d{seconds}s",
+                "--latency",
+                "-s",
+                script.name,
+                url,
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    finally:
+        Path(script.name).unlink()
+    return parse_wrk(out)
+
+
+def _ms(value: str, unit: str) -> float:
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def parse_wrk(output: str) -> dict[str, float]:
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
+    latency = {p: _ms(v, u) for p, v, u in re.findall(r"\s(50|99)%\s+([\d.]+)(us|ms|s)\b", output)}
+    requests = int(re.search(r"(\d+) requests in", output).group(1))
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    errors = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+    )
+    return {
+        "rps": rps,
+        "p50_ms": latency.get("50", float("nan")),
+        "p99_ms": latency.get("99", float("nan")),
+        "requests": requests,
+        "non_2xx": int(non_2xx.group(1)) if non_2xx else 0,
+        "socket_errors": sum(map(int, errors.groups())) if errors else 0,
+    }
+
+
+def batch_throughput(
+    host: str, port: int, body: bytes, rows: int, seconds: float, connections: int = 1
+) -> float:
+    """Rows scored per second of wall time over keep-alive connections, pre-encoded bodies."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    started = time.perf_counter()
+
+    def client() -> int:
+        connection = http.client.HTTPConnection(host, port, timeout=60)
+        scored = 0
+        while time.perf_counter() - started < seconds:
+            connection.request("POST", "/predict/batch", body, {"content-type": "application/json"})
+            response = connection.getresponse()
+            payload = response.read()
+            if response.status != 200:
+                raise SystemExit(f"batch request failed: {response.status} {payload[:200]!r}")
+            scored += rows
+        return scored
+
+    with ThreadPoolExecutor(connections) as pool:
+        total = sum(pool.map(lambda _: client(), range(connections)))
+    return total / (time.perf_counter() - started)
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def soak(url: str, body: str, pid: int, seconds: int, rate: int) -> dict[str, float]:
+    """Hold about ``rate`` requests/s (4 connections, fixed delay) and watch memory."""
+    connections = 4
+    delay_ms = max(1, round(connections * 1000 / rate))
+    samples: list[float] = []
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(WRK_POST.format(body=body, extra=f"function delay() return {delay_ms} end"))
+    process = subprocess.Popen(
+        ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", script.name, url],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    started = time.monotonic()
+    while process.poll() is None:
+        samples.append(rss_mib(pid))
+        time.sleep(5)
+    Path(script.name).unlink()
+    result = parse_wrk(process.stdout.read())
+    settled = samples[min(len(samples) - 1, 6) :] or samples  # after the first 30 s
+    growth = (settled[-1] - settled[0]) / settled[0] if settled else float("nan")
+    return {
+        **result,
+        "seconds": time.monotonic() - started,
+        "rss_start_mib": settled[0],
+        "rss_end_mib": settled[-1],
+        "rss_growth": growth,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--model", type=Path, default=REPO / "models" / "model")
+    parser.add_argument("--test-split", type=Path, default=REPO / "data/prepared/test.parquet")
+    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--soak-seconds", type=int, default=300)
+    parser.add_argument("--soak-rate", type=int, default=500)
+    parser.add_argument("--skip-mlflow", action="store_true")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk not found: apt-get install wrk")
+    if not (args.model / "MLmodel").exists():
+        raise SystemExit(f"{args.model}: no model; run `make repro` first")
+
+    from fraudctl.tracking import read_model_info
+
+    features = read_model_info(args.model).metadata["features"]
+    test = pd.read_parquet(args.test_split)
+    row = {name: float(test[name].iloc[0]) for name in features}
+    single = json.dumps(row)
+    batch_rows = 10_000
+    sample = test[features].sample(batch_rows, replace=len(test) < batch_rows, random_state=0)
+    batch_body = json.dumps({"transactions": sample.to_dict(orient="records")}).encode()
+
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    results: dict[str, dict[str, float]] = {}
+
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    with server(
+        ["fraudctl", "serve", "--model", str(args.model), "--port", str(port)],
+        f"{base}/health/ready",
+        env,
+    ) as process:
+        wrk(f"{base}/predict", single, 16, 3)  # warm-up
+        results["fraudctl c16"] = wrk(f"{base}/predict", single, 16, args.duration)
+        results["fraudctl c4"] = wrk(f"{base}/predict", single, 4, args.duration)
+        batch_throughput("127.0.0.1", port, batch_body, batch_rows, 2)  # warm-up
+        batch_rps = {
+            c: batch_throughput("127.0.0.1", port, batch_body, batch_rows, args.duration, c)
+            for c in (1, 2)
+        }
+        soak_result = (
+            soak(f"{base}/predict", single, process.pid, args.soak_seconds, args.soak_rate)
+            if args.soak_seconds > 0
+            else None
+        )
+
+    if not args.skip_mlflow:
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        mlflow_body = json.dumps(
+            {"dataframe_split": {"columns": features, "data": [list(row.values())]}}
+        )
+        with server(
+            [
+                "mlflow",
+                "models",
+                "serve",
+                "-m",
+                str(args.model),
+                "--env-manager",
+                "local",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(port),
+            ],
+            f"{base}/ping",
+            env,
+        ):
+            wrk(f"{base}/invocations", mlflow_body, 16, 3)
+            results["mlflow c16"] = wrk(f"{base}/invocations", mlflow_body, 16, args.duration)
+            results["mlflow c4"] = wrk(f"{base}/invocations", mlflow_body, 4, args.duration)
+
+    print(f"{'server':<14} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'requests':>9} {'non-2xx':>8}")
+    for name, r in results.items():
+        print(
+            f"{name:<14} {r['rps']:>9.0f} {r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f} "
+            f"{r['requests']:>9} {r['non_2xx'] + r['socket_errors']:>8}"
+        )
+    if "mlflow c16" in results:
+        ratio = results["fraudctl c16"]["rps"] / results["mlflow c16"]["rps"]
+        print(f"fraudctl / mlflow at 16 connections: {ratio:.1f}x (target >= 20x)")
+    print(f"p99 at 4 connections: {results['fraudctl c4']['p99_ms']:.2f} ms (target <= 3 ms)")
+    for connections, rate in batch_rps.items():
+        print(
+            f"/predict/batch, {batch_rows:,}-row requests, {connections} connection(s): "
+            f"{rate:,.0f} rows/s (target >= 100,000)"
+        )
+    if soak_result:
+        print(
+            f"soak {soak_result['seconds']:.0f} s at {soak_result['rps']:.0f} req/s: "
+            f"{soak_result['requests']} requests, "
+            f"{soak_result['non_2xx'] + soak_result['socket_errors']} errors, RSS "
+            f"{soak_result['rss_start_mib']:.1f} -> {soak_result['rss_end_mib']:.1f} MiB "
+            f"({soak_result['rss_growth']:+.1%}; target < +10%), p99 {soak_result['p99_ms']:.2f} ms"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,76 @@
+"""The compiled forest reproduces LightGBM's probabilities exactly, or steps aside."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fraudctl.serve.forest import compile_booster
+from fraudctl.tracking import load_estimator
+from tests.serve.conftest import FEATURES
+
+
+def test_matches_the_booster_on_real_rows_and_at_split_thresholds(model_dir, test_rows):
+    estimator, _ = load_estimator(model_dir)
+    booster = estimator.booster_
+    forest = compile_booster(booster)
+    assert forest is not None
+    x = np.ascontiguousarray(test_rows[FEATURES].to_numpy(np.float64))
+    # Rows sitting exactly on split thresholds, at zero and far out exercise every branch rule.
+    on_thresholds = np.tile(x[:1], (len(forest.threshold), 1))
+    internal = np.isfinite(forest.threshold)
+    on_thresholds[internal, forest.feature[internal]] = forest.threshold[internal]
+    extremes = np.vstack(
+        [np.zeros((1, x.shape[1])), np.full((1, x.shape[1]), 1e12), np.full((1, x.shape[1]), -1e12)]
+    )
+    for rows in (x, on_thresholds, extremes, x[:1]):
+        expected = booster.predict(rows)
+        assert np.max(np.abs(forest.probabilities(rows) - expected)) <= 1e-12
+        np.testing.assert_array_equal(
+            forest.raw_scores(rows), booster.predict(rows, raw_score=True)
+        )
+    np.testing.assert_allclose(
+        forest.probabilities(x),
+        estimator.predict_proba(test_rows[FEATURES])[:, 1],
+        rtol=0,
+        atol=1e-9,
+    )
+
+
+def test_zero_as_missing_follows_the_default_direction():
+    from lightgbm import LGBMClassifier
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(3000, 4))
+    x[rng.random(x.shape) < 0.3] = 0.0
+    y = ((x[:, 0] == 0) ^ (x[:, 1] > 0.3)).astype(int)
+    model = LGBMClassifier(n_estimators=30, num_leaves=7, zero_as_missing=True, verbose=-1)
+    model.fit(x, y)
+    forest = compile_booster(model.booster_)
+    assert forest is not None and forest.zero_missing.any()
+    probe = np.vstack([x[:500], np.full((1, 4), 1e-36), np.full((1, 4), -1e-36)])
+    np.testing.assert_array_equal(
+        forest.raw_scores(probe), model.booster_.predict(probe, raw_score=True)
+    )
+
+
+def test_categorical_models_are_left_to_the_booster():
+    import pandas as pd
+    from lightgbm import LGBMClassifier
+
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame(
+        {"a": rng.normal(size=2000), "c": pd.Categorical(rng.integers(0, 5, 2000))}
+    )
+    y = (frame["c"].cat.codes.isin([1, 3]) ^ (frame["a"] > 1)).astype(int)
+    model = LGBMClassifier(n_estimators=10, verbose=-1).fit(frame, y)
+    assert compile_booster(model.booster_) is None
+
+
+def test_other_objectives_are_left_to_the_booster():
+    from lightgbm import LGBMRegressor
+
+    rng = np.random.default_rng(2)
+    model = LGBMRegressor(n_estimators=5, verbose=-1).fit(
+        rng.normal(size=(200, 3)), rng.normal(size=200)
+    )
+    assert compile_booster(model.booster_) is None
