@@ -156,6 +156,18 @@ class ModelParams(_Section):
         """The chosen estimator's hyper-parameters, as keyword arguments."""
         return getattr(self, self.name).model_dump()
 
+    def with_overrides(self, overrides: dict[str, Any], where: str) -> ModelParams:
+        """A copy with some of the chosen estimator's hyper-parameters replaced (validated);
+        keys the estimator does not have are ignored, so one override fits several models."""
+        section = getattr(self, self.name)
+        known = {k: v for k, v in overrides.items() if k in type(section).model_fields}
+        try:
+            updated = type(section).model_validate({**section.model_dump(), **known})
+        except ValidationError as exc:
+            problems = "; ".join(_describe(e) for e in exc.errors())
+            raise ConfigError(f"{where}: {problems}") from None
+        return self.model_copy(update={self.name: updated})
+
 
 class ThresholdParams(_Section):
     """How the decision threshold is picked on the validation split.
@@ -181,6 +193,67 @@ class TrackingParams(_Section):
     registered_model: str = "fraud-detector"
 
 
+Share = Annotated[float, Field(ge=0.0, lt=1.0)]
+
+
+class DefenceParams(_Section):
+    """Out-of-fold label screening: a quick detector model scores every training row it did
+    not see; labels it contradicts with high confidence are corrected (``relabel``) or the
+    rows dropped (``prune``) before the refit."""
+
+    action: Literal["relabel", "prune"] = "relabel"
+    folds: Annotated[int, Field(ge=2, le=10)] = 3
+    detector_trees: Annotated[int, Field(ge=10, le=2000)] = 100
+
+
+class PoisonParams(_Section):
+    attacks: list[Literal["random", "targeted", "injection"]] = Field(
+        default_factory=lambda: ["random", "targeted", "injection"], min_length=1
+    )
+    # share of all training labels flipped, in both directions
+    random_levels: list[Share] = Field(default_factory=lambda: [0.0, 0.02, 0.08, 0.15, 0.30])
+    # share of training frauds relabelled legitimate (an attacker hiding their frauds)
+    targeted_levels: list[Share] = Field(default_factory=lambda: [0.0, 0.25, 0.5, 0.75])
+    # fraud-like rows injected with a legitimate label, per real training fraud
+    injection_levels: list[Annotated[float, Field(ge=0.0, le=20.0)]] = Field(
+        default_factory=lambda: [0.0, 0.5, 1.0, 2.0]
+    )
+    seeds: Annotated[int, Field(ge=1, le=20)] = 3
+    max_train_rows: Annotated[int, Field(ge=1000)] = 40_000
+    # Hyper-parameters of the configured model to change for the grid's many fits.
+    model_overrides: dict[str, int | float | str | None] = Field(
+        default_factory=lambda: {"n_estimators": 200, "learning_rate": 0.1}
+    )
+    defence: DefenceParams = DefenceParams()
+
+
+class FairnessParams(_Section):
+    """Group fairness on the test split; without a group column, amount bands stand in."""
+
+    amount_band_quantiles: list[Fraction] = Field(
+        default_factory=lambda: [0.25, 0.75], min_length=1
+    )
+    max_equalized_odds_difference: Annotated[float, Field(ge=0.0, le=1.0)] = 0.2
+    max_demographic_parity_difference: Annotated[float, Field(ge=0.0, le=1.0)] = 0.05
+    mitigation: Literal["equalized_odds", "true_positive_rate_parity", "none"] = "equalized_odds"
+    shap_rows: Annotated[int, Field(ge=10, le=100_000)] = 1000
+    local_explanations: Annotated[int, Field(ge=0, le=50)] = 5
+
+
+class DriftParams(_Section):
+    max_rows: Annotated[int, Field(ge=100)] = 20_000
+    max_drifted_share: Annotated[float, Field(gt=0.0, le=1.0)] = 0.3
+    max_prediction_psi: Annotated[float, Field(gt=0.0)] = 0.2
+    psi_bins: Annotated[int, Field(ge=2, le=100)] = 10
+    simulate_shift: Annotated[float, Field(gt=0.0, le=10.0)] = 1.0
+
+
+class ExperimentsParams(_Section):
+    poison: PoisonParams = PoisonParams()
+    fairness: FairnessParams = FairnessParams()
+    drift: DriftParams = DriftParams()
+
+
 class Params(_Section):
     base: BaseParams = BaseParams()
     data: DataParams = DataParams()
@@ -189,9 +262,7 @@ class Params(_Section):
     threshold: ThresholdParams = ThresholdParams()
     evaluate: EvaluateParams = EvaluateParams()
     tracking: TrackingParams = TrackingParams()
-    # Sections owned by later stages are accepted as plain mappings until their stage reads them.
-    experiments: dict[str, Any] = Field(default_factory=dict)
-    serve: dict[str, Any] = Field(default_factory=dict)
+    experiments: ExperimentsParams = ExperimentsParams()
 
 
 @dataclass(frozen=True)
@@ -238,6 +309,10 @@ class ProjectPaths:
     @property
     def plots_dir(self) -> Path:
         return self.reports_dir / "plots"
+
+    def experiment_dir(self, name: str) -> Path:
+        """reports/poison, reports/fairness, reports/drift."""
+        return self.reports_dir / name
 
 
 SPLITS = ("train", "validation", "test")

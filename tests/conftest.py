@@ -11,6 +11,8 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from fraudctl.config import ProjectPaths, parse_params
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 # Small enough for seconds per stage, large enough that every split has frauds.
@@ -43,6 +45,28 @@ def mlflow_store(tmp_path_factory: pytest.TempPathFactory) -> str:
     """One SQLite store for the session: creating its tables costs a few seconds."""
     directory = tmp_path_factory.mktemp("mlflow")
     return f"sqlite:///{directory / 'mlflow.db'}"
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory: pytest.TempPathFactory, mlflow_store: str) -> ProjectPaths:
+    """Run the prepare and train stages once on small synthetic data."""
+    from fraudctl.data.prepare import prepare
+    from fraudctl.model.train import train
+
+    root = tmp_path_factory.mktemp("served")
+    params = parse_params({**SMALL_PARAMS, "tracking": {"registered_model": "served-model"}})
+    paths = ProjectPaths(root)
+    previous = os.environ.get("MLFLOW_TRACKING_URI")
+    os.environ["MLFLOW_TRACKING_URI"] = mlflow_store
+    try:
+        prepare(params, paths)
+        train(params, paths)
+    finally:
+        if previous is None:
+            os.environ.pop("MLFLOW_TRACKING_URI", None)
+        else:
+            os.environ["MLFLOW_TRACKING_URI"] = previous
+    return paths
 
 
 @pytest.fixture

@@ -67,28 +67,38 @@ def _as_numbers(frame: pd.DataFrame, column: str, source: str) -> pd.Series:
 
 
 def validate_table(
-    frame: pd.DataFrame, params: SchemaParams, source: str, drop_duplicates: bool = True
+    frame: pd.DataFrame,
+    params: SchemaParams,
+    source: str,
+    drop_duplicates: bool = True,
+    require_target: bool = True,
 ) -> tuple[pd.DataFrame, Schema, ValidationSummary]:
-    """Check a raw table against the schema; return the clean table in schema order."""
+    """Check a raw table against the schema; return the clean table in schema order.
+
+    ``require_target=False`` accepts unlabelled batches (scoring, drift checks): the label
+    column may then be absent, but if present it is checked like any other.
+    """
     if frame.empty or len(frame.columns) == 0:
         raise DataError(f"{source}: the table has no rows")
     frame = frame.reset_index(drop=True)
     frame.columns = [str(c).strip() for c in frame.columns]
     schema = resolve_schema(params, frame.columns)
+    labelled = require_target or schema.target in frame.columns
+    required = [c for c in schema.required if labelled or c != schema.target]
 
-    missing = [c for c in schema.required if c not in frame.columns]
+    missing = [c for c in required if c not in frame.columns]
     if missing:
         raise DataError(
             f"{source}: missing column(s) {', '.join(missing)}; "
-            f"expected {', '.join(schema.required)}"
+            f"expected {', '.join(required)}"
             " (set data.schema in params.yaml if your columns are named differently)"
         )
-    extra = [c for c in frame.columns if c not in schema.required]
+    extra = [c for c in frame.columns if c not in required]
     if not schema.features:
         raise DataError(f"{source}: no feature columns besides time, amount and target")
 
     clean = pd.DataFrame(index=frame.index)
-    for column in schema.numeric:
+    for column in (c for c in schema.numeric if c in required):
         numbers = _as_numbers(frame, column, source)
         values = numbers.to_numpy()
         nan = np.flatnonzero(np.isnan(values))
@@ -108,6 +118,20 @@ def validate_table(
     negative = np.flatnonzero(clean[schema.amount].to_numpy() < 0)
     if negative.size:
         raise _fail(source, schema.amount, "negative amount(s); amounts must be >= 0", negative)
+    if not labelled:
+        summary = ValidationSummary(
+            source=source,
+            rows_read=len(frame),
+            columns=len(frame.columns),
+            features=len(schema.features),
+            duplicates_found=0,
+            duplicates_dropped=0,
+            rows_kept=len(clean),
+            frauds=0,
+            fraud_rate=0.0,
+            extra_columns=extra,
+        )
+        return clean[required], schema, summary
     labels = clean[schema.target].to_numpy()
     not_binary = np.flatnonzero((labels != 0) & (labels != 1))
     if not_binary.size:

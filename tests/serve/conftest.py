@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,30 +9,7 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
-from fraudctl.config import ProjectPaths, parse_params
-from tests.conftest import SMALL_PARAMS
-
-
-@pytest.fixture(scope="session")
-def trained(tmp_path_factory: pytest.TempPathFactory, mlflow_store: str) -> ProjectPaths:
-    """Run the prepare and train stages once on small synthetic data."""
-    from fraudctl.data.prepare import prepare
-    from fraudctl.model.train import train
-
-    root = tmp_path_factory.mktemp("served")
-    params = parse_params({**SMALL_PARAMS, "tracking": {"registered_model": "served-model"}})
-    paths = ProjectPaths(root)
-    previous = os.environ.get("MLFLOW_TRACKING_URI")
-    os.environ["MLFLOW_TRACKING_URI"] = mlflow_store
-    try:
-        prepare(params, paths)
-        train(params, paths)
-    finally:
-        if previous is None:
-            os.environ.pop("MLFLOW_TRACKING_URI", None)
-        else:
-            os.environ["MLFLOW_TRACKING_URI"] = previous
-    return paths
+from fraudctl.config import ProjectPaths
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,312 @@
+"""Data drift between the training data and a newer batch, and a gate that can trigger retraining.
+
+Reference is the training split; current is the test split (the most recent data) unless a
+file is given, checked like ``fraudctl data`` input. Evidently's data-drift preset does the
+per-feature tests (behind ``evidently_adapter``); PSI and Kolmogorov-Smirnov statistics are
+computed here for every feature and for the model's predicted probabilities, and the
+fraud rate is compared when the batch has labels. Both sides are sampled to
+``max_rows`` so the stage stays fast; the report says when that happened.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from fraudctl import tracking
+from fraudctl.config import DriftParams, Params, ProjectPaths
+from fraudctl.data.schema import Schema
+from fraudctl.data.validate import validate_table
+from fraudctl.experiments.common import Progress, load_model, load_workspace, quiet
+from fraudctl.io import read_table, write_json, write_text, write_with
+
+EXPERIMENT = "fraud-drift"
+EPSILON = 1e-6
+
+
+def psi(reference: np.ndarray, current: np.ndarray, bins: int) -> float:
+    """Population stability index over quantile bins of the reference."""
+    edges = np.unique(np.quantile(reference, np.linspace(0, 1, bins + 1)[1:-1]))
+    ref_counts = np.bincount(
+        np.searchsorted(edges, reference, side="right"), minlength=edges.size + 1
+    )
+    cur_counts = np.bincount(
+        np.searchsorted(edges, current, side="right"), minlength=edges.size + 1
+    )
+    ref_share = np.maximum(ref_counts / ref_counts.sum(), EPSILON)
+    cur_share = np.maximum(cur_counts / cur_counts.sum(), EPSILON)
+    return float(np.sum((cur_share - ref_share) * np.log(cur_share / ref_share)))
+
+
+def ks(reference: np.ndarray, current: np.ndarray) -> tuple[float, float]:
+    from scipy.stats import ks_2samp
+
+    result = ks_2samp(reference, current)
+    return float(result.statistic), float(result.pvalue)
+
+
+def simulate_shift(frame: pd.DataFrame, schema: Schema, strength: float, seed: int) -> pd.DataFrame:
+    """A shifted copy for demonstrations: the first ten non-amount features move by
+    ``strength`` standard deviations, and amounts grow by a factor ``1 + strength``."""
+    rng = np.random.default_rng(seed)
+    shifted = frame.copy()
+    moved = [c for c in schema.features if c != schema.amount][:10]
+    for column in moved:
+        spread = float(frame[column].std(ddof=0)) or 1.0
+        shifted[column] = (
+            frame[column] + strength * spread + rng.normal(0, 0.1 * spread, len(frame))
+        )
+    shifted[schema.amount] = (frame[schema.amount] * (1 + strength)).round(2)
+    return shifted
+
+
+def load_current(path: Path, params: Params, schema: Schema) -> pd.DataFrame:
+    """A user's batch, validated like `fraudctl data` input; labels are optional."""
+    raw = read_table(path)
+    frame, _, _ = validate_table(
+        raw, params.data.schema_, source=str(path), drop_duplicates=False, require_target=False
+    )
+    missing = [c for c in schema.features if c not in frame.columns]
+    if missing:  # the prepared data used a different feature set than params now say
+        from fraudctl.errors import DataError
+
+        raise DataError(f"{path}: missing feature column(s) {', '.join(missing)}")
+    return frame
+
+
+def _sample(frame: pd.DataFrame, rows: int, seed: int) -> pd.DataFrame:
+    return frame if len(frame) <= rows else frame.sample(n=rows, random_state=seed)
+
+
+@dataclass
+class DriftResult:
+    metrics: dict[str, Any]
+    drift_detected: bool
+    headline: str
+    outputs: list[Path]
+
+
+def run_drift(
+    params: Params,
+    paths: ProjectPaths,
+    current_path: Path | None = None,
+    simulate: bool = False,
+    progress: Progress = quiet,
+) -> DriftResult:
+    from fraudctl.experiments.evidently_adapter import data_drift
+
+    settings = params.experiments.drift
+    workspace = load_workspace(paths)
+    schema = workspace.schema
+    if current_path is not None:
+        progress(f"reading {current_path}")
+        current_full = load_current(current_path, params, schema)
+        current_name = str(current_path)
+    else:
+        current_full = workspace.test
+        current_name = "test split"
+    if simulate:
+        current_full = simulate_shift(
+            current_full, schema, settings.simulate_shift, params.base.seed
+        )
+        current_name += f" (simulated shift {settings.simulate_shift:g})"
+    reference = _sample(workspace.train, settings.max_rows, params.base.seed)
+    current = _sample(current_full, settings.max_rows, params.base.seed)
+    features = list(schema.features)
+
+    progress("scoring both samples")
+    estimator, _ = load_model(paths)
+    ref_scores = estimator.predict_proba(reference[features])[:, 1]
+    cur_scores = estimator.predict_proba(current[features])[:, 1]
+
+    progress("PSI and Kolmogorov-Smirnov per feature")
+    per_feature = {}
+    for column in features:
+        statistic, p_value = ks(reference[column].to_numpy(), current[column].to_numpy())
+        per_feature[column] = {
+            "psi": psi(reference[column].to_numpy(), current[column].to_numpy(), settings.psi_bins),
+            "ks_statistic": statistic,
+            "ks_p_value": p_value,
+        }
+
+    progress("Evidently data-drift report")
+    directory = paths.experiment_dir("drift")
+    evidently = data_drift(
+        reference[features],
+        current[features],
+        directory / "report.html",
+        directory / "evidently.json",
+    )
+    for column in evidently.columns:
+        if column.column in per_feature:
+            per_feature[column.column].update(
+                {
+                    "evidently_method": column.method,
+                    "evidently_score": column.score,
+                    "evidently_threshold": column.threshold,
+                    "drifted": column.drifted,
+                }
+            )
+
+    ks_pred, ks_pred_p = ks(ref_scores, cur_scores)
+    prediction = {
+        "psi": psi(ref_scores, cur_scores, settings.psi_bins),
+        "ks_statistic": ks_pred,
+        "ks_p_value": ks_pred_p,
+        "mean_reference": float(ref_scores.mean()),
+        "mean_current": float(cur_scores.mean()),
+    }
+    target = _target_drift(reference, current, schema)
+    reasons = []
+    if evidently.drifted_share > settings.max_drifted_share:
+        reasons.append(
+            f"{evidently.drifted_share:.0%} of features drifted "
+            f"(limit {settings.max_drifted_share:.0%})"
+        )
+    if prediction["psi"] > settings.max_prediction_psi:
+        reasons.append(
+            f"prediction PSI {prediction['psi']:.3f} (limit {settings.max_prediction_psi:g})"
+        )
+    detected = bool(reasons)
+    drifted = sorted(
+        (c for c, v in per_feature.items() if v.get("drifted")),
+        key=lambda c: -per_feature[c]["psi"],
+    )
+    headline = (
+        f"drift: {evidently.drifted_count} of {len(features)} features"
+        + (f" ({', '.join(drifted[:5])})" if drifted else "")
+        + f"; prediction PSI {prediction['psi']:.3f}; "
+        + ("gate FAILED: " + "; ".join(reasons) if detected else "gate passed")
+    )
+    metrics = {
+        "drift_detected": detected,
+        "reasons": reasons,
+        "reference": "train split",
+        "current": current_name,
+        "rows": {
+            "reference": len(reference),
+            "reference_available": len(workspace.train),
+            "current": len(current),
+            "current_available": len(current_full),
+        },
+        "sampled": len(reference) < len(workspace.train) or len(current) < len(current_full),
+        "drifted_features": evidently.drifted_count,
+        "drifted_share": evidently.drifted_share,
+        "limits": {
+            "max_drifted_share": settings.max_drifted_share,
+            "max_prediction_psi": settings.max_prediction_psi,
+        },
+        "prediction": prediction,
+        "target": target,
+        "features": per_feature,
+        "headline": headline,
+    }
+    outputs = _write(directory, metrics, settings)
+    outputs += [directory / "report.html", directory / "evidently.json"]
+    with tracking.run(params.tracking, EXPERIMENT, run_name="drift") as active:
+        tracking.log_params(
+            {"current": current_name, "simulate": simulate, "max_rows": settings.max_rows}
+        )
+        tracking.log_metrics(
+            {
+                "drifted_share": evidently.drifted_share,
+                "prediction_psi": prediction["psi"],
+                "drift_detected": float(detected),
+            }
+        )
+        tracking.log_artifacts(directory, "drift")
+        metrics["run_id"] = active.info.run_id
+    return DriftResult(metrics=metrics, drift_detected=detected, headline=headline, outputs=outputs)
+
+
+def _target_drift(
+    reference: pd.DataFrame, current: pd.DataFrame, schema: Schema
+) -> dict[str, float] | None:
+    if schema.target not in current.columns:
+        return None
+    from scipy.stats import chi2_contingency
+
+    ref_fraud = int(reference[schema.target].sum())
+    cur_fraud = int(current[schema.target].sum())
+    table = [[ref_fraud, len(reference) - ref_fraud], [cur_fraud, len(current) - cur_fraud]]
+    p_value = float(chi2_contingency(table)[1]) if min(ref_fraud + cur_fraud, 1) else 1.0
+    return {
+        "fraud_rate_reference": ref_fraud / len(reference),
+        "fraud_rate_current": cur_fraud / len(current),
+        "chi2_p_value": p_value,
+    }
+
+
+def _write(directory: Path, metrics: dict[str, Any], settings: DriftParams) -> list[Path]:
+    table = pd.DataFrame(
+        [{"feature": name, **values} for name, values in metrics["features"].items()]
+    )
+    table = table.sort_values("psi", ascending=False)
+    features_path = directory / "features.csv"
+    write_with(features_path, lambda tmp: table.to_csv(tmp, index=False))
+    metrics_path = directory / "metrics.json"
+    write_json(metrics_path, metrics)
+    png = directory / "psi.png"
+    _plot(png, table, settings)
+    summary_path = directory / "summary.md"
+    write_text(summary_path, render_summary(metrics, table))
+    return [metrics_path, features_path, png, summary_path]
+
+
+def _plot(path: Path, table: pd.DataFrame, settings: DriftParams) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    top = table.head(15).iloc[::-1]
+    fig, ax = plt.subplots(figsize=(6, 4.5), dpi=100)
+    colors = ["tab:red" if d else "tab:blue" for d in top.get("drifted", [False] * len(top))]
+    ax.barh(top["feature"], top["psi"], color=colors)
+    ax.axvline(0.2, ls="--", color="grey", lw=1)
+    ax.set(xlabel="PSI (red: drifted per Evidently)", title="Feature drift, train → current")
+    fig.tight_layout()
+    write_with(path, lambda tmp: fig.savefig(tmp, format="png"))
+    plt.close(fig)
+
+
+def render_summary(metrics: dict[str, Any], table: pd.DataFrame) -> str:
+    rows = metrics["rows"]
+    lines = [
+        "# Data drift",
+        "",
+        metrics["headline"] + ".",
+        "",
+        f"Reference: {metrics['reference']} ({rows['reference']:,} of "
+        f"{rows['reference_available']:,} rows); current: {metrics['current']} "
+        f"({rows['current']:,} of {rows['current_available']:,} rows)"
+        + (" — both sampled to keep the stage fast." if metrics["sampled"] else "."),
+        "",
+        "| feature | PSI | KS | Evidently score | drifted |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for _, row in table.head(10).iterrows():
+        lines.append(
+            f"| {row['feature']} | {row['psi']:.3f} | {row['ks_statistic']:.3f} | "
+            f"{row.get('evidently_score', float('nan')):.3f} | "
+            f"{'yes' if row.get('drifted') else 'no'} |"
+        )
+    prediction = metrics["prediction"]
+    lines += [
+        "",
+        f"Predicted probability: PSI {prediction['psi']:.3f}, KS "
+        f"{prediction['ks_statistic']:.3f}, mean {prediction['mean_reference']:.5f} → "
+        f"{prediction['mean_current']:.5f}.",
+    ]
+    if metrics["target"]:
+        target = metrics["target"]
+        lines.append(
+            f"Fraud rate: {target['fraud_rate_reference']:.4%} → "
+            f"{target['fraud_rate_current']:.4%} (chi² p = {target['chi2_p_value']:.3g})."
+        )
+    lines += ["", "![PSI by feature](psi.png)", "", "Full Evidently report: `report.html`.", ""]
+    return "\n".join(lines)

@@ -1,0 +1,72 @@
+"""The one place that knows Evidently's API (0.7: ``Report``, ``DataDriftPreset``, snapshots).
+
+An Evidently upgrade that moves things around touches this file only. Importing Evidently
+takes seconds, so it happens inside the function.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from fraudctl.io import write_with
+
+_COLUMN = re.compile(r"ValueDrift\(column=(?P<column>[^,]+),")
+
+
+@dataclass
+class ColumnDrift:
+    column: str
+    method: str
+    threshold: float
+    score: float
+    drifted: bool
+
+
+@dataclass
+class DataDrift:
+    columns: list[ColumnDrift]
+    drifted_count: int
+    drifted_share: float
+
+
+def _is_p_value(method: str) -> bool:
+    """Statistical tests report p-values (drift when small); distances drift when large."""
+    return "p_value" in method.lower() or "p-value" in method.lower()
+
+
+def data_drift(reference: pd.DataFrame, current: pd.DataFrame, html: Path, json: Path) -> DataDrift:
+    """Run Evidently's data-drift preset; save its HTML and JSON; return per-column results."""
+    from evidently import Report
+    from evidently.presets import DataDriftPreset
+
+    snapshot = Report([DataDriftPreset()]).run(current_data=current, reference_data=reference)
+    write_with(html, lambda tmp: snapshot.save_html(str(tmp)))
+    write_with(json, lambda tmp: snapshot.save_json(str(tmp)))
+    return parse_metrics(snapshot.dict()["metrics"])
+
+
+def parse_metrics(metrics: list[dict[str, Any]]) -> DataDrift:
+    columns = []
+    count = share = None
+    for metric in metrics:
+        name = metric.get("metric_name", "")
+        config = metric.get("config", {})
+        if name.startswith("DriftedColumnsCount"):
+            count, share = int(metric["value"]["count"]), float(metric["value"]["share"])
+        elif name.startswith("ValueDrift"):
+            match = _COLUMN.match(name)
+            column = config.get("column") or (match.group("column") if match else name)
+            method = str(config.get("method", ""))
+            threshold = float(config.get("threshold", 0.0))
+            score = float(metric["value"])
+            drifted = score < threshold if _is_p_value(method) else score >= threshold
+            columns.append(ColumnDrift(column, method, threshold, score, drifted))
+    if count is None:
+        count = sum(c.drifted for c in columns)
+        share = count / len(columns) if columns else 0.0
+    return DataDrift(columns=columns, drifted_count=count, drifted_share=float(share))

@@ -1,0 +1,383 @@
+"""Fairness across customer groups (fairlearn) and explanations of the model (SHAP).
+
+The ULB table has no demographic columns. With ``data.schema.group`` set, that column is
+the group; otherwise transactions are put in amount bands, cut at quantiles of the
+*training* split's amounts: a reproducible proxy for customer segments (small-ticket vs
+big-ticket spending), not a protected attribute. The question it answers is still the
+one an auditor asks: does the model catch fraud and bother legitimate customers at the
+same rates in every segment?
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from fraudctl import tracking
+from fraudctl.config import FairnessParams, Params, ProjectPaths
+from fraudctl.data.schema import Schema
+from fraudctl.experiments.common import Progress, load_model, load_workspace, quiet
+from fraudctl.experiments.explain import explain_model
+from fraudctl.io import write_json, write_text, write_with
+from fraudctl.model.metrics import pr_auc
+
+EXPERIMENT = "fraud-fairness"
+
+
+def amount_bands(train_amounts: pd.Series, amounts: pd.Series, quantiles: list[float]) -> pd.Series:
+    """Label each amount with its band, cut at quantiles of the training amounts."""
+    cuts = np.unique(np.quantile(train_amounts.to_numpy(), sorted(quantiles)))
+    edges = [f"{c:,.2f}" for c in cuts]
+    labels = [f"< {edges[0]}", *(f"{a} to {b}" for a, b in pairwise(edges)), f">= {edges[-1]}"]
+    index = np.searchsorted(cuts, amounts.to_numpy(), side="right")
+    return pd.Series(
+        np.asarray(labels, dtype=object)[index], index=amounts.index, name="amount_band"
+    )
+
+
+def group_labels(
+    schema: Schema, train: pd.DataFrame, frame: pd.DataFrame, params: FairnessParams
+) -> tuple[pd.Series, str]:
+    if schema.group:
+        return frame[schema.group].astype(str), schema.group
+    return amount_bands(
+        train[schema.amount], frame[schema.amount], params.amount_band_quantiles
+    ), "amount_band (derived)"
+
+
+def _rate_metrics(threshold: float) -> dict[str, Any]:
+    """Metrics of (labels, scores) at a threshold, in the shape MetricFrame expects."""
+
+    def flagged(scores: np.ndarray) -> np.ndarray:
+        return np.asarray(scores) >= threshold
+
+    def recall(y: np.ndarray, s: np.ndarray) -> float:
+        y = np.asarray(y)
+        return float(flagged(s)[y == 1].mean()) if (y == 1).any() else float("nan")
+
+    def false_positive_rate(y: np.ndarray, s: np.ndarray) -> float:
+        y = np.asarray(y)
+        return float(flagged(s)[y == 0].mean()) if (y == 0).any() else float("nan")
+
+    def precision(y: np.ndarray, s: np.ndarray) -> float:
+        f = flagged(s)
+        return float(np.asarray(y)[f].mean()) if f.any() else float("nan")
+
+    def group_pr_auc(y: np.ndarray, s: np.ndarray) -> float:
+        y = np.asarray(y)
+        return pr_auc(y, np.asarray(s)) if 0 < y.sum() < len(y) else float("nan")
+
+    return {
+        "count": lambda y, s: float(len(y)),
+        "frauds": lambda y, s: float(np.sum(y)),
+        "selection_rate": lambda y, s: float(flagged(s).mean()),
+        "recall": recall,
+        "false_positive_rate": false_positive_rate,
+        "precision": precision,
+        "pr_auc": group_pr_auc,
+    }
+
+
+def _decision_metrics() -> dict[str, Any]:
+    """The same rates from hard decisions (after mitigation there are no scores)."""
+    return {name: fn for name, fn in _rate_metrics(0.5).items() if name != "pr_auc"}
+
+
+def _disparities(y: np.ndarray, decisions: np.ndarray, groups: pd.Series) -> dict[str, float]:
+    from fairlearn.metrics import (
+        demographic_parity_difference,
+        demographic_parity_ratio,
+        equalized_odds_difference,
+        equalized_odds_ratio,
+    )
+
+    args = {"y_true": y, "y_pred": decisions, "sensitive_features": groups}
+    return {
+        "demographic_parity_difference": float(demographic_parity_difference(**args)),
+        "demographic_parity_ratio": float(demographic_parity_ratio(**args)),
+        "equalized_odds_difference": float(equalized_odds_difference(**args)),
+        "equalized_odds_ratio": float(equalized_odds_ratio(**args)),
+    }
+
+
+def _overall(y: np.ndarray, decisions: np.ndarray, amounts: np.ndarray) -> dict[str, float]:
+    flagged = decisions.astype(bool)
+    fraud = y == 1
+    return {
+        "recall": float(flagged[fraud].mean()) if fraud.any() else float("nan"),
+        "precision": float(fraud[flagged].mean()) if flagged.any() else float("nan"),
+        "alerts": int(flagged.sum()),
+        "fraud_amount_caught": round(float(amounts[flagged & fraud].sum()), 2),
+    }
+
+
+@dataclass
+class FairnessResult:
+    metrics: dict[str, Any]
+    headline: str
+    outputs: list[Path]
+
+
+def run_fairness(params: Params, paths: ProjectPaths, progress: Progress = quiet) -> FairnessResult:
+    from fairlearn.metrics import MetricFrame
+
+    settings = params.experiments.fairness
+    workspace = load_workspace(paths)
+    schema = workspace.schema
+    estimator, metadata = load_model(paths)
+    threshold = float(metadata["threshold"])
+    features = list(schema.features)
+    test = workspace.test
+    y = test[schema.target].to_numpy()
+
+    progress("scoring the test split")
+    scores = estimator.predict_proba(test[features])[:, 1]
+    groups, group_name = group_labels(schema, workspace.train, test, settings)
+
+    progress("fairlearn MetricFrame by group")
+    frame = MetricFrame(
+        metrics=_rate_metrics(threshold), y_true=y, y_pred=scores, sensitive_features=groups
+    )
+    by_group = frame.by_group
+    decisions = (scores >= threshold).astype(int)
+    before = {
+        **_disparities(y, decisions, groups),
+        **_overall(y, decisions, test[schema.amount].to_numpy()),
+    }
+    checks = {
+        "equalized_odds_difference": before["equalized_odds_difference"]
+        <= settings.max_equalized_odds_difference,
+        "demographic_parity_difference": before["demographic_parity_difference"]
+        <= settings.max_demographic_parity_difference,
+    }
+
+    mitigation = None
+    if settings.mitigation != "none":
+        progress(f"mitigation: ThresholdOptimizer ({settings.mitigation})")
+        mitigation = _mitigate(params, estimator, workspace, schema, groups, settings)
+
+    progress("SHAP explanations")
+    explanation = explain_model(
+        estimator,
+        test,
+        schema,
+        scores,
+        settings,
+        params.base.seed,
+        paths.experiment_dir("fairness"),
+    )
+
+    largest = by_group[["recall", "false_positive_rate"]].agg(lambda c: c.max() - c.min())
+    worst_metric = str(largest.idxmax())
+    failed = [name for name, ok in checks.items() if not ok]
+    headline = (
+        f"groups by {group_name}: largest gap is {worst_metric} "
+        f"({largest[worst_metric]:.3f}); equalized-odds difference "
+        f"{before['equalized_odds_difference']:.3f}; "
+        + (f"FAILED: {', '.join(failed)}" if failed else "all fairness checks passed")
+    )
+    if mitigation:
+        after = mitigation["after"]
+        headline += (
+            f"; mitigation brings it to {after['equalized_odds_difference']:.3f} at "
+            f"recall {before['recall']:.3f} → {after['recall']:.3f}, "
+            f"alerts {before['alerts']} → {after['alerts']}"
+        )
+    metrics = {
+        "group_column": group_name,
+        "threshold": threshold,
+        "by_group": _records(by_group),
+        "disparity": {k: before[k] for k in _disparities_keys()},
+        "overall": {k: before[k] for k in ("recall", "precision", "alerts", "fraud_amount_caught")},
+        "checks": {**checks, "passed": all(checks.values())},
+        "limits": {
+            "max_equalized_odds_difference": settings.max_equalized_odds_difference,
+            "max_demographic_parity_difference": settings.max_demographic_parity_difference,
+        },
+        "mitigation": mitigation,
+        "shap": explanation.summary,
+        "headline": headline,
+    }
+    outputs = _write(paths, metrics, by_group, explanation.outputs)
+    with tracking.run(params.tracking, EXPERIMENT, run_name="fairness") as active:
+        tracking.log_params(
+            {
+                "group_column": group_name,
+                "mitigation": settings.mitigation,
+                "shap_rows": settings.shap_rows,
+            }
+        )
+        tracking.log_metrics(
+            {
+                **{k: v for k, v in metrics["disparity"].items() if np.isfinite(v)},
+                "checks_passed": float(metrics["checks"]["passed"]),
+            }
+        )
+        tracking.log_artifacts(paths.experiment_dir("fairness"), "fairness")
+        metrics["run_id"] = active.info.run_id
+    return FairnessResult(metrics=metrics, headline=headline, outputs=outputs)
+
+
+def _disparities_keys() -> tuple[str, ...]:
+    return (
+        "demographic_parity_difference",
+        "demographic_parity_ratio",
+        "equalized_odds_difference",
+        "equalized_odds_ratio",
+    )
+
+
+def _records(frame: pd.DataFrame) -> dict[str, dict[str, float | None]]:
+    return {
+        str(group): {k: (None if pd.isna(v) else float(v)) for k, v in row.items()}
+        for group, row in frame.iterrows()
+    }
+
+
+def _mitigate(
+    params: Params,
+    estimator: Any,
+    workspace: Any,
+    schema: Schema,
+    test_groups: pd.Series,
+    settings: FairnessParams,
+) -> dict[str, Any]:
+    """Group-specific thresholds fitted on validation, applied to test; before vs after."""
+    from fairlearn.metrics import MetricFrame
+    from fairlearn.postprocessing import ThresholdOptimizer
+
+    features = list(schema.features)
+    validation = workspace.validation
+    val_groups, _ = group_labels(schema, workspace.train, validation, settings)
+    optimizer = ThresholdOptimizer(
+        estimator=estimator,
+        constraints=settings.mitigation,
+        objective="balanced_accuracy_score",
+        prefit=True,
+        predict_method="predict_proba",
+    )
+    optimizer.fit(
+        validation[features], validation[schema.target].to_numpy(), sensitive_features=val_groups
+    )
+    test = workspace.test
+    y = test[schema.target].to_numpy()
+    decisions = np.asarray(
+        optimizer.predict(
+            test[features], sensitive_features=test_groups, random_state=params.base.seed
+        )
+    ).astype(int)
+    after = {
+        **_disparities(y, decisions, test_groups),
+        **_overall(y, decisions, test[schema.amount].to_numpy()),
+    }
+    by_group = MetricFrame(
+        metrics=_decision_metrics(), y_true=y, y_pred=decisions, sensitive_features=test_groups
+    ).by_group
+    return {
+        "method": f"ThresholdOptimizer({settings.mitigation}, balanced accuracy), fitted "
+        "on validation",
+        "after": after,
+        "by_group_after": _records(by_group),
+    }
+
+
+def _write(
+    paths: ProjectPaths, metrics: dict[str, Any], by_group: pd.DataFrame, extra: list[Path]
+) -> list[Path]:
+    directory = paths.experiment_dir("fairness")
+    by_group_path = directory / "by_group.csv"
+    table = by_group.reset_index().rename(columns={by_group.index.name or "index": "group"})
+    write_with(by_group_path, lambda tmp: table.to_csv(tmp, index=False))
+    metrics_path = directory / "metrics.json"
+    write_json(metrics_path, metrics)
+    report_path = directory / "report.md"
+    write_text(report_path, render_report(metrics))
+    return [metrics_path, by_group_path, report_path, *extra]
+
+
+def _fmt(value: Any) -> str:
+    if value is None or (isinstance(value, float) and not np.isfinite(value)):
+        return "-"
+    return f"{value:,.0f}" if isinstance(value, float) and value >= 100 else f"{value:.4g}"
+
+
+def render_report(metrics: dict[str, Any]) -> str:
+    lines = [
+        "# Fairness and explanations",
+        "",
+        metrics["headline"] + ".",
+        "",
+        f"Groups: `{metrics['group_column']}`; decisions at the model threshold "
+        f"{metrics['threshold']:.4f}.",
+        "",
+        "## By group (test split)",
+        "",
+    ]
+    columns = [
+        "count",
+        "frauds",
+        "selection_rate",
+        "recall",
+        "false_positive_rate",
+        "precision",
+        "pr_auc",
+    ]
+    lines += ["| group | " + " | ".join(columns) + " |", "|" + " --- |" * (len(columns) + 1)]
+    for group, row in metrics["by_group"].items():
+        lines.append(f"| {group} | " + " | ".join(_fmt(row[c]) for c in columns) + " |")
+    lines += [
+        "",
+        "## Disparities",
+        "",
+        "| measure | value | limit | result |",
+        "| --- | --- | --- | --- |",
+    ]
+    limits = metrics["limits"]
+    for name in ("equalized_odds_difference", "demographic_parity_difference"):
+        limit = limits[f"max_{name}"]
+        ok = metrics["checks"][name]
+        lines.append(
+            f"| {name} | {metrics['disparity'][name]:.4f} | {limit:g} | "
+            f"{'pass' if ok else 'FAIL'} |"
+        )
+    for name in ("equalized_odds_ratio", "demographic_parity_ratio"):
+        lines.append(f"| {name} | {metrics['disparity'][name]:.4f} | | |")
+    mitigation = metrics.get("mitigation")
+    if mitigation:
+        before = {**metrics["disparity"], **metrics["overall"]}
+        after = mitigation["after"]
+        lines += [
+            "",
+            f"## Mitigation: {mitigation['method']}",
+            "",
+            "| measure | before | after |",
+            "| --- | --- | --- |",
+        ]
+        for key in (
+            "equalized_odds_difference",
+            "demographic_parity_difference",
+            "recall",
+            "precision",
+            "alerts",
+            "fraud_amount_caught",
+        ):
+            lines.append(f"| {key} | {_fmt(before[key])} | {_fmt(after[key])} |")
+    shap = metrics["shap"]
+    lines += [
+        "",
+        "## What drives the score (SHAP)",
+        "",
+        f"Mean |SHAP| over {shap['rows']:,} test rows (log-odds), top features:",
+        "",
+    ]
+    lines += [
+        f"{i}. `{f['feature']}` {f['mean_abs_shap']:.4f}"
+        for i, f in enumerate(shap["top_features"][:10], 1)
+    ]
+    lines += ["", "![SHAP importance](shap_bar.png)", "", "![SHAP beeswarm](shap_beeswarm.png)", ""]
+    return "\n".join(lines)

@@ -1,0 +1,446 @@
+"""Data-poisoning robustness: how much can label tampering hurt the model, and what stops it.
+
+Attacks touch an in-memory copy of the training split only; every model is scored on the
+clean test split with a threshold chosen on the clean validation split, using the same
+fit / score / metric code as the training pipeline.
+
+- ``random``: flip a share of all training labels (the common benchmark).
+- ``targeted``: relabel a share of the training frauds as legitimate (an attacker hiding
+  their own frauds, e.g. through a compromised chargeback feed).
+- ``injection``: add fraud-like rows labelled legitimate (jittered copies of real frauds),
+  so the model learns that this pattern is safe.
+
+The defence is out-of-fold label screening in the spirit of confident learning: a quick
+detector scores each training row from folds that did not see it; a row whose label the
+detector contradicts as confidently as it typically backs the other class gets the other
+label (``relabel``, the default: hidden frauds come back as training signal) or is
+dropped (``prune``) before the refit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from fraudctl import tracking
+from fraudctl.config import Params, PoisonParams, ProjectPaths
+from fraudctl.data.schema import Schema
+from fraudctl.experiments.common import Progress, load_workspace, quiet, sample_training_rows
+from fraudctl.io import write_json, write_text, write_with
+from fraudctl.model.threshold import choose_threshold
+from fraudctl.model.train import fit, score, split_metrics
+
+EXPERIMENT = "fraud-poisoning"
+REPORTED = ("pr_auc", "roc_auc", "recall", "precision")
+
+
+@dataclass(frozen=True)
+class Attacked:
+    frame: pd.DataFrame
+    changed: int
+
+
+def random_flip(
+    frame: pd.DataFrame, target: str, level: float, rng: np.random.Generator
+) -> Attacked:
+    """Flip exactly round(level * rows) labels, chosen uniformly."""
+    count = round(level * len(frame))
+    rows = rng.choice(len(frame), size=count, replace=False)
+    attacked = frame.copy()
+    labels = attacked[target].to_numpy().copy()
+    labels[rows] = 1 - labels[rows]
+    attacked[target] = labels
+    return Attacked(attacked, count)
+
+
+def targeted_flip(
+    frame: pd.DataFrame, target: str, level: float, rng: np.random.Generator
+) -> Attacked:
+    """Relabel exactly round(level * frauds) training frauds as legitimate."""
+    frauds = np.flatnonzero(frame[target].to_numpy() == 1)
+    count = round(level * frauds.size)
+    rows = rng.choice(frauds, size=count, replace=False)
+    attacked = frame.copy()
+    labels = attacked[target].to_numpy().copy()
+    labels[rows] = 0
+    attacked[target] = labels
+    return Attacked(attacked, count)
+
+
+def inject(frame: pd.DataFrame, schema: Schema, level: float, rng: np.random.Generator) -> Attacked:
+    """Append round(level * frauds) jittered copies of frauds, labelled legitimate."""
+    frauds = frame[frame[schema.target] == 1]
+    count = round(level * len(frauds))
+    if count == 0:
+        return Attacked(frame.copy(), 0)
+    copies = frauds.iloc[rng.integers(0, len(frauds), size=count)].copy()
+    features = [c for c in schema.features if c != schema.amount]
+    spread = frauds[features].std(ddof=0).fillna(0.0).to_numpy()
+    copies[features] = copies[features].to_numpy() + rng.normal(size=(count, len(features))) * (
+        0.1 * spread
+    )
+    copies[schema.target] = np.zeros(count, dtype=frame[schema.target].dtype)
+    return Attacked(pd.concat([frame, copies], ignore_index=True), count)
+
+
+def apply_attack(
+    name: str, frame: pd.DataFrame, schema: Schema, level: float, seed: int
+) -> Attacked:
+    rng = np.random.default_rng(seed)
+    if name == "random":
+        return random_flip(frame, schema.target, level, rng)
+    if name == "targeted":
+        return targeted_flip(frame, schema.target, level, rng)
+    if name == "injection":
+        return inject(frame, schema, level, rng)
+    raise ValueError(f"unknown attack {name!r}")
+
+
+def _detector_params(params: Params, trees: int) -> Params:
+    """A quick LightGBM for screening, whatever the production model is."""
+    lightgbm = params.model.lightgbm.model_copy(
+        update={"n_estimators": trees, "learning_rate": 0.1}
+    )
+    model = params.model.model_copy(update={"name": "lightgbm", "lightgbm": lightgbm})
+    return params.model_copy(update={"model": model})
+
+
+def screen_labels(
+    params: Params,
+    frame: pd.DataFrame,
+    schema: Schema,
+    seed: int,
+    folds: int,
+    trees: int,
+    action: str = "relabel",
+) -> tuple[pd.DataFrame, int]:
+    """Correct (or drop) rows whose label an out-of-fold detector confidently contradicts;
+    returns the screened frame and how many rows were touched."""
+    labels = frame[schema.target].to_numpy()
+    out_of_fold = np.empty(len(frame))
+    rng = np.random.default_rng(seed)
+    fold_of = np.empty(len(frame), dtype=int)
+    for value in (0, 1):  # stratified folds keep frauds in every fold
+        members = np.flatnonzero(labels == value)
+        fold_of[members] = rng.permutation(np.arange(members.size) % folds)
+    detector = _detector_params(params, trees)
+    for k in range(folds):
+        held_out = fold_of == k
+        model = fit(detector, frame[~held_out], schema, seed=seed + k)
+        out_of_fold[held_out] = score(model, frame[held_out], schema)
+    # Per-class confidence thresholds: how sure the detector typically is about each class.
+    fraud_threshold = out_of_fold[labels == 1].mean() if (labels == 1).any() else 1.0
+    legit_threshold = (1 - out_of_fold[labels == 0]).mean()
+    suspicious = ((labels == 0) & (out_of_fold >= fraud_threshold)) | (
+        (labels == 1) & (1 - out_of_fold >= legit_threshold)
+    )
+    if action == "relabel":
+        screened = frame.copy()
+        screened[schema.target] = np.where(suspicious, 1 - labels, labels).astype(labels.dtype)
+    else:
+        screened = frame[~suspicious].reset_index(drop=True)
+    if screened[schema.target].nunique() < 2:  # never screen away a whole class
+        return frame, 0
+    return screened, int(suspicious.sum())
+
+
+def _evaluate(
+    params: Params, model: Any, validation: pd.DataFrame, test: pd.DataFrame, schema: Schema
+) -> dict[str, float]:
+    val_scores = score(model, validation, schema)
+    choice = choose_threshold(
+        validation[schema.target].to_numpy(),
+        val_scores,
+        validation[schema.amount].to_numpy(),
+        params.threshold,
+    )
+    metrics = split_metrics(params, test, schema, score(model, test, schema), choice.value)
+    return {key: metrics[key] for key in REPORTED}
+
+
+def levels(poison: PoisonParams, attack: str) -> list[float]:
+    return sorted(
+        set(
+            {
+                "random": poison.random_levels,
+                "targeted": poison.targeted_levels,
+                "injection": poison.injection_levels,
+            }[attack]
+        )
+    )
+
+
+@dataclass
+class PoisonResult:
+    metrics: dict[str, Any]
+    headline: str
+    fits: int
+    outputs: list[Any] = field(default_factory=list)
+
+
+def _aggregate(runs: list[dict[str, float]]) -> dict[str, dict[str, float]]:
+    return {
+        key: {
+            "mean": float(np.mean([r[key] for r in runs])),
+            "std": float(np.std([r[key] for r in runs])),
+        }
+        for key in REPORTED
+    }
+
+
+def grid_params(params: Params) -> Params:
+    """The configured model with the grid's overrides (fewer trees: the grid fits it often)."""
+    model = params.model.with_overrides(
+        params.experiments.poison.model_overrides, "experiments.poison.model_overrides"
+    )
+    return params.model_copy(update={"model": model})
+
+
+def run_poisoning(params: Params, paths: ProjectPaths, progress: Progress = quiet) -> PoisonResult:
+    params = grid_params(params)
+    poison = params.experiments.poison
+    workspace = load_workspace(paths)
+    schema = workspace.schema
+    seeds = [params.base.seed + i for i in range(poison.seeds)]
+    cells = [
+        (attack, level)
+        for attack in poison.attacks
+        for level in levels(poison, attack)
+        if level > 0
+    ]
+    total = (len(cells) + 1) * len(seeds)
+    results: dict[tuple[str, float, str], list[dict[str, float]]] = {}
+    changed: dict[tuple[str, float], int] = {}
+    screened: dict[tuple[str, float], list[int]] = {}
+    fits = done = 0
+
+    with tracking.run(params.tracking, EXPERIMENT, run_name="poison-grid") as parent:
+        tracking.log_params(
+            {
+                "attacks": ",".join(poison.attacks),
+                "seeds": poison.seeds,
+                "max_train_rows": poison.max_train_rows,
+                "model": params.model.name,
+                "defence_action": poison.defence.action,
+                "defence_folds": poison.defence.folds,
+                "detector_trees": poison.defence.detector_trees,
+                **{f"model.{k}": v for k, v in params.model.hyperparameters().items()},
+            }
+        )
+        for seed in seeds:
+            train = sample_training_rows(
+                workspace.train, schema.target, poison.max_train_rows, seed
+            )
+            for attack, level in [("clean", 0.0), *cells]:
+                done += 1
+                progress(f"{attack} {level:g} seed {seed} ({done}/{total})")
+                attacked = (
+                    Attacked(train, 0)
+                    if attack == "clean"
+                    else apply_attack(attack, train, schema, level, seed)
+                )
+                changed[(attack, level)] = attacked.changed
+                model = fit(params, attacked.frame, schema, seed=seed)
+                plain = _evaluate(params, model, workspace.validation, workspace.test, schema)
+                kept, removed = screen_labels(
+                    params,
+                    attacked.frame,
+                    schema,
+                    seed,
+                    poison.defence.folds,
+                    poison.defence.detector_trees,
+                    poison.defence.action,
+                )
+                defended_model = fit(params, kept, schema, seed=seed)
+                defended = _evaluate(
+                    params, defended_model, workspace.validation, workspace.test, schema
+                )
+                fits += 2 + poison.defence.folds
+                results.setdefault((attack, level, "undefended"), []).append(plain)
+                results.setdefault((attack, level, "defended"), []).append(defended)
+                screened.setdefault((attack, level), []).append(removed)
+                with tracking.run(
+                    params.tracking,
+                    EXPERIMENT,
+                    nested=True,
+                    run_name=f"{attack}-{level:g}-seed{seed}",
+                ):
+                    tracking.log_params(
+                        {
+                            "attack": attack,
+                            "level": level,
+                            "seed": seed,
+                            "labels_changed": attacked.changed,
+                            "rows_screened": removed,
+                        }
+                    )
+                    tracking.log_metrics(plain, prefix="undefended_")
+                    tracking.log_metrics(defended, prefix="defended_")
+
+        summary = _summarise(results, changed, screened, poison, len(train), len(workspace.train))
+        summary["sampled"]["model"] = ", ".join(
+            [params.model.name] + [f"{k}={v}" for k, v in poison.model_overrides.items()]
+        )
+        tracking.log_metrics(
+            {
+                "worst_pr_auc_drop": summary["worst"]["pr_auc_drop"],
+                "defence_recovery": summary["worst"]["recovered"],
+            }
+        )
+        outputs = _write_outputs(paths, summary, poison)
+        for path in outputs:
+            tracking.log_artifact(path, "poison")
+        summary["run_id"] = parent.info.run_id
+    return PoisonResult(metrics=summary, headline=summary["headline"], fits=fits, outputs=outputs)
+
+
+def _summarise(
+    results, changed, screened, poison: PoisonParams, sampled_rows: int, train_rows: int
+) -> dict[str, Any]:
+    baseline = _aggregate(results[("clean", 0.0, "undefended")])
+    baseline_defended = _aggregate(results[("clean", 0.0, "defended")])
+    attacks: dict[str, Any] = {}
+    worst = {"attack": None, "level": 0.0, "pr_auc_drop": 0.0, "recovered": 0.0}
+    for attack in poison.attacks:
+        table = {}
+        for level in levels(poison, attack):
+            key = ("clean", 0.0) if level == 0 else (attack, level)
+            plain = _aggregate(results[(*key, "undefended")])
+            defended = _aggregate(results[(*key, "defended")])
+            table[f"{level:g}"] = {
+                "labels_changed": changed[key],
+                "rows_screened": float(np.mean(screened[key])),
+                "undefended": plain,
+                "defended": defended,
+            }
+            drop = baseline["pr_auc"]["mean"] - plain["pr_auc"]["mean"]
+            if drop > worst["pr_auc_drop"]:
+                worst = {
+                    "attack": attack,
+                    "level": level,
+                    "pr_auc_drop": drop,
+                    "recovered": defended["pr_auc"]["mean"] - plain["pr_auc"]["mean"],
+                }
+        attacks[attack] = table
+    if worst["attack"] is None:
+        headline = "no attack lowered test PR-AUC"
+    else:
+        headline = (
+            f"worst: {worst['attack']} at {worst['level']:g} drops PR-AUC by "
+            f"{worst['pr_auc_drop']:.3f} (from {baseline['pr_auc']['mean']:.3f}); "
+            f"the defence recovers {worst['recovered']:+.3f}"
+        )
+    return {
+        "baseline": baseline,
+        "baseline_defended": baseline_defended,
+        "attacks": attacks,
+        "worst": worst,
+        "headline": headline,
+        "sampled": {
+            "train_rows_used": sampled_rows,
+            "train_rows_available": train_rows,
+            "seeds": poison.seeds,
+        },
+    }
+
+
+def _curve_frame(table: dict[str, Any]) -> pd.DataFrame:
+    rows = []
+    for level, cell in table.items():
+        rows.append(
+            {
+                "level": float(level),
+                "undefended_pr_auc": cell["undefended"]["pr_auc"]["mean"],
+                "undefended_pr_auc_std": cell["undefended"]["pr_auc"]["std"],
+                "defended_pr_auc": cell["defended"]["pr_auc"]["mean"],
+                "defended_pr_auc_std": cell["defended"]["pr_auc"]["std"],
+                "undefended_recall": cell["undefended"]["recall"]["mean"],
+                "defended_recall": cell["defended"]["recall"]["mean"],
+            }
+        )
+    return pd.DataFrame(rows).sort_values("level")
+
+
+def _write_outputs(paths: ProjectPaths, summary: dict[str, Any], poison: PoisonParams) -> list:
+    directory = paths.experiment_dir("poison")
+    outputs = []
+    frames = {}
+    for attack, table in summary["attacks"].items():
+        frame = _curve_frame(table)
+        frames[attack] = frame
+        path = directory / f"{attack}.csv"
+        write_with(path, lambda tmp, f=frame: f.to_csv(tmp, index=False))
+        outputs.append(path)
+    png = directory / "degradation.png"
+    _plot(png, frames)
+    outputs.append(png)
+    metrics_path = directory / "metrics.json"
+    write_json(metrics_path, {k: v for k, v in summary.items() if k != "run_id"})
+    outputs.append(metrics_path)
+    summary_path = directory / "summary.md"
+    write_text(summary_path, render_summary(summary))
+    outputs.append(summary_path)
+    return outputs
+
+
+def _plot(path, frames: dict[str, pd.DataFrame]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(
+        1, len(frames), figsize=(4.5 * len(frames), 3.8), dpi=100, squeeze=False, sharey=True
+    )
+    for ax, (attack, frame) in zip(axes[0], frames.items(), strict=True):
+        for variant, style in (("undefended", "-o"), ("defended", "--s")):
+            ax.errorbar(
+                frame["level"],
+                frame[f"{variant}_pr_auc"],
+                yerr=frame[f"{variant}_pr_auc_std"],
+                fmt=style,
+                capsize=3,
+                label=variant,
+            )
+        ax.set(title=attack, xlabel="attack level", ylim=(0, 1.02))
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("test PR-AUC (mean ± sd over seeds)")
+    axes[0][0].legend()
+    fig.tight_layout()
+    write_with(path, lambda tmp: fig.savefig(tmp, format="png"))
+    plt.close(fig)
+
+
+def render_summary(summary: dict[str, Any]) -> str:
+    lines = [
+        "# Data poisoning",
+        "",
+        summary["headline"] + ".",
+        "",
+        f"Training rows used per fit: {summary['sampled']['train_rows_used']:,} of "
+        f"{summary['sampled']['train_rows_available']:,} (every fraud, a random sample of "
+        f"legitimate rows); {summary['sampled']['seeds']} seeds per cell; model "
+        f"{summary['sampled']['model']}.",
+        "",
+    ]
+    for attack, table in summary["attacks"].items():
+        lines += [
+            f"## {attack}",
+            "",
+            "| level | labels changed | rows screened | PR-AUC undefended | "
+            "PR-AUC defended | recall undefended | recall defended |",
+            "| --- | --- | --- | --- | --- | --- | --- |",
+        ]
+        for level, cell in table.items():
+            u, d = cell["undefended"], cell["defended"]
+            lines.append(
+                f"| {level} | {cell['labels_changed']:,} | {cell['rows_screened']:,.0f} | "
+                f"{u['pr_auc']['mean']:.3f} ± {u['pr_auc']['std']:.3f} | "
+                f"{d['pr_auc']['mean']:.3f} ± {d['pr_auc']['std']:.3f} | "
+                f"{u['recall']['mean']:.3f} | {d['recall']['mean']:.3f} |"
+            )
+        lines.append("")
+    return "\n".join(lines)
