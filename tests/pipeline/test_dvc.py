@@ -12,6 +12,7 @@ import yaml
 
 from fraudctl.config import SPLITS, ProjectPaths
 from tests.conftest import REPO_ROOT, SMALL_PARAMS, cli_env
+from tests.experiments.conftest import SMALL_EXPERIMENTS
 
 pytestmark = pytest.mark.slow
 
@@ -41,6 +42,8 @@ def clone(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str
     params = yaml.safe_load((target / "params.yaml").read_text())
     params["data"]["synthetic"].update(SMALL_PARAMS["data"]["synthetic"])
     params["model"]["lightgbm"].update(SMALL_PARAMS["model"]["lightgbm"])
+    for name, values in SMALL_EXPERIMENTS["experiments"].items():
+        params["experiments"][name].update(values)
     (target / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     env = cli_env(
         MLFLOW_TRACKING_URI=f"sqlite:///{target / 'mlflow.db'}",
@@ -59,7 +62,7 @@ def clone(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str
 def test_repro_runs_every_stage_then_nothing(clone):
     root, env = clone
     first = _run(["dvc", "repro"], root, env)
-    for stage in ("prepare", "train", "evaluate"):
+    for stage in ("prepare", "train", "evaluate", "poison", "fairness", "drift"):
         assert f"Running stage '{stage}'" in first.stdout
     paths = ProjectPaths(root)
     for split in SPLITS:
@@ -73,7 +76,13 @@ def test_repro_runs_every_stage_then_nothing(clone):
     assert "up to date" in second.stdout
 
     shown = _run(["dvc", "metrics", "show", "--json"], root, env)
-    assert "pr_auc" in shown.stdout
+    for metric_file in (
+        "reports/metrics.json",
+        "reports/poison/metrics.json",
+        "reports/fairness/metrics.json",
+        "reports/drift/metrics.json",
+    ):
+        assert metric_file in shown.stdout
     plots = _run(["dvc", "plots", "show", "--json"], root, env)
     assert "pr_curve.csv" in plots.stdout
 
@@ -112,3 +121,29 @@ def test_experiment_with_another_model(clone):
     )
     shown = _run(["dvc", "exp", "show", "--json"], root, env)
     assert '"rf"' in shown.stdout and "random_forest" in shown.stdout
+
+
+def test_push_and_pull_through_a_local_remote_restore_a_fresh_clone(clone, tmp_path):
+    root, env = clone
+    _run(["dvc", "repro"], root, env)
+    remote = tmp_path / "remote"
+    _run(["dvc", "remote", "add", "--local", "-d", "storage", str(remote)], root, env)
+    _run(["dvc", "push"], root, env)
+    _run(["git", "add", "-A"], root, env)
+    _run(["git", "commit", "-qm", "pipeline outputs", "--allow-empty"], root, env)
+
+    fresh = tmp_path / "fresh"
+    _run(["git", "clone", "-q", str(root), str(fresh)], tmp_path, env)
+    assert not (fresh / "models" / "model").exists()
+    _run(["dvc", "remote", "add", "--local", "-d", "storage", str(remote)], fresh, env)
+    _run(["dvc", "pull"], fresh, env)
+    for relative in [
+        "data/prepared/train.parquet",
+        "data/prepared/test.parquet",
+        "models/model/MLmodel",
+        "models/model/model.pkl",
+        "reports/plots/confusion.csv",
+    ]:
+        assert (fresh / relative).read_bytes() == (root / relative).read_bytes(), relative
+    status = _run(["dvc", "status"], fresh, env)
+    assert "up to date" in status.stdout

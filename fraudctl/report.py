@@ -1,0 +1,353 @@
+"""The pull-request report: what a change did to the model, against a base revision.
+
+Metric and parameter diffs come from DVC (``dvc metrics diff`` / ``dvc params diff``
+with ``--json``), curves of base and workspace are drawn together with matplotlib (DVC's
+HTML plots fetch JavaScript from the internet), and the experiment summaries are added
+when their outputs exist. Images are written beside the report and referenced relatively,
+so ``cml comment update --publish`` can upload them.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from fraudctl.config import ProjectPaths
+from fraudctl.errors import FraudctlError
+from fraudctl.io import read_json, write_text, write_with
+
+HIGHER_IS_BETTER = {
+    "pr_auc",
+    "roc_auc",
+    "precision",
+    "recall",
+    "f1",
+    "recall_at_fpr",
+    "precision_at_k",
+    "fraud_amount_caught",
+    "true_positives",
+}
+LOWER_IS_BETTER = {
+    "false_positive_rate",
+    "fraud_amount_missed",
+    "expected_cost",
+    "false_positives",
+    "false_negatives",
+}
+HEADLINE_FILES = ("reports/metrics.json", "reports/train.json")
+CURVES = {
+    "pr_curve": ("recall", "precision", "Precision-recall (test)"),
+    "roc_curve": ("fpr", "tpr", "ROC (test)"),
+}
+
+
+class ReportError(FraudctlError):
+    """The report cannot be built (not a git repository, DVC missing)."""
+
+
+@dataclass
+class ReportResult:
+    path: Path
+    verdict: str
+    base: str | None
+    images: list[Path] = field(default_factory=list)
+
+
+def _run(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(args, cwd=cwd, capture_output=True, text=True)
+
+
+def resolve_base(root: Path, base: str | None) -> str | None:
+    """The base commit, or None when there is none to compare with (first commit, shallow)."""
+    if base is None:
+        return None
+    if _run(["git", "rev-parse", "--git-dir"], root).returncode != 0:
+        raise ReportError(f"{root}: not a git repository; the report compares git revisions")
+    found = _run(["git", "rev-parse", "--verify", "--quiet", f"{base}^{{commit}}"], root)
+    return found.stdout.strip() or None
+
+
+def _dvc_json(args: list[str], root: Path) -> dict[str, Any]:
+    result = _run([sys.executable, "-m", "dvc", *args, "--json"], root)
+    if result.returncode != 0:
+        raise ReportError(f"dvc {' '.join(args)} failed: {result.stderr.strip()[:500]}")
+    return json.loads(result.stdout or "{}")
+
+
+def metric_rows(root: Path, base: str | None) -> list[dict[str, Any]]:
+    """One row per headline metric: file, name, old, new, change."""
+    rows = []
+    if base is None:
+        shown = _dvc_json(["metrics", "show"], root)
+        workspace = shown.get("", shown).get("data", {}) if shown else {}
+        for path in HEADLINE_FILES:
+            values = workspace.get(path, {}).get("data", {})
+            for name, value in _flatten(values).items():
+                rows.append({"file": path, "metric": name, "old": None, "new": value, "diff": None})
+        return rows
+    diff = _dvc_json(["metrics", "diff", base, "--all"], root)
+    for path in HEADLINE_FILES:
+        changes = diff.get(path, {})
+        current = root / path
+        order = list(_flatten(read_json(current))) if current.exists() else []
+        for name in sorted(changes, key=lambda n: order.index(n) if n in order else len(order)):
+            change = changes[name]
+            rows.append(
+                {
+                    "file": path,
+                    "metric": name,
+                    "old": change.get("old"),
+                    "new": change.get("new"),
+                    "diff": change.get("diff"),
+                }
+            )
+    return rows
+
+
+def _flatten(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in values.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{name}."))
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            flat[name] = value
+    return flat
+
+
+def param_rows(root: Path, base: str | None) -> list[dict[str, Any]]:
+    if base is None:
+        return []
+    diff = _dvc_json(["params", "diff", base], root)
+    return [
+        {"file": path, "param": name, "old": change.get("old"), "new": change.get("new")}
+        for path, params in diff.items()
+        for name, change in params.items()
+    ]
+
+
+def direction(metric: str, diff: float | None) -> str:
+    """✅ better, ⚠️ worse, or blank when the metric has no good direction or did not move."""
+    if diff is None or diff == 0:
+        return ""
+    name = metric.rsplit(".", 1)[-1]
+    if name in HIGHER_IS_BETTER:
+        return "✅ better" if diff > 0 else "⚠️ worse"
+    if name in LOWER_IS_BETTER:
+        return "✅ better" if diff < 0 else "⚠️ worse"
+    return ""
+
+
+def _git_show(root: Path, revision: str, path: str) -> str | None:
+    shown = _run(["git", "show", f"{revision}:{path}"], root)
+    return shown.stdout if shown.returncode == 0 else None
+
+
+def draw_curves(paths: ProjectPaths, base: str | None, assets: Path) -> list[Path]:
+    """Base and workspace curves on one PNG each (only curves the workspace has)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    images = []
+    for name, (x, y, title) in CURVES.items():
+        current_path = paths.plots_dir / f"{name}.csv"
+        if not current_path.exists():
+            continue
+        fig, ax = plt.subplots(figsize=(5, 4), dpi=100)
+        relative = current_path.relative_to(paths.root).as_posix()
+        old_text = _git_show(paths.root, base, relative) if base else None
+        if old_text:
+            old = pd.read_csv(io.StringIO(old_text))
+            ax.plot(old[x], old[y], ls="--", lw=1.5, color="grey", label=f"base {base[:8]}")
+        current = pd.read_csv(current_path)
+        ax.plot(current[x], current[y], lw=2, label="this change")
+        ax.set(xlabel=x, ylabel=y, title=title, xlim=(0, 1), ylim=(0, 1.02))
+        ax.grid(alpha=0.3)
+        ax.legend(loc="lower left" if name == "pr_curve" else "lower right")
+        fig.tight_layout()
+        image = assets / f"{name}.png"
+        write_with(image, lambda tmp, f=fig: f.savefig(tmp, format="png"))
+        plt.close(fig)
+        images.append(image)
+    return images
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:,.4f}" if abs(value) < 1000 else f"{value:,.2f}"
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+def _verdict(metrics: list[dict[str, Any]], paths: ProjectPaths) -> str:
+    parts = []
+    pr_auc = next(
+        (r for r in metrics if r["file"] == HEADLINE_FILES[0] and r["metric"] == "pr_auc"), None
+    )
+    if pr_auc and pr_auc["new"] is not None:
+        if pr_auc["old"] is not None:
+            parts.append(
+                f"PR-AUC {pr_auc['old']:.3f} → {pr_auc['new']:.3f} "
+                f"({pr_auc['new'] - pr_auc['old']:+.3f})"
+            )
+        else:
+            parts.append(f"PR-AUC {pr_auc['new']:.3f}")
+    fairness = _read(paths.experiment_dir("fairness") / "metrics.json")
+    if fairness:
+        failed = [k for k, ok in fairness["checks"].items() if k != "passed" and not ok]
+        parts.append(
+            "fairness: " + (", ".join(failed) + " failed" if failed else "no fairness check failed")
+        )
+    drift = _read(paths.experiment_dir("drift") / "metrics.json")
+    if drift:
+        total = len(drift["features"])
+        parts.append(
+            f"drift: {drift['drifted_features']} of {total} features"
+            + (" (gate FAILED)" if drift["drift_detected"] else "")
+        )
+    poison = _read(paths.experiment_dir("poison") / "metrics.json")
+    if poison and poison["worst"]["attack"]:
+        parts.append(
+            f"worst attack: {poison['worst']['attack']} "
+            f"−{poison['worst']['pr_auc_drop']:.3f} PR-AUC"
+        )
+    return " · ".join(parts) or "no pipeline outputs found: run `dvc repro` first"
+
+
+def _read(path: Path) -> dict[str, Any] | None:
+    return read_json(path) if path.exists() else None
+
+
+def _experiment_sections(paths: ProjectPaths, report_dir: Path) -> list[str]:
+    def image(path: Path, alt: str) -> list[str]:
+        if not path.exists():
+            return []
+        return [f"![{alt}]({Path(_relative(path, report_dir)).as_posix()})", ""]
+
+    lines: list[str] = []
+    poison = _read(paths.experiment_dir("poison") / "metrics.json")
+    if poison:
+        lines += [
+            "## Data poisoning",
+            "",
+            poison["headline"] + ".",
+            "",
+            "| attack | strongest level | PR-AUC undefended | PR-AUC defended |",
+            "| --- | --- | --- | --- |",
+        ]
+        for attack, table in poison["attacks"].items():
+            level = max(table, key=float)
+            cell = table[level]
+            lines.append(
+                f"| {attack} | {level} | "
+                f"{cell['undefended']['pr_auc']['mean']:.3f} | "
+                f"{cell['defended']['pr_auc']['mean']:.3f} |"
+            )
+        lines.append("")
+        lines += image(paths.experiment_dir("poison") / "degradation.png", "PR-AUC under attack")
+    fairness = _read(paths.experiment_dir("fairness") / "metrics.json")
+    if fairness:
+        lines += [
+            "## Fairness and explanations",
+            "",
+            fairness["headline"] + ".",
+            "",
+            "| group | rows | frauds | recall | false-positive rate | precision |",
+            "| --- | --- | --- | --- | --- | --- |",
+        ]
+        for group, row in fairness["by_group"].items():
+            lines.append(
+                f"| {group} | {_fmt(int(row['count']))} | {_fmt(int(row['frauds']))} | "
+                f"{_fmt(row['recall'])} | {_fmt(row['false_positive_rate'])} | "
+                f"{_fmt(row['precision'])} |"
+            )
+        top = ", ".join(f"`{f['feature']}`" for f in fairness["shap"]["top_features"][:5])
+        lines += ["", f"Top SHAP features: {top}.", ""]
+        lines += image(paths.experiment_dir("fairness") / "shap_bar.png", "SHAP importance")
+    drift = _read(paths.experiment_dir("drift") / "metrics.json")
+    if drift:
+        ranked = sorted(drift["features"].items(), key=lambda kv: -kv[1]["psi"])[:5]
+        lines += [
+            "## Data drift",
+            "",
+            drift["headline"] + ".",
+            "",
+            "| feature | PSI | drifted |",
+            "| --- | --- | --- |",
+        ]
+        lines += [
+            f"| {name} | {values['psi']:.3f} | {'yes' if values.get('drifted') else 'no'} |"
+            for name, values in ranked
+        ]
+        lines.append("")
+        lines += image(paths.experiment_dir("drift") / "psi.png", "PSI by feature")
+    return lines
+
+
+def _relative(path: Path, start: Path) -> str:
+    import os
+
+    return os.path.relpath(path.resolve(), start.resolve())
+
+
+def build_report(paths: ProjectPaths, base: str | None, output: Path) -> ReportResult:
+    root = paths.root
+    output = output if output.is_absolute() else root / output
+    base_commit = resolve_base(root, base)
+    metrics = metric_rows(root, base_commit)
+    params = param_rows(root, base_commit)
+    assets = output.parent / f"{output.stem}_assets"
+    images = draw_curves(paths, base_commit, assets)
+    verdict = _verdict(metrics, paths)
+
+    lines = ["# fraudctl report", "", f"**{verdict}**", ""]
+    if base_commit is None:
+        lines += [
+            f"No base revision to compare with (`{base}` not found: first commit or "
+            "shallow clone); absolute values are shown."
+            if base
+            else "No base revision given; absolute values are shown.",
+            "",
+        ]
+    else:
+        lines += [f"Compared with `{base}` ({base_commit[:8]}).", ""]
+    lines += [
+        "## Metrics",
+        "",
+        "| file | metric | base | this change | change | |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for row in metrics:
+        change = f"{row['diff']:+.4f}" if isinstance(row["diff"], float) else _fmt(row["diff"])
+        lines.append(
+            f"| {row['file']} | {row['metric']} | {_fmt(row['old'])} | "
+            f"{_fmt(row['new'])} | {change} | {direction(row['metric'], row['diff'])} |"
+        )
+    lines += ["", "## Parameters", ""]
+    if params:
+        lines += ["| file | param | base | this change |", "| --- | --- | --- | --- |"]
+        lines += [
+            f"| {p['file']} | {p['param']} | {_fmt(p['old'])} | {_fmt(p['new'])} |" for p in params
+        ]
+    else:
+        lines.append("No parameter changed." if base_commit else "Nothing to compare with.")
+    lines.append("")
+    if images:
+        lines += ["## Curves", ""]
+        lines += [
+            f"![{img.stem}]({Path(_relative(img, output.parent)).as_posix()})" for img in images
+        ]
+        lines.append("")
+    lines += _experiment_sections(paths, output.parent)
+    write_text(output, "\n".join(lines))
+    return ReportResult(path=output, verdict=verdict, base=base_commit, images=images)

@@ -1,0 +1,112 @@
+"""`fraudctl report` in a temporary git + DVC repository with two commits."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import cli_env, invoke
+
+DVC_YAML = {"metrics": ["reports/metrics.json", "reports/train.json"], "params": ["params.yaml"]}
+
+
+def _git(root: Path, *args: str) -> str:
+    env = cli_env(
+        GIT_AUTHOR_NAME="t",
+        GIT_AUTHOR_EMAIL="t@example.invalid",
+        GIT_COMMITTER_NAME="t",
+        GIT_COMMITTER_EMAIL="t@example.invalid",
+    )
+    return subprocess.run(
+        ["git", *args], cwd=root, env=env, check=True, capture_output=True, text=True
+    ).stdout
+
+
+def _state(root: Path, trees: int, pr_auc: float, fpr: float) -> None:
+    (root / "params.yaml").write_text(
+        yaml.safe_dump({"model": {"lightgbm": {"n_estimators": trees}}})
+    )
+    reports = root / "reports"
+    (reports / "plots").mkdir(parents=True, exist_ok=True)
+    (reports / "metrics.json").write_text(
+        json.dumps({"pr_auc": pr_auc, "roc_auc": 0.98, "false_positive_rate": fpr, "alerts": 40})
+    )
+    (reports / "train.json").write_text(json.dumps({"validation": {"pr_auc": pr_auc - 0.01}}))
+    (reports / "plots" / "pr_curve.csv").write_text(
+        f"recall,precision\n0,1\n0.5,{pr_auc}\n1,0.01\n"
+    )
+    (reports / "plots" / "roc_curve.csv").write_text("fpr,tpr\n0,0\n0.01,0.8\n1,1\n")
+
+
+@pytest.fixture
+def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    import sys
+
+    monkeypatch.chdir(tmp_path)
+    _git(tmp_path, "init", "-q", "-b", "main")
+    subprocess.run([sys.executable, "-m", "dvc", "init", "-q"], cwd=tmp_path, check=True)
+    (tmp_path / "dvc.yaml").write_text(yaml.safe_dump(DVC_YAML))
+    _state(tmp_path, trees=100, pr_auc=0.70, fpr=0.002)
+    _git(tmp_path, "add", "-A")
+    _git(tmp_path, "commit", "-qm", "base")
+    return tmp_path
+
+
+def test_report_shows_param_and_metric_changes(repo, runner):
+    _state(repo, trees=200, pr_auc=0.75, fpr=0.003)
+    _git(repo, "commit", "-qam", "more trees")
+    drift = repo / "reports" / "drift"
+    drift.mkdir()
+    (drift / "metrics.json").write_text(
+        json.dumps(
+            {
+                "drift_detected": False,
+                "drifted_features": 1,
+                "headline": "drift: 1 of 2 features",
+                "features": {
+                    "V1": {"psi": 0.4, "drifted": True},
+                    "V2": {"psi": 0.01, "drifted": False},
+                },
+            }
+        )
+    )
+    (drift / "psi.png").write_bytes(b"\x89PNG fake")
+
+    result = invoke(runner, "report", "--base", "HEAD~1")
+    assert result.exit_code == 0, result.output
+    text = (repo / "reports" / "report.md").read_text()
+    first = text.splitlines()[2]
+    assert first.startswith("**PR-AUC 0.700 → 0.750 (+0.050)")
+    assert "drift: 1 of 2 features" in first
+    assert "| params.yaml | model.lightgbm.n_estimators | 100 | 200 |" in text
+    assert "| reports/metrics.json | pr_auc | 0.7000 | 0.7500 | +0.0500 | ✅ better |" in text
+    assert (
+        "| reports/metrics.json | false_positive_rate | 0.0020 | 0.0030 | +0.0010 | ⚠️ worse |"
+        in text
+    )
+    assert "| reports/metrics.json | roc_auc | 0.9800 | 0.9800 | +0.0000 |  |" in text
+    for image in ("report_assets/pr_curve.png", "report_assets/roc_curve.png", "drift/psi.png"):
+        assert f"]({image})" in text
+        assert (repo / "reports" / image).exists()
+    assert "## Data drift" in text and "## Fairness" not in text and "## Data poisoning" not in text
+
+
+def test_report_without_a_base_shows_absolute_values(repo, runner):
+    result = invoke(runner, "report", "--base", "HEAD~1")  # a single commit: no parent
+    assert result.exit_code == 0, result.output
+    text = (repo / "reports" / "report.md").read_text()
+    assert "No base revision to compare with" in text
+    assert "| reports/metrics.json | pr_auc | – | 0.7000 | – |  |" in text
+    assert text.splitlines()[2] == "**PR-AUC 0.700**"
+    assert (repo / "reports" / "report_assets" / "pr_curve.png").exists()
+
+
+def test_report_outside_git_is_a_clear_error(tmp_path, monkeypatch, runner):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path.parent))
+    result = invoke(runner, "report")
+    assert result.exit_code == 2 and "not a git repository" in result.output
