@@ -235,7 +235,12 @@ class FairnessParams(_Section):
     )
     max_equalized_odds_difference: Annotated[float, Field(ge=0.0, le=1.0)] = 0.2
     max_demographic_parity_difference: Annotated[float, Field(ge=0.0, le=1.0)] = 0.05
-    mitigation: Literal["equalized_odds", "true_positive_rate_parity", "none"] = "equalized_odds"
+    mitigation: Literal[
+        "group_thresholds",
+        "threshold_optimizer_equalized_odds",
+        "threshold_optimizer_true_positive_rate_parity",
+        "none",
+    ] = "group_thresholds"
     shap_rows: Annotated[int, Field(ge=10, le=100_000)] = 1000
     local_explanations: Annotated[int, Field(ge=0, le=50)] = 5
 

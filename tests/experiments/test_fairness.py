@@ -105,3 +105,27 @@ def test_bad_fairness_params_exit_2(trained_project, runner):
     write_params(trained_project, params)
     result = invoke(runner, "experiment", "fairness")
     assert result.exit_code == 2 and "experiments.fairness.mitigation" in result.output
+
+
+def test_equal_recall_thresholds_catch_the_same_share_per_group():
+    from fraudctl.experiments.fairness import equal_recall_thresholds
+
+    scores = np.array([0.9, 0.8, 0.7, 0.6, 0.5, 0.95, 0.4, 0.3, 0.2, 0.1])
+    labels = np.array([1, 1, 1, 1, 0, 1, 1, 0, 1, 0])
+    groups = pd.Series(["a"] * 5 + ["b"] * 5)
+    cuts = equal_recall_thresholds(scores, labels, groups, target_recall=0.5, fallback=0.5)
+    # a: frauds 0.9, 0.8, 0.7, 0.6 -> two needed -> 0.8; b: 0.95, 0.4, 0.2 -> two -> 0.4.
+    assert cuts == {"a": 0.8, "b": 0.4}
+
+
+def test_fairlearn_threshold_optimizer_is_available(trained_project, runner):
+    from tests.conftest import write_params
+    from tests.experiments.conftest import SMALL_EXPERIMENTS
+
+    params = json.loads(json.dumps(SMALL_EXPERIMENTS))
+    params["experiments"]["fairness"]["mitigation"] = "threshold_optimizer_equalized_odds"
+    write_params(trained_project, params)
+    result = invoke(runner, "experiment", "fairness")
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((trained_project / "reports/fairness/metrics.json").read_text())
+    assert metrics["mitigation"]["method"].startswith("fairlearn ThresholdOptimizer(equalized_odds")
