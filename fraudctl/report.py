@@ -21,7 +21,7 @@ import pandas as pd
 
 from fraudctl.config import ProjectPaths
 from fraudctl.errors import FraudctlError
-from fraudctl.io import read_json, write_text, write_with
+from fraudctl.io import read_json, write_text
 
 HIGHER_IS_BETTER = {
     "pr_auc",
@@ -152,11 +152,9 @@ def _git_show(root: Path, revision: str, path: str) -> str | None:
 
 def draw_curves(paths: ProjectPaths, base: str | None, assets: Path) -> list[Path]:
     """Base and workspace curves on one PNG each (only curves the workspace has)."""
-    import matplotlib
+    from fraudctl.model.plots import pyplot, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     images = []
     for name, (x, y, title) in CURVES.items():
         current_path = paths.plots_dir / f"{name}.csv"
@@ -173,10 +171,8 @@ def draw_curves(paths: ProjectPaths, base: str | None, assets: Path) -> list[Pat
         ax.set(xlabel=x, ylabel=y, title=title, xlim=(0, 1), ylim=(0, 1.02))
         ax.grid(alpha=0.3)
         ax.legend(loc="lower left" if name == "pr_curve" else "lower right")
-        fig.tight_layout()
         image = assets / f"{name}.png"
-        write_with(image, lambda tmp, f=fig: f.savefig(tmp, format="png"))
-        plt.close(fig)
+        save_figure(fig, image)
         images.append(image)
     return images
 

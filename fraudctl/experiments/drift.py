@@ -258,20 +258,15 @@ def _write(directory: Path, metrics: dict[str, Any], settings: DriftParams) -> l
 
 
 def _plot(path: Path, table: pd.DataFrame, settings: DriftParams) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from fraudctl.model.plots import pyplot, save_figure
 
     top = table.head(15).iloc[::-1]
-    fig, ax = plt.subplots(figsize=(6, 4.5), dpi=100)
+    fig, ax = pyplot().subplots(figsize=(6, 4.5), dpi=100)
     colors = ["tab:red" if d else "tab:blue" for d in top.get("drifted", [False] * len(top))]
     ax.barh(top["feature"], top["psi"], color=colors)
     ax.axvline(0.2, ls="--", color="grey", lw=1)
     ax.set(xlabel="PSI (red: drifted per Evidently)", title="Feature drift, train → current")
-    fig.tight_layout()
-    write_with(path, lambda tmp: fig.savefig(tmp, format="png"))
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def render_summary(metrics: dict[str, Any], table: pd.DataFrame) -> str:

@@ -17,7 +17,7 @@ import pandas as pd
 
 from fraudctl.config import FairnessParams
 from fraudctl.data.schema import Schema
-from fraudctl.io import write_json, write_with
+from fraudctl.io import write_json
 
 
 @dataclass
@@ -45,12 +45,10 @@ def shap_values(estimator: Any, rows: pd.DataFrame) -> tuple[np.ndarray, float]:
 
 
 def _save(path: Path) -> None:
-    import matplotlib.pyplot as plt
+    """shap draws on pyplot's current figure; save and free it."""
+    from fraudctl.model.plots import pyplot, save_figure
 
-    figure = plt.gcf()
-    figure.tight_layout()
-    write_with(path, lambda tmp: figure.savefig(tmp, format="png", dpi=100))
-    plt.close(figure)
+    save_figure(pyplot().gcf(), path)
 
 
 def explain_model(
@@ -62,9 +60,9 @@ def explain_model(
     seed: int,
     directory: Path,
 ) -> Explanation:
-    import matplotlib
+    from fraudctl.model.plots import pyplot
 
-    matplotlib.use("Agg")
+    pyplot()  # the Agg backend before shap imports pyplot
     import shap
 
     features = list(schema.features)

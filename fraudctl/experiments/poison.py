@@ -30,8 +30,7 @@ from fraudctl.config import Params, PoisonParams, ProjectPaths
 from fraudctl.data.schema import Schema
 from fraudctl.experiments.common import Progress, load_workspace, quiet, sample_training_rows
 from fraudctl.io import write_json, write_text, write_with
-from fraudctl.model.threshold import choose_threshold
-from fraudctl.model.train import fit, score, split_metrics
+from fraudctl.model.train import choose_on_validation, fit, score, split_metrics
 
 EXPERIMENT = "fraud-poisoning"
 REPORTED = ("pr_auc", "roc_auc", "recall", "precision")
@@ -150,13 +149,7 @@ def screen_labels(
 def _evaluate(
     params: Params, model: Any, validation: pd.DataFrame, test: pd.DataFrame, schema: Schema
 ) -> dict[str, float]:
-    val_scores = score(model, validation, schema)
-    choice = choose_threshold(
-        validation[schema.target].to_numpy(),
-        val_scores,
-        validation[schema.amount].to_numpy(),
-        params.threshold,
-    )
+    choice, _ = choose_on_validation(params, model, validation, schema)
     metrics = split_metrics(params, test, schema, score(model, test, schema), choice.value)
     return {key: metrics[key] for key in REPORTED}
 
@@ -392,12 +385,9 @@ def _write_outputs(paths: ProjectPaths, summary: dict[str, Any], poison: PoisonP
 
 
 def _plot(path, frames: dict[str, pd.DataFrame]) -> None:
-    import matplotlib
+    from fraudctl.model.plots import pyplot, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(
+    fig, axes = pyplot().subplots(
         1, len(frames), figsize=(4.5 * len(frames), 3.8), dpi=100, squeeze=False, sharey=True
     )
     for ax, (attack, frame) in zip(axes[0], frames.items(), strict=True):
@@ -414,9 +404,7 @@ def _plot(path, frames: dict[str, pd.DataFrame]) -> None:
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel("test PR-AUC (mean ± sd over seeds)")
     axes[0][0].legend()
-    fig.tight_layout()
-    write_with(path, lambda tmp: fig.savefig(tmp, format="png"))
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def render_summary(summary: dict[str, Any]) -> str:

@@ -9,7 +9,8 @@ import pandas as pd
 from fraudctl.io import write_with
 
 
-def _figure():
+def pyplot():
+    """matplotlib's pyplot on the Agg backend: no display, safe in CI and in stages."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -18,23 +19,28 @@ def _figure():
     return plt
 
 
+def save_figure(fig, path: Path) -> None:
+    """Lay out, write atomically as PNG, and free the figure."""
+    fig.tight_layout()
+    write_with(path, lambda tmp: fig.savefig(tmp, format="png", dpi=100))
+    pyplot().close(fig)
+
+
 def save_line_plot(
     path: Path, frame: pd.DataFrame, x: str, y: str, title: str, diagonal: bool = False
 ) -> None:
-    plt = _figure()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(5, 4), dpi=100)
     ax.plot(frame[x], frame[y], lw=2)
     if diagonal:
         ax.plot([0, 1], [0, 1], ls="--", color="grey", lw=1)
     ax.set(xlabel=x, ylabel=y, title=title, xlim=(0, 1), ylim=(0, 1.02))
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    write_with(path, lambda tmp: fig.savefig(tmp, format="png"))
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def save_confusion_plot(path: Path, tp: int, fp: int, fn: int, tn: int, title: str) -> None:
-    plt = _figure()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(4, 4), dpi=100)
     cells = [[tn, fp], [fn, tp]]
     ax.imshow([[0, 1], [1, 0]], cmap="Blues", alpha=0.3)
@@ -44,6 +50,4 @@ def save_confusion_plot(path: Path, tp: int, fp: int, fn: int, tn: int, title: s
     ax.set_xticks([0, 1], ["legit", "fraud"])
     ax.set_yticks([0, 1], ["legit", "fraud"])
     ax.set(xlabel="predicted", ylabel="actual", title=title)
-    fig.tight_layout()
-    write_with(path, lambda tmp: fig.savefig(tmp, format="png"))
-    plt.close(fig)
+    save_figure(fig, path)

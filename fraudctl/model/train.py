@@ -69,6 +69,20 @@ def split_metrics(
     )
 
 
+def choose_on_validation(
+    params: Params, estimator: Any, validation: pd.DataFrame, schema: Schema
+) -> tuple[ThresholdChoice, np.ndarray]:
+    """The decision threshold for ``estimator``, picked on the validation split."""
+    scores = score(estimator, validation, schema)
+    choice = choose_threshold(
+        validation[schema.target].to_numpy(),
+        scores,
+        validation[schema.amount].to_numpy(),
+        params.threshold,
+    )
+    return choice, scores
+
+
 def _flat_params(params: Params) -> dict[str, Any]:
     flat: dict[str, Any] = {
         "model": params.model.name,
@@ -95,13 +109,7 @@ def train(params: Params, paths: ProjectPaths, progress: Progress = _quiet) -> T
     fit_seconds = time.perf_counter() - started
 
     progress("choosing the decision threshold on validation")
-    val_scores = score(estimator, validation, schema)
-    choice = choose_threshold(
-        validation[schema.target].to_numpy(),
-        val_scores,
-        validation[schema.amount].to_numpy(),
-        params.threshold,
-    )
+    choice, val_scores = choose_on_validation(params, estimator, validation, schema)
     val_metrics = split_metrics(params, validation, schema, val_scores, choice.value)
 
     progress("logging to MLflow")
