@@ -74,9 +74,11 @@ def explain_model(
     top = [{"feature": features[i], "mean_abs_shap": float(importance[i])} for i in order]
 
     outputs = [directory / "shap_bar.png", directory / "shap_beeswarm.png"]
-    shap.summary_plot(values, sample, plot_type="bar", show=False, max_display=15)
+    shap.summary_plot(
+        values, sample, plot_type="bar", show=False, max_display=15, rng=np.random.default_rng(seed)
+    )
     _save(outputs[0])
-    shap.summary_plot(values, sample, show=False, max_display=15)
+    shap.summary_plot(values, sample, show=False, max_display=15, rng=np.random.default_rng(seed))
     _save(outputs[1])
 
     local = []
