@@ -126,9 +126,12 @@ def _validate(adapter: Any, body: bytes) -> Any:
 
 
 def create_app(
-    settings: ServeSettings | None = None, predictor: Predictor | None = None
+    settings: ServeSettings | None = None,
+    predictor: Predictor | None = None,
+    load_in_background: bool = True,
 ) -> FastAPI:
-    """Build the app; with ``predictor`` given (tests, benchmarks) no loading happens."""
+    """Build the app. With ``predictor`` given nothing is loaded; otherwise the model loads
+    at start-up, in the background (``/health/ready`` says when) or before serving."""
     settings = settings or ServeSettings()
     logger = configure_logging(settings.log_level)
     metrics = Metrics()
@@ -140,8 +143,10 @@ def create_app(
         loader = None
         if predictor is not None:
             service.install(predictor)
-        else:
+        elif load_in_background:
             loader = asyncio.create_task(_load_model(service))
+        else:  # the server accepts connections only after start-up: ready from the first one
+            await _load_model(service)
         yield
         if loader is not None and not loader.done():
             loader.cancel()
@@ -344,5 +349,9 @@ def _add_routes(app: FastAPI) -> None:
 
 
 def create_app_from_environment() -> FastAPI:
-    """Factory for uvicorn workers: settings come from FRAUDCTL_* environment variables."""
-    return create_app(ServeSettings())
+    """Factory for uvicorn workers: settings come from FRAUDCTL_* environment variables.
+
+    Workers share one listening socket, so each loads its model before it starts accepting;
+    otherwise a request could reach a worker that is still loading.
+    """
+    return create_app(ServeSettings(), load_in_background=False)
