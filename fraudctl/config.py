@@ -78,10 +78,6 @@ class DataParams(_Section):
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
-    @property
-    def is_synthetic(self) -> bool:
-        return self.source == "synthetic"
-
 
 class SplitParams(_Section):
     method: Literal["time", "random"] = "time"

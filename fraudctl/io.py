@@ -80,10 +80,6 @@ def read_json(path: Path) -> Any:
     return json.loads(Path(path).read_text(encoding="utf-8"))
 
 
-def is_table_file(path: Path) -> bool:
-    return path.name.lower().endswith(TABLE_SUFFIXES)
-
-
 def read_table(path: Path) -> pd.DataFrame:
     """Read a CSV, CSV.gz or parquet file, turning every failure into a DataError naming it."""
     import pandas as pd

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -12,12 +10,6 @@ import pandas as pd
 from fraudctl.config import ProjectPaths
 from fraudctl.data.prepare import load_schema, load_split
 from fraudctl.data.schema import Schema
-
-Progress = Callable[[str], None]
-
-
-def quiet(_: str) -> None:
-    """Default progress sink: stage functions never print."""
 
 
 @dataclass
@@ -35,12 +27,6 @@ def load_workspace(paths: ProjectPaths) -> Workspace:
         validation=load_split(paths, "validation"),
         test=load_split(paths, "test"),
     )
-
-
-def load_model(paths: ProjectPaths) -> tuple[Any, dict[str, Any]]:
-    from fraudctl.tracking import load_estimator
-
-    return load_estimator(paths.model_dir)
 
 
 def sample_training_rows(

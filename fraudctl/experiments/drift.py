@@ -21,8 +21,11 @@ from fraudctl import tracking
 from fraudctl.config import DriftParams, Params, ProjectPaths
 from fraudctl.data.schema import Schema
 from fraudctl.data.validate import validate_table
-from fraudctl.experiments.common import Progress, load_model, load_workspace, quiet
+from fraudctl.errors import DataError
+from fraudctl.experiments.common import load_workspace
 from fraudctl.io import read_table, write_json, write_text, write_with
+from fraudctl.progress import Progress, quiet
+from fraudctl.tracking import load_estimator
 
 EXPERIMENT = "fraud-drift"
 EPSILON = 1e-6
@@ -72,8 +75,6 @@ def load_current(path: Path, params: Params, schema: Schema) -> pd.DataFrame:
     )
     missing = [c for c in schema.features if c not in frame.columns]
     if missing:  # the prepared data used a different feature set than params now say
-        from fraudctl.errors import DataError
-
         raise DataError(f"{path}: missing feature column(s) {', '.join(missing)}")
     return frame
 
@@ -119,7 +120,7 @@ def run_drift(
     features = list(schema.features)
 
     progress("scoring both samples")
-    estimator, _ = load_model(paths)
+    estimator, _ = load_estimator(paths.model_dir)
     ref_scores = estimator.predict_proba(reference[features])[:, 1]
     cur_scores = estimator.predict_proba(current[features])[:, 1]
 

@@ -21,10 +21,12 @@ import pandas as pd
 from fraudctl import tracking
 from fraudctl.config import FairnessParams, Params, ProjectPaths
 from fraudctl.data.schema import Schema
-from fraudctl.experiments.common import Progress, load_model, load_workspace, quiet
+from fraudctl.experiments.common import load_workspace
 from fraudctl.experiments.explain import explain_model
 from fraudctl.io import write_json, write_text, write_with
 from fraudctl.model.metrics import pr_auc
+from fraudctl.progress import Progress, quiet
+from fraudctl.tracking import load_estimator
 
 EXPERIMENT = "fraud-fairness"
 
@@ -129,7 +131,7 @@ def run_fairness(params: Params, paths: ProjectPaths, progress: Progress = quiet
     settings = params.experiments.fairness
     workspace = load_workspace(paths)
     schema = workspace.schema
-    estimator, metadata = load_model(paths)
+    estimator, metadata = load_estimator(paths.model_dir)
     threshold = float(metadata["threshold"])
     features = list(schema.features)
     test = workspace.test

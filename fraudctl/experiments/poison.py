@@ -28,9 +28,10 @@ import pandas as pd
 from fraudctl import tracking
 from fraudctl.config import Params, PoisonParams, ProjectPaths
 from fraudctl.data.schema import Schema
-from fraudctl.experiments.common import Progress, load_workspace, quiet, sample_training_rows
+from fraudctl.experiments.common import load_workspace, sample_training_rows
 from fraudctl.io import write_json, write_text, write_with
 from fraudctl.model.train import choose_on_validation, fit, score, split_metrics
+from fraudctl.progress import Progress, quiet
 
 EXPERIMENT = "fraud-poisoning"
 REPORTED = ("pr_auc", "roc_auc", "recall", "precision")

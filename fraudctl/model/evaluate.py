@@ -6,7 +6,6 @@ with PNG copies, and everything is logged to the training run that produced the 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,8 +16,7 @@ from fraudctl.io import write_json, write_with
 from fraudctl.model import metrics as m
 from fraudctl.model.plots import save_confusion_plot, save_line_plot
 from fraudctl.model.train import score, split_metrics
-
-Progress = Callable[[str], None]
+from fraudctl.progress import Progress, quiet
 
 
 @dataclass
@@ -28,9 +26,7 @@ class EvaluateResult:
     outputs: list[Path] = field(default_factory=list)
 
 
-def evaluate(
-    params: Params, paths: ProjectPaths, progress: Progress = lambda _: None
-) -> EvaluateResult:
+def evaluate(params: Params, paths: ProjectPaths, progress: Progress = quiet) -> EvaluateResult:
     schema = load_schema(paths)
     progress("loading the model and the test split")
     estimator, metadata = tracking.load_estimator(paths.model_dir)

@@ -6,7 +6,6 @@ build, fit and score a model in the project.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,13 +20,9 @@ from fraudctl.io import atomic_directory, write_json
 from fraudctl.model.estimators import build_estimator, library_requirements
 from fraudctl.model.metrics import classification_metrics
 from fraudctl.model.threshold import ThresholdChoice, choose_threshold
+from fraudctl.progress import Progress, quiet
 
-Progress = Callable[[str], None]
 MODEL_ARTIFACT_PATH = "model"
-
-
-def _quiet(_: str) -> None:
-    """Default progress sink: stage functions never print."""
 
 
 @dataclass
@@ -95,7 +90,7 @@ def _flat_params(params: Params) -> dict[str, Any]:
     return flat
 
 
-def train(params: Params, paths: ProjectPaths, progress: Progress = _quiet) -> TrainResult:
+def train(params: Params, paths: ProjectPaths, progress: Progress = quiet) -> TrainResult:
     import time
 
     schema = load_schema(paths)
