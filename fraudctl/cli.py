@@ -33,6 +33,11 @@ experiment_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(experiment_app, name="experiment")
+features_app = typer.Typer(
+    help="History features: build them for training, load the online store for serving.",
+    no_args_is_help=True,
+)
+app.add_typer(features_app, name="features")
 
 console = Console()
 err_console = Console(stderr=True)
@@ -147,10 +152,30 @@ def data(
             f"{part.rows:,}",
             f"{part.frauds:,}",
             f"{part.fraud_rate:.3%}",
-            f"{part.time_min:,.0f}",
-            f"{part.time_max:,.0f}",
+            _fmt_time(part.time_min),
+            _fmt_time(part.time_max),
         )
     console.print(table)
+
+
+def _fmt_time(value: float | str) -> str:
+    return value if isinstance(value, str) else f"{value:,.0f}"
+
+
+@features_app.command("build")
+@user_errors
+def features_build(params_file: ParamsOption = DEFAULT_PARAMS_FILE) -> None:
+    """Compute the declared features for every split (DVC stage `features`)."""
+    params, paths = _load(params_file)
+    from fraudctl.features.build import build_features
+
+    with progress("features") as step:
+        result = build_features(params, paths, progress=step)
+    rows = sum(result.rows.values())
+    console.print(
+        f"[green]✓[/] {len(result.transform.output_columns)} model inputs for {rows:,} rows "
+        f"in {result.seconds:.1f} s -> {paths.features_dir}"
+    )
 
 
 @app.command()

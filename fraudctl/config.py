@@ -8,12 +8,21 @@ live here too: the layout is a convention shared with dvc.yaml, not a setting.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from fraudctl.errors import ConfigError
 
@@ -24,7 +33,30 @@ PositiveInt = Annotated[int, Field(gt=0)]
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: YAML's `yes` is a bool, and a bool must never pass as an int or a float.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
+
+
+def parse_duration(text: str) -> float:
+    """``"7d"``, ``"12h"``, ``"30m"``, ``"45s"`` or ``"2w"`` -> seconds."""
+    match = _DURATION.match(str(text))
+    if match is None:
+        raise ValueError(
+            f"{text!r} is not a duration; write a number and a unit: s, m, h, d or w (e.g. 7d)"
+        )
+    return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+
+
+def _duration(text: str) -> str:
+    parse_duration(text)
+    return text
+
+
+Duration = Annotated[str, AfterValidator(_duration)]
 
 
 class BaseParams(_Section):
@@ -43,22 +75,38 @@ ULB_FEATURE_COLUMNS = [f"V{i}" for i in range(1, 29)] + ["Amount"]
 class SchemaParams(_Section):
     """Column roles; the defaults are the ULB table's.
 
-    ``features: all`` means every column without another role (each must be numeric).
+    ``features: all`` means every column without another role: not the time, target,
+    group or an entity id, nor a column listed in ``exclude``. Declared ``categorical``
+    columns may hold text; every other feature must be numeric. Identifiers are never
+    model inputs unless listed in ``features`` by name.
     """
 
     time: str = "Time"
-    amount: str = "Amount"
+    amount: str | None = "Amount"
     target: str = "Class"
     features: Literal["all"] | list[str] = Field(default_factory=lambda: list(ULB_FEATURE_COLUMNS))
+    # role name -> id column, e.g. {customer: customer_id, terminal: terminal_id}
+    entities: dict[str, str] = Field(default_factory=dict)
+    categorical: list[str] = Field(default_factory=list)
+    exclude: list[str] = Field(default_factory=list)
     group: str | None = None
 
     @model_validator(mode="after")
     def _roles_are_distinct(self) -> SchemaParams:
-        roles = [self.time, self.amount, self.target] + ([self.group] if self.group else [])
+        roles = [self.time, self.target]
+        roles += [self.amount] if self.amount else []
+        roles += [self.group] if self.group else []
+        roles += list(self.entities.values())
         if len(set(roles)) != len(roles):
             raise ValueError(
-                f"time, amount, target and group must be different columns, got {roles}"
+                "time, amount, target, group and entity columns must be different columns, "
+                f"got {roles}"
             )
+        for role in self.entities:
+            if not re.fullmatch(r"[a-z][a-z0-9_]*", role):
+                raise ValueError(
+                    f"entity role {role!r} must be a lower-case name (letters, digits, _)"
+                )
         if isinstance(self.features, list):
             if not self.features:
                 raise ValueError("features must be 'all' or a non-empty list of column names")
@@ -67,14 +115,33 @@ class SchemaParams(_Section):
                 raise ValueError(
                     f"features must not include the time or target column: {sorted(clash)}"
                 )
+        if self.target in self.categorical or self.time in self.categorical:
+            raise ValueError("the time and target columns cannot be categorical")
         return self
 
 
+class SyntheticTransactionsParams(_Section):
+    """The raw-log generator: customers spend at terminals; frauds only history reveals."""
+
+    n_customers: Annotated[int, Field(ge=10, le=10_000_000)] = 2_000
+    n_terminals: Annotated[int, Field(ge=10, le=10_000_000)] = 4_000
+    days: Annotated[int, Field(ge=7, le=3650)] = 90
+    start: str = "2026-04-01"
+    # share of terminals compromised for a few days at some point
+    compromised_terminal_rate: Annotated[float, Field(ge=0.0, le=0.5)] = 0.01
+    # share of customers whose card is stolen for a few days at some point
+    compromised_card_rate: Annotated[float, Field(ge=0.0, le=0.5)] = 0.01
+
+
 class DataParams(_Section):
+    # "synthetic" (ULB-shaped), "synthetic-transactions" (a raw log) or a file path
     source: str = "synthetic"
     synthetic: SyntheticParams = SyntheticParams()
+    synthetic_transactions: SyntheticTransactionsParams = SyntheticTransactionsParams()
     schema_: SchemaParams = Field(default=SchemaParams(), alias="schema")
     drop_duplicates: bool = True
+    # larger amounts are reported as data errors (a 1e308 is a unit or export mistake)
+    max_amount: Annotated[float, Field(gt=0.0)] = 1e9
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -84,6 +151,19 @@ class SplitParams(_Section):
     train: Fraction = 0.7
     validation: Fraction = 0.1
     test: Fraction = 0.2
+    # With a time split: a period left out after train and after validation, because labels
+    # arrive late. Its rows still count as history for the features; they are never scored.
+    gap: Duration | None = None
+
+    @property
+    def gap_seconds(self) -> float:
+        return parse_duration(self.gap) if self.gap else 0.0
+
+    @model_validator(mode="after")
+    def _gap_needs_time(self) -> SplitParams:
+        if self.gap and self.method != "time":
+            raise ValueError("gap needs method: time (a random split has no periods to separate)")
+        return self
 
     @model_validator(mode="after")
     def _fractions_sum_to_one(self) -> SplitParams:
@@ -91,6 +171,39 @@ class SplitParams(_Section):
         if not math.isclose(total, 1.0, abs_tol=1e-6):
             raise ValueError(f"train + validation + test must be 1.0, got {total:g}")
         return self
+
+
+Aggregate = Literal["count", "sum", "mean", "max"]
+
+
+class EntityRiskParams(_Section):
+    """Fraud share among the entity's labelled transactions in a window that ends ``delay``
+    before the transaction: labels arrive late, so newer ones are never used."""
+
+    windows: list[Duration] = Field(min_length=1)
+    delay: Duration = "7d"
+
+
+class EntityFeatureParams(_Section):
+    """History features of one entity (a customer, a terminal, ...)."""
+
+    windows: list[Duration] = Field(default_factory=list)
+    aggregates: list[Aggregate] = Field(default_factory=lambda: ["count", "sum", "mean", "max"])
+    # the amount divided by the entity's mean amount over each window
+    relative_amount: bool = False
+    time_since_previous: bool = False
+    risk: EntityRiskParams | None = None
+
+
+class FeaturesParams(_Section):
+    """Declared feature definitions, computed point-in-time correct (only that transaction,
+    earlier ones, and labels older than the delay) by one transform saved with the model."""
+
+    entities: dict[str, EntityFeatureParams] = Field(default_factory=dict)
+    calendar: list[Literal["hour", "night", "weekend"]] = Field(default_factory=list)
+    # a feature whose ROC-AUC alone reaches this on train stops `train`: a label leak
+    leak_guard_auc: Annotated[float, Field(gt=0.5, le=1.0)] = 0.999
+    leak_guard_allow: list[str] = Field(default_factory=list)
 
 
 class LightGBMParams(_Section):
@@ -179,6 +292,9 @@ class ThresholdParams(_Section):
 class EvaluateParams(_Section):
     max_false_positive_rate: Fraction = 0.01
     top_k: PositiveInt = 100
+    # card precision@k per day, on this entity role (default: the first declared entity)
+    card_k: PositiveInt = 100
+    card_entity: str | None = None
     calibration_bins: Annotated[int, Field(ge=2, le=100)] = 10
 
 
@@ -259,11 +375,29 @@ class Params(_Section):
     base: BaseParams = BaseParams()
     data: DataParams = DataParams()
     split: SplitParams = SplitParams()
+    features: FeaturesParams = FeaturesParams()
     model: ModelParams = ModelParams()
     threshold: ThresholdParams = ThresholdParams()
     evaluate: EvaluateParams = EvaluateParams()
     tracking: TrackingParams = TrackingParams()
     experiments: ExperimentsParams = ExperimentsParams()
+
+    @model_validator(mode="after")
+    def _feature_entities_are_declared(self) -> Params:
+        declared = self.data.schema_.entities
+        unknown = [name for name in self.features.entities if name not in declared]
+        if unknown:
+            raise ValueError(
+                f"features.entities: {', '.join(unknown)} not declared in data.schema.entities "
+                f"(declared: {', '.join(declared) or 'none'})"
+            )
+        needs_amount = any(
+            (spec.windows and set(spec.aggregates) - {"count"}) or spec.relative_amount
+            for spec in self.features.entities.values()
+        )
+        if needs_amount and not self.data.schema_.amount:
+            raise ValueError("features: amount aggregates need data.schema.amount")
+        return self
 
 
 @dataclass(frozen=True)
@@ -282,6 +416,23 @@ class ProjectPaths:
 
     def split_file(self, split: str) -> Path:
         return self.prepared_dir / f"{split}.parquet"
+
+    @property
+    def gap_file(self) -> Path:
+        """Rows inside the split gaps: history for the features, never scored."""
+        return self.prepared_dir / "gap.parquet"
+
+    @property
+    def features_dir(self) -> Path:
+        return self.root / "data" / "features"
+
+    def features_file(self, split: str) -> Path:
+        return self.features_dir / f"{split}.parquet"
+
+    @property
+    def transform_file(self) -> Path:
+        """The fitted feature transform; `train` saves a copy inside the model."""
+        return self.features_dir / "transform.json"
 
     @property
     def models_dir(self) -> Path:
@@ -335,10 +486,26 @@ def _describe(error: dict[str, Any]) -> str:
     return f"{where}: {message} (got {got!r})"
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's last-one-wins on a repeated key hides a mistake; here it is an error."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                line = key_node.start_mark.line + 1
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r} (line {line})", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def parse_params(raw: Any, source: str = "params.yaml") -> Params:
     """Validate a params mapping, turning every problem into one ConfigError."""
     if raw is None:
-        raw = {}
+        raise ConfigError(f"{source}: the file is empty; expected a mapping of sections")
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: expected a mapping of sections at the top level")
     try:
@@ -356,7 +523,9 @@ def load_params(path: Path | str = DEFAULT_PARAMS_FILE) -> Params:
             return Params()
         raise ConfigError(f"{path}: params file not found")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
     return parse_params(raw, source=str(path))

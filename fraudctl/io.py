@@ -7,6 +7,8 @@ rename it into place, so a crash or a bad input leaves the previous output intac
 from __future__ import annotations
 
 import contextlib
+import functools
+import gzip
 import json
 import os
 import shutil
@@ -33,16 +35,29 @@ def atomic_path(target: Path) -> Iterator[Path]:
     tmp = Path(tmp_name)
     try:
         yield tmp
+        if tmp.exists():
+            tmp.chmod(0o666 & ~_umask())  # mkstemp makes 0600; files follow the umask
         tmp.replace(target)
     finally:
         tmp.unlink(missing_ok=True)
 
 
+@functools.cache
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
+
+
 @contextlib.contextmanager
 def atomic_directory(target: Path) -> Iterator[Path]:
-    """Yield an empty temporary directory; swap it in for ``target`` only on success."""
+    """Yield a path (not yet created) for the new directory; swap it in for ``target`` only
+    on success. A staging folder left by a killed run is removed on the next call."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
+    for leftover in target.parent.glob(f".{target.name}.*"):
+        if leftover.is_dir():  # staging of a killed run: never tracked, never reused
+            shutil.rmtree(leftover, ignore_errors=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     building = staging / "content"
     old = staging / "old"
@@ -94,6 +109,7 @@ def read_table(path: Path) -> pd.DataFrame:
         if name.endswith((".parquet", ".pq")):
             frame = pd.read_parquet(path)
         elif name.endswith((".csv", ".csv.gz")):
+            _check_csv_header(path)
             frame = pd.read_csv(path, low_memory=False)
         else:
             raise DataError(
@@ -114,6 +130,29 @@ def read_table(path: Path) -> pd.DataFrame:
             raise DataError(f"{path}: not a readable parquet file: {_first_line(exc)}") from None
         raise
     return frame
+
+
+def _check_csv_header(path: Path) -> None:
+    """Catch the CSV mistakes pandas would read silently: another encoding or delimiter,
+    and repeated column names (pandas renames the second ``Amount`` to ``Amount.1``)."""
+    import csv
+
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    with opener(path, "rb") as handle:
+        head = handle.read(64 * 1024)
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or head[:200].count(b"\x00") > 10:
+        raise DataError(f"{path}: UTF-16 text is not supported; save the file as UTF-8")
+    line = head.split(b"\n", 1)[0].decode("utf-8", errors="replace").lstrip("\ufeff")
+    header = next(csv.reader([line]), [])
+    if len(header) <= 1 and line.count(";") >= 2:
+        raise DataError(
+            f"{path}: the header has one column and {line.count(';')} semicolons; "
+            "the delimiter looks like ';' but fraudctl reads comma-separated files"
+        )
+    names = [name.strip() for name in header]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise DataError(f"{path}: repeated column name(s) in the header: {', '.join(repeated)}")
 
 
 def _first_line(exc: BaseException) -> str:

@@ -16,11 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from fraudctl.config import TrackingParams
-from fraudctl.errors import ArtifactError, TrackingError
+from fraudctl.errors import TrackingError
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
 PROMOTION_METRIC = "val_pr_auc"
+FINGERPRINT_TAG = "validation_fingerprint"
 
 
 def tracking_uri(params: TrackingParams) -> str:
@@ -104,99 +105,6 @@ def set_tags(tags: Mapping[str, str]) -> None:
     mlflow.set_tags(dict(tags))
 
 
-# --- model format -------------------------------------------------------------------
-
-
-def save_model(
-    estimator: Any,
-    path: Path,
-    example: Any,
-    probabilities: Any,
-    metadata: Mapping[str, Any],
-    requirements: list[str],
-) -> None:
-    """Write ``estimator`` to ``path`` in MLflow's sklearn format.
-
-    The pyfunc flavour predicts probabilities (``mlflow models serve`` then returns the
-    fraud score, not a class); cloudpickle keeps any scikit-learn-compatible model
-    loadable without a list of trusted types. Only load models you trained.
-    """
-    import mlflow.sklearn
-    from mlflow.models import infer_signature
-
-    signature = infer_signature(example, probabilities)
-    sklearn_logger = logging.getLogger("mlflow.sklearn")
-    previous = sklearn_logger.level
-    sklearn_logger.setLevel(logging.ERROR)  # the pickle warning; these are our own models
-    try:
-        mlflow.sklearn.save_model(
-            estimator,
-            str(path),
-            serialization_format=mlflow.sklearn.SERIALIZATION_FORMAT_CLOUDPICKLE,
-            signature=signature,
-            input_example=example,
-            pip_requirements=requirements,
-            pyfunc_predict_fn="predict_proba",
-            metadata=dict(metadata),
-        )
-    finally:
-        sklearn_logger.setLevel(previous)
-
-
-@dataclass(frozen=True)
-class ModelInfo:
-    """What the MLmodel file says about a saved model (readable without MLflow)."""
-
-    path: Path
-    metadata: dict[str, Any]
-    pickled_model: Path
-
-
-def read_model_info(path: Path) -> ModelInfo:
-    """Parse ``MLmodel`` with plain YAML, so serving does not need MLflow for local models."""
-    import yaml
-
-    mlmodel = Path(path) / "MLmodel"
-    if not mlmodel.exists():
-        raise ArtifactError(
-            f"{path}: not an MLflow model directory (no MLmodel file); run `fraudctl train` first"
-        )
-    try:
-        spec = yaml.safe_load(mlmodel.read_text(encoding="utf-8"))
-        pickled = spec["flavors"]["sklearn"]["pickled_model"]
-    except (yaml.YAMLError, KeyError, TypeError) as exc:
-        raise ArtifactError(f"{mlmodel}: unreadable MLmodel file ({exc})") from None
-    return ModelInfo(
-        path=Path(path), metadata=spec.get("metadata") or {}, pickled_model=Path(path) / pickled
-    )
-
-
-def load_estimator(path: Path) -> tuple[Any, dict[str, Any]]:
-    """The fitted estimator and fraudctl's metadata from a local MLflow model directory."""
-    import cloudpickle
-
-    info = read_model_info(path)
-    try:
-        with info.pickled_model.open("rb") as handle:
-            estimator = cloudpickle.load(handle)
-    except (OSError, EOFError, ValueError, ModuleNotFoundError) as exc:
-        raise ArtifactError(f"{info.pickled_model}: cannot load the model ({exc})") from None
-    return estimator, info.metadata
-
-
-def update_metadata(path: Path, updates: Mapping[str, Any]) -> None:
-    """Record facts known only after saving (the registry version) in the local MLmodel."""
-    from mlflow.models import Model
-
-    from fraudctl.io import atomic_path
-
-    mlmodel = Path(path) / "MLmodel"
-    model = Model.load(str(mlmodel))
-    model.metadata = {**(model.metadata or {}), **updates}
-    with atomic_path(mlmodel) as tmp:
-        model.save(str(tmp))
-
-
 def download_model(uri: str, params: TrackingParams, destination: Path) -> Path:
     """Fetch a registry model (``models:/name@alias`` or ``models:/name/version``) to disk."""
     mlflow = _mlflow(params)
@@ -254,10 +162,14 @@ class Promotion:
     reason: str
 
 
-def promote_if_better(params: TrackingParams, version: str, score: float) -> Promotion:
+def promote_if_better(
+    params: TrackingParams, version: str, score: float, fingerprint: str
+) -> Promotion:
     """Mark ``version`` challenger; make it champion if it beats the champion's score.
 
     The score is the validation PR-AUC: the test split stays untouched by model selection.
+    Scores are only comparable on the same validation data, so a version validated on other
+    data (its fingerprint differs) is registered but never promoted automatically.
     """
     client = _client(params)
     name = params.registered_model
@@ -266,7 +178,18 @@ def promote_if_better(params: TrackingParams, version: str, score: float) -> Pro
     if current is None:
         client.set_registered_model_alias(name, CHAMPION, version)
         return Promotion(version, version, True, "no champion yet")
-    champion_score = client.get_run(current.run_id).data.metrics.get(PROMOTION_METRIC)
+    champion_run = client.get_run(current.run_id).data
+    champion_print = champion_run.tags.get(FINGERPRINT_TAG)
+    if champion_print != fingerprint:
+        return Promotion(
+            version,
+            str(current.version),
+            False,
+            f"not compared: champion v{current.version} was validated on different data "
+            f"(fingerprint {champion_print or 'unknown'}, this model {fingerprint}); "
+            f"promote by hand with `fraudctl promote {version}` if intended",
+        )
+    champion_score = champion_run.metrics.get(PROMOTION_METRIC)
     if champion_score is None or score > champion_score:
         client.set_registered_model_alias(name, CHAMPION, version)
         before = "unknown" if champion_score is None else f"{champion_score:.4f}"

@@ -16,7 +16,7 @@ from fraudctl.config import SPLITS, Params, ProjectPaths, SplitParams
 from fraudctl.data.schema import Schema
 from fraudctl.data.validate import ValidationSummary, validate_table
 from fraudctl.errors import ArtifactError, DataError
-from fraudctl.io import read_json, read_table, write_json, write_parquet
+from fraudctl.io import atomic_directory, read_json, read_table, write_json
 
 
 @dataclass
@@ -24,8 +24,8 @@ class SplitSummary:
     rows: int
     frauds: int
     fraud_rate: float
-    time_min: float
-    time_max: float
+    time_min: float | str
+    time_max: float | str
 
 
 @dataclass
@@ -50,6 +50,12 @@ def load_source(params: Params, source: str | None = None) -> tuple[pd.DataFrame
             seed=params.base.seed,
         )
         return frame, "synthetic"
+    if source == "synthetic-transactions":
+        from fraudctl.data.synthetic_transactions import generate_transaction_log
+
+        settings = params.data.synthetic_transactions
+        frame = generate_transaction_log(**settings.model_dump(), seed=params.base.seed)
+        return frame, "synthetic-transactions"
     return read_table(Path(source)), source
 
 
@@ -58,6 +64,9 @@ def split_table(
 ) -> dict[str, pd.DataFrame]:
     """Train on the past, validate on the near future, test on the far future.
 
+    With ``split.gap`` the first ``gap`` of validation and of test is set aside (labels
+    arrive late, so a model is never validated on the days right after its training data);
+    those rows come back as ``"gap"``: history for the features, never scored.
     ``method: random`` is an opt-in stratified shuffle, for data without a usable clock.
     """
     n = len(frame)
@@ -73,6 +82,15 @@ def split_table(
         "validation": ordered.iloc[first:second],
         "test": ordered.iloc[second:],
     }
+    gap_parts = []
+    if split.gap_seconds:
+        seconds = _seconds(ordered[schema.time])
+        for previous, name in (("train", "validation"), ("validation", "test")):
+            cut = seconds[parts[previous].index[-1]] + split.gap_seconds
+            part = parts[name]
+            inside = seconds[part.index] < cut
+            gap_parts.append(part[inside])
+            parts[name] = part[~inside]
     for name, part in parts.items():
         labels = part[schema.target]
         if part.empty or labels.nunique() < 2:
@@ -80,7 +98,18 @@ def split_table(
                 f"the {name} split has {len(part)} rows and {int(labels.sum())} frauds; "
                 "every split needs both classes: use more data or change split fractions"
             )
-    return {name: part.reset_index(drop=True) for name, part in parts.items()}
+    result = {name: part.reset_index(drop=True) for name, part in parts.items()}
+    result["gap"] = (
+        pd.concat(gap_parts, ignore_index=True) if gap_parts else ordered.iloc[:0].copy()
+    )
+    return result
+
+
+def _seconds(times: pd.Series) -> np.ndarray:
+    """Seconds as floats, whether the clock is a datetime or a number."""
+    if pd.api.types.is_datetime64_any_dtype(times):
+        return times.astype("int64").to_numpy() / 1e9
+    return times.to_numpy(dtype=np.float64)
 
 
 def _stratified_permutation(labels: np.ndarray, seed: int) -> np.ndarray:
@@ -96,6 +125,9 @@ def _stratified_permutation(labels: np.ndarray, seed: int) -> np.ndarray:
 def _summarise(part: pd.DataFrame, schema: Schema) -> SplitSummary:
     frauds = int(part[schema.target].sum())
     times = part[schema.time]
+    if pd.api.types.is_datetime64_any_dtype(times):
+        first, last = (str(t) for t in (times.min(), times.max()))
+        return SplitSummary(len(part), frauds, frauds / len(part), first, last)
     return SplitSummary(
         rows=len(part),
         frauds=frauds,
@@ -109,16 +141,21 @@ def prepare(params: Params, paths: ProjectPaths, source: str | None = None) -> P
     """Run the whole stage; ``source`` overrides ``data.source`` from params."""
     raw, name = load_source(params, source)
     clean, schema, summary = validate_table(
-        raw, params.data.schema_, source=name, drop_duplicates=params.data.drop_duplicates
+        raw,
+        params.data.schema_,
+        source=name,
+        drop_duplicates=params.data.drop_duplicates,
+        max_amount=params.data.max_amount,
     )
     parts = split_table(clean, schema, params.split, params.base.seed)
     splits = {name: _summarise(parts[name], schema) for name in SPLITS}
 
-    outputs = []
-    for split_name in SPLITS:
-        target = paths.split_file(split_name)
-        write_parquet(target, parts[split_name])
-        outputs.append(target)
+    # The splits are one output: build them all in a staging directory and swap it in.
+    with atomic_directory(paths.prepared_dir) as staging:
+        staging.mkdir()
+        for split_name in (*SPLITS, "gap"):
+            parts[split_name].to_parquet(staging / f"{split_name}.parquet", index=False)
+    outputs = [paths.split_file(s) for s in SPLITS] + [paths.gap_file]
     report = {
         "source": summary.to_dict(),
         "schema": {
@@ -127,8 +164,12 @@ def prepare(params: Params, paths: ProjectPaths, source: str | None = None) -> P
             "target": schema.target,
             "group": schema.group,
             "features": list(schema.features),
+            "entities": schema.entities,
+            "categorical": list(schema.categorical),
         },
         "split_method": params.split.method,
+        "split_gap": params.split.gap,
+        "gap_rows": len(parts["gap"]),
         "splits": {k: vars(v) for k, v in splits.items()},
     }
     write_json(paths.data_report, report)
@@ -136,18 +177,18 @@ def prepare(params: Params, paths: ProjectPaths, source: str | None = None) -> P
     return PrepareResult(validation=summary, schema=schema, splits=splits, outputs=outputs)
 
 
-def load_split(paths: ProjectPaths, split: str) -> pd.DataFrame:
-    """Read one prepared split, with a hint when the prepare stage has not run."""
-    path = paths.split_file(split)
+def load_prepared(paths: ProjectPaths, split: str) -> pd.DataFrame:
+    """Read one prepared (raw, validated) split; ``"gap"`` is the rows inside split gaps."""
+    path = paths.gap_file if split == "gap" else paths.split_file(split)
     if not path.exists():
         raise ArtifactError(
             f"{path}: not found; run `fraudctl data` (or `dvc repro prepare`) first"
         )
-    return pd.read_parquet(path)
+    return read_table(path)
 
 
-def load_schema(paths: ProjectPaths) -> Schema:
-    """The schema the prepare stage resolved, so later stages use exactly the same features."""
+def load_raw_schema(paths: ProjectPaths) -> Schema:
+    """The raw-column schema the prepare stage resolved."""
     if not paths.data_report.exists():
         raise ArtifactError(f"{paths.data_report}: not found; run `fraudctl data` first")
     info = read_json(paths.data_report)["schema"]
@@ -157,4 +198,6 @@ def load_schema(paths: ProjectPaths) -> Schema:
         target=info["target"],
         features=tuple(info["features"]),
         group=info.get("group"),
+        entities=dict(info.get("entities") or {}),
+        categorical=tuple(info.get("categorical") or ()),
     )

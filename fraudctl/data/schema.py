@@ -1,15 +1,15 @@
 """The data contract: which column plays which role.
 
-The defaults describe the public ULB table (``Time, V1..V28, Amount, Class``).
-``features: all`` resolves to every numeric column that has no other role, so the
-time column never leaks into the model: with a time split its values on the test
-split lie outside anything seen in training.
+The defaults describe the public ULB table (``Time, V1..V28, Amount, Class``). A raw
+transaction log adds entity ids (customer, terminal), categorical columns and a datetime
+clock. ``features: all`` resolves to every column that has no other role and is not
+excluded, so neither the clock nor an identifier leaks into the model by accident.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from fraudctl.config import SchemaParams
 
@@ -22,32 +22,36 @@ class Schema:
     """Resolved column roles for one table."""
 
     time: str
-    amount: str
+    amount: str | None
     target: str
     features: tuple[str, ...]
     group: str | None = None
+    entities: dict[str, str] = field(default_factory=dict)
+    categorical: tuple[str, ...] = ()
 
     @property
     def required(self) -> tuple[str, ...]:
         """Every column the table must have, in output order, without repeats."""
-        ordered = [self.time, *self.features, self.amount, self.target]
+        ordered = [self.time, *self.entities.values(), *self.features]
+        if self.amount:
+            ordered.append(self.amount)
+        ordered.append(self.target)
         if self.group:
             ordered.append(self.group)
         return tuple(dict.fromkeys(ordered))
 
     @property
     def numeric(self) -> tuple[str, ...]:
-        """Columns that must hold finite numbers (the group may be a label)."""
-        return tuple(c for c in self.required if c != self.group)
+        """Columns that must hold finite numbers."""
+        text = {self.group, self.time, *self.entities.values(), *self.categorical}
+        return tuple(c for c in self.required if c not in text)
 
 
 def resolve_schema(params: SchemaParams, columns: Iterable[str]) -> Schema:
-    """Turn the declared roles into a concrete schema for a table with these columns.
-
-    With ``features: all`` every column without another role is a feature and must be
-    numeric: a stray text column is reported, not silently dropped.
-    """
-    roles = {params.time, params.target} | ({params.group} if params.group else set())
+    """Turn the declared roles into a concrete schema for a table with these columns."""
+    roles = {params.time, params.target, *params.entities.values(), *params.exclude}
+    if params.group:
+        roles.add(params.group)
     if params.features == "all":
         features = tuple(c for c in columns if c not in roles)
     else:
@@ -58,4 +62,6 @@ def resolve_schema(params: SchemaParams, columns: Iterable[str]) -> Schema:
         target=params.target,
         features=features,
         group=params.group,
+        entities=dict(params.entities),
+        categorical=tuple(c for c in params.categorical if c in features),
     )

@@ -53,17 +53,128 @@ def _fail(source: str, column: str, problem: str, positions: np.ndarray) -> Data
 def _as_numbers(frame: pd.DataFrame, column: str, source: str) -> pd.Series:
     values = frame[column]
     if pd.api.types.is_bool_dtype(values):
-        return values.astype("float64")
+        raise _fail(
+            source, column, "expected numbers, found booleans (true/false)", np.arange(len(values))
+        )
     if pd.api.types.is_numeric_dtype(values):
         return values.astype("float64")
+    if pd.api.types.is_datetime64_any_dtype(values):
+        raise _fail(source, column, "expected numbers, found dates", np.arange(len(values)))
     converted = pd.to_numeric(values, errors="coerce")
     bad = np.flatnonzero(converted.isna().to_numpy() & values.notna().to_numpy())
     if bad.size:
         example = values.iloc[bad[0]]
         raise _fail(
-            source, column, f"expected numbers, found non-numeric values such as {example!r}", bad
+            source,
+            column,
+            f"expected numbers, found non-numeric values such as {example!r} (a text column "
+            "belongs in data.schema.categorical or data.schema.exclude)",
+            bad,
+        )
+    if not _is_csv(source):
+        # A typed file that stores numbers as text was written wrongly: say so, do not guess.
+        raise _fail(
+            source,
+            column,
+            "numbers stored as text; write the column with a numeric type",
+            np.flatnonzero(values.notna().to_numpy()),
         )
     return converted.astype("float64")
+
+
+def _is_csv(source: str) -> bool:
+    return source.lower().endswith((".csv", ".csv.gz"))
+
+
+def _labels(frame: pd.DataFrame, column: str, source: str) -> pd.Series:
+    """The target; booleans are accepted as 0/1 (a common export), everything else numeric."""
+    values = frame[column]
+    if pd.api.types.is_bool_dtype(values):
+        return values.astype("float64")
+    return _as_numbers(frame, column, source)
+
+
+def _time_column(frame: pd.DataFrame, column: str, source: str) -> pd.Series:
+    """A datetime (kept as datetime, in UTC-naive form) or numeric seconds; never guessed.
+
+    Text is parsed as ISO 8601 dates; a value that does not parse is reported with its row.
+    """
+    values = frame[column]
+    if pd.api.types.is_datetime64_any_dtype(values):
+        if getattr(values.dt, "tz", None) is not None:
+            values = values.dt.tz_convert("UTC").dt.tz_localize(None)
+        missing = np.flatnonzero(values.isna().to_numpy())
+        if missing.size:
+            raise _fail(source, column, "missing timestamp(s)", missing)
+        return values.astype("datetime64[ns]")
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        return _finite(_as_numbers(frame, column, source), column, source)
+    if pd.api.types.is_bool_dtype(values):
+        raise _fail(source, column, "expected timestamps, found booleans", np.arange(len(values)))
+    text = values.astype("string")
+    parsed = pd.to_datetime(text, errors="coerce", utc=True, format="ISO8601")
+    bad = np.flatnonzero(parsed.isna().to_numpy())
+    if bad.size:
+        example = values.iloc[bad[0]]
+        raise _fail(
+            source,
+            column,
+            f"unparseable timestamp {example!r}; expected ISO 8601 "
+            "(e.g. 2026-04-01 13:45:00) or numeric seconds",
+            bad,
+        )
+    return parsed.dt.tz_localize(None).astype("datetime64[ns]")
+
+
+def _finite(numbers: pd.Series, column: str, source: str) -> pd.Series:
+    values = numbers.to_numpy()
+    nan = np.flatnonzero(np.isnan(values))
+    if nan.size:
+        raise _fail(source, column, f"{nan.size} missing value(s) (NaN or empty)", nan)
+    infinite = np.flatnonzero(np.isinf(values))
+    if infinite.size:
+        raise _fail(source, column, "infinite value(s)", infinite)
+    return numbers
+
+
+def _entity_ids(frame: pd.DataFrame, column: str, source: str) -> pd.Series:
+    values = frame[column]
+    missing = np.flatnonzero(values.isna().to_numpy())
+    if missing.size:
+        raise _fail(source, column, "missing entity id(s); every transaction needs one", missing)
+    if pd.api.types.is_float_dtype(values):
+        fractional = np.flatnonzero(values.to_numpy() != np.floor(values.to_numpy()))
+        if fractional.size:
+            raise _fail(
+                source,
+                column,
+                "entity ids must be text or whole numbers, found fractions",
+                fractional,
+            )
+        return values.astype("int64")
+    if pd.api.types.is_bool_dtype(values):
+        raise _fail(source, column, "entity ids must be text or whole numbers", np.arange(1))
+    return values
+
+
+def _categories(frame: pd.DataFrame, column: str, source: str) -> pd.Series:
+    """Text or integer codes; a missing category is allowed (it scores as 'unknown')."""
+    values = frame[column]
+    if pd.api.types.is_float_dtype(values):
+        numbers = values.to_numpy()
+        fractional = np.flatnonzero(~np.isnan(numbers) & (numbers != np.floor(numbers)))
+        if fractional.size:
+            raise _fail(
+                source,
+                column,
+                f"categorical column holds a number with a fraction ({numbers[fractional[0]]!r});"
+                " expected text or whole-number codes",
+                fractional,
+            )
+        return values.astype("Int64").astype("string")
+    if pd.api.types.is_bool_dtype(values) or pd.api.types.is_datetime64_any_dtype(values):
+        raise _fail(source, column, "expected text or whole-number codes", np.arange(1))
+    return values.astype("string")
 
 
 def validate_table(
@@ -72,6 +183,7 @@ def validate_table(
     source: str,
     drop_duplicates: bool = True,
     require_target: bool = True,
+    max_amount: float = 1e9,
 ) -> tuple[pd.DataFrame, Schema, ValidationSummary]:
     """Check a raw table against the schema; return the clean table in schema order.
 
@@ -98,16 +210,15 @@ def validate_table(
         raise DataError(f"{source}: no feature columns besides time, amount and target")
 
     clean = pd.DataFrame(index=frame.index)
+    clean[schema.time] = _time_column(frame, schema.time, source)
+    for column in schema.entities.values():
+        clean[column] = _entity_ids(frame, column, source)
+    for column in schema.features:
+        if column in schema.categorical:
+            clean[column] = _categories(frame, column, source)
     for column in (c for c in schema.numeric if c in required):
-        numbers = _as_numbers(frame, column, source)
-        values = numbers.to_numpy()
-        nan = np.flatnonzero(np.isnan(values))
-        if nan.size:
-            raise _fail(source, column, f"{nan.size} missing value(s) (NaN or empty)", nan)
-        infinite = np.flatnonzero(np.isinf(values))
-        if infinite.size:
-            raise _fail(source, column, "infinite value(s)", infinite)
-        clean[column] = numbers
+        reader = _labels if column == schema.target else _as_numbers
+        clean[column] = _finite(reader(frame, column, source), column, source)
     if schema.group:
         groups = frame[schema.group]
         nan = np.flatnonzero(groups.isna().to_numpy())
@@ -115,9 +226,19 @@ def validate_table(
             raise _fail(source, schema.group, "missing group value(s)", nan)
         clean[schema.group] = groups.astype("string")
 
-    negative = np.flatnonzero(clean[schema.amount].to_numpy() < 0)
-    if negative.size:
-        raise _fail(source, schema.amount, "negative amount(s); amounts must be >= 0", negative)
+    if schema.amount:
+        amounts = clean[schema.amount].to_numpy()
+        negative = np.flatnonzero(amounts < 0)
+        if negative.size:
+            raise _fail(source, schema.amount, "negative amount(s); amounts must be >= 0", negative)
+        huge = np.flatnonzero(amounts > max_amount)
+        if huge.size:
+            raise _fail(
+                source,
+                schema.amount,
+                f"implausible amount(s) above {max_amount:g} (data.max_amount)",
+                huge,
+            )
     if not labelled:
         summary = ValidationSummary(
             source=source,
@@ -145,7 +266,9 @@ def validate_table(
             "a fraud model needs both frauds (1) and legitimate transactions (0)"
         )
 
-    duplicated = clean.duplicated(keep="first").to_numpy()
+    # Judged on the whole row as read: two customers paying the same amount at the same
+    # second are two transactions, not one.
+    duplicated = frame.duplicated(keep="first").to_numpy()
     duplicates = int(duplicated.sum())
     if drop_duplicates and duplicates:
         clean = clean.loc[~duplicated].reset_index(drop=True)

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 
 from fraudctl.config import ProjectPaths
-from fraudctl.data.prepare import load_schema, load_split
 from fraudctl.data.schema import Schema
+from fraudctl.data.splits import load_schema, load_split
 
 
 @dataclass

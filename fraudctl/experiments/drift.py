@@ -24,8 +24,8 @@ from fraudctl.data.validate import validate_table
 from fraudctl.errors import DataError
 from fraudctl.experiments.common import load_workspace
 from fraudctl.io import read_table, write_json, write_text, write_with
+from fraudctl.model.bundle import load_model
 from fraudctl.progress import Progress, quiet
-from fraudctl.tracking import load_estimator
 
 EXPERIMENT = "fraud-drift"
 EPSILON = 1e-6
@@ -57,26 +57,45 @@ def simulate_shift(frame: pd.DataFrame, schema: Schema, strength: float, seed: i
     ``strength`` standard deviations, and amounts grow by a factor ``1 + strength``."""
     rng = np.random.default_rng(seed)
     shifted = frame.copy()
-    moved = [c for c in schema.features if c != schema.amount][:10]
+    moved = [c for c in schema.features if c not in {schema.amount, *schema.categorical}][:10]
     for column in moved:
         spread = float(frame[column].std(ddof=0)) or 1.0
         shifted[column] = (
             frame[column] + strength * spread + rng.normal(0, 0.1 * spread, len(frame))
         )
-    shifted[schema.amount] = (frame[schema.amount] * (1 + strength)).round(2)
+    if schema.amount:
+        shifted[schema.amount] = (frame[schema.amount] * (1 + strength)).round(2)
     return shifted
 
 
-def load_current(path: Path, params: Params, schema: Schema) -> pd.DataFrame:
-    """A user's batch, validated like `fraudctl data` input; labels are optional."""
+def load_current(path: Path, params: Params, paths: ProjectPaths) -> pd.DataFrame:
+    """A user's raw batch, validated like `fraudctl data` input (labels optional), turned into
+    model inputs by the model's own transform, with the prepared data as history."""
+    from fraudctl.data.prepare import load_prepared
+    from fraudctl.features.build import passthrough_columns
+
+    model = load_model(paths.model_dir)
     raw = read_table(path)
-    frame, _, _ = validate_table(
-        raw, params.data.schema_, source=str(path), drop_duplicates=False, require_target=False
+    frame, raw_schema, _ = validate_table(
+        raw,
+        params.data.schema_,
+        source=str(path),
+        drop_duplicates=False,
+        require_target=False,
+        max_amount=params.data.max_amount,
     )
-    missing = [c for c in schema.features if c not in frame.columns]
-    if missing:  # the prepared data used a different feature set than params now say
-        raise DataError(f"{path}: missing feature column(s) {', '.join(missing)}")
-    return frame
+    missing = [c for c in model.transform.raw_columns if c not in frame.columns]
+    if missing:  # the model was trained on columns params no longer declare
+        raise DataError(f"{path}: missing column(s) {', '.join(missing)} that the model reads")
+    history = None
+    if model.transform.needs_history:
+        history = pd.concat(
+            [load_prepared(paths, s) for s in ("train", "gap", "validation", "test")],
+            ignore_index=True,
+        )
+    features = model.feature_frame(frame, history)
+    keep = [c for c in passthrough_columns(raw_schema) if c in frame and c not in features]
+    return pd.concat([features, frame[keep]], axis=1)
 
 
 def _sample(frame: pd.DataFrame, rows: int, seed: int) -> pd.DataFrame:
@@ -105,7 +124,7 @@ def run_drift(
     schema = workspace.schema
     if current_path is not None:
         progress(f"reading {current_path}")
-        current_full = load_current(current_path, params, schema)
+        current_full = load_current(current_path, params, paths)
         current_name = str(current_path)
     else:
         current_full = workspace.test
@@ -120,7 +139,7 @@ def run_drift(
     features = list(schema.features)
 
     progress("scoring both samples")
-    estimator, _ = load_estimator(paths.model_dir)
+    estimator = load_model(paths.model_dir).estimator
     ref_scores = estimator.predict_proba(reference[features])[:, 1]
     cur_scores = estimator.predict_proba(current[features])[:, 1]
 
@@ -141,6 +160,7 @@ def run_drift(
         current[features],
         directory / "report.html",
         directory / "evidently.json",
+        categorical=list(schema.categorical),
     )
     for column in evidently.columns:
         if column.column in per_feature:

@@ -39,12 +39,36 @@ def _is_p_value(method: str) -> bool:
     return "p_value" in method.lower() or "p-value" in method.lower()
 
 
-def data_drift(reference: pd.DataFrame, current: pd.DataFrame, html: Path, json: Path) -> DataDrift:
-    """Run Evidently's data-drift preset; save its HTML and JSON; return per-column results."""
-    from evidently import Report
+def data_drift(
+    reference: pd.DataFrame,
+    current: pd.DataFrame,
+    html: Path,
+    json: Path,
+    categorical: list[str] | None = None,
+) -> DataDrift:
+    """Run Evidently's data-drift preset; save its HTML and JSON; return per-column results.
+
+    ``categorical`` columns (category codes) are compared as categories (chi-square or
+    Jensen-Shannon, Evidently's choice), not as numbers.
+    """
+    from evidently import DataDefinition, Dataset, Report
     from evidently.presets import DataDriftPreset
 
-    snapshot = Report([DataDriftPreset()]).run(current_data=current, reference_data=reference)
+    categorical = [c for c in categorical or [] if c in reference.columns]
+    definition = DataDefinition(
+        numerical_columns=[c for c in reference.columns if c not in categorical],
+        categorical_columns=categorical,
+    )
+
+    def dataset(frame: pd.DataFrame) -> Any:
+        frame = frame.assign(
+            **{c: frame[c].astype("string").fillna("missing") for c in categorical}
+        )
+        return Dataset.from_pandas(frame, data_definition=definition)
+
+    snapshot = Report([DataDriftPreset()]).run(
+        current_data=dataset(current), reference_data=dataset(reference)
+    )
     write_with(html, lambda tmp: snapshot.save_html(str(tmp)))
     write_with(json, lambda tmp: snapshot.save_json(str(tmp)))
     return parse_metrics(snapshot.dict()["metrics"])

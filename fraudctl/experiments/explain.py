@@ -30,7 +30,7 @@ def shap_values(estimator: Any, rows: pd.DataFrame) -> tuple[np.ndarray, float]:
     """(rows x features) SHAP values for the fraud class and the base value, in log-odds."""
     import shap
 
-    explainer = shap.TreeExplainer(estimator)
+    explainer = shap.TreeExplainer(getattr(estimator, "booster_", estimator))
     with warnings.catch_warnings():
         # shap announces that LightGBM's output format changed; the branches below handle both.
         warnings.filterwarnings("ignore", message="LightGBM binary classifier")

@@ -24,9 +24,9 @@ from fraudctl.data.schema import Schema
 from fraudctl.experiments.common import load_workspace
 from fraudctl.experiments.explain import explain_model
 from fraudctl.io import write_json, write_text, write_with
+from fraudctl.model.bundle import load_model
 from fraudctl.model.metrics import pr_auc
 from fraudctl.progress import Progress, quiet
-from fraudctl.tracking import load_estimator
 
 EXPERIMENT = "fraud-fairness"
 
@@ -131,7 +131,8 @@ def run_fairness(params: Params, paths: ProjectPaths, progress: Progress = quiet
     settings = params.experiments.fairness
     workspace = load_workspace(paths)
     schema = workspace.schema
-    estimator, metadata = load_estimator(paths.model_dir)
+    model = load_model(paths.model_dir)
+    estimator, metadata = model.estimator, model.metadata
     threshold = float(metadata["threshold"])
     features = list(schema.features)
     test = workspace.test

@@ -11,8 +11,9 @@ from pathlib import Path
 
 from fraudctl import tracking
 from fraudctl.config import Params, ProjectPaths
-from fraudctl.data.prepare import load_schema, load_split
+from fraudctl.data.splits import load_schema, load_split
 from fraudctl.io import write_json, write_with
+from fraudctl.model import bundle
 from fraudctl.model import metrics as m
 from fraudctl.model.plots import save_confusion_plot, save_line_plot
 from fraudctl.model.train import score, split_metrics
@@ -29,9 +30,10 @@ class EvaluateResult:
 def evaluate(params: Params, paths: ProjectPaths, progress: Progress = quiet) -> EvaluateResult:
     schema = load_schema(paths)
     progress("loading the model and the test split")
-    estimator, metadata = tracking.load_estimator(paths.model_dir)
+    model = bundle.load_model(paths.model_dir)
+    estimator = model.estimator
     test = load_split(paths, "test")
-    threshold = float(metadata["threshold"])
+    threshold = model.threshold
 
     progress(f"scoring {len(test):,} test rows")
     scores = score(estimator, test, schema)
@@ -79,11 +81,13 @@ def evaluate(params: Params, paths: ProjectPaths, progress: Progress = quiet) ->
     outputs.append(paths.metrics_file)
 
     progress("logging to MLflow")
+    # Test metrics join the training run that made the model (its name stays train-...).
+    training_run = bundle.read_registry_record(paths.model_dir).get("run_id")
     with tracking.run(
         params.tracking,
         params.tracking.experiment,
-        run_name="evaluate",
-        run_id=metadata.get("run_id"),
+        run_name=None if training_run else "evaluate",
+        run_id=training_run,
     ) as active:
         tracking.log_metrics(results, prefix="test_")
         for path in outputs:

@@ -171,3 +171,30 @@ def confusion_frame(y_true: np.ndarray, scores: np.ndarray, threshold: float) ->
     """One row per transaction, as DVC's confusion template expects: actual vs predicted."""
     predicted = (scores >= threshold).astype(int)
     return pd.DataFrame({"actual": y_true.astype(int), "predicted": predicted})
+
+
+def card_precision_at_k(
+    y_true: np.ndarray, scores: np.ndarray, entity: np.ndarray, day: np.ndarray, k: int
+) -> float:
+    """Mean over days of the fraud share among the k most suspicious entities (cards).
+
+    An entity's daily score is its highest transaction score that day, and it is a fraud
+    that day if any of its transactions is. Entities already caught (a fraud among an
+    earlier day's top k) are left out of later days: investigators block those cards, so
+    they cannot be alerts again. This is how fraud teams count a day's useful alerts.
+    """
+    frame = pd.DataFrame({"entity": entity, "day": day, "score": scores, "fraud": y_true})
+    daily = frame.groupby(["day", "entity"], sort=True).agg(
+        score=("score", "max"), fraud=("fraud", "max")
+    )
+    caught: set[object] = set()
+    precisions = []
+    for _, today in daily.groupby(level="day", sort=True):
+        entities = today.index.get_level_values("entity")
+        today = today[~entities.isin(caught)]
+        if today.empty:
+            continue
+        top = today.nlargest(k, "score")
+        precisions.append(float(top["fraud"].sum()) / k)
+        caught.update(top.index.get_level_values("entity")[top["fraud"].to_numpy() == 1])
+    return float(np.mean(precisions)) if precisions else 0.0

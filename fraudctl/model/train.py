@@ -14,11 +14,14 @@ import pandas as pd
 
 from fraudctl import tracking
 from fraudctl.config import Params, ProjectPaths
-from fraudctl.data.prepare import load_schema, load_split
 from fraudctl.data.schema import Schema
+from fraudctl.data.splits import load_schema, load_split, load_transform_dict
+from fraudctl.features.transform import FeatureTransform
 from fraudctl.io import atomic_directory, write_json
-from fraudctl.model.estimators import build_estimator, library_requirements
-from fraudctl.model.metrics import classification_metrics
+from fraudctl.model import bundle
+from fraudctl.model.estimators import build_estimator, fit_options, library_requirements
+from fraudctl.model.leakage import check_for_leaks
+from fraudctl.model.metrics import card_precision_at_k, classification_metrics
 from fraudctl.model.threshold import ThresholdChoice, choose_threshold
 from fraudctl.progress import Progress, quiet
 
@@ -39,8 +42,11 @@ class TrainResult:
 
 def fit(params: Params, frame: pd.DataFrame, schema: Schema, seed: int | None = None) -> Any:
     """A fitted estimator of the configured kind, trained on ``frame``."""
-    estimator = build_estimator(params.model, params.base.seed if seed is None else seed)
-    estimator.fit(frame[list(schema.features)], frame[schema.target].to_numpy())
+    estimator = build_estimator(
+        params.model, params.base.seed if seed is None else seed, list(schema.categorical)
+    )
+    options = fit_options(params.model, list(schema.categorical))
+    estimator.fit(frame[list(schema.features)], frame[schema.target].to_numpy(), **options)
     return estimator
 
 
@@ -49,19 +55,51 @@ def score(estimator: Any, frame: pd.DataFrame, schema: Schema) -> np.ndarray:
     return estimator.predict_proba(frame[list(schema.features)])[:, 1]
 
 
+def amounts(frame: pd.DataFrame, schema: Schema) -> np.ndarray:
+    """Transaction amounts for the money metrics; zeros when the data has no amount."""
+    if schema.amount is None:
+        return np.zeros(len(frame))
+    return frame[schema.amount].to_numpy(dtype=np.float64)
+
+
+def day_numbers(times: pd.Series) -> np.ndarray:
+    if pd.api.types.is_datetime64_any_dtype(times):
+        return times.astype("int64").to_numpy() // (86_400 * 10**9)
+    return np.floor(times.to_numpy(dtype=np.float64) / 86_400).astype(np.int64)
+
+
 def split_metrics(
     params: Params, frame: pd.DataFrame, schema: Schema, scores: np.ndarray, threshold: float
 ) -> dict[str, float]:
     """The project's metric set for one split at a threshold (shared with evaluate)."""
-    return classification_metrics(
-        frame[schema.target].to_numpy(),
+    y = frame[schema.target].to_numpy()
+    results = classification_metrics(
+        y,
         scores,
-        frame[schema.amount].to_numpy(),
+        amounts(frame, schema),
         threshold,
         max_fpr=params.evaluate.max_false_positive_rate,
         top_k=params.evaluate.top_k,
         review_cost=params.threshold.review_cost,
     )
+    if schema.entities:
+        role = params.evaluate.card_entity or next(iter(schema.entities))
+        column = schema.entities.get(role)
+        if column is None:
+            from fraudctl.errors import ConfigError
+
+            raise ConfigError(
+                f"evaluate.card_entity: {role!r} is not an entity role "
+                f"(declared: {', '.join(schema.entities)})"
+            )
+        results["card_precision_at_k"] = card_precision_at_k(
+            y,
+            scores,
+            frame[column].to_numpy(),
+            day_numbers(frame[schema.time]),
+            params.evaluate.card_k,
+        )
+    return results
 
 
 def choose_on_validation(
@@ -70,12 +108,17 @@ def choose_on_validation(
     """The decision threshold for ``estimator``, picked on the validation split."""
     scores = score(estimator, validation, schema)
     choice = choose_threshold(
-        validation[schema.target].to_numpy(),
-        scores,
-        validation[schema.amount].to_numpy(),
-        params.threshold,
+        validation[schema.target].to_numpy(), scores, amounts(validation, schema), params.threshold
     )
     return choice, scores
+
+
+def fingerprint(frame: pd.DataFrame) -> str:
+    """A short hash of a split's content: models are only compared on the same data."""
+    import hashlib
+
+    hashed = pd.util.hash_pandas_object(frame, index=False).to_numpy()
+    return hashlib.sha256(hashed.tobytes()).hexdigest()[:16]
 
 
 def _flat_params(params: Params) -> dict[str, Any]:
@@ -84,19 +127,38 @@ def _flat_params(params: Params) -> dict[str, Any]:
         "seed": params.base.seed,
         "data_source": params.data.source,
         "split_method": params.split.method,
+        "split_gap": params.split.gap,
     }
     flat.update({f"model.{k}": v for k, v in params.model.hyperparameters().items()})
     flat.update({f"threshold.{k}": v for k, v in params.threshold.model_dump().items()})
     return flat
 
 
+def raw_example(paths: ProjectPaths, transform: FeatureTransform, rows: int = 5) -> pd.DataFrame:
+    """A few raw validation rows: the MLflow model's input example and signature."""
+    from fraudctl.data.prepare import load_prepared
+
+    return load_prepared(paths, "validation")[transform.raw_columns].head(rows)
+
+
 def train(params: Params, paths: ProjectPaths, progress: Progress = quiet) -> TrainResult:
     import time
 
     schema = load_schema(paths)
+    transform = FeatureTransform.from_dict(load_transform_dict(paths))
     progress("loading splits")
     train_frame = load_split(paths, "train")
     validation = load_split(paths, "validation")
+
+    progress("checking single features for label leaks")
+    check_for_leaks(
+        train_frame,
+        list(schema.features),
+        schema.target,
+        params.features.leak_guard_auc,
+        params.features.leak_guard_allow,
+        params.base.seed,
+    )
 
     progress(f"fitting {params.model.name} on {len(train_frame):,} rows")
     started = time.perf_counter()
@@ -106,6 +168,7 @@ def train(params: Params, paths: ProjectPaths, progress: Progress = quiet) -> Tr
     progress("choosing the decision threshold on validation")
     choice, val_scores = choose_on_validation(params, estimator, validation, schema)
     val_metrics = split_metrics(params, validation, schema, val_scores, choice.value)
+    data_fingerprint = fingerprint(validation[[*schema.features, schema.target]])
 
     progress("logging to MLflow")
     with tracking.run(
@@ -115,32 +178,41 @@ def train(params: Params, paths: ProjectPaths, progress: Progress = quiet) -> Tr
         tracking.log_params(_flat_params(params))
         tracking.log_metrics(val_metrics, prefix="val_")
         tracking.log_metrics({"fit_seconds": fit_seconds})
+        tracking.set_tags({tracking.FINGERPRINT_TAG: data_fingerprint})
         metadata = {
-            "fraudctl_model": params.model.name,
+            "kind": params.model.name,
             "threshold": choice.value,
             "threshold_strategy": choice.strategy,
             "features": list(schema.features),
             "amount_column": schema.amount,
-            "run_id": run_id,
             "registered_model": params.tracking.registered_model,
             "validation_metrics": {k: float(v) for k, v in val_metrics.items()},
+            "validation_fingerprint": data_fingerprint,
         }
-        example = validation[list(schema.features)].head(5)
         with atomic_directory(paths.model_dir) as staging:
-            tracking.save_model(
-                estimator,
+            bundle.save_model(
                 staging,
-                example,
-                estimator.predict_proba(example),
+                transform,
+                estimator,
                 metadata,
+                raw_example(paths, transform),
                 library_requirements(params.model),
             )
             tracking.log_artifacts(staging, MODEL_ARTIFACT_PATH)
             progress("registering the model")
             version = tracking.register(params.tracking, run_id, MODEL_ARTIFACT_PATH)
-            tracking.update_metadata(staging, {"registered_version": version})
-        promotion = tracking.promote_if_better(params.tracking, version, val_metrics["pr_auc"])
+        promotion = tracking.promote_if_better(
+            params.tracking, version, val_metrics["pr_auc"], data_fingerprint
+        )
         tracking.set_tags({"registered_version": version, "champion": str(promotion.promoted)})
+    bundle.write_registry_record(
+        paths.model_dir,
+        {
+            "run_id": run_id,
+            "version": version,
+            "registered_model": params.tracking.registered_model,
+        },
+    )
 
     write_json(
         paths.train_report,

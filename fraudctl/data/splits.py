@@ -1,0 +1,50 @@
+"""The model-input splits every stage after ``features`` reads, and their schema.
+
+``data/features/{train,validation,test}.parquet`` hold the transform's output columns plus
+the columns metrics need (label, time, amount, group, entity ids). The schema's
+``features`` are the transform's output columns, so nothing downstream of the transform
+knows which columns were raw.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from fraudctl.config import ProjectPaths
+from fraudctl.data.prepare import load_raw_schema
+from fraudctl.data.schema import Schema
+from fraudctl.errors import ArtifactError
+from fraudctl.io import read_json, read_table
+
+
+def load_split(paths: ProjectPaths, split: str) -> pd.DataFrame:
+    """One split of model inputs, with a hint when the features stage has not run."""
+    path = paths.features_file(split)
+    if not path.exists():
+        raise ArtifactError(
+            f"{path}: not found; run `fraudctl features build` (or `dvc repro features`) first"
+        )
+    return read_table(path)
+
+
+def load_transform_dict(paths: ProjectPaths) -> dict:
+    if not paths.transform_file.exists():
+        raise ArtifactError(
+            f"{paths.transform_file}: not found; run `fraudctl features build` first"
+        )
+    return read_json(paths.transform_file)
+
+
+def load_schema(paths: ProjectPaths) -> Schema:
+    """The schema of the model inputs: the transform's output columns as features."""
+    raw = load_raw_schema(paths)
+    transform = load_transform_dict(paths)
+    return Schema(
+        time=raw.time,
+        amount=raw.amount,
+        target=raw.target,
+        features=tuple(transform["output_columns"]),
+        group=raw.group,
+        entities=raw.entities,
+        categorical=tuple(transform["categorical"]),
+    )

@@ -1,0 +1,83 @@
+"""Stage ``features``: prepared raw splits -> model inputs, point-in-time correct.
+
+The transform is fitted on the train split (categorical vocabularies) and applied once to
+every prepared row in time order, gap rows included: a validation row's history is
+everything before it, as it would be in production. Gap rows are history only.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from fraudctl.config import SPLITS, Params, ProjectPaths
+from fraudctl.data.prepare import load_prepared, load_raw_schema
+from fraudctl.data.schema import Schema
+from fraudctl.features.transform import FeatureTransform
+from fraudctl.io import atomic_directory, write_json
+from fraudctl.progress import Progress, quiet
+
+SPLIT_COLUMN = "__split"
+
+
+@dataclass
+class FeaturesResult:
+    transform: FeatureTransform
+    rows: dict[str, int]
+    seconds: float
+    outputs: list[Path]
+
+
+def fit_transform(params: Params, schema: Schema, train: pd.DataFrame) -> FeatureTransform:
+    return FeatureTransform.fit(
+        train,
+        time=schema.time,
+        target=schema.target,
+        amount=schema.amount,
+        features=list(schema.features),
+        categorical=list(schema.categorical),
+        entities=schema.entities,
+        params=params.features,
+    )
+
+
+def passthrough_columns(schema: Schema) -> list[str]:
+    """Raw columns kept beside the model inputs: what metrics and experiments need."""
+    columns = [schema.target, schema.time, *schema.entities.values()]
+    columns += [c for c in (schema.amount, schema.group) if c]
+    return list(dict.fromkeys(columns))
+
+
+def build_features(
+    params: Params, paths: ProjectPaths, progress: Progress = quiet
+) -> FeaturesResult:
+    schema = load_raw_schema(paths)
+    progress("loading the prepared splits")
+    parts = {name: load_prepared(paths, name) for name in (*SPLITS, "gap")}
+    transform = fit_transform(params, schema, parts["train"])
+
+    progress(f"computing {len(transform.output_columns)} features")
+    started = time.perf_counter()
+    tagged = pd.concat(
+        [part.assign(**{SPLIT_COLUMN: name}) for name, part in parts.items()], ignore_index=True
+    )
+    tagged = tagged.sort_values(schema.time, kind="stable", ignore_index=True)
+    features = transform.apply(tagged)
+    seconds = time.perf_counter() - started
+
+    keep = [c for c in passthrough_columns(schema) if c not in features.columns]
+    table = pd.concat([features, tagged[keep]], axis=1)
+    rows = {}
+    progress("writing data/features")
+    with atomic_directory(paths.features_dir) as staging:
+        staging.mkdir()
+        for name in SPLITS:
+            part = table[tagged[SPLIT_COLUMN].to_numpy() == name].reset_index(drop=True)
+            part.to_parquet(staging / f"{name}.parquet", index=False)
+            rows[name] = len(part)
+        write_json(staging / paths.transform_file.name, transform.to_dict())
+    outputs = [paths.features_file(s) for s in SPLITS] + [paths.transform_file]
+    return FeaturesResult(transform=transform, rows=rows, seconds=seconds, outputs=outputs)

@@ -1,0 +1,260 @@
+"""The feature transform: raw transaction columns -> the estimator's input matrix.
+
+It is fitted once (the categorical vocabularies, on the train split), saved as JSON inside
+the model, and applied by every door: the ``features`` stage, ``evaluate`` and the
+experiments (through the stage's output), ``fraudctl score``, the MLflow pyfunc and
+``fraudctl serve`` (through :mod:`fraudctl.features.online`, which calls the same kernel).
+A model is ``raw row -> transform -> estimator -> probability -> threshold``.
+
+JSON, not pickle: loading a model must never run code (see :mod:`fraudctl.model.bundle`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from fraudctl.config import FeaturesParams, parse_duration
+from fraudctl.errors import DataError
+from fraudctl.features.kernel import (
+    AMOUNT_SCALE,
+    WindowSpec,
+    calendar_features,
+    entity_features,
+)
+
+FORMAT_VERSION = 1
+
+
+def _ms(duration: str) -> int:
+    return round(parse_duration(duration) * 1000)
+
+
+def window_specs(params: FeaturesParams) -> list[WindowSpec]:
+    specs = []
+    for role, entity in params.entities.items():
+        risk = entity.risk
+        specs.append(
+            WindowSpec(
+                role=role,
+                windows_ms=tuple(_ms(w) for w in entity.windows),
+                aggregates=tuple(entity.aggregates) if entity.windows else (),
+                relative_amount=entity.relative_amount and bool(entity.windows),
+                time_since_previous=entity.time_since_previous,
+                risk_windows_ms=tuple(_ms(w) for w in risk.windows) if risk else (),
+                risk_delay_ms=_ms(risk.delay) if risk else 0,
+            )
+        )
+    return specs
+
+
+@dataclass
+class FeatureTransform:
+    """Column roles, categorical vocabularies and feature definitions; JSON-serialisable."""
+
+    time: str
+    time_kind: str  # "datetime" (parsed, UTC) or "numeric" (seconds)
+    target: str
+    amount: str | None
+    numeric: list[str]
+    categorical: dict[str, list[str]]  # column -> vocabulary; the code is the index
+    entities: dict[str, str]  # role -> id column
+    specs: list[WindowSpec]
+    calendar: list[str]
+    version: int = FORMAT_VERSION
+    _output: list[str] = field(default_factory=list, repr=False)
+
+    # --- the contract -------------------------------------------------------------
+
+    @property
+    def output_columns(self) -> list[str]:
+        """The estimator's input columns, in order."""
+        if not self._output:
+            names = [*self.numeric, *self.categorical]
+            for spec in self.specs:
+                names += spec.names()
+            names += list(calendar_features(np.zeros(0, dtype=np.int64), tuple(self.calendar)))
+            self._output = names
+        return self._output
+
+    @property
+    def raw_columns(self) -> list[str]:
+        """Every raw column the transform reads (besides the optional label)."""
+        columns = [self.time, *self.entities.values(), *self.numeric, *self.categorical]
+        if self.amount and self.amount not in columns:
+            columns.append(self.amount)
+        return list(dict.fromkeys(columns))
+
+    @property
+    def needs_history(self) -> bool:
+        return bool(self.specs)
+
+    @property
+    def needs_time(self) -> bool:
+        return bool(self.specs or self.calendar)
+
+    # --- fitting and serialisation ------------------------------------------------
+
+    @classmethod
+    def fit(
+        cls,
+        train: pd.DataFrame,
+        *,
+        time: str,
+        target: str,
+        amount: str | None,
+        features: list[str],
+        categorical: list[str],
+        entities: dict[str, str],
+        params: FeaturesParams,
+    ) -> FeatureTransform:
+        """Learn the vocabularies of the categorical columns from the train split."""
+        vocabularies = {
+            column: sorted(pd.unique(category_strings(train[column]).dropna()).tolist())
+            for column in features
+            if column in categorical
+        }
+        kind = "datetime" if pd.api.types.is_datetime64_any_dtype(train[time]) else "numeric"
+        return cls(
+            time=time,
+            time_kind=kind,
+            target=target,
+            amount=amount,
+            numeric=[c for c in features if c not in categorical],
+            categorical=vocabularies,
+            entities=dict(entities),
+            specs=window_specs(params),
+            calendar=list(params.calendar),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {k: v for k, v in asdict(self).items() if not k.startswith("_")}
+        data["output_columns"] = self.output_columns
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FeatureTransform:
+        if data.get("version") != FORMAT_VERSION:
+            raise ValueError(f"feature transform format {data.get('version')!r} is not supported")
+        specs = [
+            WindowSpec(**{k: tuple(v) if isinstance(v, list) else v for k, v in s.items()})
+            for s in data["specs"]
+        ]
+        fields = {k: v for k, v in data.items() if k not in {"specs", "output_columns"}}
+        return cls(**fields, specs=specs)
+
+    # --- applying -----------------------------------------------------------------
+
+    def time_ms(self, values: pd.Series) -> np.ndarray:
+        """Epoch milliseconds (int64) from a datetime or a numeric-seconds column."""
+        return time_to_ms(values, self.time_kind)
+
+    def encode_categories(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
+        """Category codes as floats; an unknown or missing category is NaN (LightGBM's
+        missing branch), never an error at scoring time."""
+        out = {}
+        for column, vocabulary in self.categorical.items():
+            lookup = pd.Index(vocabulary)
+            codes = lookup.get_indexer(category_strings(frame[column])).astype(np.float64)
+            codes[codes < 0] = np.nan
+            out[column] = codes
+        return out
+
+    def apply(self, frame: pd.DataFrame, history: pd.DataFrame | None = None) -> pd.DataFrame:
+        """Model inputs for every row of ``frame`` (same order, same index).
+
+        ``history`` holds earlier transactions (with labels where known) that feed the
+        history features but are not returned. Rows are placed history first, then
+        ``frame``, each in its own order: ties in time count the earlier-placed row first.
+        """
+        n_history = 0 if history is None else len(history)
+        both = frame if history is None else pd.concat([history, frame], ignore_index=True)
+        out: dict[str, np.ndarray] = {}
+        for column in self.numeric:
+            out[column] = both[column].to_numpy(dtype=np.float64)
+        out.update(self.encode_categories(both))
+        if self.needs_time:
+            time_ms = self.time_ms(both[self.time])
+            for spec in self.specs:
+                values = self._entity_block(spec, both, time_ms)
+                for j, name in enumerate(spec.names()):
+                    out[name] = values[:, j]
+            out.update(calendar_features(time_ms, tuple(self.calendar)))
+        result = pd.DataFrame(out, columns=self.output_columns)
+        result = result.iloc[n_history:].reset_index(drop=True)
+        result.index = frame.index
+        return result
+
+    def _entity_block(
+        self, spec: WindowSpec, frame: pd.DataFrame, time_ms: np.ndarray
+    ) -> np.ndarray:
+        codes, _ = pd.factorize(entity_keys(frame[self.entities[spec.role]]), sort=False)
+        order = np.lexsort((np.arange(len(frame)), time_ms, codes))
+        amount_fp = (
+            amount_fixed_point(frame[self.amount].to_numpy(dtype=np.float64))
+            if self.amount
+            else np.zeros(len(frame), dtype=np.int64)
+        )
+        labelled, fraud = label_arrays(frame, self.target)
+        values = entity_features(
+            spec,
+            codes[order].astype(np.int64),
+            time_ms[order],
+            amount_fp[order],
+            labelled[order],
+            fraud[order],
+        )
+        unsorted = np.empty_like(values)
+        unsorted[order] = values
+        return unsorted
+
+
+# --- helpers shared with the online path ----------------------------------------------
+
+
+def time_to_ms(values: pd.Series, kind: str) -> np.ndarray:
+    if kind == "datetime":
+        stamps = pd.to_datetime(values, utc=True)
+        return (stamps.astype("int64") // 1_000_000).to_numpy(dtype=np.int64)
+    return np.round(values.to_numpy(dtype=np.float64) * 1000).astype(np.int64)
+
+
+def amount_fixed_point(amounts: np.ndarray) -> np.ndarray:
+    return np.round(amounts * AMOUNT_SCALE).astype(np.int64)
+
+
+def entity_keys(values: pd.Series) -> pd.Series:
+    """Entity ids as text, so 42 and "42" are one customer everywhere."""
+    if pd.api.types.is_float_dtype(values):
+        values = values.astype("Int64")
+    return values.astype(str)
+
+
+def category_strings(values: pd.Series) -> pd.Series:
+    """Categories as text (integer codes become "3"); missing stays missing."""
+    if pd.api.types.is_float_dtype(values):
+        values = values.astype("Int64")
+    return values.astype("string").astype(object).where(values.notna(), None)
+
+
+def label_arrays(frame: pd.DataFrame, target: str) -> tuple[np.ndarray, np.ndarray]:
+    """(labelled, fraud) as 0/1 int64; rows without a known label count as unlabelled."""
+    if target not in frame.columns:
+        zeros = np.zeros(len(frame), dtype=np.int64)
+        return zeros, zeros.copy()
+    labels = pd.to_numeric(frame[target], errors="coerce").to_numpy(dtype=np.float64)
+    labelled = (~np.isnan(labels)).astype(np.int64)
+    fraud = np.where(labelled == 1, labels, 0).astype(np.int64)
+    return labelled, fraud
+
+
+def require_columns(frame: pd.DataFrame, columns: list[str], source: str) -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise DataError(
+            f"{source}: missing column(s) {', '.join(missing)}; the model reads "
+            f"{', '.join(columns)}"
+        )

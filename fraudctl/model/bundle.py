@@ -1,0 +1,249 @@
+"""The saved model: feature transform + estimator + threshold, in files that cannot run code.
+
+A model directory is an MLflow model whose ``python_function`` flavour names a loader
+module (:mod:`fraudctl.model.pyfunc`) and a data folder holding:
+
+- ``transform.json``: the fitted feature transform (roles, vocabularies, definitions);
+- ``estimator.lgb.txt`` (LightGBM's own text format) or ``estimator.skops`` (scikit-learn,
+  loaded with skops and an explicit list of trusted types);
+- ``model.json``: threshold, kind, feature order, validation metrics and fingerprint.
+
+No pickle is written or read: a model file from the registry, a bucket or a pull request
+cannot execute code when loaded. A directory in the old pickled format is refused with a
+message saying to retrain.
+
+Run-specific facts (run id, registry version) live beside the model in
+``models/registry.json``, not inside it, so retraining the same params on the same data
+gives a byte-identical model directory and DVC sees no change.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from fraudctl.errors import ArtifactError
+from fraudctl.features.transform import FeatureTransform
+
+PAYLOAD_DIR = "fraudctl"
+LOADER_MODULE = "fraudctl.model.pyfunc"
+TRANSFORM_FILE = "transform.json"
+METADATA_FILE = "model.json"
+LIGHTGBM_FILE = "estimator.lgb.txt"
+SKOPS_FILE = "estimator.skops"
+FORMAT_VERSION = 2
+# Module prefixes whose types a scikit-learn model may contain; anything else is refused.
+TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.", "builtins.", "collections.")
+# Run-specific facts beside the model (not inside: see the module docstring).
+REGISTRY_FILE = "registry.json"
+UNSTABLE_MLMODEL_KEYS = ("utc_time_created", "model_uuid", "run_id", "mlflow_version")
+
+
+class BoosterClassifier:
+    """A LightGBM booster read from its text format, with scikit-learn's predict_proba."""
+
+    def __init__(self, booster: Any):
+        self.booster_ = booster
+
+    @property
+    def feature_names(self) -> list[str]:
+        return list(self.booster_.feature_name())
+
+    def predict_proba(self, features: Any) -> np.ndarray:
+        matrix = np.ascontiguousarray(np.asarray(features, dtype=np.float64))
+        fraud = self.booster_.predict(matrix)
+        return np.column_stack([1.0 - fraud, fraud])
+
+
+@dataclass
+class FraudModel:
+    """What every door applies to raw rows: transform -> estimator -> probability."""
+
+    transform: FeatureTransform
+    estimator: Any
+    metadata: dict[str, Any]
+
+    @property
+    def threshold(self) -> float:
+        return float(self.metadata["threshold"])
+
+    @property
+    def kind(self) -> str:
+        return str(self.metadata["kind"])
+
+    @property
+    def features(self) -> list[str]:
+        return self.transform.output_columns
+
+    def feature_frame(self, raw: pd.DataFrame, history: pd.DataFrame | None = None) -> pd.DataFrame:
+        return self.transform.apply(raw, history)
+
+    def predict_features(self, features: pd.DataFrame | np.ndarray) -> np.ndarray:
+        return self.estimator.predict_proba(features)[:, 1]
+
+    def predict_raw(self, raw: pd.DataFrame, history: pd.DataFrame | None = None) -> np.ndarray:
+        return self.predict_features(self.feature_frame(raw, history))
+
+
+# --- writing ---------------------------------------------------------------------------
+
+
+def estimator_payload(estimator: Any, kind: str, directory: Path) -> None:
+    """Write the fitted estimator in a format that loads without running code."""
+    booster = getattr(estimator, "booster_", None)
+    if kind == "lightgbm" and booster is not None:
+        (directory / LIGHTGBM_FILE).write_text(booster.model_to_string(), encoding="utf-8")
+        return
+    import skops.io
+
+    skops.io.dump(estimator, directory / SKOPS_FILE)
+
+
+def save_model(
+    path: Path,
+    transform: FeatureTransform,
+    estimator: Any,
+    metadata: dict[str, Any],
+    raw_example: pd.DataFrame,
+    requirements: list[str],
+) -> None:
+    """Write the MLflow model directory ``path`` (which must not exist yet)."""
+    import tempfile
+
+    import mlflow.pyfunc
+    from mlflow.models import infer_signature
+
+    with tempfile.TemporaryDirectory(prefix="fraudctl-payload-") as scratch:
+        payload = Path(scratch) / PAYLOAD_DIR
+        payload.mkdir()
+        _write_json(payload / TRANSFORM_FILE, transform.to_dict())
+        _write_json(payload / METADATA_FILE, {"format": FORMAT_VERSION, **metadata})
+        estimator_payload(estimator, str(metadata["kind"]), payload)
+        model = load_payload(payload)
+        probabilities = model.predict_raw(raw_example)
+        mlflow.pyfunc.save_model(
+            path=str(path),
+            loader_module=LOADER_MODULE,
+            data_path=str(payload),
+            signature=infer_signature(raw_example, probabilities),
+            input_example=raw_example,
+            pip_requirements=requirements,
+        )
+    _stabilise_mlmodel(path / "MLmodel")
+
+
+def _write_json(path: Path, payload: Any) -> None:
+    path.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def _stabilise_mlmodel(mlmodel: Path) -> None:
+    """Drop the creation time and random ids MLflow writes, so equal models hash equal."""
+    import yaml
+
+    spec = yaml.safe_load(mlmodel.read_text(encoding="utf-8"))
+    for key in UNSTABLE_MLMODEL_KEYS:
+        spec.pop(key, None)
+    mlmodel.write_text(yaml.safe_dump(spec, sort_keys=True), encoding="utf-8")
+
+
+# --- reading ---------------------------------------------------------------------------
+
+
+def payload_dir(path: Path) -> Path:
+    """The data folder of a model directory, after checking it is ours and pickle-free."""
+    import yaml
+
+    path = Path(path)
+    mlmodel = path / "MLmodel"
+    if not mlmodel.exists():
+        raise ArtifactError(
+            f"{path}: not an MLflow model directory (no MLmodel file); run `fraudctl train` first"
+        )
+    try:
+        spec = yaml.safe_load(mlmodel.read_text(encoding="utf-8"))
+        flavour = spec["flavors"]["python_function"]
+    except (yaml.YAMLError, KeyError, TypeError, UnicodeDecodeError) as exc:
+        raise ArtifactError(f"{mlmodel}: unreadable MLmodel file ({exc})") from None
+    if flavour.get("loader_module") != LOADER_MODULE or "data" not in flavour:
+        raise ArtifactError(
+            f"{path}: not a fraudctl model in the safe format (its loader is "
+            f"{flavour.get('loader_module')!r}); models stored as pickles can run code when "
+            "loaded and are refused: retrain it with `fraudctl train`"
+        )
+    return path / flavour["data"]
+
+
+def load_model(path: Path) -> FraudModel:
+    """Load a model directory (``models/model`` or one downloaded from the registry)."""
+    return load_payload(payload_dir(path))
+
+
+def load_payload(payload: Path) -> FraudModel:
+    try:
+        transform = FeatureTransform.from_dict(_read_json(payload / TRANSFORM_FILE))
+        metadata = _read_json(payload / METADATA_FILE)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ArtifactError(f"{payload}: unreadable model files ({exc})") from None
+    if metadata.get("format") != FORMAT_VERSION:
+        raise ArtifactError(
+            f"{payload}: model format {metadata.get('format')!r} is not {FORMAT_VERSION}; "
+            "retrain it with this version of fraudctl"
+        )
+    return FraudModel(transform=transform, estimator=_load_estimator(payload), metadata=metadata)
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ArtifactError(f"{path}: missing from the model directory") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ArtifactError(f"{path}: unreadable ({exc}); retrain the model") from None
+
+
+def _load_estimator(payload: Path) -> Any:
+    text_model = payload / LIGHTGBM_FILE
+    if text_model.exists():
+        import lightgbm
+
+        try:
+            booster = lightgbm.Booster(model_str=text_model.read_text(encoding="utf-8"))
+        except (lightgbm.basic.LightGBMError, UnicodeDecodeError) as exc:
+            raise ArtifactError(f"{text_model}: not a LightGBM model ({exc})") from None
+        return BoosterClassifier(booster)
+    skops_model = payload / SKOPS_FILE
+    if not skops_model.exists():
+        raise ArtifactError(f"{payload}: no estimator file ({LIGHTGBM_FILE} or {SKOPS_FILE})")
+    import skops.io
+
+    try:
+        untrusted = skops.io.get_untrusted_types(file=skops_model)
+    except Exception as exc:  # skops raises zipfile and its own errors for a damaged file
+        raise ArtifactError(f"{skops_model}: unreadable ({exc}); retrain the model") from None
+    refused = [t for t in untrusted if not t.startswith(TRUSTED_PREFIXES)]
+    if refused:
+        raise ArtifactError(
+            f"{skops_model}: refusing to load types outside scikit-learn and numpy: "
+            f"{', '.join(refused)}"
+        )
+    return skops.io.load(skops_model, trusted=untrusted)
+
+
+def write_registry_record(model_dir: Path, record: dict[str, Any]) -> None:
+    from fraudctl.io import write_json
+
+    write_json(Path(model_dir).parent / REGISTRY_FILE, record)
+
+
+def read_registry_record(model_dir: Path) -> dict[str, Any]:
+    """Run id and registry version of the last `fraudctl train` that wrote ``model_dir``."""
+    path = Path(model_dir).parent / REGISTRY_FILE
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
