@@ -178,6 +178,55 @@ def features_build(params_file: ParamsOption = DEFAULT_PARAMS_FILE) -> None:
     )
 
 
+@features_app.command("materialize")
+@user_errors
+def features_materialize(
+    params_file: ParamsOption = DEFAULT_PARAMS_FILE,
+    model: Annotated[Path, typer.Option(help="The model whose features to serve.")] = Path(
+        "models/model"
+    ),
+    store: Annotated[
+        str,
+        typer.Option(
+            envvar="FRAUDCTL_ONLINE_STORE",
+            help="sqlite:///path or redis://host:port/db (env FRAUDCTL_ONLINE_STORE).",
+        ),
+    ] = "sqlite:///data/online/store.db",
+    history: Annotated[
+        Path | None,
+        typer.Option(help="A raw history file instead of the prepared data (all splits)."),
+    ] = None,
+) -> None:
+    """Load the online store with the history the model was trained on (or a file)."""
+    from fraudctl.features.materialize import materialize_store
+
+    _, paths = _load(params_file)
+    with progress("materialize") as step:
+        result = materialize_store(paths, model, store, history, progress=step)
+    console.print(
+        f"[green]✓[/] {result.rows:,} transactions of {result.entities} entity kind(s) "
+        f"loaded into {store} in {result.seconds:.1f} s"
+    )
+
+
+@features_app.command("labels")
+@user_errors
+def features_labels(
+    labels_file: Annotated[
+        Path, typer.Argument(metavar="FILE", help="CSV or parquet: transaction_id, is_fraud.")
+    ],
+    store: Annotated[
+        str,
+        typer.Option(envvar="FRAUDCTL_ONLINE_STORE", help="The online store to update."),
+    ] = "sqlite:///data/online/store.db",
+) -> None:
+    """Record fraud labels that arrived (chargebacks, reviews) in the online store."""
+    from fraudctl.features.materialize import record_labels
+
+    recorded, unknown = record_labels(labels_file, store)
+    console.print(f"[green]✓[/] {recorded:,} label(s) recorded; {unknown:,} unknown transaction(s)")
+
+
 @app.command()
 @user_errors
 def train(params_file: ParamsOption = DEFAULT_PARAMS_FILE) -> None:
@@ -332,6 +381,34 @@ def experiment_drift(
     console.print(f"see {paths.experiment_dir('drift') / 'summary.md'} and report.html")
     if result.drift_detected and fail_on_drift:
         raise typer.Exit(1)
+
+
+@app.command()
+@user_errors
+def score(
+    input_path: Annotated[
+        Path, typer.Argument(metavar="INPUT", help="Raw transactions: CSV, CSV.gz or parquet.")
+    ],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Where to write rows with their scores.")
+    ],
+    history: Annotated[
+        Path | None,
+        typer.Option(help="Earlier transactions (labels optional) feeding history features."),
+    ] = None,
+    model: Annotated[Path, typer.Option(help="The model directory.")] = Path("models/model"),
+) -> None:
+    """Score a file of raw transactions: probability and decision per row."""
+    from fraudctl.score import score_file
+
+    with progress("score") as step:
+        result = score_file(input_path, output, model, history, progress=step)
+    rate = result.rows / result.seconds if result.seconds else float("inf")
+    console.print(
+        f"[green]✓[/] {result.rows:,} rows scored in {result.seconds:.1f} s "
+        f"({rate:,.0f} rows/s); {result.flagged:,} flagged at threshold "
+        f"{result.threshold:.4f} -> {result.output}"
+    )
 
 
 @app.command()

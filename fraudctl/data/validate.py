@@ -286,3 +286,58 @@ def validate_table(
         extra_columns=extra,
     )
     return clean[list(schema.required)], schema, summary
+
+
+def validate_model_input(
+    frame: pd.DataFrame,
+    *,
+    time: str,
+    entities: list[str],
+    numeric: list[str],
+    categorical: list[str],
+    amount: str | None,
+    target: str,
+    source: str,
+    max_amount: float = 1e9,
+) -> pd.DataFrame:
+    """Check raw rows against a saved model's own contract (its transform's raw columns).
+
+    Used where the model, not params.yaml, is the authority: ``fraudctl score`` and history
+    files. Labels are optional; extra columns are kept untouched.
+    """
+    if frame.empty or len(frame.columns) == 0:
+        raise DataError(f"{source}: the table has no rows")
+    frame = frame.reset_index(drop=True)
+    frame.columns = [str(c).strip() for c in frame.columns]
+    required = list(
+        dict.fromkeys([time, *entities, *numeric, *categorical, *([amount] if amount else [])])
+    )
+    missing = [c for c in required if c not in frame.columns]
+    if missing:
+        raise DataError(
+            f"{source}: missing column(s) {', '.join(missing)}; the model reads "
+            f"{', '.join(required)}"
+        )
+    clean = frame.copy()
+    clean[time] = _time_column(frame, time, source)
+    for column in entities:
+        clean[column] = _entity_ids(frame, column, source)
+    for column in categorical:
+        clean[column] = _categories(frame, column, source)
+    for column in numeric + ([amount] if amount and amount not in numeric else []):
+        clean[column] = _finite(_as_numbers(frame, column, source), column, source)
+    if amount:
+        values = clean[amount].to_numpy()
+        for bad, problem in (
+            (values < 0, "negative amount(s); amounts must be >= 0"),
+            (values > max_amount, f"implausible amount(s) above {max_amount:g}"),
+        ):
+            if bad.any():
+                raise _fail(source, amount, problem, np.flatnonzero(bad))
+    if target in frame.columns:
+        labels = pd.to_numeric(frame[target], errors="coerce")
+        wrong = np.flatnonzero(labels.notna().to_numpy() & ~labels.isin([0, 1]).to_numpy())
+        if wrong.size:
+            raise _fail(source, target, "labels must be 0, 1 or empty", wrong)
+        clean[target] = labels
+    return clean

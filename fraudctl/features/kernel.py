@@ -101,8 +101,9 @@ def entity_features(
     amount_fp: np.ndarray,
     labelled: np.ndarray,
     fraud: np.ndarray,
-) -> np.ndarray:
-    """(rows x features) for rows sorted by (code, time, arrival).
+) -> list[np.ndarray]:
+    """One array per feature (in ``spec.names()`` order), for rows sorted by
+    (code, time, arrival).
 
     ``amount_fp`` is the amount in fixed point (int64); ``labelled``/``fraud`` are 0/1
     int64 arrays (a row whose label is not known yet has labelled = fraud = 0).
@@ -110,7 +111,7 @@ def entity_features(
     n = codes.size
     columns: list[np.ndarray] = []
     if n == 0:
-        return np.empty((0, len(spec.names())))
+        return [np.empty(0) for _ in spec.names()]
     t0 = int(time_ms.min())
     span = int(time_ms.max()) - t0 + spec.horizon_ms + 1
     if (int(codes.max()) + 1) * span >= 2**62:
@@ -163,7 +164,7 @@ def entity_features(
             with np.errstate(divide="ignore", invalid="ignore"):
                 columns.append(np.where(known > 0, frauds / known, 0.0))
             columns.append(known)
-    return np.column_stack(columns) if columns else np.empty((n, 0))
+    return columns
 
 
 def calendar_features(time_ms: np.ndarray, wanted: tuple[str, ...]) -> dict[str, np.ndarray]:

@@ -170,28 +170,42 @@ class FeatureTransform:
         history features but are not returned. Rows are placed history first, then
         ``frame``, each in its own order: ties in time count the earlier-placed row first.
         """
+        matrix = self.matrix(frame, history)
+        return pd.DataFrame(matrix, columns=self.output_columns, index=frame.index)
+
+    def matrix(self, frame: pd.DataFrame, history: pd.DataFrame | None = None) -> np.ndarray:
+        """:meth:`apply` as a (rows x features) float64 array, without a DataFrame."""
         n_history = 0 if history is None else len(history)
         both = frame if history is None else pd.concat([history, frame], ignore_index=True)
-        out: dict[str, np.ndarray] = {}
+        columns = self.output_columns
+        # Feature-major while filling: every column write is contiguous.
+        out = np.empty((len(columns), len(both)))
+        position = {name: j for j, name in enumerate(columns)}
         for column in self.numeric:
-            out[column] = both[column].to_numpy(dtype=np.float64)
-        out.update(self.encode_categories(both))
+            out[position[column]] = both[column].to_numpy(dtype=np.float64)
+        for column, codes in self.encode_categories(both).items():
+            out[position[column]] = codes
         if self.needs_time:
             time_ms = self.time_ms(both[self.time])
             for spec in self.specs:
-                values = self._entity_block(spec, both, time_ms)
-                for j, name in enumerate(spec.names()):
-                    out[name] = values[:, j]
-            out.update(calendar_features(time_ms, tuple(self.calendar)))
-        result = pd.DataFrame(out, columns=self.output_columns)
-        result = result.iloc[n_history:].reset_index(drop=True)
-        result.index = frame.index
-        return result
+                self._entity_block(spec, both, time_ms, out, position[spec.names()[0]])
+            for name, values in calendar_features(time_ms, tuple(self.calendar)).items():
+                out[position[name]] = values
+        return out[:, n_history:].T
 
     def _entity_block(
-        self, spec: WindowSpec, frame: pd.DataFrame, time_ms: np.ndarray
-    ) -> np.ndarray:
-        codes, _ = pd.factorize(entity_keys(frame[self.entities[spec.role]]), sort=False)
+        self,
+        spec: WindowSpec,
+        frame: pd.DataFrame,
+        time_ms: np.ndarray,
+        out: np.ndarray,
+        first: int,
+    ) -> None:
+        """Fill rows ``first...`` of the feature-major ``out`` with one entity's features."""
+        ids = frame[self.entities[spec.role]]
+        if not pd.api.types.is_integer_dtype(ids):
+            ids = entity_keys(ids)
+        codes, _ = pd.factorize(ids, sort=False)
         order = np.lexsort((np.arange(len(frame)), time_ms, codes))
         amount_fp = (
             amount_fixed_point(frame[self.amount].to_numpy(dtype=np.float64))
@@ -207,9 +221,8 @@ class FeatureTransform:
             labelled[order],
             fraud[order],
         )
-        unsorted = np.empty_like(values)
-        unsorted[order] = values
-        return unsorted
+        for j, column in enumerate(values):
+            out[first + j][order] = column
 
 
 # --- helpers shared with the online path ----------------------------------------------

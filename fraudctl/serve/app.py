@@ -29,11 +29,14 @@ from fraudctl.serve.predictor import Predictor, load_predictor
 from fraudctl.serve.schemas import (
     ApiSchemas,
     BatchPrediction,
+    LabelBatch,
     Prediction,
     ThresholdUpdate,
     build_schemas,
     describe_errors,
     is_json_error,
+    numeric_fields,
+    request_fields,
 )
 from fraudctl.serve.settings import ServeSettings
 from fraudctl.serve.telemetry import (
@@ -45,6 +48,9 @@ from fraudctl.serve.telemetry import (
 
 JSON = "application/json"
 THRESHOLD_UPDATE = TypeAdapter(ThresholdUpdate)
+LABELS = TypeAdapter(LabelBatch)
+# A row of JSON is well under this; the body limit is the batch limit times it.
+MAX_ROW_BYTES = 2048
 
 
 class ApiError(Exception):
@@ -73,7 +79,7 @@ class ServiceState:
 
     def install(self, predictor: Predictor) -> None:
         self.schemas = build_schemas(
-            predictor.features, predictor.amount_column, self.settings.max_batch_size
+            request_fields(predictor.model.transform), self.settings.max_batch_size
         )
         self.predictor = predictor
         self.metrics.model_info.labels(
@@ -109,11 +115,65 @@ def _matrix(rows: list[dict[str, float]], features: tuple[str, ...]) -> np.ndarr
     return flat.reshape(len(rows), len(features))
 
 
+def body_limit(settings: ServeSettings) -> int:
+    """The largest body a route accepts: a full batch of generous rows."""
+    return settings.max_batch_size * MAX_ROW_BYTES + 65_536
+
+
 async def _body(request: Request) -> bytes:
-    body = await request.body()
+    """The raw body, refused early when it is not JSON (415) or too large (413): a body is
+    read in chunks and dropped as soon as it passes the limit, never held whole."""
+    media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media != JSON:
+        raise ApiError(415, f"unsupported content type {media or '(none)'!r}: send {JSON}")
+    limit = body_limit(request.app.state.service.settings)
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise ApiError(413, f"body of {int(declared):,} bytes exceeds the {limit:,}-byte limit")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ApiError(413, f"body exceeds the {limit:,}-byte limit")
+        chunks.append(chunk)
+    body = b"".join(chunks)
     if not body:
         raise ApiError(400, "empty body: expected a JSON object")
     return body
+
+
+def _require_admin(state: ServiceState, authorization: str | None, action: str) -> None:
+    """Bearer-token check in constant time; no token (or an empty one) disables the route."""
+    token = state.settings.admin_token
+    secret = token.get_secret_value() if token is not None else ""
+    if not secret:
+        raise ApiError(403, f"{action} is disabled: no admin token is configured")
+    expected = f"Bearer {secret}".encode()
+    if authorization is None or not hmac.compare_digest(authorization.encode(), expected):
+        raise ApiError(401, "missing or wrong bearer token")
+
+
+def _features(model: Predictor, row: dict[str, Any], record: bool) -> np.ndarray:
+    """One raw transaction -> a (1, features) array; with ``record`` it joins the history."""
+    if model.raw_only:
+        return _matrix([row], model.features)
+    tx = model.online.transaction(row) if model.model.transform.needs_time else None
+    vector = model.online.vector(row, tx)
+    if record and tx is not None:
+        model.online.record(tx)
+    return vector.reshape(1, -1)
+
+
+def _batch_features(model: Predictor, rows: list[dict[str, Any]], record: bool) -> np.ndarray:
+    """Rows in order: each one's history includes the rows before it in the batch."""
+    if model.raw_only:
+        return _matrix(rows, model.features)
+    return np.vstack([_features(model, row, record) for row in rows])
+
+
+def _record(request: Request) -> bool:
+    """``?record=false`` scores without adding the transaction to the history (what-ifs)."""
+    return request.query_params.get("record", "true").lower() not in {"false", "0", "no"}
 
 
 def _validate(adapter: Any, body: bytes) -> Any:
@@ -179,7 +239,7 @@ def _openapi(app: FastAPI, service: ServiceState) -> dict[str, Any]:
     from fraudctl.config import ULB_FEATURE_COLUMNS
 
     schemas = service.schemas or build_schemas(
-        ULB_FEATURE_COLUMNS, "Amount", service.settings.max_batch_size
+        numeric_fields(ULB_FEATURE_COLUMNS, "Amount"), service.settings.max_batch_size
     )
     document = get_openapi(
         title=app.title, version=app.version, description=app.description, routes=app.routes
@@ -194,7 +254,9 @@ def _openapi(app: FastAPI, service: ServiceState) -> dict[str, Any]:
 async def _load_model(service: ServiceState) -> None:
     settings = service.settings
     try:
-        loaded = await asyncio.to_thread(load_predictor, settings.model, settings.tracking_uri)
+        loaded = await asyncio.to_thread(
+            load_predictor, settings.model, settings.tracking_uri, settings.online_store
+        )
     except Exception as exc:  # a worker keeps answering probes and says why it is not ready
         service.load_error = str(exc)
         service.logger.error(f"model failed to load: {exc}")
@@ -242,7 +304,7 @@ def _add_routes(app: FastAPI) -> None:
         """Score one transaction: probability, decision at the threshold, risk band."""
         model, schemas = state.ready()
         row = _validate(schemas.transaction, await _body(request))
-        probability = float(model.probabilities(_matrix([row], model.features))[0])
+        probability = float(model.probabilities(_features(model, row, _record(request)))[0])
         fraud = probability >= model.threshold
         state.metrics.record_scores((probability,), int(fraud))
         request.state.log_fields = {
@@ -264,7 +326,12 @@ def _add_routes(app: FastAPI) -> None:
         """Score up to FRAUDCTL_MAX_BATCH_SIZE transactions; results keep the request order."""
         model, schemas = state.ready()
         batch = _validate(schemas.batch, await _body(request))
-        matrix = _matrix(batch.transactions, model.features)
+        if model.raw_only:
+            matrix = _matrix(batch.transactions, model.features)
+        else:  # store look-ups: off the event loop
+            matrix = await asyncio.to_thread(
+                _batch_features, model, batch.transactions, _record(request)
+            )
         # Scoring a large batch takes tens of milliseconds without the GIL: off the event loop,
         # single-row requests keep flowing meanwhile.
         probabilities = await asyncio.to_thread(model.probabilities, matrix)
@@ -294,7 +361,7 @@ def _add_routes(app: FastAPI) -> None:
         if not model.can_explain:
             raise ApiError(501, f"explanations need a tree model; this one is {model.kind}")
         row = _validate(schemas.transaction, await _body(request))
-        probability, contributions, base = model.explain(_matrix([row], model.features))
+        probability, contributions, base = model.explain(_features(model, row, record=False))
         ranked = dict(sorted(contributions.items(), key=lambda kv: -abs(kv[1])))
         request.state.log_fields = {"model_version": model.version}
         return json_response(
@@ -318,12 +385,7 @@ def _add_routes(app: FastAPI) -> None:
         request: Request, state: State, authorization: Annotated[str | None, Header()] = None
     ) -> Response:
         """Change the decision threshold of this process (bearer token required)."""
-        token = state.settings.admin_token
-        if token is None:
-            raise ApiError(403, "threshold changes are disabled: no admin token is configured")
-        expected = f"Bearer {token.get_secret_value()}".encode()
-        if authorization is None or not hmac.compare_digest(authorization.encode(), expected):
-            raise ApiError(401, "missing or wrong bearer token")
+        _require_admin(state, authorization, "changing the threshold")
         model, _ = state.ready()
         update = _validate(THRESHOLD_UPDATE, await _body(request))
         previous, model.threshold = model.threshold, update.threshold
@@ -339,6 +401,34 @@ def _add_routes(app: FastAPI) -> None:
             },
         )
         return json_response({"previous": previous, "threshold": update.threshold})
+
+    @app.post("/labels", tags=["model"])
+    async def labels(
+        request: Request, state: State, authorization: Annotated[str | None, Header()] = None
+    ) -> Response:
+        """Record fraud labels of scored transactions in the online store (bearer token
+        required). History features use a label only once it is older than the delay."""
+        _require_admin(state, authorization, "recording labels")
+        model, _ = state.ready()
+        store = model.online.store
+        if store is None:
+            raise ApiError(409, "this model has no history features: labels are not used")
+        batch = _validate(LABELS, await _body(request))
+        results = await asyncio.to_thread(
+            lambda: [
+                (
+                    str(item["transaction_id"]),
+                    store.label(str(item["transaction_id"]), item["is_fraud"]),
+                )
+                for item in batch.labels
+            ]
+        )
+        unknown = [tx for tx, found in results if not found]
+        state.logger.info(
+            f"{len(results) - len(unknown)} label(s) recorded",
+            extra={"fields": {"event": "labels", "unknown": len(unknown)}},
+        )
+        return json_response({"recorded": len(results) - len(unknown), "unknown": unknown[:100]})
 
     @app.get("/metrics", tags=["operations"], include_in_schema=True)
     async def metrics(state: State) -> Response:

@@ -1,9 +1,11 @@
 """The loaded model, with a fast single-row path, a batch path and exact tree explanations.
 
-For LightGBM models the booster is called directly on a float64 array: no DataFrame, no
-scikit-learn input checks, one thread. Its probabilities are the same numbers the
-training stage computes (a test holds them to 1e-9). Other estimators go through their
-own ``predict_proba`` on the same array.
+Requests carry raw transactions; :class:`~fraudctl.features.online.OnlineFeatures` turns
+each into the model's inputs (history from the online store) with the same kernel the
+features stage uses. For LightGBM models the trees are compiled and called on a float64
+array: no DataFrame, no scikit-learn input checks, one thread. Its probabilities are the
+same numbers the training stage computes (a test holds them to 1e-9). Other estimators go
+through their own ``predict_proba`` on the same array.
 """
 
 from __future__ import annotations
@@ -19,8 +21,12 @@ from typing import Any
 import numpy as np
 
 from fraudctl.errors import ArtifactError
+from fraudctl.features.online import OnlineFeatures
+from fraudctl.features.transform import FeatureTransform
+from fraudctl.model.bundle import FraudModel
 
 RISK_BANDS = ("low", "medium", "high")
+DEFAULT_ONLINE_STORE = "sqlite:///data/online/store.db"
 
 
 def limit_math_threads() -> None:
@@ -31,29 +37,52 @@ def limit_math_threads() -> None:
 
 @dataclass
 class Predictor:
-    estimator: Any
-    features: tuple[str, ...]
-    amount_column: str
-    threshold: float
+    """A loaded model ready for requests: its transform's online path and a fast scorer."""
+
+    model: FraudModel
     name: str
     version: str
     alias: str | None
     source: str
-    kind: str
-    validation_metrics: dict[str, float] = field(default_factory=dict)
+    online: OnlineFeatures
+    threshold: float = 0.0
     _booster: Any = None
     _forest: Any = None
     _explainer: Any = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
-        booster = getattr(self.estimator, "booster_", None)
+        self.threshold = self.model.threshold
+        booster = getattr(self.model.estimator, "booster_", None)
         if self.kind == "lightgbm" and booster is not None:
             from fraudctl.serve.forest import compile_booster
 
             self._booster = booster
             self._forest = compile_booster(booster)
         self.probabilities(np.zeros((1, len(self.features))))  # compile and warm up now
+
+    @property
+    def kind(self) -> str:
+        return self.model.kind
+
+    @property
+    def features(self) -> tuple[str, ...]:
+        """The estimator's input columns (the transform's output)."""
+        return tuple(self.model.features)
+
+    @property
+    def amount_column(self) -> str | None:
+        return self.model.transform.amount
+
+    @property
+    def raw_only(self) -> bool:
+        """True when requests carry the model inputs themselves (no transform work)."""
+        transform = self.model.transform
+        return not (transform.needs_time or transform.categorical)
+
+    @property
+    def validation_metrics(self) -> dict[str, float]:
+        return dict(self.model.metadata.get("validation_metrics", {}))
 
     @property
     def engine(self) -> str:
@@ -71,7 +100,7 @@ class Predictor:
         with warnings.catch_warnings():
             # Fitted on a DataFrame, scored on an array with the same column order.
             warnings.simplefilter("ignore", UserWarning)
-            return self.estimator.predict_proba(matrix)[:, 1]
+            return self.model.estimator.predict_proba(matrix)[:, 1]
 
     def risk(self, probability: float) -> str:
         """high: flagged; medium: within half the threshold of being flagged; low: the rest."""
@@ -106,7 +135,7 @@ class Predictor:
             if self._explainer is None:
                 import shap
 
-                self._explainer = shap.TreeExplainer(self.estimator)
+                self._explainer = shap.TreeExplainer(self.model.estimator)
         explanation = self._explainer(row)
         values = np.asarray(explanation.values)[0]
         base = np.asarray(explanation.base_values).reshape(-1)
@@ -115,6 +144,7 @@ class Predictor:
         return values, float(base[0])
 
     def describe(self) -> dict[str, Any]:
+        transform = self.model.transform
         return {
             "name": self.name,
             "version": self.version,
@@ -124,19 +154,38 @@ class Predictor:
             "source": self.source,
             "threshold": self.threshold,
             "features": list(self.features),
+            "inputs": input_columns(transform),
+            "history_features": transform.needs_history,
             "validation_metrics": self.validation_metrics,
         }
 
 
-def load_predictor(model: str, tracking_uri: str | None = None) -> Predictor:
-    """Load a local MLflow model directory, or fetch ``models:/name@alias`` from the registry."""
+def input_columns(transform: FeatureTransform) -> list[str]:
+    """The raw fields a request carries: what the transform reads."""
+    columns = [transform.time] if transform.needs_time else []
+    columns += [transform.entities[spec.role] for spec in transform.specs]
+    columns += [*transform.numeric, *transform.categorical]
+    if transform.amount and transform.amount not in columns:
+        columns.append(transform.amount)
+    return list(dict.fromkeys(columns))
+
+
+def load_predictor(
+    model: str, tracking_uri: str | None = None, online_store: str | None = None
+) -> Predictor:
+    """Load a local MLflow model directory, or fetch ``models:/name@alias`` from the registry.
+
+    A model with history features opens its online store (``online_store``), which must
+    have been loaded by `fraudctl features materialize`.
+    """
     limit_math_threads()
-    from fraudctl.tracking import load_estimator
+    from fraudctl.model.bundle import load_model, read_registry_record
 
     alias = registry_version = None
     if model.startswith("models:/"):
         path, registry_version = _download(model, tracking_uri)
         alias = model.split("@", 1)[1] if "@" in model else None
+        record: dict[str, Any] = {}
     else:
         path = Path(model)
         if not path.is_dir():
@@ -144,26 +193,26 @@ def load_predictor(model: str, tracking_uri: str | None = None) -> Predictor:
                 f"{model}: model directory not found; run `fraudctl train` "
                 "or pass --model models:/fraud-detector@champion"
             )
-    estimator, metadata = load_estimator(path)
-    try:
-        features = tuple(metadata["features"])
-        threshold = float(metadata["threshold"])
-    except (KeyError, TypeError, ValueError):
-        raise ArtifactError(
-            f"{path}: the model has no fraudctl metadata (features, threshold); "
-            "train it with `fraudctl train`"
-        ) from None
+        record = read_registry_record(path)
+    loaded = load_model(path)
+    store = None
+    if loaded.transform.needs_history:
+        from fraudctl.features.online import open_store
+
+        uri = online_store or DEFAULT_ONLINE_STORE
+        store = open_store(uri)
+        if store.count() == 0:
+            raise ArtifactError(
+                f"online store {uri} is empty but the model has history features; "
+                "run `fraudctl features materialize` first"
+            )
     return Predictor(
-        estimator=estimator,
-        features=features,
-        amount_column=str(metadata.get("amount_column", "Amount")),
-        threshold=threshold,
-        name=str(metadata.get("registered_model", "fraud-detector")),
-        version=registry_version or str(metadata.get("registered_version", "local")),
+        model=loaded,
+        name=str(loaded.metadata.get("registered_model", "fraud-detector")),
+        version=registry_version or str(record.get("version", "local")),
         alias=alias,
         source=model,
-        kind=str(metadata.get("fraudctl_model", "unknown")),
-        validation_metrics=dict(metadata.get("validation_metrics", {})),
+        online=OnlineFeatures(loaded.transform, store),
     )
 
 

@@ -10,13 +10,41 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any
+from datetime import datetime
+from typing import Annotated, Any, Literal, NotRequired
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, create_model
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    StrictStr,
+    TypeAdapter,
+    ValidationError,
+    create_model,
+)
 from typing_extensions import TypedDict
 
 FiniteFloat = Annotated[float, Field(strict=True, allow_inf_nan=False)]
-Amount = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=0.0)]
+# Same bound as data.max_amount's default: a 1e308 is a unit or export mistake, not a payment.
+MAX_AMOUNT = 1e9
+Amount = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=0.0, le=MAX_AMOUNT)]
+EntityId = Annotated[StrictStr | StrictInt, Field(description="an id: text or a whole number")]
+Category = Annotated[
+    StrictStr | StrictInt | None, Field(description="a category; unknown or null is allowed")
+]
+
+
+class Label(TypedDict):
+    transaction_id: StrictStr | StrictInt
+    is_fraud: Literal[0, 1]
+
+
+class LabelBatch(BaseModel):
+    """Fraud labels as they arrive (chargebacks, analyst decisions)."""
+
+    model_config = ConfigDict(extra="forbid")
+    labels: Annotated[list[Label], Field(min_length=1, max_length=100_000)]
 
 
 class ThresholdUpdate(BaseModel):
@@ -55,10 +83,32 @@ class ApiSchemas:
         return {"required": True, "content": {"application/json": {"schema": schema}}}
 
 
-def build_schemas(features: Sequence[str], amount: str, max_batch_size: int) -> ApiSchemas:
-    fields: dict[str, Any] = {
-        name: (Amount if name == amount else FiniteFloat) for name in features
-    }
+def request_fields(transform: Any) -> dict[str, Any]:
+    """The raw transaction's fields, from the model's transform (its own contract)."""
+    fields: dict[str, Any] = {}
+    if transform.needs_time:
+        fields[transform.time] = datetime if transform.time_kind == "datetime" else FiniteFloat
+    for spec in transform.specs:
+        fields[transform.entities[spec.role]] = EntityId
+    for name in transform.numeric:
+        fields[name] = Amount if name == transform.amount else FiniteFloat
+    for name in transform.categorical:
+        fields[name] = Category
+    if transform.amount and transform.amount not in fields and transform.specs:
+        fields[transform.amount] = Amount
+    if transform.needs_history:
+        # lets a label sent later (POST /labels) find this transaction in the store
+        fields["transaction_id"] = NotRequired[EntityId]
+    return fields
+
+
+def numeric_fields(features: Sequence[str], amount: str | None) -> dict[str, Any]:
+    """Fields of a model whose inputs are plain numbers (the ULB table)."""
+    return {name: (Amount if name == amount else FiniteFloat) for name in features}
+
+
+def build_schemas(fields: dict[str, Any], max_batch_size: int) -> ApiSchemas:
+    features = list(fields)
     row = TypedDict("Transaction", fields)  # type: ignore[misc]
     row.__pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[attr-defined]
     batch = create_model(
@@ -67,7 +117,7 @@ def build_schemas(features: Sequence[str], amount: str, max_batch_size: int) -> 
         transactions=(list[row], Field(min_length=1, max_length=max_batch_size)),  # type: ignore[valid-type]
     )
     return ApiSchemas(
-        features=tuple(features),
+        features=tuple(f for f in features if f != "transaction_id"),
         transaction=TypeAdapter(row),
         batch=TypeAdapter(batch),
         max_batch_size=max_batch_size,

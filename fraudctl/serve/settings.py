@@ -22,3 +22,5 @@ class ServeSettings(BaseSettings):
     admin_token: SecretStr | None = None
     tracking_uri: str | None = Field(default=None, validation_alias="MLFLOW_TRACKING_URI")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # history features: sqlite:///path (one pod) or redis://host:port/db (several pods)
+    online_store: str = "sqlite:///data/online/store.db"
