@@ -51,6 +51,7 @@ def mlflow_store(tmp_path_factory: pytest.TempPathFactory) -> str:
 def trained(tmp_path_factory: pytest.TempPathFactory, mlflow_store: str) -> ProjectPaths:
     """Run the prepare and train stages once on small synthetic data."""
     from fraudctl.data.prepare import prepare
+    from fraudctl.features.build import build_features
     from fraudctl.model.train import train
 
     root = tmp_path_factory.mktemp("served")
@@ -60,6 +61,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory, mlflow_store: str) -> Proj
     os.environ["MLFLOW_TRACKING_URI"] = mlflow_store
     try:
         prepare(params, paths)
+        build_features(params, paths)
         train(params, paths)
     finally:
         if previous is None:

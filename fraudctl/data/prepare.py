@@ -175,29 +175,3 @@ def prepare(params: Params, paths: ProjectPaths, source: str | None = None) -> P
     write_json(paths.data_report, report)
     outputs.append(paths.data_report)
     return PrepareResult(validation=summary, schema=schema, splits=splits, outputs=outputs)
-
-
-def load_prepared(paths: ProjectPaths, split: str) -> pd.DataFrame:
-    """Read one prepared (raw, validated) split; ``"gap"`` is the rows inside split gaps."""
-    path = paths.gap_file if split == "gap" else paths.split_file(split)
-    if not path.exists():
-        raise ArtifactError(
-            f"{path}: not found; run `fraudctl data` (or `dvc repro prepare`) first"
-        )
-    return read_table(path)
-
-
-def load_raw_schema(paths: ProjectPaths) -> Schema:
-    """The raw-column schema the prepare stage resolved."""
-    if not paths.data_report.exists():
-        raise ArtifactError(f"{paths.data_report}: not found; run `fraudctl data` first")
-    info = read_json(paths.data_report)["schema"]
-    return Schema(
-        time=info["time"],
-        amount=info["amount"],
-        target=info["target"],
-        features=tuple(info["features"]),
-        group=info.get("group"),
-        entities=dict(info.get("entities") or {}),
-        categorical=tuple(info.get("categorical") or ()),
-    )

@@ -1,5 +1,6 @@
-"""The model-input splits every stage after ``features`` reads, and their schema.
+"""Readers of the stages' data outputs: the prepared (raw) splits and the model inputs.
 
+``data/prepared/{train,gap,validation,test}.parquet`` are validated raw rows;
 ``data/features/{train,validation,test}.parquet`` hold the transform's output columns plus
 the columns metrics need (label, time, amount, group, entity ids). The schema's
 ``features`` are the transform's output columns, so nothing downstream of the transform
@@ -11,10 +12,35 @@ from __future__ import annotations
 import pandas as pd
 
 from fraudctl.config import ProjectPaths
-from fraudctl.data.prepare import load_raw_schema
 from fraudctl.data.schema import Schema
 from fraudctl.errors import ArtifactError
 from fraudctl.io import read_json, read_table
+
+
+def load_prepared(paths: ProjectPaths, split: str) -> pd.DataFrame:
+    """Read one prepared (raw, validated) split; ``"gap"`` is the rows inside split gaps."""
+    path = paths.gap_file if split == "gap" else paths.split_file(split)
+    if not path.exists():
+        raise ArtifactError(
+            f"{path}: not found; run `fraudctl data` (or `dvc repro prepare`) first"
+        )
+    return read_table(path)
+
+
+def load_raw_schema(paths: ProjectPaths) -> Schema:
+    """The raw-column schema the prepare stage resolved."""
+    if not paths.data_report.exists():
+        raise ArtifactError(f"{paths.data_report}: not found; run `fraudctl data` first")
+    info = read_json(paths.data_report)["schema"]
+    return Schema(
+        time=info["time"],
+        amount=info["amount"],
+        target=info["target"],
+        features=tuple(info["features"]),
+        group=info.get("group"),
+        entities=dict(info.get("entities") or {}),
+        categorical=tuple(info.get("categorical") or ()),
+    )
 
 
 def load_split(paths: ProjectPaths, split: str) -> pd.DataFrame:

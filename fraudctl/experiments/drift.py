@@ -71,7 +71,7 @@ def simulate_shift(frame: pd.DataFrame, schema: Schema, strength: float, seed: i
 def load_current(path: Path, params: Params, paths: ProjectPaths) -> pd.DataFrame:
     """A user's raw batch, validated like `fraudctl data` input (labels optional), turned into
     model inputs by the model's own transform, with the prepared data as history."""
-    from fraudctl.data.prepare import load_prepared
+    from fraudctl.data.splits import load_prepared
     from fraudctl.features.build import passthrough_columns
 
     model = load_model(paths.model_dir)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from fraudctl.config import SPLITS, Params, ProjectPaths
-from fraudctl.data.prepare import load_prepared, load_raw_schema
+from fraudctl.data.splits import load_prepared, load_raw_schema
 from fraudctl.data.schema import Schema
 from fraudctl.features.transform import FeatureTransform
 from fraudctl.io import atomic_directory, write_json

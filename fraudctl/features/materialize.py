@@ -30,7 +30,7 @@ def materialize_store(
     history_path: Path | None = None,
     progress: Progress = quiet,
 ) -> MaterializeResult:
-    from fraudctl.data.prepare import load_prepared
+    from fraudctl.data.splits import load_prepared
     from fraudctl.model.bundle import load_model
     from fraudctl.score import read_raw
 

@@ -49,13 +49,28 @@ UNSTABLE_MLMODEL_KEYS = ("utc_time_created", "model_uuid", "run_id", "mlflow_ver
 COMPILE_FROM_ROWS = 200_000
 
 
-class BoosterClassifier:
-    """A LightGBM booster read from its text format, with scikit-learn's predict_proba."""
+def _classifier_base() -> type:
+    from sklearn.base import BaseEstimator, ClassifierMixin
 
-    def __init__(self, booster: Any):
+    return type("_ClassifierBase", (ClassifierMixin, BaseEstimator), {})
+
+
+class BoosterClassifier(_classifier_base()):  # type: ignore[misc]
+    """A LightGBM booster read from its text format, as a fitted scikit-learn classifier
+    (fairlearn's ThresholdOptimizer and SHAP take it as they take LGBMClassifier)."""
+
+    def __init__(self, booster: Any = None):
+        self.booster = booster
         self.booster_ = booster
+        self.classes_ = np.array([0, 1])
         self._forest: Any = None
         self._compiled = False
+
+    def fit(self, *_: Any, **__: Any) -> BoosterClassifier:
+        raise TypeError("a loaded model is not refitted; train a new one with `fraudctl train`")
+
+    def predict(self, features: Any) -> np.ndarray:
+        return (self.predict_proba(features)[:, 1] >= 0.5).astype(int)
 
     @property
     def feature_names(self) -> list[str]:

@@ -136,7 +136,7 @@ def _flat_params(params: Params) -> dict[str, Any]:
 
 def raw_example(paths: ProjectPaths, transform: FeatureTransform, rows: int = 5) -> pd.DataFrame:
     """A few raw validation rows: the MLflow model's input example and signature."""
-    from fraudctl.data.prepare import load_prepared
+    from fraudctl.data.splits import load_prepared
 
     return load_prepared(paths, "validation")[transform.raw_columns].head(rows)
 

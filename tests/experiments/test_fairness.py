@@ -44,10 +44,11 @@ def test_amount_bands_cut_at_training_quantiles():
 
 def test_shap_values_add_up_to_the_model_output(trained):
     from fraudctl.experiments.explain import shap_values
-    from fraudctl.tracking import load_estimator
+    from fraudctl.model.bundle import load_model
 
-    estimator, metadata = load_estimator(trained.model_dir)
-    rows = pd.read_parquet(trained.split_file("test"))[metadata["features"]].head(300)
+    model = load_model(trained.model_dir)
+    estimator, metadata = model.estimator, model.metadata
+    rows = pd.read_parquet(trained.features_file("test"))[metadata["features"]].head(300)
     values, base = shap_values(estimator, rows)
     raw = estimator.booster_.predict(rows, raw_score=True)
     np.testing.assert_allclose(values.sum(axis=1) + base, raw, atol=1e-6)
@@ -82,7 +83,7 @@ def test_configured_group_column_is_used(trained_project, runner):
     from fraudctl.io import read_json, write_json
 
     for split in ("train", "validation", "test"):
-        path = trained_project / "data" / "prepared" / f"{split}.parquet"
+        path = trained_project / "data" / "features" / f"{split}.parquet"
         frame = pd.read_parquet(path)
         frame["region"] = np.where(frame.index % 3 == 0, "north", "south")
         frame.to_parquet(path)

@@ -30,6 +30,7 @@ def _client():
 
 def test_train_evaluate_end_to_end(project, runner, registry_name):
     assert invoke(runner, "data").exit_code == 0
+    assert invoke(runner, "features", "build").exit_code == 0
     trained = invoke(runner, "train")
     assert trained.exit_code == 0, trained.output
     assert "champion" in trained.output and "no champion yet" in trained.output
@@ -74,26 +75,29 @@ def test_train_evaluate_end_to_end(project, runner, registry_name):
 def test_saved_model_loads_with_mlflow_pyfunc(project, runner, registry_name):
     import mlflow.pyfunc
 
-    from fraudctl.tracking import load_estimator
+    from fraudctl.model.bundle import load_model, read_registry_record
 
     assert invoke(runner, "data").exit_code == 0
+    assert invoke(runner, "features", "build").exit_code == 0
     assert invoke(runner, "train").exit_code == 0
     test = pd.read_parquet(project / "data/prepared/test.parquet")
     features = [f"V{i}" for i in range(1, 29)] + ["Amount"]
     pyfunc = mlflow.pyfunc.load_model(str(project / "models/model"))
-    probabilities = np.asarray(pyfunc.predict(test[features]))[:, 1]
-    estimator, metadata = load_estimator(project / "models/model")
+    probabilities = np.asarray(pyfunc.predict(test[["Time", *features]]))
+    model = load_model(project / "models/model")
+    estimator, metadata = model.estimator, model.metadata
     np.testing.assert_allclose(probabilities, estimator.predict_proba(test[features])[:, 1])
     assert metadata["features"] == features
-    assert metadata["registered_version"] == "1"
-    assert pyfunc.metadata.signature.inputs.input_names() == features
+    assert read_registry_record(project / "models/model")["version"] == "1"
+    assert pyfunc.metadata.signature.inputs.input_names() == ["Time", *features]
 
     registered = mlflow.pyfunc.load_model(f"models:/{registry_name}@champion")
-    np.testing.assert_allclose(np.asarray(registered.predict(test[features]))[:, 1], probabilities)
+    np.testing.assert_allclose(np.asarray(registered.predict(test)), probabilities)
 
 
 def test_aliases_follow_validation_pr_auc_and_manual_promotion(project, runner, registry_name):
     assert invoke(runner, "data").exit_code == 0
+    assert invoke(runner, "features", "build").exit_code == 0
     assert invoke(runner, "train").exit_code == 0
     # A crippled model cannot beat the champion: it stays challenger.
     write_params(
@@ -131,6 +135,7 @@ def test_every_estimator_trains(project, runner, registry_name, name):
         },
     )
     assert invoke(runner, "data").exit_code == 0
+    assert invoke(runner, "features", "build").exit_code == 0
     result = invoke(runner, "train")
     assert result.exit_code == 0, result.output
     assert json.loads((project / "reports/train.json").read_text())["model"] == name
@@ -146,6 +151,7 @@ def test_threshold_strategies_through_the_cli(project, runner, registry_name, st
         },
     )
     assert invoke(runner, "data").exit_code == 0
+    assert invoke(runner, "features", "build").exit_code == 0
     assert invoke(runner, "train").exit_code == 0
     report = json.loads((project / "reports/train.json").read_text())
     assert report["threshold_strategy"] == strategy
@@ -161,6 +167,7 @@ def test_train_without_data_says_what_to_run(project, runner):
 
 def test_evaluate_without_model_says_what_to_run(project, runner):
     assert invoke(runner, "data").exit_code == 0
+    assert invoke(runner, "features", "build").exit_code == 0
     result = invoke(runner, "evaluate")
     assert result.exit_code == 2
     assert "run `fraudctl train` first" in result.output

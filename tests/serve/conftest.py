@@ -19,7 +19,7 @@ def model_dir(trained: ProjectPaths) -> Path:
 
 @pytest.fixture(scope="session")
 def test_rows(trained: ProjectPaths) -> pd.DataFrame:
-    return pd.read_parquet(trained.split_file("test"))
+    return pd.read_parquet(trained.features_file("test"))
 
 
 FEATURES = [f"V{i}" for i in range(1, 29)] + ["Amount"]

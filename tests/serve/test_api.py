@@ -9,7 +9,7 @@ import threading
 import numpy as np
 import pytest
 
-from fraudctl.tracking import load_estimator
+from fraudctl.model.bundle import load_model
 from tests.serve.conftest import FEATURES, transaction, wait_ready
 
 
@@ -18,7 +18,7 @@ def test_health_and_model_info(client, model_dir):
     ready = client.get("/health/ready")
     assert ready.status_code == 200 and ready.json()["status"] == "ready"
     info = client.get("/model").json()
-    _, metadata = load_estimator(model_dir)
+    metadata = load_model(model_dir).metadata
     assert info["features"] == FEATURES
     assert info["threshold"] == pytest.approx(metadata["threshold"])
     assert info["name"] == "served-model" and info["version"] == "1"
@@ -28,7 +28,8 @@ def test_health_and_model_info(client, model_dir):
 
 
 def test_predict_matches_the_training_stage(client, model_dir, test_rows):
-    estimator, metadata = load_estimator(model_dir)
+    model = load_model(model_dir)
+    estimator, metadata = model.estimator, model.metadata
     expected = estimator.predict_proba(test_rows[FEATURES])[:, 1]
     for i in range(0, len(test_rows), 97):
         body = client.post("/predict", json=transaction(test_rows, i)).json()
@@ -40,7 +41,7 @@ def test_predict_matches_the_training_stage(client, model_dir, test_rows):
 
 
 def test_batch_keeps_order_and_matches_single_predictions(client, model_dir, test_rows):
-    estimator, _ = load_estimator(model_dir)
+    estimator = load_model(model_dir).estimator
     rows = [transaction(test_rows, i) for i in range(len(test_rows))]
     response = client.post("/predict/batch", json={"transactions": rows})
     assert response.status_code == 200

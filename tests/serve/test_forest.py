@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 
 from fraudctl.serve.forest import compile_booster
-from fraudctl.tracking import load_estimator
+from fraudctl.model.bundle import load_model
 from tests.serve.conftest import FEATURES
 
 
 def test_matches_the_booster_on_real_rows_and_at_split_thresholds(model_dir, test_rows):
-    estimator, _ = load_estimator(model_dir)
+    estimator = load_model(model_dir).estimator
     booster = estimator.booster_
     forest = compile_booster(booster)
     assert forest is not None
@@ -53,18 +53,27 @@ def test_zero_as_missing_follows_the_default_direction():
     )
 
 
-def test_categorical_models_are_left_to_the_booster():
+def test_categorical_splits_nan_and_unknown_codes_match_lightgbm():
     import pandas as pd
     from lightgbm import LGBMClassifier
 
     rng = np.random.default_rng(1)
-    frame = pd.DataFrame(
-        {"a": rng.normal(size=2000), "c": pd.Categorical(rng.integers(0, 5, 2000))}
-    )
-    y = (frame["c"].cat.codes.isin([1, 3]) ^ (frame["a"] > 1)).astype(int)
-    model = LGBMClassifier(n_estimators=10, verbose=-1).fit(frame, y)
-    assert compile_booster(model.booster_) is None
-
+    codes = rng.integers(0, 40, 4000).astype(float)
+    a = rng.normal(size=4000)
+    a[rng.random(4000) < 0.1] = np.nan  # history features are NaN without history
+    frame = pd.DataFrame({"a": a, "c": codes})
+    y = (np.isin(codes, [1, 3, 7, 33]) ^ (np.nan_to_num(a) > 1)).astype(int)
+    model = LGBMClassifier(n_estimators=30, num_leaves=15, verbose=-1)
+    model.fit(frame, y, categorical_feature=["c"])
+    forest = compile_booster(model.booster_)
+    assert forest is not None
+    probe = frame.to_numpy().copy()
+    probe[:200, 1] = 57.0  # a category never seen in training
+    probe[200:400, 1] = -2.0  # a negative code: LightGBM treats it as missing
+    probe[400:600, 1] = np.nan
+    expected = model.booster_.predict(probe)
+    np.testing.assert_allclose(forest.probabilities(probe), expected, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(forest.probabilities(probe, threads=2), expected, rtol=0, atol=1e-12)
 
 def test_other_objectives_are_left_to_the_booster():
     from lightgbm import LGBMRegressor

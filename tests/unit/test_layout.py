@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import yaml
 
 from fraudctl.config import SPLITS, ProjectPaths, load_params
@@ -17,12 +19,13 @@ def test_stage_outputs_are_the_paths_the_code_writes():
     paths = ProjectPaths()
     assert _entries(stages["prepare"]["outs"]) == {paths.prepared_dir.as_posix()}
     assert _entries(stages["prepare"]["metrics"]) == {paths.data_report.as_posix()}
-    assert {paths.split_file(s).as_posix() for s in ("train", "validation")} <= _entries(
+    assert _entries(stages["features"]["outs"]) == {paths.features_dir.as_posix()}
+    assert {paths.features_file(s).as_posix() for s in ("train", "validation")} <= _entries(
         stages["train"]["deps"]
     )
     assert _entries(stages["train"]["outs"]) == {paths.model_dir.as_posix()}
     assert _entries(stages["train"]["metrics"]) == {paths.train_report.as_posix()}
-    assert paths.split_file(SPLITS[2]).as_posix() in _entries(stages["evaluate"]["deps"])
+    assert paths.features_file(SPLITS[2]).as_posix() in _entries(stages["evaluate"]["deps"])
     assert _entries(stages["evaluate"]["metrics"]) == {paths.metrics_file.as_posix()}
     plots = _entries(stages["evaluate"]["plots"])
     for name in ("pr_curve", "roc_curve", "calibration", "confusion"):
@@ -41,3 +44,65 @@ def test_stage_params_exist_in_params_yaml():
             for part in key.split("."):
                 assert part in node, f"{key} is not in params.yaml"
                 node = node[part]
+
+
+STAGE_MODULES = {
+    "prepare": "fraudctl/data/prepare.py",
+    "features": "fraudctl/features/build.py",
+    "train": "fraudctl/model/train.py",
+    "evaluate": "fraudctl/model/evaluate.py",
+    "poison": "fraudctl/experiments/poison.py",
+    "fairness": "fraudctl/experiments/fairness.py",
+    "drift": "fraudctl/experiments/drift.py",
+}
+# Modules that cannot change a stage's outputs: messages, progress, the MLflow side channel.
+NO_OUTPUT_EFFECT = {
+    "fraudctl/__init__.py",
+    "fraudctl/errors.py",
+    "fraudctl/progress.py",
+    "fraudctl/tracking.py",
+}
+
+
+def _imports(module: Path) -> set[str]:
+    """fraudctl modules imported by ``module`` (at any depth in the file), as repo paths."""
+    import ast
+
+    found = set()
+    for node in ast.walk(ast.parse(module.read_text(encoding="utf-8"))):
+        names = []
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+        elif isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        for name in names:
+            if not name.startswith("fraudctl"):
+                continue
+            base = REPO_ROOT / Path(*name.split("."))
+            for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+                if candidate.exists() and candidate.stat().st_size:
+                    found.add(candidate.relative_to(REPO_ROOT).as_posix())
+    return found
+
+
+def _closure(start: str) -> set[str]:
+    seen, todo = set(), [start]
+    while todo:
+        current = todo.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        todo += _imports(REPO_ROOT / current)
+    return seen
+
+
+def test_stage_deps_name_every_module_the_stage_imports():
+    stages = yaml.safe_load((REPO_ROOT / "dvc.yaml").read_text())["stages"]
+    for stage, entry in STAGE_MODULES.items():
+        deps = _entries(stages[stage]["deps"])
+        missing = sorted(
+            module
+            for module in _closure(entry) - NO_OUTPUT_EFFECT
+            if not any(module == d or module.startswith(d.rstrip("/") + "/") for d in deps)
+        )
+        assert not missing, f"stage {stage}: add to deps in dvc.yaml: {missing}"
