@@ -15,8 +15,8 @@ import pandas as pd
 from fraudctl.config import SPLITS, Params, ProjectPaths, SplitParams
 from fraudctl.data.schema import Schema
 from fraudctl.data.validate import ValidationSummary, validate_table
-from fraudctl.errors import ArtifactError, DataError
-from fraudctl.io import atomic_directory, read_json, read_table, write_json
+from fraudctl.errors import DataError
+from fraudctl.io import atomic_directory, read_table, write_json
 
 
 @dataclass

@@ -14,8 +14,8 @@ from pathlib import Path
 import pandas as pd
 
 from fraudctl.config import SPLITS, Params, ProjectPaths
-from fraudctl.data.splits import load_prepared, load_raw_schema
 from fraudctl.data.schema import Schema
+from fraudctl.data.splits import load_prepared, load_raw_schema
 from fraudctl.features.transform import FeatureTransform
 from fraudctl.io import atomic_directory, write_json
 from fraudctl.progress import Progress, quiet

@@ -155,9 +155,7 @@ def save_model(
 ) -> None:
     """Write the MLflow model directory ``path`` (which must not exist yet)."""
     import tempfile
-
-    import mlflow.pyfunc
-    from mlflow.models import infer_signature
+    import warnings
 
     with tempfile.TemporaryDirectory(prefix="fraudctl-payload-") as scratch:
         payload = Path(scratch) / PAYLOAD_DIR
@@ -167,15 +165,31 @@ def save_model(
         estimator_payload(estimator, str(metadata["kind"]), payload)
         model = load_payload(payload)
         probabilities = model.predict_raw(raw_example)
-        mlflow.pyfunc.save_model(
-            path=str(path),
-            loader_module=LOADER_MODULE,
-            data_path=str(payload),
-            signature=infer_signature(raw_example, probabilities),
-            input_example=raw_example,
-            pip_requirements=requirements,
-        )
+        with warnings.catch_warnings():
+            # Entity ids are integers on purpose; MLflow's hint about missing ints is noise.
+            warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer")
+            _save_pyfunc(path, payload, raw_example, probabilities, requirements)
     _stabilise_mlmodel(path / "MLmodel")
+
+
+def _save_pyfunc(
+    path: Path,
+    payload: Path,
+    raw_example: pd.DataFrame,
+    probabilities: np.ndarray,
+    requirements: list[str],
+) -> None:
+    import mlflow.pyfunc
+    from mlflow.models import infer_signature
+
+    mlflow.pyfunc.save_model(
+        path=str(path),
+        loader_module=LOADER_MODULE,
+        data_path=str(payload),
+        signature=infer_signature(raw_example, probabilities),
+        input_example=raw_example,
+        pip_requirements=requirements,
+    )
 
 
 def _write_json(path: Path, payload: Any) -> None:

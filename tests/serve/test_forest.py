@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from fraudctl.serve.forest import compile_booster
 from fraudctl.model.bundle import load_model
+from fraudctl.serve.forest import compile_booster
 from tests.serve.conftest import FEATURES
 
 
@@ -74,6 +74,7 @@ def test_categorical_splits_nan_and_unknown_codes_match_lightgbm():
     expected = model.booster_.predict(probe)
     np.testing.assert_allclose(forest.probabilities(probe), expected, rtol=0, atol=1e-12)
     np.testing.assert_allclose(forest.probabilities(probe, threads=2), expected, rtol=0, atol=1e-12)
+
 
 def test_other_objectives_are_left_to_the_booster():
     from lightgbm import LGBMRegressor

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import yaml
 
 from fraudctl.config import SPLITS, ProjectPaths, load_params
@@ -35,14 +36,21 @@ def test_stage_outputs_are_the_paths_the_code_writes():
         assert metrics == {(paths.experiment_dir(experiment) / "metrics.json").as_posix()}
 
 
-def test_stage_params_exist_in_params_yaml():
+PARAMS_FILES = ["params.yaml", "examples/transactions/params.yaml"]
+
+
+@pytest.mark.parametrize("name", PARAMS_FILES)
+def test_stage_params_exist_in_the_params_files(name):
+    """DVC reads the file itself, not fraudctl's defaults: every key a stage names must be
+    written out, or `dvc repro` stops with "Parameters ... are missing"."""
     stages = yaml.safe_load((REPO_ROOT / "dvc.yaml").read_text())["stages"]
-    params = load_params(REPO_ROOT / "params.yaml").model_dump(by_alias=True)
+    raw = yaml.safe_load((REPO_ROOT / name).read_text())
+    load_params(REPO_ROOT / name)  # and it is valid
     for stage in stages.values():
         for key in stage.get("params", []):
-            node = params
+            node = raw
             for part in key.split("."):
-                assert part in node, f"{key} is not in params.yaml"
+                assert isinstance(node, dict) and part in node, f"{name}: {key} is missing"
                 node = node[part]
 
 

@@ -1,0 +1,127 @@
+"""The skew test: replaying transactions through the online store gives the offline features."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+
+from fraudctl.config import FeaturesParams
+from fraudctl.data.synthetic_transactions import generate_transaction_log
+from fraudctl.features.online import OnlineFeatures, materialize, open_store
+from fraudctl.features.transform import FeatureTransform
+
+FEATURES = FeaturesParams.model_validate(
+    {
+        "entities": {
+            "customer": {
+                "windows": ["1d", "7d", "30d"],
+                "relative_amount": True,
+                "time_since_previous": True,
+            },
+            "terminal": {
+                "windows": ["1d", "7d"],
+                "aggregates": ["count", "max"],
+                "risk": {"windows": ["1d", "7d", "30d"], "delay": "7d"},
+            },
+        },
+        "calendar": ["hour", "night", "weekend"],
+    }
+)
+
+
+@pytest.fixture(scope="module")
+def log():
+    return generate_transaction_log(n_customers=40, n_terminals=60, days=50, seed=11)
+
+
+@pytest.fixture(scope="module")
+def transform(log) -> FeatureTransform:
+    return FeatureTransform.fit(
+        log,
+        time="timestamp",
+        target="is_fraud",
+        amount="amount",
+        features=["amount", "merchant_category"],
+        categorical=["merchant_category"],
+        entities={"customer": "customer_id", "terminal": "terminal_id"},
+        params=FEATURES,
+    )
+
+
+def replay(transform, store, log, start: int) -> np.ndarray:
+    """Score rows one by one as a server would, posting each label once it is known."""
+    online = OnlineFeatures(transform, store)
+    vectors = []
+    for row in log.iloc[start:].to_dict("records"):
+        row["transaction_id"] = str(row["transaction_id"])
+        tx = online.transaction(row)
+        vectors.append(online.vector(row, tx))
+        online.record(tx)
+        store.label(row["transaction_id"], int(row["is_fraud"]))
+    return np.vstack(vectors)
+
+
+def assert_same_features(online: np.ndarray, offline: np.ndarray) -> None:
+    assert np.array_equal(np.isnan(online), np.isnan(offline))
+    np.testing.assert_allclose(online, offline, rtol=0, atol=1e-9, equal_nan=True)
+
+
+def test_online_features_equal_the_offline_stage_sqlite(tmp_path, log, transform):
+    store = open_store(f"sqlite:///{tmp_path / 'online.db'}")
+    start = len(log) // 2
+    assert materialize(transform, store, log.iloc[:start]) == start
+    offline = transform.matrix(log)[start:]
+    assert_same_features(replay(transform, store, log, start), offline)
+
+
+@pytest.fixture(scope="module")
+def redis_uri() -> Iterator[str]:
+    server = shutil.which("redis-server")
+    if server is None:
+        pytest.skip("no redis-server (Debian package 'redis-server'; .ci/run installs it)")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen(
+        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.05)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def test_online_features_equal_the_offline_stage_redis(redis_uri, log, transform):
+    store = open_store(redis_uri)
+    start = len(log) // 2
+    materialize(transform, store, log.iloc[:start])
+    offline = transform.matrix(log)[start:]
+    assert_same_features(replay(transform, store, log, start), offline)
+
+
+def test_a_label_for_an_unknown_transaction_is_reported(tmp_path, log, transform):
+    store = open_store(f"sqlite:///{tmp_path / 'online.db'}")
+    materialize(transform, store, log.iloc[:100])
+    assert store.label(str(log["transaction_id"].iloc[5]), 1)
+    assert not store.label("no-such-transaction", 1)
+
+
+def test_an_unknown_store_uri_is_a_clear_error():
+    from fraudctl.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="expected sqlite:///"):
+        open_store("postgres://somewhere")
