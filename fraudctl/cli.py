@@ -8,6 +8,7 @@ exit code 2; anything else is a bug and keeps its traceback.
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -48,8 +49,37 @@ ParamsOption = Annotated[
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+# Optional libraries and the extra that installs each.
+EXTRAS = {
+    "fairlearn": "experiments",
+    "shap": "experiments",
+    "evidently": "experiments",
+    "fastapi": "serve",
+    "uvicorn": "serve",
+    "numba": "serve",
+    "redis": "serve",
+    "prometheus_client": "serve",
+    "pydantic_settings": "serve",
+    "orjson": "serve",
+}
+DISK_ERRORS = {
+    errno.ENOSPC: "no space left on the device",
+    errno.EDQUOT: "disk quota exceeded",
+    errno.EROFS: "the file system is read-only",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "operation not permitted",
+}
+
+
+def _fail(message: str) -> typer.Exit:
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(2)
+
+
 def user_errors(command: F) -> F:
-    """Turn a FraudctlError into one red line and its exit code."""
+    """Turn a user's problem into one red line and exit code 2: a FraudctlError, a disk that
+    is full or read-only, an optional extra that is not installed. Other errors are bugs
+    and keep their tracebacks."""
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -58,6 +88,23 @@ def user_errors(command: F) -> F:
         except FraudctlError as exc:
             err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
             raise typer.Exit(exc.exit_code) from None
+        except ModuleNotFoundError as exc:
+            root = (exc.name or "").split(".")[0]
+            if root not in EXTRAS:
+                raise
+            raise _fail(
+                f"{root} is not installed; this command needs the {EXTRAS[root]!r} extra: "
+                f"pip install 'fraudctl[{EXTRAS[root]}]'"
+            ) from None
+        except OSError as exc:
+            if exc.errno not in DISK_ERRORS or exc.filename is None:
+                raise
+            where = Path(exc.filename)
+            where = where.parent if where.name.startswith(".") else where
+            raise _fail(
+                f"cannot write {where}: {DISK_ERRORS[exc.errno]}; fix that and run again "
+                "(outputs are written whole or not at all: the previous ones are unchanged)"
+            ) from None
 
     return wrapper  # type: ignore[return-value]
 
@@ -378,7 +425,7 @@ def experiment_drift(
         result = run_drift(params, paths, current_path=current, simulate=simulate, progress=step)
     mark = "[red]✗[/]" if result.drift_detected else "[green]✓[/]"
     console.print(f"{mark} {result.headline}")
-    console.print(f"see {paths.experiment_dir('drift') / 'summary.md'} and report.html")
+    console.print(f"see {result.directory / 'summary.md'} and report.html")
     if result.drift_detected and fail_on_drift:
         raise typer.Exit(1)
 

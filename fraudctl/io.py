@@ -70,6 +70,24 @@ def atomic_directory(target: Path) -> Iterator[Path]:
         shutil.rmtree(staging, ignore_errors=True)
 
 
+@contextlib.contextmanager
+def staged_copy(target: Path) -> Iterator[Path]:
+    """A copy of the directory ``target`` to write a stage's outputs into; it replaces
+    ``target`` in one rename only when the block succeeds, so a failed or killed stage
+    leaves every previous output as it was (not some new and some old)."""
+    with atomic_directory(target) as building:
+        if Path(target).exists():
+            shutil.copytree(target, building, symlinks=True)
+        else:
+            building.mkdir()
+        yield building
+
+
+def relocated(outputs: list[Path], staging: Path, target: Path) -> list[Path]:
+    """Where files written under ``staging`` live once it has replaced ``target``."""
+    return [target / Path(p).relative_to(staging) for p in outputs]
+
+
 def write_json(path: Path, payload: Any) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(payload, indent=2, sort_keys=False) + "\n", encoding="utf-8")

@@ -71,7 +71,16 @@ def resolve_base(root: Path, base: str | None) -> str | None:
     if _run(["git", "rev-parse", "--git-dir"], root).returncode != 0:
         raise ReportError(f"{root}: not a git repository; the report compares git revisions")
     found = _run(["git", "rev-parse", "--verify", "--quiet", f"{base}^{{commit}}"], root)
-    return found.stdout.strip() or None
+    if found.stdout.strip():
+        return found.stdout.strip()
+    shallow = _run(["git", "rev-parse", "--is-shallow-repository"], root).stdout.strip() == "true"
+    commits = _run(["git", "rev-list", "--count", "--all"], root).stdout.strip()
+    if shallow or commits in {"", "0", "1"}:
+        return None  # nothing to compare with yet: the report shows absolute values
+    raise ReportError(
+        f"{base!r} is not a git revision here (branch, tag or commit); "
+        "check the name, or fetch it (git fetch origin)"
+    )
 
 
 def _dvc_json(args: list[str], root: Path) -> dict[str, Any]:

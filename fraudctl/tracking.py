@@ -10,6 +10,7 @@ import contextlib
 import io
 import logging
 import os
+import socket
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,9 +59,15 @@ def run(
     run_id: str | None = None,
     nested: bool = False,
 ) -> Iterator[Any]:
-    """Start (or resume, with ``run_id``) a run; yields the active MLflow run."""
+    """Start (or resume, with ``run_id``) a run; yields the active MLflow run.
+
+    A run is tagged with this host and process id. SIGTERM ends it as FAILED (through the
+    normal exit path), and runs left RUNNING by a process that no longer exists (killed
+    with SIGKILL, or the machine went down) are marked KILLED when the next run starts.
+    """
     mlflow = _mlflow(params)
     experiment_id = ensure_experiment(params, experiment)
+    close_orphaned_runs(params, experiment_id)
     if run_id is not None:
         try:
             mlflow.get_run(run_id)
@@ -72,7 +79,62 @@ def run(
         run_name=run_name,
         nested=nested,
     ) as active:
-        yield active
+        if not nested:
+            mlflow.set_tags({HOST_TAG: socket.gethostname(), PID_TAG: str(os.getpid())})
+        with _sigterm_as_exit():
+            yield active
+
+
+HOST_TAG = "fraudctl.host"
+PID_TAG = "fraudctl.pid"
+
+
+@contextlib.contextmanager
+def _sigterm_as_exit() -> Iterator[None]:
+    """While a run is open, SIGTERM unwinds the stack so MLflow closes the run."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, _frame: Any) -> None:
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def close_orphaned_runs(params: TrackingParams, experiment_id: str) -> list[str]:
+    """Mark KILLED the RUNNING runs of this host whose process is gone."""
+    client = _client(params)
+    host = socket.gethostname()
+    runs = client.search_runs(
+        [experiment_id],
+        filter_string=f"attributes.status = 'RUNNING' and tags.`{HOST_TAG}` = '{host}'",
+        max_results=200,
+    )
+    closed = []
+    for found in runs:
+        pid = found.data.tags.get(PID_TAG, "")
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            client.set_terminated(found.info.run_id, status="KILLED")
+            closed.append(found.info.run_id)
+    return closed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def log_params(values: Mapping[str, Any]) -> None:

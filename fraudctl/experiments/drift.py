@@ -23,7 +23,7 @@ from fraudctl.data.schema import Schema
 from fraudctl.data.validate import validate_table
 from fraudctl.errors import DataError
 from fraudctl.experiments.common import load_workspace
-from fraudctl.io import read_table, write_json, write_text, write_with
+from fraudctl.io import read_table, relocated, staged_copy, write_json, write_text, write_with
 from fraudctl.model.bundle import load_model
 from fraudctl.progress import Progress, quiet
 
@@ -108,6 +108,7 @@ class DriftResult:
     drift_detected: bool
     headline: str
     outputs: list[Path]
+    directory: Path
 
 
 def run_drift(
@@ -153,95 +154,106 @@ def run_drift(
             "ks_p_value": p_value,
         }
 
-    progress("Evidently data-drift report")
-    directory = paths.experiment_dir("drift")
-    evidently = data_drift(
-        reference[features],
-        current[features],
-        directory / "report.html",
-        directory / "evidently.json",
-        categorical=list(schema.categorical),
-    )
-    for column in evidently.columns:
-        if column.column in per_feature:
-            per_feature[column.column].update(
+    # A simulated shift or a user's batch is a check, not the pipeline's result: it goes
+    # to its own folder and never touches the tracked reports/drift outputs.
+    name = "drift" if current_path is None and not simulate else "drift-check"
+    target = paths.experiment_dir(name)
+    with staged_copy(target) as directory:
+        progress("Evidently data-drift report")
+        evidently = data_drift(
+            reference[features],
+            current[features],
+            directory / "report.html",
+            directory / "evidently.json",
+            categorical=list(schema.categorical),
+        )
+        for column in evidently.columns:
+            if column.column in per_feature:
+                per_feature[column.column].update(
+                    {
+                        "evidently_method": column.method,
+                        "evidently_score": column.score,
+                        "evidently_threshold": column.threshold,
+                        "drifted": column.drifted,
+                    }
+                )
+
+        ks_pred, ks_pred_p = ks(ref_scores, cur_scores)
+        prediction = {
+            "psi": psi(ref_scores, cur_scores, settings.psi_bins),
+            "ks_statistic": ks_pred,
+            "ks_p_value": ks_pred_p,
+            "mean_reference": float(ref_scores.mean()),
+            "mean_current": float(cur_scores.mean()),
+        }
+        target = _target_drift(reference, current, schema)
+        reasons = []
+        if evidently.drifted_share > settings.max_drifted_share:
+            reasons.append(
+                f"{evidently.drifted_share:.0%} of features drifted "
+                f"(limit {settings.max_drifted_share:.0%})"
+            )
+        if prediction["psi"] > settings.max_prediction_psi:
+            reasons.append(
+                f"prediction PSI {prediction['psi']:.3f} (limit {settings.max_prediction_psi:g})"
+            )
+        detected = bool(reasons)
+        drifted = sorted(
+            (c for c, v in per_feature.items() if v.get("drifted")),
+            key=lambda c: -per_feature[c]["psi"],
+        )
+        headline = (
+            f"drift: {evidently.drifted_count} of {len(features)} features"
+            + (f" ({', '.join(drifted[:5])})" if drifted else "")
+            + f"; prediction PSI {prediction['psi']:.3f}; "
+            + ("gate FAILED: " + "; ".join(reasons) if detected else "gate passed")
+        )
+        metrics = {
+            "drift_detected": detected,
+            "reasons": reasons,
+            "reference": "train split",
+            "current": current_name,
+            "rows": {
+                "reference": len(reference),
+                "reference_available": len(workspace.train),
+                "current": len(current),
+                "current_available": len(current_full),
+            },
+            "sampled": len(reference) < len(workspace.train) or len(current) < len(current_full),
+            "drifted_features": evidently.drifted_count,
+            "drifted_share": evidently.drifted_share,
+            "limits": {
+                "max_drifted_share": settings.max_drifted_share,
+                "max_prediction_psi": settings.max_prediction_psi,
+            },
+            "prediction": prediction,
+            "target": target,
+            "features": per_feature,
+            "headline": headline,
+        }
+        outputs = _write(directory, metrics, settings)
+        outputs += [directory / "report.html", directory / "evidently.json"]
+        with tracking.run(params.tracking, EXPERIMENT, run_name="drift") as active:
+            tracking.log_params(
+                {"current": current_name, "simulate": simulate, "max_rows": settings.max_rows}
+            )
+            tracking.log_metrics(
                 {
-                    "evidently_method": column.method,
-                    "evidently_score": column.score,
-                    "evidently_threshold": column.threshold,
-                    "drifted": column.drifted,
+                    "drifted_share": evidently.drifted_share,
+                    "prediction_psi": prediction["psi"],
+                    "drift_detected": float(detected),
                 }
             )
-
-    ks_pred, ks_pred_p = ks(ref_scores, cur_scores)
-    prediction = {
-        "psi": psi(ref_scores, cur_scores, settings.psi_bins),
-        "ks_statistic": ks_pred,
-        "ks_p_value": ks_pred_p,
-        "mean_reference": float(ref_scores.mean()),
-        "mean_current": float(cur_scores.mean()),
-    }
-    target = _target_drift(reference, current, schema)
-    reasons = []
-    if evidently.drifted_share > settings.max_drifted_share:
-        reasons.append(
-            f"{evidently.drifted_share:.0%} of features drifted "
-            f"(limit {settings.max_drifted_share:.0%})"
-        )
-    if prediction["psi"] > settings.max_prediction_psi:
-        reasons.append(
-            f"prediction PSI {prediction['psi']:.3f} (limit {settings.max_prediction_psi:g})"
-        )
-    detected = bool(reasons)
-    drifted = sorted(
-        (c for c, v in per_feature.items() if v.get("drifted")),
-        key=lambda c: -per_feature[c]["psi"],
+            tracking.log_artifacts(directory, "drift")
+            metrics["run_id"] = active.info.run_id
+    outputs = relocated(outputs, directory, target)
+    return DriftResult(
+        metrics=metrics,
+        drift_detected=detected,
+        headline=headline,
+        outputs=outputs,
+        directory=target,
     )
-    headline = (
-        f"drift: {evidently.drifted_count} of {len(features)} features"
-        + (f" ({', '.join(drifted[:5])})" if drifted else "")
-        + f"; prediction PSI {prediction['psi']:.3f}; "
-        + ("gate FAILED: " + "; ".join(reasons) if detected else "gate passed")
-    )
-    metrics = {
-        "drift_detected": detected,
-        "reasons": reasons,
-        "reference": "train split",
-        "current": current_name,
-        "rows": {
-            "reference": len(reference),
-            "reference_available": len(workspace.train),
-            "current": len(current),
-            "current_available": len(current_full),
-        },
-        "sampled": len(reference) < len(workspace.train) or len(current) < len(current_full),
-        "drifted_features": evidently.drifted_count,
-        "drifted_share": evidently.drifted_share,
-        "limits": {
-            "max_drifted_share": settings.max_drifted_share,
-            "max_prediction_psi": settings.max_prediction_psi,
-        },
-        "prediction": prediction,
-        "target": target,
-        "features": per_feature,
-        "headline": headline,
-    }
-    outputs = _write(directory, metrics, settings)
-    outputs += [directory / "report.html", directory / "evidently.json"]
-    with tracking.run(params.tracking, EXPERIMENT, run_name="drift") as active:
-        tracking.log_params(
-            {"current": current_name, "simulate": simulate, "max_rows": settings.max_rows}
-        )
-        tracking.log_metrics(
-            {
-                "drifted_share": evidently.drifted_share,
-                "prediction_psi": prediction["psi"],
-                "drift_detected": float(detected),
-            }
-        )
-        tracking.log_artifacts(directory, "drift")
-        metrics["run_id"] = active.info.run_id
-    return DriftResult(metrics=metrics, drift_detected=detected, headline=headline, outputs=outputs)
 
 
 def _target_drift(

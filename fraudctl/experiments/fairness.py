@@ -10,6 +10,7 @@ same rates in every segment?
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
@@ -23,7 +24,7 @@ from fraudctl.config import FairnessParams, Params, ProjectPaths
 from fraudctl.data.schema import Schema
 from fraudctl.experiments.common import load_workspace
 from fraudctl.experiments.explain import explain_model
-from fraudctl.io import write_json, write_text, write_with
+from fraudctl.io import relocated, staged_copy, write_json, write_text, write_with
 from fraudctl.model.bundle import load_model
 from fraudctl.model.metrics import pr_auc
 from fraudctl.progress import Progress, quiet
@@ -164,65 +165,71 @@ def run_fairness(params: Params, paths: ProjectPaths, progress: Progress = quiet
         progress(f"mitigation: {settings.mitigation}")
         mitigation = _mitigate(params, estimator, workspace, schema, groups, settings, threshold)
 
-    progress("SHAP explanations")
-    explanation = explain_model(
-        estimator,
-        test,
-        schema,
-        scores,
-        settings,
-        params.base.seed,
-        paths.experiment_dir("fairness"),
-    )
+    target = paths.experiment_dir("fairness")
+    with staged_copy(target) as directory:
+        shutil.rmtree(directory / "local", ignore_errors=True)  # this run's alerts only
+        progress("SHAP explanations")
+        explanation = explain_model(
+            estimator,
+            test,
+            schema,
+            scores,
+            settings,
+            params.base.seed,
+            directory,
+        )
 
-    largest = by_group[["recall", "false_positive_rate"]].agg(lambda c: c.max() - c.min())
-    worst_metric = str(largest.idxmax())
-    failed = [name for name, ok in checks.items() if not ok]
-    headline = (
-        f"groups by {group_name}: largest gap is {worst_metric} "
-        f"({largest[worst_metric]:.3f}); equalized-odds difference "
-        f"{before['equalized_odds_difference']:.3f}; "
-        + (f"FAILED: {', '.join(failed)}" if failed else "all fairness checks passed")
-    )
-    if mitigation:
-        after = mitigation["after"]
-        headline += (
-            f"; mitigation brings it to {after['equalized_odds_difference']:.3f} at "
-            f"recall {before['recall']:.3f} → {after['recall']:.3f}, "
-            f"alerts {before['alerts']} → {after['alerts']}"
+        largest = by_group[["recall", "false_positive_rate"]].agg(lambda c: c.max() - c.min())
+        worst_metric = str(largest.idxmax())
+        failed = [name for name, ok in checks.items() if not ok]
+        headline = (
+            f"groups by {group_name}: largest gap is {worst_metric} "
+            f"({largest[worst_metric]:.3f}); equalized-odds difference "
+            f"{before['equalized_odds_difference']:.3f}; "
+            + (f"FAILED: {', '.join(failed)}" if failed else "all fairness checks passed")
         )
-    metrics = {
-        "group_column": group_name,
-        "threshold": threshold,
-        "by_group": _records(by_group),
-        "disparity": {k: before[k] for k in _disparities_keys()},
-        "overall": {k: before[k] for k in ("recall", "precision", "alerts", "fraud_amount_caught")},
-        "checks": {**checks, "passed": all(checks.values())},
-        "limits": {
-            "max_equalized_odds_difference": settings.max_equalized_odds_difference,
-            "max_demographic_parity_difference": settings.max_demographic_parity_difference,
-        },
-        "mitigation": mitigation,
-        "shap": explanation.summary,
-        "headline": headline,
-    }
-    outputs = _write(paths, metrics, by_group, explanation.outputs)
-    with tracking.run(params.tracking, EXPERIMENT, run_name="fairness") as active:
-        tracking.log_params(
-            {
-                "group_column": group_name,
-                "mitigation": settings.mitigation,
-                "shap_rows": settings.shap_rows,
-            }
-        )
-        tracking.log_metrics(
-            {
-                **{k: v for k, v in metrics["disparity"].items() if np.isfinite(v)},
-                "checks_passed": float(metrics["checks"]["passed"]),
-            }
-        )
-        tracking.log_artifacts(paths.experiment_dir("fairness"), "fairness")
-        metrics["run_id"] = active.info.run_id
+        if mitigation:
+            after = mitigation["after"]
+            headline += (
+                f"; mitigation brings it to {after['equalized_odds_difference']:.3f} at "
+                f"recall {before['recall']:.3f} → {after['recall']:.3f}, "
+                f"alerts {before['alerts']} → {after['alerts']}"
+            )
+        metrics = {
+            "group_column": group_name,
+            "threshold": threshold,
+            "by_group": _records(by_group),
+            "disparity": {k: before[k] for k in _disparities_keys()},
+            "overall": {
+                k: before[k] for k in ("recall", "precision", "alerts", "fraud_amount_caught")
+            },
+            "checks": {**checks, "passed": all(checks.values())},
+            "limits": {
+                "max_equalized_odds_difference": settings.max_equalized_odds_difference,
+                "max_demographic_parity_difference": settings.max_demographic_parity_difference,
+            },
+            "mitigation": mitigation,
+            "shap": explanation.summary,
+            "headline": headline,
+        }
+        outputs = _write(directory, metrics, by_group, explanation.outputs)
+        with tracking.run(params.tracking, EXPERIMENT, run_name="fairness") as active:
+            tracking.log_params(
+                {
+                    "group_column": group_name,
+                    "mitigation": settings.mitigation,
+                    "shap_rows": settings.shap_rows,
+                }
+            )
+            tracking.log_metrics(
+                {
+                    **{k: v for k, v in metrics["disparity"].items() if np.isfinite(v)},
+                    "checks_passed": float(metrics["checks"]["passed"]),
+                }
+            )
+            tracking.log_artifacts(directory, "fairness")
+            metrics["run_id"] = active.info.run_id
+    outputs = relocated(outputs, directory, target)
     return FairnessResult(metrics=metrics, headline=headline, outputs=outputs)
 
 
@@ -332,9 +339,8 @@ def _mitigate(
 
 
 def _write(
-    paths: ProjectPaths, metrics: dict[str, Any], by_group: pd.DataFrame, extra: list[Path]
+    directory: Path, metrics: dict[str, Any], by_group: pd.DataFrame, extra: list[Path]
 ) -> list[Path]:
-    directory = paths.experiment_dir("fairness")
     by_group_path = directory / "by_group.csv"
     table = by_group.reset_index().rename(columns={by_group.index.name or "index": "group"})
     write_with(by_group_path, lambda tmp: table.to_csv(tmp, index=False))

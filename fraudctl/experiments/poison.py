@@ -20,6 +20,7 @@ dropped (``prune``) before the refit.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -29,7 +30,7 @@ from fraudctl import tracking
 from fraudctl.config import Params, PoisonParams, ProjectPaths
 from fraudctl.data.schema import Schema
 from fraudctl.experiments.common import load_workspace, sample_training_rows
-from fraudctl.io import write_json, write_text, write_with
+from fraudctl.io import relocated, staged_copy, write_json, write_text, write_with
 from fraudctl.model.train import choose_on_validation, fit, score, split_metrics
 from fraudctl.progress import Progress, quiet
 
@@ -284,9 +285,12 @@ def run_poisoning(params: Params, paths: ProjectPaths, progress: Progress = quie
                 "defence_recovery": summary["worst"]["recovered"],
             }
         )
-        outputs = _write_outputs(paths, summary, poison)
-        for path in outputs:
-            tracking.log_artifact(path, "poison")
+        target = paths.experiment_dir("poison")
+        with staged_copy(target) as directory:
+            outputs = _write_outputs(directory, summary)
+            for path in outputs:
+                tracking.log_artifact(path, "poison")
+        outputs = relocated(outputs, directory, target)
         summary["run_id"] = parent.info.run_id
     return PoisonResult(metrics=summary, headline=summary["headline"], fits=fits, outputs=outputs)
 
@@ -363,8 +367,7 @@ def _curve_frame(table: dict[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(rows).sort_values("level")
 
 
-def _write_outputs(paths: ProjectPaths, summary: dict[str, Any], poison: PoisonParams) -> list:
-    directory = paths.experiment_dir("poison")
+def _write_outputs(directory: Path, summary: dict[str, Any]) -> list:
     outputs = []
     frames = {}
     for attack, table in summary["attacks"].items():

@@ -66,14 +66,17 @@ class Transaction:
     entities: dict[str, str]  # role -> entity id
 
 
-class OnlineStore(Protocol):
-    def window(
-        self, lookups: list[tuple[str, str]], since_ms: int, until_ms: int
-    ) -> list[tuple[Events, int | None]]:
-        """For each (role, entity): events with since < time <= until, and the time of the
-        latest event at or before ``since`` (for time-since-previous), or None."""
+Lookup = tuple[str, str, int, int]  # role, entity, since_ms, until_ms
 
-    def append(self, tx: Transaction) -> None: ...
+
+class OnlineStore(Protocol):
+    def window(self, lookups: list[Lookup]) -> list[tuple[Events, int | None]]:
+        """For each (role, entity, since, until): the entity's events with
+        since < time <= until, oldest first, and the time of its latest event at or before
+        ``since`` (for time-since-previous), or None."""
+
+    def append(self, txs: list[Transaction]) -> None:
+        """Add scored transactions, in order, in one write."""
 
     def label(self, tx_id: str, fraud: int) -> bool:
         """Record a label; False when no stored transaction has that id."""
@@ -131,12 +134,10 @@ class SQLiteStore:
             self._local.connection = connection
         return connection
 
-    def window(
-        self, lookups: list[tuple[str, str]], since_ms: int, until_ms: int
-    ) -> list[tuple[Events, int | None]]:
+    def window(self, lookups: list[Lookup]) -> list[tuple[Events, int | None]]:
         db = self._connection()
         out = []
-        for role, entity in lookups:
+        for role, entity, since_ms, until_ms in lookups:
             rows = db.execute(
                 "SELECT time_ms, amount_fp, labelled, fraud FROM events "
                 "WHERE role = ? AND entity = ? AND time_ms > ? AND time_ms <= ? "
@@ -151,7 +152,7 @@ class SQLiteStore:
             out.append((Events.from_rows(rows), None if previous is None else previous[0]))
         return out
 
-    def append(self, tx: Transaction) -> None:
+    def append(self, txs: list[Transaction]) -> None:
         db = self._connection()
         with _transaction(db):
             db.executemany(
@@ -159,6 +160,7 @@ class SQLiteStore:
                 "VALUES (?, ?, ?, ?, 0, 0, ?)",
                 [
                     (role, entity, tx.time_ms, tx.amount_fp, tx.tx_id)
+                    for tx in txs
                     for role, entity in tx.entities.items()
                 ],
             )
@@ -230,11 +232,9 @@ class RedisStore:
     def _key(self, role: str, entity: str) -> str:
         return f"{self.prefix}:{role}:{entity}"
 
-    def window(
-        self, lookups: list[tuple[str, str]], since_ms: int, until_ms: int
-    ) -> list[tuple[Events, int | None]]:
+    def window(self, lookups: list[Lookup]) -> list[tuple[Events, int | None]]:
         pipe = self.client.pipeline(transaction=False)
-        for role, entity in lookups:
+        for role, entity, since_ms, until_ms in lookups:
             key = self._key(role, entity)
             pipe.zrangebyscore(key, f"({since_ms}", until_ms, withscores=True)
             pipe.zrevrangebyscore(key, since_ms, "-inf", start=0, num=1, withscores=True)
@@ -259,14 +259,15 @@ class RedisStore:
             out.append((Events.from_rows(rows), before))
         return out
 
-    def append(self, tx: Transaction) -> None:
-        seq = self.client.incr(f"{self.prefix}:seq")
-        member = f"{seq:0{SEQ_WIDTH}d}|{tx.amount_fp}|{tx.tx_id or ''}"
+    def append(self, txs: list[Transaction]) -> None:
+        last = self.client.incrby(f"{self.prefix}:seq", len(txs))
         pipe = self.client.pipeline(transaction=False)
-        for role, entity in tx.entities.items():
-            pipe.zadd(self._key(role, entity), {member: tx.time_ms})
-        if tx.tx_id:
-            pipe.sadd(f"{self.prefix}:txs", tx.tx_id)
+        for seq, tx in enumerate(txs, start=last - len(txs) + 1):
+            member = f"{seq:0{SEQ_WIDTH}d}|{tx.amount_fp}|{tx.tx_id or ''}"
+            for role, entity in tx.entities.items():
+                pipe.zadd(self._key(role, entity), {member: tx.time_ms})
+            if tx.tx_id:
+                pipe.sadd(f"{self.prefix}:txs", tx.tx_id)
         pipe.execute()
 
     def label(self, tx_id: str, fraud: int) -> bool:
@@ -356,52 +357,95 @@ class OnlineFeatures:
         )
 
     def vector(self, row: dict[str, Any], tx: Transaction | None = None) -> np.ndarray:
-        """Model inputs for ``row`` (a validated raw transaction), reading the store."""
-        out = np.empty(len(self.columns))
+        """Model inputs for one validated raw transaction, history from the store."""
+        return self.matrix([row], None if tx is None else [tx])[0]
+
+    def matrix(
+        self, rows: list[dict[str, Any]], txs: list[Transaction] | None = None
+    ) -> np.ndarray:
+        """Model inputs for raw transactions in arrival order: each row's history holds the
+        stored events and the rows before it. One store look-up per distinct entity."""
+        out = np.empty((len(rows), len(self.columns)))
         position = self.position
         for column in self.transform.numeric:
-            out[position[column]] = float(row[column])
+            out[:, position[column]] = [float(row[column]) for row in rows]
         for column, lookup in self.vocabulary.items():
-            value = row.get(column)
-            out[position[column]] = lookup.get(str(value), np.nan) if value is not None else np.nan
+            out[:, position[column]] = [
+                lookup.get(str(row[column]), np.nan) if row.get(column) is not None else np.nan
+                for row in rows
+            ]
         if not self.transform.needs_time:
             return out
-        tx = tx or self.transaction(row)
-        if self.transform.specs:
-            since = tx.time_ms - self.horizon_ms
-            lookups = [(spec.role, tx.entities[spec.role]) for spec in self.transform.specs]
-            histories = self.store.window(lookups, since, tx.time_ms)  # type: ignore[union-attr]
-            for spec, (events, previous) in zip(self.transform.specs, histories, strict=True):
-                values = _entity_row(spec, events, previous, tx)
-                first = position[spec.names()[0]]
-                out[first : first + len(values)] = values
-        times = np.array([tx.time_ms], dtype=np.int64)
+        txs = txs or [self.transaction(row) for row in rows]
+        times = np.fromiter((tx.time_ms for tx in txs), dtype=np.int64, count=len(txs))
+        for spec in self.transform.specs:
+            first = position[spec.names()[0]]
+            values = self._entity_block(spec, txs)
+            out[:, first : first + values.shape[1]] = values
         for name, values in calendar_features(times, tuple(self.transform.calendar)).items():
-            out[position[name]] = values[0]
+            out[:, position[name]] = values
         return out
 
-    def record(self, tx: Transaction) -> None:
-        if self.store is not None and tx.entities:
-            self.store.append(tx)
+    def _entity_block(self, spec: WindowSpec, txs: list[Transaction]) -> np.ndarray:
+        """The kernel over every involved entity's stored events plus the new rows."""
+        rows_of: dict[str, list[int]] = {}
+        for k, tx in enumerate(txs):
+            rows_of.setdefault(tx.entities[spec.role], []).append(k)
+        lookups = [
+            (
+                spec.role,
+                entity,
+                min(txs[k].time_ms for k in members) - self.horizon_ms,
+                max(txs[k].time_ms for k in members),
+            )
+            for entity, members in rows_of.items()
+        ]
+        histories = self.store.window(lookups)  # type: ignore[union-attr]
+        parts: dict[str, list[np.ndarray]] = {
+            name: [] for name in ("code", "time", "amount", "labelled", "fraud", "arrival", "row")
+        }
+        for code, ((events, previous), members) in enumerate(
+            zip(histories, rows_of.values(), strict=True)
+        ):
+            head = [previous] if previous is not None else []
+            stored = len(head) + events.time_ms.size
+            size = stored + len(members)
+            new_times = [txs[k].time_ms for k in members]
+            parts["code"].append(np.full(size, code, dtype=np.int64))
+            parts["time"].append(np.concatenate([head, events.time_ms, new_times]).astype(np.int64))
+            parts["amount"].append(
+                np.concatenate(
+                    [[0] * len(head), events.amount_fp, [txs[k].amount_fp for k in members]]
+                ).astype(np.int64)
+            )
+            for name, known in (("labelled", events.labelled), ("fraud", events.fraud)):
+                parts[name].append(
+                    np.concatenate([[0] * len(head), known, [0] * len(members)]).astype(np.int64)
+                )
+            parts["arrival"].append(np.arange(size))  # stored events first, then the batch
+            parts["row"].append(np.concatenate([np.full(stored, -1), members]).astype(np.int64))
+        arrays = {name: np.concatenate(chunks) for name, chunks in parts.items()}
+        order = np.lexsort((arrays["arrival"], arrays["time"], arrays["code"]))
+        columns = entity_features(
+            spec,
+            arrays["code"][order],
+            arrays["time"][order],
+            arrays["amount"][order],
+            arrays["labelled"][order],
+            arrays["fraud"][order],
+        )
+        rows = arrays["row"][order]
+        mine = rows >= 0
+        block = np.empty((len(txs), len(columns)))
+        for j, column in enumerate(columns):
+            block[rows[mine], j] = column[mine]
+        return block
 
-
-def _entity_row(
-    spec: WindowSpec, events: Events, previous: int | None, tx: Transaction
-) -> list[float]:
-    """The kernel over [previous event] + window events + this transaction; the last row."""
-    head = 1 if previous is not None else 0
-    time_ms = np.empty(head + events.time_ms.size + 1, dtype=np.int64)
-    amount = np.zeros_like(time_ms)
-    labelled = np.zeros_like(time_ms)
-    fraud = np.zeros_like(time_ms)
-    if head:
-        # Outside every window (it is at or before the horizon): only its time matters.
-        time_ms[0] = previous
-    time_ms[head:-1], amount[head:-1] = events.time_ms, events.amount_fp
-    labelled[head:-1], fraud[head:-1] = events.labelled, events.fraud
-    time_ms[-1], amount[-1] = tx.time_ms, tx.amount_fp
-    codes = np.zeros_like(time_ms)
-    return [column[-1] for column in entity_features(spec, codes, time_ms, amount, labelled, fraud)]
+    def record(self, txs: list[Transaction]) -> None:
+        """Add scored transactions to the history, in one write."""
+        txs = [tx for tx in txs if tx.entities]
+        if self.store is not None and txs:
+            self.store.append(txs)
 
 
 def materialize(

@@ -145,7 +145,7 @@ async def _body(request: Request) -> bytes:
 def _require_admin(state: ServiceState, authorization: str | None, action: str) -> None:
     """Bearer-token check in constant time; no token (or an empty one) disables the route."""
     token = state.settings.admin_token
-    secret = token.get_secret_value() if token is not None else ""
+    secret = token.get_secret_value().strip() if token is not None else ""
     if not secret:
         raise ApiError(403, f"{action} is disabled: no admin token is configured")
     expected = f"Bearer {secret}".encode()
@@ -153,22 +153,17 @@ def _require_admin(state: ServiceState, authorization: str | None, action: str) 
         raise ApiError(401, "missing or wrong bearer token")
 
 
-def _features(model: Predictor, row: dict[str, Any], record: bool) -> np.ndarray:
-    """One raw transaction -> a (1, features) array; with ``record`` it joins the history."""
-    if model.raw_only:
-        return _matrix([row], model.features)
-    tx = model.online.transaction(row) if model.model.transform.needs_time else None
-    vector = model.online.vector(row, tx)
-    if record and tx is not None:
-        model.online.record(tx)
-    return vector.reshape(1, -1)
-
-
-def _batch_features(model: Predictor, rows: list[dict[str, Any]], record: bool) -> np.ndarray:
-    """Rows in order: each one's history includes the rows before it in the batch."""
+def _features(model: Predictor, rows: list[dict[str, Any]], record: bool) -> np.ndarray:
+    """Raw transactions -> a (rows, features) array. A model with history features reads the
+    online store (each row also sees the rows before it) and, with ``record``, adds them."""
     if model.raw_only:
         return _matrix(rows, model.features)
-    return np.vstack([_features(model, row, record) for row in rows])
+    online = model.online
+    txs = [online.transaction(row) for row in rows] if model.model.transform.needs_time else None
+    matrix = online.matrix(rows, txs)
+    if record and txs:
+        online.record(txs)
+    return matrix
 
 
 def _record(request: Request) -> bool:
@@ -248,7 +243,71 @@ def _openapi(app: FastAPI, service: ServiceState) -> dict[str, Any]:
     bodies = {"/predict": False, "/explain": False, "/predict/batch": True}
     for path, batch in bodies.items():
         document["paths"][path]["post"]["requestBody"] = schemas.openapi_body(batch, components)
+    for path, method, adapter in (
+        ("/model/threshold", "put", THRESHOLD_UPDATE),
+        ("/labels", "post", LABELS),
+    ):
+        schema = adapter.json_schema(ref_template="#/components/schemas/{model}")
+        components.update(schema.pop("$defs", {}))
+        document["paths"][path][method]["requestBody"] = {
+            "required": True,
+            "content": {JSON: {"schema": schema}},
+        }
+    error = {"$ref": "#/components/schemas/Error"}
+    components["Error"] = ERROR_SCHEMA
+    for path, methods in document["paths"].items():
+        for method, operation in methods.items():
+            for status in _statuses(path, method):
+                operation.setdefault("responses", {})[str(status)] = {
+                    "description": STATUS_TEXT[status],
+                    "content": {JSON: {"schema": error}},
+                }
+    metrics = document["paths"]["/metrics"]["get"]["responses"]["200"]
+    metrics["content"] = {"text/plain": {"schema": {"type": "string"}}}
     return document
+
+
+STATUS_TEXT = {
+    400: "Empty body or invalid JSON",
+    401: "Missing or wrong bearer token",
+    403: "Disabled: no admin token is configured",
+    409: "The model has no history features",
+    413: "Body larger than the limit (FRAUDCTL_MAX_BATCH_SIZE rows)",
+    415: "Content type is not application/json",
+    422: "A field is missing, of the wrong type or out of range",
+    501: "The model cannot be explained (not a tree model)",
+    503: "The model is not loaded (yet)",
+}
+ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["error", "detail"],
+    "properties": {
+        "error": {"type": "string"},
+        "detail": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"field": {"type": "string"}, "problem": {"type": "string"}},
+            },
+        },
+    },
+}
+
+
+def _statuses(path: str, method: str) -> list[int]:
+    """Every error status a route can answer, for the OpenAPI document."""
+    statuses = []
+    if method in {"post", "put"}:
+        statuses += [400, 413, 415, 422]
+    if path in {"/model/threshold", "/labels"}:
+        statuses += [401, 403]
+    if path == "/labels":
+        statuses.append(409)
+    if path == "/explain":
+        statuses.append(501)
+    if path not in {"/health/live", "/metrics"}:
+        statuses.append(503)
+    return sorted(statuses)
 
 
 async def _load_model(service: ServiceState) -> None:
@@ -282,7 +341,9 @@ def _add_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> Response:
-        return json_response({"error": str(exc.detail), "detail": []}, exc.status_code)
+        response = json_response({"error": str(exc.detail), "detail": []}, exc.status_code)
+        response.headers.update(exc.headers or {})  # e.g. Allow on 405
+        return response
 
 
 def _add_routes(app: FastAPI) -> None:
@@ -304,7 +365,7 @@ def _add_routes(app: FastAPI) -> None:
         """Score one transaction: probability, decision at the threshold, risk band."""
         model, schemas = state.ready()
         row = _validate(schemas.transaction, await _body(request))
-        probability = float(model.probabilities(_features(model, row, _record(request)))[0])
+        probability = float(model.probabilities(_features(model, [row], _record(request)))[0])
         fraud = probability >= model.threshold
         state.metrics.record_scores((probability,), int(fraud))
         request.state.log_fields = {
@@ -329,9 +390,7 @@ def _add_routes(app: FastAPI) -> None:
         if model.raw_only:
             matrix = _matrix(batch.transactions, model.features)
         else:  # store look-ups: off the event loop
-            matrix = await asyncio.to_thread(
-                _batch_features, model, batch.transactions, _record(request)
-            )
+            matrix = await asyncio.to_thread(_features, model, batch.transactions, _record(request))
         # Scoring a large batch takes tens of milliseconds without the GIL: off the event loop,
         # single-row requests keep flowing meanwhile.
         probabilities = await asyncio.to_thread(model.probabilities, matrix)
@@ -361,7 +420,7 @@ def _add_routes(app: FastAPI) -> None:
         if not model.can_explain:
             raise ApiError(501, f"explanations need a tree model; this one is {model.kind}")
         row = _validate(schemas.transaction, await _body(request))
-        probability, contributions, base = model.explain(_features(model, row, record=False))
+        probability, contributions, base = model.explain(_features(model, [row], record=False))
         ranked = dict(sorted(contributions.items(), key=lambda kv: -abs(kv[1])))
         request.state.log_fields = {"model_version": model.version}
         return json_response(

@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal, NotRequired
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StrictInt,
@@ -29,15 +30,26 @@ FiniteFloat = Annotated[float, Field(strict=True, allow_inf_nan=False)]
 # Same bound as data.max_amount's default: a 1e308 is a unit or export mistake, not a payment.
 MAX_AMOUNT = 1e9
 Amount = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=0.0, le=MAX_AMOUNT)]
+# ISO 8601 text only: a bare number is ambiguous (seconds? milliseconds?) and refused.
+Timestamp = Annotated[
+    datetime, Field(strict=True, description="ISO 8601, e.g. 2026-04-01T13:45:00Z")
+]
 EntityId = Annotated[StrictStr | StrictInt, Field(description="an id: text or a whole number")]
 Category = Annotated[
     StrictStr | StrictInt | None, Field(description="a category; unknown or null is allowed")
 ]
 
 
+def _number_not_bool(value: Any) -> Any:
+    """JSON Schema's integer admits 1.0 but not true or "1"; pydantic's lax int admits all."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("expected 0 or 1")
+    return value
+
+
 class Label(TypedDict):
     transaction_id: StrictStr | StrictInt
-    is_fraud: Literal[0, 1]
+    is_fraud: Annotated[Literal[0, 1], BeforeValidator(_number_not_bool)]
 
 
 class LabelBatch(BaseModel):
@@ -87,7 +99,7 @@ def request_fields(transform: Any) -> dict[str, Any]:
     """The raw transaction's fields, from the model's transform (its own contract)."""
     fields: dict[str, Any] = {}
     if transform.needs_time:
-        fields[transform.time] = datetime if transform.time_kind == "datetime" else FiniteFloat
+        fields[transform.time] = Timestamp if transform.time_kind == "datetime" else FiniteFloat
     for spec in transform.specs:
         fields[transform.entities[spec.role]] = EntityId
     for name in transform.numeric:

@@ -62,7 +62,7 @@ def replay(transform, store, log, start: int) -> np.ndarray:
         row["transaction_id"] = str(row["transaction_id"])
         tx = online.transaction(row)
         vectors.append(online.vector(row, tx))
-        online.record(tx)
+        online.record([tx])
         store.label(row["transaction_id"], int(row["is_fraud"]))
     return np.vstack(vectors)
 
@@ -125,3 +125,24 @@ def test_an_unknown_store_uri_is_a_clear_error():
 
     with pytest.raises(ConfigError, match="expected sqlite:///"):
         open_store("postgres://somewhere")
+
+
+def test_batches_give_the_offline_features_too(tmp_path, log, transform):
+    """/predict/batch's path: one look-up per entity, the batch's rows seeing each other."""
+    store = open_store(f"sqlite:///{tmp_path / 'online.db'}")
+    start = len(log) // 2
+    materialize(transform, store, log.iloc[:start])
+    online = OnlineFeatures(transform, store)
+    rows = log.iloc[start:].to_dict("records")
+    chunks = []
+    for first in range(0, len(rows), 37):
+        chunk = [
+            {**row, "transaction_id": str(row["transaction_id"])}
+            for row in rows[first : first + 37]
+        ]
+        txs = [online.transaction(row) for row in chunk]
+        chunks.append(online.matrix(chunk, txs))
+        online.record(txs)
+        for row in chunk:  # labels arrive after the batch (the delay keeps them out for now)
+            store.label(row["transaction_id"], int(row["is_fraud"]))
+    assert_same_features(np.vstack(chunks), transform.matrix(log)[start:])

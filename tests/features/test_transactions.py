@@ -10,8 +10,7 @@ import pandas as pd
 import pytest
 
 from fraudctl.data.synthetic_transactions import generate_transaction_log
-from tests.conftest import invoke
-from tests.features.conftest import write_example_params
+from tests.conftest import invoke, write_example_params
 
 
 @pytest.fixture

@@ -141,7 +141,8 @@ def test_push_and_pull_through_a_local_remote_restore_a_fresh_clone(clone, tmp_p
         "data/prepared/train.parquet",
         "data/prepared/test.parquet",
         "models/model/MLmodel",
-        "models/model/model.pkl",
+        "models/model/data/fraudctl/estimator.lgb.txt",
+        "data/features/train.parquet",
         "reports/plots/confusion.csv",
     ]:
         assert (fresh / relative).read_bytes() == (root / relative).read_bytes(), relative

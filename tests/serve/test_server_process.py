@@ -50,21 +50,24 @@ def wait_for(url: str, timeout: float = 60.0) -> None:
 
 @contextlib.contextmanager
 def serving(model: Path | str, *extra: str, env: dict[str, str] | None = None) -> Iterator[str]:
+    import tempfile
+
     port = free_port()
-    process = subprocess.Popen(
-        ["fraudctl", "serve", "--model", str(model), "--port", str(port), *extra],
-        env=env or cli_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_for(f"{base}/health/ready")
-        yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
+    # The server's logs go to a file: an unread pipe fills up and blocks the server.
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen(
+            ["fraudctl", "serve", "--model", str(model), "--port", str(port), *extra],
+            env=env or cli_env(),
+            stdout=log,
+            stderr=log,
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            wait_for(f"{base}/health/ready")
+            yield base
+        finally:
+            process.terminate()
+            process.wait(timeout=20)
 
 
 def test_fraudctl_serve_answers_over_http(model_dir, test_rows):
