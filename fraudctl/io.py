@@ -135,19 +135,33 @@ def read_table(path: Path) -> pd.DataFrame:
             )
     except DataError:
         raise
-    except pd.errors.EmptyDataError:
-        raise DataError(f"{path}: the file is empty (no header, no rows)") from None
-    except pd.errors.ParserError as exc:
-        raise DataError(f"{path}: malformed CSV: {_first_line(exc)}") from None
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{path}: not a text CSV file ({exc.reason} at byte {exc.start})") from None
-    except (OSError, ValueError, EOFError) as exc:
-        raise DataError(f"{path}: cannot be read: {_first_line(exc)}") from None
-    except Exception as exc:  # pyarrow raises its own hierarchy for corrupt parquet files
-        if type(exc).__module__.startswith("pyarrow"):
-            raise DataError(f"{path}: not a readable parquet file: {_first_line(exc)}") from None
-        raise
+    except Exception as exc:
+        problem = _describe_read_error(exc, parquet=name.endswith((".parquet", ".pq")))
+        if problem is None:
+            raise
+        raise DataError(f"{path}: {problem}") from None
     return frame
+
+
+def _describe_read_error(exc: Exception, parquet: bool) -> str | None:
+    """What went wrong reading a table, in the user's terms; None for a bug of ours."""
+    import csv
+
+    import pandas as pd
+
+    if parquet:  # pyarrow has its own exception hierarchy for damaged files
+        return f"not a readable parquet file: {_first_line(exc)}"
+    if isinstance(exc, pd.errors.EmptyDataError):
+        return "the file is empty (no header, no rows)"
+    if isinstance(exc, pd.errors.ParserError):
+        return f"malformed CSV: {_first_line(exc)}"
+    if isinstance(exc, UnicodeDecodeError):
+        return f"not a text CSV file ({exc.reason} at byte {exc.start})"
+    if isinstance(exc, csv.Error):
+        return f"not a CSV text file ({exc})"
+    if isinstance(exc, OSError | ValueError | EOFError):
+        return f"cannot be read: {_first_line(exc)}"
+    return None
 
 
 def _check_csv_header(path: Path) -> None:
@@ -161,7 +175,10 @@ def _check_csv_header(path: Path) -> None:
     if head.startswith((b"\xff\xfe", b"\xfe\xff")) or head[:200].count(b"\x00") > 10:
         raise DataError(f"{path}: UTF-16 text is not supported; save the file as UTF-8")
     line = head.split(b"\n", 1)[0].decode("utf-8", errors="replace").lstrip("\ufeff")
-    header = next(csv.reader([line]), [])
+    try:
+        header = next(csv.reader([line]), [])
+    except csv.Error as exc:
+        raise DataError(f"{path}: not a CSV text file ({exc})") from None
     if len(header) <= 1 and line.count(";") >= 2:
         raise DataError(
             f"{path}: the header has one column and {line.count(';')} semicolons; "

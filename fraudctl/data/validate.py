@@ -111,6 +111,17 @@ def _time_column(frame: pd.DataFrame, column: str, source: str) -> pd.Series:
         return _finite(_as_numbers(frame, column, source), column, source)
     if pd.api.types.is_bool_dtype(values):
         raise _fail(source, column, "expected timestamps, found booleans", np.arange(len(values)))
+    numbers = pd.to_numeric(values, errors="coerce")
+    if numbers.notna().mean() > 0.5:  # mostly numbers: a numeric clock with a stray value
+        bad = np.flatnonzero(numbers.isna().to_numpy() & values.notna().to_numpy())
+        if bad.size:
+            raise _fail(
+                source,
+                column,
+                f"expected numeric seconds, found {values.iloc[bad[0]]!r}",
+                bad,
+            )
+        return _finite(numbers.astype("float64"), column, source)
     text = values.astype("string")
     parsed = pd.to_datetime(text, errors="coerce", utc=True, format="ISO8601")
     bad = np.flatnonzero(parsed.isna().to_numpy())

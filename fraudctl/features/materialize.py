@@ -34,6 +34,7 @@ def materialize_store(
     from fraudctl.model.bundle import load_model
     from fraudctl.score import read_raw
 
+    store = open_store(store_uri)  # a wrong URI is an error even when nothing is loaded
     model = load_model(model_dir)
     transform = model.transform
     if not transform.needs_history:
@@ -50,7 +51,7 @@ def materialize_store(
             ignore_index=True,
         )
     progress(f"loading {len(history):,} transactions into {store_uri}")
-    rows = materialize(transform, open_store(store_uri), history)
+    rows = materialize(transform, store, history)
     return MaterializeResult(rows, len(transform.specs), time.perf_counter() - started)
 
 

@@ -1,0 +1,39 @@
+"""Each catalogue case through its public door: one clear error, nothing lost."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.catalogue.cases import all_cases, build_project, run_case
+
+CASES = all_cases()
+
+
+@pytest.fixture(scope="module")
+def catalogue_project(tmp_path_factory, mlflow_store) -> Path:
+    import os
+
+    previous = os.environ.get("MLFLOW_TRACKING_URI")
+    os.environ["MLFLOW_TRACKING_URI"] = mlflow_store
+    try:
+        yield build_project(tmp_path_factory.mktemp("catalogue") / "project")
+    finally:
+        if previous is None:
+            os.environ.pop("MLFLOW_TRACKING_URI", None)
+        else:
+            os.environ["MLFLOW_TRACKING_URI"] = previous
+
+
+def test_the_catalogue_is_large_enough():
+    assert len(CASES) >= 60
+    assert len({case.name for case in CASES}) == len(CASES)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
+def test_case_is_clean(case, catalogue_project, monkeypatch, mlflow_store):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_store)
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    problem = run_case(case, catalogue_project, catalogue_project / "models" / "model")
+    assert problem is None, problem
