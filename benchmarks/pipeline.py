@@ -104,9 +104,10 @@ def run_case(label: str, source: Path | None, env: dict[str, str]) -> dict[str, 
 SHAP_TIMING = """
 import time, pandas as pd, shap
 from fraudctl.experiments.explain import shap_values
-from fraudctl.tracking import load_estimator
-estimator, metadata = load_estimator("models/model")
-test = pd.read_parquet("data/prepared/test.parquet")[metadata["features"]]
+from fraudctl.model.bundle import load_model
+model = load_model("models/model")
+estimator = model.estimator
+test = pd.read_parquet("data/features/test.parquet")[model.features]
 rows = test.sample(1000, random_state=0)
 started = time.perf_counter()
 shap_values(estimator, rows)

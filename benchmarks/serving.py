@@ -193,9 +193,13 @@ def main() -> None:
     if not (args.model / "MLmodel").exists():
         raise SystemExit(f"{args.model}: no model; run `make repro` first")
 
-    from fraudctl.tracking import read_model_info
+    from fraudctl.model.bundle import load_model
+    from fraudctl.serve.predictor import input_columns
 
-    features = read_model_info(args.model).metadata["features"]
+    transform = load_model(args.model).transform
+    if transform.needs_history:
+        raise SystemExit("a model with history features: use python -m benchmarks.transactions")
+    features = input_columns(transform)  # what a request carries
     test = pd.read_parquet(args.test_split)
     row = {name: float(test[name].iloc[0]) for name in features}
     single = json.dumps(row)
@@ -232,7 +236,12 @@ def main() -> None:
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         mlflow_body = json.dumps(
-            {"dataframe_split": {"columns": features, "data": [list(row.values())]}}
+            {
+                "dataframe_split": {
+                    "columns": transform.raw_columns,
+                    "data": [[float(test[c].iloc[0]) for c in transform.raw_columns]],
+                }
+            }
         )
         with server(
             [

@@ -73,9 +73,12 @@ DISK_ERRORS = {
 }
 
 
-def _fail(message: str) -> typer.Exit:
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    return typer.Exit(2)
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    """One red line; the message is escaped, so [brackets] in paths and hints survive."""
+    from rich.markup import escape
+
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    return typer.Exit(code)
 
 
 def user_errors(command: F) -> F:
@@ -88,8 +91,7 @@ def user_errors(command: F) -> F:
         try:
             return command(*args, **kwargs)
         except FraudctlError as exc:
-            err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-            raise typer.Exit(exc.exit_code) from None
+            raise _fail(str(exc), exc.exit_code) from None
         except ModuleNotFoundError as exc:
             root = (exc.name or "").split(".")[0]
             if root not in EXTRAS:

@@ -157,8 +157,8 @@ def run_drift(
     # A simulated shift or a user's batch is a check, not the pipeline's result: it goes
     # to its own folder and never touches the tracked reports/drift outputs.
     name = "drift" if current_path is None and not simulate else "drift-check"
-    target = paths.experiment_dir(name)
-    with staged_copy(target) as directory:
+    out_dir = paths.experiment_dir(name)
+    with staged_copy(out_dir) as directory:
         progress("Evidently data-drift report")
         evidently = data_drift(
             reference[features],
@@ -246,13 +246,13 @@ def run_drift(
             )
             tracking.log_artifacts(directory, "drift")
             metrics["run_id"] = active.info.run_id
-    outputs = relocated(outputs, directory, target)
+    outputs = relocated(outputs, directory, out_dir)
     return DriftResult(
         metrics=metrics,
         drift_detected=detected,
         headline=headline,
         outputs=outputs,
-        directory=target,
+        directory=out_dir,
     )
 
 

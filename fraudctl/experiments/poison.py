@@ -78,7 +78,8 @@ def inject(frame: pd.DataFrame, schema: Schema, level: float, rng: np.random.Gen
     if count == 0:
         return Attacked(frame.copy(), 0)
     copies = frauds.iloc[rng.integers(0, len(frauds), size=count)].copy()
-    features = [c for c in schema.features if c != schema.amount]
+    # Category codes are copied as they are: a jittered code is no category at all.
+    features = [c for c in schema.features if c not in {schema.amount, *schema.categorical}]
     spread = frauds[features].std(ddof=0).fillna(0.0).to_numpy()
     copies[features] = copies[features].to_numpy() + rng.normal(size=(count, len(features))) * (
         0.1 * spread

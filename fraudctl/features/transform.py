@@ -221,8 +221,7 @@ class FeatureTransform:
             labelled[order],
             fraud[order],
         )
-        for j, column in enumerate(values):
-            out[first + j][order] = column
+        out[first : first + values.shape[1], order] = values.T
 
 
 # --- helpers shared with the online path ----------------------------------------------

@@ -78,6 +78,12 @@ class ServiceState:
         self.load_error: str | None = None
 
     def install(self, predictor: Predictor) -> None:
+        import gc
+
+        # The model, numba and pandas leave a large heap that never dies: keep the cyclic
+        # collector from walking it again and again (pauses in the slowest requests).
+        gc.collect()
+        gc.freeze()
         self.schemas = build_schemas(
             request_fields(predictor.model.transform), self.settings.max_batch_size
         )

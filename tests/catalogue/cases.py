@@ -191,7 +191,9 @@ def data_cases() -> list[Case]:
         _data_case("corrupt gzip", "cannot be read", _raw("bad.csv.gz", b"\x1f\x8b\x08garbage")),
         _data_case("binary garbage", "", _raw("garbage.csv", os.urandom(2000))),
         _data_case(
-            "unparseable time", "expected numeric seconds, found 'soon'", _csv(_set("Time", 3, "soon"))
+            "unparseable time",
+            "expected numeric seconds, found 'soon'",
+            _csv(_set("Time", 3, "soon")),
         ),
         _data_case(
             "missing time", "column 'Time': 1 missing value(s)", _csv(_set("Time", 3, np.nan))
@@ -484,9 +486,19 @@ def api_cases() -> list[Case]:
             "boolean for a number", "api", 422, "invalid request", _post("/predict", _row(V5=True))
         ),
         Case(
-            "API: negative amount", "api", 422, "invalid request", _post("/predict", _row(Amount=-1.0))
+            "API: negative amount",
+            "api",
+            422,
+            "invalid request",
+            _post("/predict", _row(Amount=-1.0)),
         ),
-        Case("API: amount 1e308", "api", 422, "invalid request", _post("/predict", _row(Amount=1e308))),
+        Case(
+            "API: amount 1e308",
+            "api",
+            422,
+            "invalid request",
+            _post("/predict", _row(Amount=1e308)),
+        ),
         Case("unknown field", "api", 422, "invalid request", _post("/predict", _row(extra=1.0))),
         Case("array body", "api", 422, "invalid request", _post("/predict", [1, 2])),
         Case(

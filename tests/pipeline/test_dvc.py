@@ -23,12 +23,9 @@ def _run(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.Complete
     return result
 
 
-@pytest.fixture(scope="module")
-def clone(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
-    """The repository's tracked files in a new git repo, with small synthetic params."""
+def _copy_repository(target: Path) -> None:
     if not (REPO_ROOT / ".git").exists():
         pytest.skip("needs the project's git checkout to copy its tracked files")
-    target = tmp_path_factory.mktemp("clone")
     tracked = (
         subprocess.run(["git", "ls-files", "-z"], cwd=REPO_ROOT, capture_output=True, check=True)
         .stdout.decode()
@@ -39,12 +36,9 @@ def clone(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str
         if source.is_file():
             (target / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, target / name)
-    params = yaml.safe_load((target / "params.yaml").read_text())
-    params["data"]["synthetic"].update(SMALL_PARAMS["data"]["synthetic"])
-    params["model"]["lightgbm"].update(SMALL_PARAMS["model"]["lightgbm"])
-    for name, values in SMALL_EXPERIMENTS["experiments"].items():
-        params["experiments"][name].update(values)
-    (target / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+def _init_git(target: Path) -> dict[str, str]:
     env = cli_env(
         MLFLOW_TRACKING_URI=f"sqlite:///{target / 'mlflow.db'}",
         MPLBACKEND="Agg",
@@ -56,7 +50,39 @@ def clone(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str
     _run(["git", "init", "-q", "-b", "main"], target, env)
     _run(["git", "add", "-A"], target, env)
     _run(["git", "commit", "-qm", "clone"], target, env)
-    return target, env
+    return env
+
+
+@pytest.fixture(scope="module")
+def clone(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+    """The repository's tracked files in a new git repo, with small synthetic params."""
+    target = tmp_path_factory.mktemp("clone")
+    _copy_repository(target)
+    params = yaml.safe_load((target / "params.yaml").read_text())
+    params["data"]["synthetic"].update(SMALL_PARAMS["data"]["synthetic"])
+    params["model"]["lightgbm"].update(SMALL_PARAMS["model"]["lightgbm"])
+    for name, values in SMALL_EXPERIMENTS["experiments"].items():
+        params["experiments"][name].update(values)
+    (target / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    return target, _init_git(target)
+
+
+def test_the_transactions_example_runs_end_to_end(tmp_path):
+    """README: `cp examples/transactions/params.yaml params.yaml && dvc repro`, on a small log."""
+    from tests.conftest import example_params
+
+    _copy_repository(tmp_path)
+    params = example_params({"experiments": SMALL_EXPERIMENTS["experiments"]})
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    env = _init_git(tmp_path)
+    first = _run(["dvc", "repro"], tmp_path, env)
+    for stage in ("prepare", "features", "train", "evaluate", "poison", "fairness", "drift"):
+        assert f"Running stage '{stage}'" in first.stdout
+    metrics = json.loads((tmp_path / "reports/metrics.json").read_text())
+    assert 0 <= metrics["card_precision_at_k"] <= 1
+    drift = json.loads((tmp_path / "reports/drift/metrics.json").read_text())
+    assert "merchant_category" in drift["features"]
+    assert "Running stage" not in _run(["dvc", "repro"], tmp_path, env).stdout
 
 
 def test_repro_runs_every_stage_then_nothing(clone):
@@ -137,14 +163,64 @@ def test_push_and_pull_through_a_local_remote_restore_a_fresh_clone(clone, tmp_p
     assert not (fresh / "models" / "model").exists()
     _run(["dvc", "remote", "add", "--local", "-d", "storage", str(remote)], fresh, env)
     _run(["dvc", "pull"], fresh, env)
+    model_files = [
+        p.relative_to(root).as_posix() for p in (root / "models/model").rglob("*") if p.is_file()
+    ]
+    assert any(name.startswith("models/model/data/fraudctl/estimator.") for name in model_files)
     for relative in [
         "data/prepared/train.parquet",
         "data/prepared/test.parquet",
-        "models/model/MLmodel",
-        "models/model/data/fraudctl/estimator.lgb.txt",
         "data/features/train.parquet",
         "reports/plots/confusion.csv",
+        *model_files,
     ]:
         assert (fresh / relative).read_bytes() == (root / relative).read_bytes(), relative
     status = _run(["dvc", "status"], fresh, env)
     assert "up to date" in status.stdout
+
+
+def test_a_failing_stage_keeps_the_last_good_outputs(clone):
+    """DVC deletes a stage's outputs before running it unless they are persistent; ours are,
+    and fraudctl writes them whole or not at all, so a bad input loses nothing."""
+    root, env = clone
+    _run(["dvc", "repro"], root, env)
+    guarded = ["data/prepared/train.parquet", "reports/data.json", "models/model/MLmodel"]
+    before = {name: (root / name).read_bytes() for name in guarded}
+    params_text = (root / "params.yaml").read_text()
+    (root / "bad.csv").write_text("Time,V1,Amount,Class\n1,x,2,0\n")
+    params = yaml.safe_load(params_text)
+    params["data"]["source"] = "bad.csv"
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    try:
+        failed = subprocess.run(
+            ["dvc", "repro"], cwd=root, env=env, capture_output=True, text=True, timeout=600
+        )
+        assert failed.returncode != 0
+        assert "bad.csv" in failed.stdout + failed.stderr
+        for name, content in before.items():
+            assert (root / name).read_bytes() == content, name
+    finally:
+        (root / "params.yaml").write_text(params_text)
+        (root / "bad.csv").unlink()
+    again = _run(["dvc", "repro"], root, env)
+    assert "Running stage 'prepare'" not in again.stdout
+
+
+def test_the_readme_steps_for_a_real_data_file_work(clone):
+    """README, "Running on the real ULB data": dvc add a file in data/raw, point params at it."""
+    from fraudctl.data.synthetic import generate_transactions
+
+    root, env = clone
+    raw = root / "data" / "raw" / "creditcard.csv"
+    generate_transactions(n_rows=3000, fraud_rate=0.05, days=1, seed=9).to_csv(raw, index=False)
+    try:
+        _run(["dvc", "add", "data/raw/creditcard.csv"], root, env)
+        ignored = subprocess.run(
+            ["git", "check-ignore", "-q", "data/raw/creditcard.csv.dvc"], cwd=root, env=env
+        )
+        assert ignored.returncode == 1, "the .dvc file must be committable"
+        _run(["git", "add", "data/raw/creditcard.csv.dvc"], root, env)
+    finally:
+        subprocess.run(["dvc", "remove", "data/raw/creditcard.csv.dvc"], cwd=root, env=env)
+        subprocess.run(["git", "reset", "-q"], cwd=root, env=env)
+        raw.unlink(missing_ok=True)

@@ -26,9 +26,23 @@ def manifests() -> list[tuple[str, dict]]:
     return documents
 
 
-def by_kind(kind: str) -> dict:
-    [document] = [d for _, d in manifests() if d["kind"] == kind]
+def by_kind(kind: str, name: str = "fraudctl-api") -> dict:
+    [document] = [d for _, d in manifests() if d["kind"] == kind and d["metadata"]["name"] == name]
     return document
+
+
+def test_the_api_reaches_the_online_store_service():
+    env = {
+        e["name"]: e.get("value")
+        for e in by_kind("Deployment")["spec"]["template"]["spec"]["containers"][0]["env"]
+    }
+    store = by_kind("Service", "fraudctl-online-store")
+    port = store["spec"]["ports"][0]["port"]
+    assert env["FRAUDCTL_ONLINE_STORE"] == f"redis://{store['metadata']['name']}:{port}/0"
+    assert (
+        by_kind("StatefulSet", "fraudctl-online-store")["spec"]["serviceName"]
+        == store["metadata"]["name"]
+    )
 
 
 @pytest.mark.parametrize(
