@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from fraudctl.config import SPLITS, Params, ProjectPaths
@@ -64,20 +65,26 @@ def build_features(
     tagged = pd.concat(
         [part.assign(**{SPLIT_COLUMN: name}) for name, part in parts.items()], ignore_index=True
     )
-    tagged = tagged.sort_values(schema.time, kind="stable", ignore_index=True)
-    features = transform.apply(tagged)
+    del parts
+    order = np.argsort(tagged[schema.time].to_numpy(), kind="stable")
+    tagged = tagged.take(order).reset_index(drop=True)
+    features = transform.matrix(tagged)  # (rows x features), a view of one array
     seconds = time.perf_counter() - started
 
-    keep = [c for c in passthrough_columns(schema) if c not in features.columns]
-    table = pd.concat([features, tagged[keep]], axis=1)
+    keep = [c for c in passthrough_columns(schema) if c not in transform.output_columns]
+    split_of = tagged[SPLIT_COLUMN].to_numpy()
     rows = {}
     progress("writing data/features")
+    # One split at a time, straight from column slices: the whole table is never copied.
     with atomic_directory(paths.features_dir) as staging:
         staging.mkdir()
         for name in SPLITS:
-            part = table[tagged[SPLIT_COLUMN].to_numpy() == name].reset_index(drop=True)
-            part.to_parquet(staging / f"{name}.parquet", index=False)
-            rows[name] = len(part)
+            mine = np.flatnonzero(split_of == name)
+            columns = {c: features[mine, j] for j, c in enumerate(transform.output_columns)}
+            columns.update({c: tagged[c].to_numpy()[mine] for c in keep})
+            pd.DataFrame(columns, copy=False).to_parquet(staging / f"{name}.parquet", index=False)
+            rows[name] = len(mine)
+            del columns
         write_json(staging / paths.transform_file.name, transform.to_dict())
     outputs = [paths.features_file(s) for s in SPLITS] + [paths.transform_file]
     return FeaturesResult(transform=transform, rows=rows, seconds=seconds, outputs=outputs)
