@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -49,25 +50,35 @@ def mlflow_store(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 @pytest.fixture(scope="session")
 def trained(tmp_path_factory: pytest.TempPathFactory, mlflow_store: str) -> ProjectPaths:
-    """Run the prepare and train stages once on small synthetic data."""
-    from fraudctl.data.prepare import prepare
-    from fraudctl.features.build import build_features
-    from fraudctl.model.train import train
-
+    """Run the prepare, features and train stages once on small synthetic data."""
     root = tmp_path_factory.mktemp("served")
     params = parse_params({**SMALL_PARAMS, "tracking": {"registered_model": "served-model"}})
-    paths = ProjectPaths(root)
+    return run_training_stages(params, ProjectPaths(root), mlflow_store)
+
+
+@contextlib.contextmanager
+def tracking_uri(uri: str) -> Iterator[None]:
+    """MLFLOW_TRACKING_URI set for the block (session fixtures cannot use monkeypatch)."""
     previous = os.environ.get("MLFLOW_TRACKING_URI")
-    os.environ["MLFLOW_TRACKING_URI"] = mlflow_store
+    os.environ["MLFLOW_TRACKING_URI"] = uri
     try:
-        prepare(params, paths)
-        build_features(params, paths)
-        train(params, paths)
+        yield
     finally:
         if previous is None:
             os.environ.pop("MLFLOW_TRACKING_URI", None)
         else:
             os.environ["MLFLOW_TRACKING_URI"] = previous
+
+
+def run_training_stages(params: Any, paths: ProjectPaths, store: str) -> ProjectPaths:
+    from fraudctl.data.prepare import prepare
+    from fraudctl.features.build import build_features
+    from fraudctl.model.train import train
+
+    with tracking_uri(store):
+        prepare(params, paths)
+        build_features(params, paths)
+        train(params, paths)
     return paths
 
 
@@ -137,23 +148,7 @@ def write_example_params(directory: Path, overrides: dict[str, Any] | None = Non
 @pytest.fixture(scope="session")
 def transactions_project(tmp_path_factory: pytest.TempPathFactory, mlflow_store: str) -> Path:
     """prepare -> features -> train on a small generated log; returns the project root."""
-    from fraudctl.data.prepare import prepare
-    from fraudctl.features.build import build_features
-    from fraudctl.model.train import train
-
     root = tmp_path_factory.mktemp("transactions")
     write_example_params(root)
-    params = parse_params(example_params())
-    paths = ProjectPaths(root)
-    previous = os.environ.get("MLFLOW_TRACKING_URI")
-    os.environ["MLFLOW_TRACKING_URI"] = mlflow_store
-    try:
-        prepare(params, paths)
-        build_features(params, paths)
-        train(params, paths)
-    finally:
-        if previous is None:
-            os.environ.pop("MLFLOW_TRACKING_URI", None)
-        else:
-            os.environ["MLFLOW_TRACKING_URI"] = previous
+    run_training_stages(parse_params(example_params()), ProjectPaths(root), mlflow_store)
     return root

@@ -13,17 +13,10 @@ CASES = all_cases()
 
 @pytest.fixture(scope="module")
 def catalogue_project(tmp_path_factory, mlflow_store) -> Path:
-    import os
+    from tests.conftest import tracking_uri
 
-    previous = os.environ.get("MLFLOW_TRACKING_URI")
-    os.environ["MLFLOW_TRACKING_URI"] = mlflow_store
-    try:
+    with tracking_uri(mlflow_store):
         yield build_project(tmp_path_factory.mktemp("catalogue") / "project")
-    finally:
-        if previous is None:
-            os.environ.pop("MLFLOW_TRACKING_URI", None)
-        else:
-            os.environ["MLFLOW_TRACKING_URI"] = previous
 
 
 def test_the_catalogue_is_large_enough():
