@@ -134,15 +134,18 @@ async def _body(request: Request) -> bytes:
         raise ApiError(415, f"unsupported content type {media or '(none)'!r}: send {JSON}")
     limit = body_limit(request.app.state.service.settings)
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise ApiError(413, f"body of {int(declared):,} bytes exceeds the {limit:,}-byte limit")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise ApiError(413, f"body exceeds the {limit:,}-byte limit")
-        chunks.append(chunk)
-    body = b"".join(chunks)
+    if declared is not None and declared.isdigit():
+        if int(declared) > limit:
+            raise ApiError(413, f"body of {int(declared):,} bytes exceeds the {limit:,}-byte limit")
+        body = await request.body()  # the server stops reading at the declared length
+    else:  # chunked: count as it arrives
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise ApiError(413, f"body exceeds the {limit:,}-byte limit")
+            chunks.append(chunk)
+        body = b"".join(chunks)
     if not body:
         raise ApiError(400, "empty body: expected a JSON object")
     return body

@@ -124,3 +124,12 @@ def test_openapi_documents_every_error_status(client):
     )
     metrics = document["paths"]["/metrics"]["get"]["responses"]["200"]["content"]
     assert list(metrics) == ["text/plain"]
+
+
+def test_a_chunked_body_is_cut_off_at_the_limit(make_client):
+    client = make_client(max_batch_size=2)
+    pieces = iter([b'{"transactions": ['] + [b" " * 8192] * 20 + [b"]}"])  # no Content-Length
+    response = client.post(
+        "/predict/batch", content=pieces, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 413 and "limit" in response.json()["error"]
