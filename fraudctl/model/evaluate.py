@@ -6,13 +6,14 @@ with PNG copies, and everything is logged to the training run that produced the 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from fraudctl import tracking
 from fraudctl.config import Params, ProjectPaths
 from fraudctl.data.splits import load_schema, load_split
-from fraudctl.io import relocated, staged_copy, write_json, write_with
+from fraudctl.io import atomic_path, relocated, staged_copy, write_with
 from fraudctl.model import bundle
 from fraudctl.model import metrics as m
 from fraudctl.model.plots import save_confusion_plot, save_line_plot
@@ -41,46 +42,48 @@ def evaluate(params: Params, paths: ProjectPaths, progress: Progress = quiet) ->
     results = split_metrics(params, test, schema, scores, threshold)
 
     progress("writing metrics and plots")
-    # Plots and metrics describe one model at one threshold: the plots are built in a
-    # staged copy swapped in whole, and metrics.json follows, so a failure leaves both old.
-    with staged_copy(paths.plots_dir) as plots:
-        curves = {
-            "pr_curve": (
-                m.pr_curve(y, scores),
-                "recall",
-                "precision",
-                "Precision-recall (test)",
-                False,
-            ),
-            "roc_curve": (m.roc_curve_frame(y, scores), "fpr", "tpr", "ROC (test)", True),
-            "calibration": (
-                m.calibration_frame(y, scores, params.evaluate.calibration_bins),
-                "predicted",
-                "observed",
-                "Calibration (test, quantile bins)",
-                True,
-            ),
-        }
-        outputs: list[Path] = []
-        for name, (frame, x, y_col, title, diagonal) in curves.items():
-            csv_path = plots / f"{name}.csv"
-            write_with(csv_path, lambda tmp, f=frame: f.to_csv(tmp, index=False))
-            save_line_plot(plots / f"{name}.png", frame, x, y_col, title, diagonal)
-            outputs += [csv_path, plots / f"{name}.png"]
-        confusion_path = plots / "confusion.csv"
-        confusion = m.confusion_frame(y, scores, threshold)
-        write_with(confusion_path, lambda tmp: confusion.to_csv(tmp, index=False))
-        save_confusion_plot(
-            plots / "confusion.png",
-            int(results["true_positives"]),
-            int(results["false_positives"]),
-            int(results["false_negatives"]),
-            int(results["rows"] - results["alerts"] - results["false_negatives"]),
-            f"Confusion at threshold {threshold:.3f}",
-        )
-        outputs += [confusion_path, plots / "confusion.png"]
+    # Plots and metrics describe one model at one threshold: the metrics file is written
+    # (under a temporary name) before the plots folder is built, and the two are renamed into
+    # place one after the other, so a failure at any point leaves both as they were.
+    with atomic_path(paths.metrics_file) as metrics_tmp:
+        metrics_tmp.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+        with staged_copy(paths.plots_dir) as plots:
+            curves = {
+                "pr_curve": (
+                    m.pr_curve(y, scores),
+                    "recall",
+                    "precision",
+                    "Precision-recall (test)",
+                    False,
+                ),
+                "roc_curve": (m.roc_curve_frame(y, scores), "fpr", "tpr", "ROC (test)", True),
+                "calibration": (
+                    m.calibration_frame(y, scores, params.evaluate.calibration_bins),
+                    "predicted",
+                    "observed",
+                    "Calibration (test, quantile bins)",
+                    True,
+                ),
+            }
+            outputs: list[Path] = []
+            for name, (frame, x, y_col, title, diagonal) in curves.items():
+                csv_path = plots / f"{name}.csv"
+                write_with(csv_path, lambda tmp, f=frame: f.to_csv(tmp, index=False))
+                save_line_plot(plots / f"{name}.png", frame, x, y_col, title, diagonal)
+                outputs += [csv_path, plots / f"{name}.png"]
+            confusion_path = plots / "confusion.csv"
+            confusion = m.confusion_frame(y, scores, threshold)
+            write_with(confusion_path, lambda tmp: confusion.to_csv(tmp, index=False))
+            save_confusion_plot(
+                plots / "confusion.png",
+                int(results["true_positives"]),
+                int(results["false_positives"]),
+                int(results["false_negatives"]),
+                int(results["rows"] - results["alerts"] - results["false_negatives"]),
+                f"Confusion at threshold {threshold:.3f}",
+            )
+            outputs += [confusion_path, plots / "confusion.png"]
     outputs = relocated(outputs, plots, paths.plots_dir)
-    write_json(paths.metrics_file, results)
     outputs.append(paths.metrics_file)
 
     progress("logging to MLflow")

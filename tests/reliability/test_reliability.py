@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import pandas as pd
+import pytest
 
 from tests.conftest import invoke, write_params
 
@@ -113,3 +114,54 @@ def test_a_missing_extra_is_named(tmp_path):
     assert result.returncode == 2, result.stderr
     assert "pip install 'fraudctl[experiments]'" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("where", ["metrics", "plots"])
+def test_a_full_disk_is_one_line_and_keeps_the_outputs(project, runner, monkeypatch, where):
+    """evaluate's plots and metrics change together or not at all."""
+    import errno
+    from pathlib import Path
+
+    from matplotlib.figure import Figure
+
+    for command in (["data"], ["features", "build"], ["train"], ["evaluate"]):
+        assert invoke(runner, *command).exit_code == 0
+
+    def snapshot() -> dict[str, bytes]:
+        reports = project / "reports"
+        return {str(p): p.read_bytes() for p in reports.rglob("*") if p.is_file()}
+
+    write_params(project, {"evaluate": {"top_k": 7}})  # metrics would change
+    before = snapshot()
+
+    def no_space(path: object) -> OSError:
+        return OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    real_write_text = Path.write_text
+
+    def write_text(self, *args, **kwargs):
+        if self.name.startswith(".metrics.json."):
+            raise no_space(self)
+        return real_write_text(self, *args, **kwargs)
+
+    def savefig(self, path, *args, **kwargs):
+        raise no_space(path)
+
+    with monkeypatch.context() as patch:
+        if where == "metrics":
+            patch.setattr(Path, "write_text", write_text)
+        else:
+            patch.setattr(Figure, "savefig", savefig)
+        result = invoke(runner, "evaluate")
+    assert result.exit_code == 2, result.output
+    assert "no space left on the device" in result.output and "Traceback" not in result.output
+    assert snapshot() == before
+
+
+def test_a_staging_folder_left_by_a_killed_run_is_removed(project, runner):
+    leftover = project / "data" / ".prepared.killed123"
+    (leftover / "content").mkdir(parents=True)
+    (leftover / "content" / "train.parquet").write_bytes(b"half")
+    assert invoke(runner, "data").exit_code == 0
+    assert not leftover.exists()
+    assert not [p for p in (project / "data").iterdir() if p.name.startswith(".prepared.")]
