@@ -48,6 +48,13 @@ def group_labels(
 ) -> tuple[pd.Series, str]:
     if schema.group:
         return frame[schema.group].astype(str), schema.group
+    if schema.amount is None:
+        from fraudctl.errors import ConfigError
+
+        raise ConfigError(
+            "experiment fairness needs groups: set data.schema.group, or data.schema.amount "
+            "for amount bands"
+        )
     return amount_bands(
         train[schema.amount], frame[schema.amount], params.amount_band_quantiles
     ), "amount_band (derived)"
