@@ -88,9 +88,13 @@ def relocated(outputs: list[Path], staging: Path, target: Path) -> list[Path]:
     return [target / Path(p).relative_to(staging) for p in outputs]
 
 
+def json_text(payload: Any) -> str:
+    return json.dumps(payload, indent=2, sort_keys=False) + "\n"
+
+
 def write_json(path: Path, payload: Any) -> None:
     with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(payload, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+        tmp.write_text(json_text(payload), encoding="utf-8")
 
 
 def write_text(path: Path, text: str) -> None:

@@ -16,7 +16,7 @@ from fraudctl.config import SPLITS, Params, ProjectPaths, SplitParams
 from fraudctl.data.schema import Schema
 from fraudctl.data.validate import ValidationSummary, validate_table
 from fraudctl.errors import DataError
-from fraudctl.io import atomic_directory, read_table, write_json
+from fraudctl.io import atomic_directory, atomic_path, json_text, read_table
 
 
 @dataclass
@@ -150,12 +150,6 @@ def prepare(params: Params, paths: ProjectPaths, source: str | None = None) -> P
     parts = split_table(clean, schema, params.split, params.base.seed)
     splits = {name: _summarise(parts[name], schema) for name in SPLITS}
 
-    # The splits are one output: build them all in a staging directory and swap it in.
-    with atomic_directory(paths.prepared_dir) as staging:
-        staging.mkdir()
-        for split_name in (*SPLITS, "gap"):
-            parts[split_name].to_parquet(staging / f"{split_name}.parquet", index=False)
-    outputs = [paths.split_file(s) for s in SPLITS] + [paths.gap_file]
     report = {
         "source": summary.to_dict(),
         "schema": {
@@ -172,6 +166,13 @@ def prepare(params: Params, paths: ProjectPaths, source: str | None = None) -> P
         "gap_rows": len(parts["gap"]),
         "splits": {k: vars(v) for k, v in splits.items()},
     }
-    write_json(paths.data_report, report)
-    outputs.append(paths.data_report)
+    # The splits and their report are one output: the report is written under a temporary
+    # name first, the splits are built in a staging directory, then both are renamed.
+    with atomic_path(paths.data_report) as report_tmp:
+        report_tmp.write_text(json_text(report), encoding="utf-8")
+        with atomic_directory(paths.prepared_dir) as staging:
+            staging.mkdir()
+            for split_name in (*SPLITS, "gap"):
+                parts[split_name].to_parquet(staging / f"{split_name}.parquet", index=False)
+    outputs = [paths.split_file(s) for s in SPLITS] + [paths.gap_file, paths.data_report]
     return PrepareResult(validation=summary, schema=schema, splits=splits, outputs=outputs)

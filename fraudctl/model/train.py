@@ -17,7 +17,7 @@ from fraudctl.config import Params, ProjectPaths
 from fraudctl.data.schema import Schema
 from fraudctl.data.splits import load_schema, load_split, load_transform_dict
 from fraudctl.features.transform import FeatureTransform
-from fraudctl.io import atomic_directory, write_json
+from fraudctl.io import atomic_directory, atomic_path, json_text
 from fraudctl.model import bundle
 from fraudctl.model.estimators import build_estimator, fit_options, library_requirements
 from fraudctl.model.leakage import check_for_leaks
@@ -189,18 +189,28 @@ def train(params: Params, paths: ProjectPaths, progress: Progress = quiet) -> Tr
             "validation_metrics": {k: float(v) for k, v in val_metrics.items()},
             "validation_fingerprint": data_fingerprint,
         }
-        with atomic_directory(paths.model_dir) as staging:
-            bundle.save_model(
-                staging,
-                transform,
-                estimator,
-                metadata,
-                raw_example(paths, transform),
-                library_requirements(params.model),
-            )
-            tracking.log_artifacts(staging, MODEL_ARTIFACT_PATH)
-            progress("registering the model")
-            version = tracking.register(params.tracking, run_id, MODEL_ARTIFACT_PATH)
+        report = {
+            "model": params.model.name,
+            "threshold": choice.value,
+            "threshold_strategy": choice.strategy,
+            "threshold_satisfied": choice.satisfied,
+            "validation": val_metrics,
+        }
+        # The model and its report are one output: renamed together once registered.
+        with atomic_path(paths.train_report) as report_tmp:
+            report_tmp.write_text(json_text(report), encoding="utf-8")
+            with atomic_directory(paths.model_dir) as staging:
+                bundle.save_model(
+                    staging,
+                    transform,
+                    estimator,
+                    metadata,
+                    raw_example(paths, transform),
+                    library_requirements(params.model),
+                )
+                tracking.log_artifacts(staging, MODEL_ARTIFACT_PATH)
+                progress("registering the model")
+                version = tracking.register(params.tracking, run_id, MODEL_ARTIFACT_PATH)
         promotion = tracking.promote_if_better(
             params.tracking, version, val_metrics["pr_auc"], data_fingerprint
         )
@@ -211,17 +221,6 @@ def train(params: Params, paths: ProjectPaths, progress: Progress = quiet) -> Tr
             "run_id": run_id,
             "version": version,
             "registered_model": params.tracking.registered_model,
-        },
-    )
-
-    write_json(
-        paths.train_report,
-        {
-            "model": params.model.name,
-            "threshold": choice.value,
-            "threshold_strategy": choice.strategy,
-            "threshold_satisfied": choice.satisfied,
-            "validation": val_metrics,
         },
     )
     return TrainResult(
