@@ -19,7 +19,13 @@ from rich.console import Console
 from rich.table import Table
 
 from fraudctl import __version__
-from fraudctl.config import DEFAULT_PARAMS_FILE, Params, ProjectPaths, load_params
+from fraudctl.config import (
+    DEFAULT_ONLINE_STORE,
+    DEFAULT_PARAMS_FILE,
+    Params,
+    ProjectPaths,
+    load_params,
+)
 from fraudctl.errors import FraudctlError
 
 app = typer.Typer(
@@ -242,7 +248,7 @@ def features_materialize(
             envvar="FRAUDCTL_ONLINE_STORE",
             help="sqlite:///path or redis://host:port/db (env FRAUDCTL_ONLINE_STORE).",
         ),
-    ] = "sqlite:///data/online/store.db",
+    ] = DEFAULT_ONLINE_STORE,
     history: Annotated[
         Path | None,
         typer.Option(help="A raw history file instead of the prepared data (all splits)."),
@@ -269,7 +275,7 @@ def features_labels(
     store: Annotated[
         str,
         typer.Option(envvar="FRAUDCTL_ONLINE_STORE", help="The online store to update."),
-    ] = "sqlite:///data/online/store.db",
+    ] = DEFAULT_ONLINE_STORE,
 ) -> None:
     """Record fraud labels that arrived (chargebacks, reviews) in the online store."""
     from fraudctl.features.materialize import record_labels

@@ -27,6 +27,8 @@ from pydantic import (
 from fraudctl.errors import ConfigError
 
 DEFAULT_PARAMS_FILE = Path("params.yaml")
+# The embedded online feature store (fraudctl/features/online.py); redis://... for several pods.
+DEFAULT_ONLINE_STORE = "sqlite:///data/online/store.db"
 
 Fraction = Annotated[float, Field(gt=0.0, lt=1.0)]
 PositiveInt = Annotated[int, Field(gt=0)]

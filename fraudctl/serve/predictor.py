@@ -20,13 +20,13 @@ from typing import Any
 
 import numpy as np
 
+from fraudctl.config import DEFAULT_ONLINE_STORE
 from fraudctl.errors import ArtifactError
 from fraudctl.features.online import OnlineFeatures
 from fraudctl.features.transform import FeatureTransform
 from fraudctl.model.bundle import FraudModel
 
 RISK_BANDS = ("low", "medium", "high")
-DEFAULT_ONLINE_STORE = "sqlite:///data/online/store.db"
 
 
 def limit_math_threads() -> None:

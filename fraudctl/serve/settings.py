@@ -10,6 +10,8 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from fraudctl.config import DEFAULT_ONLINE_STORE
+
 
 class ServeSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="FRAUDCTL_", extra="ignore", frozen=True)
@@ -23,4 +25,4 @@ class ServeSettings(BaseSettings):
     tracking_uri: str | None = Field(default=None, validation_alias="MLFLOW_TRACKING_URI")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     # history features: sqlite:///path (one pod) or redis://host:port/db (several pods)
-    online_store: str = "sqlite:///data/online/store.db"
+    online_store: str = DEFAULT_ONLINE_STORE
