@@ -102,11 +102,6 @@ def write_text(path: Path, text: str) -> None:
         tmp.write_text(text, encoding="utf-8")
 
 
-def write_parquet(path: Path, frame: pd.DataFrame) -> None:
-    with atomic_path(path) as tmp:
-        frame.to_parquet(tmp, index=False)
-
-
 def write_with(path: Path, writer: Callable[[Path], None]) -> None:
     """Atomically write ``path`` with a callable that writes to the path it is given."""
     with atomic_path(path) as tmp:

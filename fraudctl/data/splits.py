@@ -27,6 +27,14 @@ def load_prepared(paths: ProjectPaths, split: str) -> pd.DataFrame:
     return read_table(path)
 
 
+def load_history(paths: ProjectPaths) -> pd.DataFrame:
+    """Every prepared row, gap rows included: the history a model was trained with."""
+    return pd.concat(
+        [load_prepared(paths, split) for split in ("train", "gap", "validation", "test")],
+        ignore_index=True,
+    )
+
+
 def load_raw_schema(paths: ProjectPaths) -> Schema:
     """The raw-column schema the prepare stage resolved."""
     if not paths.data_report.exists():

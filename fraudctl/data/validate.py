@@ -148,6 +148,16 @@ def _finite(numbers: pd.Series, column: str, source: str) -> pd.Series:
     return numbers
 
 
+def _check_amounts(amounts: pd.Series, column: str, source: str, max_amount: float) -> None:
+    values = amounts.to_numpy()
+    for bad, problem in (
+        (values < 0, "negative amount(s); amounts must be >= 0"),
+        (values > max_amount, f"implausible amount(s) above {max_amount:g} (data.max_amount)"),
+    ):
+        if bad.any():
+            raise _fail(source, column, problem, np.flatnonzero(bad))
+
+
 def _entity_ids(frame: pd.DataFrame, column: str, source: str) -> pd.Series:
     values = frame[column]
     missing = np.flatnonzero(values.isna().to_numpy())
@@ -238,18 +248,7 @@ def validate_table(
         clean[schema.group] = groups.astype("string")
 
     if schema.amount:
-        amounts = clean[schema.amount].to_numpy()
-        negative = np.flatnonzero(amounts < 0)
-        if negative.size:
-            raise _fail(source, schema.amount, "negative amount(s); amounts must be >= 0", negative)
-        huge = np.flatnonzero(amounts > max_amount)
-        if huge.size:
-            raise _fail(
-                source,
-                schema.amount,
-                f"implausible amount(s) above {max_amount:g} (data.max_amount)",
-                huge,
-            )
+        _check_amounts(clean[schema.amount], schema.amount, source, max_amount)
     if not labelled:
         summary = ValidationSummary(
             source=source,
@@ -338,13 +337,7 @@ def validate_model_input(
     for column in numeric + ([amount] if amount and amount not in numeric else []):
         clean[column] = _finite(_as_numbers(frame, column, source), column, source)
     if amount:
-        values = clean[amount].to_numpy()
-        for bad, problem in (
-            (values < 0, "negative amount(s); amounts must be >= 0"),
-            (values > max_amount, f"implausible amount(s) above {max_amount:g}"),
-        ):
-            if bad.any():
-                raise _fail(source, amount, problem, np.flatnonzero(bad))
+        _check_amounts(clean[amount], amount, source, max_amount)
     if target in frame.columns:
         labels = pd.to_numeric(frame[target], errors="coerce")
         wrong = np.flatnonzero(labels.notna().to_numpy() & ~labels.isin([0, 1]).to_numpy())

@@ -71,7 +71,7 @@ def simulate_shift(frame: pd.DataFrame, schema: Schema, strength: float, seed: i
 def load_current(path: Path, params: Params, paths: ProjectPaths) -> pd.DataFrame:
     """A user's raw batch, validated like `fraudctl data` input (labels optional), turned into
     model inputs by the model's own transform, with the prepared data as history."""
-    from fraudctl.data.splits import load_prepared
+    from fraudctl.data.splits import load_history
     from fraudctl.features.build import passthrough_columns
 
     model = load_model(paths.model_dir)
@@ -89,10 +89,7 @@ def load_current(path: Path, params: Params, paths: ProjectPaths) -> pd.DataFram
         raise DataError(f"{path}: missing column(s) {', '.join(missing)} that the model reads")
     history = None
     if model.transform.needs_history:
-        history = pd.concat(
-            [load_prepared(paths, s) for s in ("train", "gap", "validation", "test")],
-            ignore_index=True,
-        )
+        history = load_history(paths)
     features = model.feature_frame(frame, history)
     keep = [c for c in passthrough_columns(raw_schema) if c in frame and c not in features]
     return pd.concat([features, frame[keep]], axis=1)

@@ -30,7 +30,7 @@ def materialize_store(
     history_path: Path | None = None,
     progress: Progress = quiet,
 ) -> MaterializeResult:
-    from fraudctl.data.splits import load_prepared
+    from fraudctl.data.splits import load_history
     from fraudctl.model.bundle import load_model
     from fraudctl.score import read_raw
 
@@ -46,10 +46,7 @@ def materialize_store(
         history = read_raw(history_path, model)
     else:
         progress("reading the prepared splits")
-        history = pd.concat(
-            [load_prepared(paths, s) for s in ("train", "gap", "validation", "test")],
-            ignore_index=True,
-        )
+        history = load_history(paths)
     progress(f"loading {len(history):,} transactions into {store_uri}")
     rows = materialize(transform, store, history)
     return MaterializeResult(rows, len(transform.specs), time.perf_counter() - started)
