@@ -57,7 +57,7 @@ def score_file(
     if not str(output_path).lower().endswith(TABLE_SUFFIXES):
         raise DataError(f"{output_path}: the output must end in {', '.join(TABLE_SUFFIXES)}")
     progress(f"loading the model from {model_path}")
-    model = load_model(model_path)
+    model = load_model(model_path, lazy=True)
     started = time.perf_counter()
     progress(f"reading {input_path}")
     frame = read_raw(input_path, model)

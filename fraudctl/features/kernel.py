@@ -83,13 +83,28 @@ def entity_features(
     amount_fp: np.ndarray,
     labelled: np.ndarray,
     fraud: np.ndarray,
+    *,
+    rows: np.ndarray | None = None,
+    out: np.ndarray | None = None,
+    first: int = 0,
 ) -> np.ndarray:
     """(rows x features, in ``spec.names()`` order) for rows sorted by (code, time, arrival).
 
     ``amount_fp`` is the amount in fixed point (int64); ``labelled``/``fraud`` are 0/1
     int64 arrays (a row whose label is not known yet has labelled = fraud = 0).
+
+    With ``rows`` and ``out`` the sorted row ``i`` is written straight into
+    ``out[rows[i], first:]`` of a caller's row-major matrix, so a batch in file order
+    needs no separate un-sorting pass (that scatter cost more than the features); a row
+    whose ``rows`` entry is negative is history: it counts in later rows' windows but is
+    not written.
     """
-    out = np.empty((codes.size, len(spec.names())))
+    width = len(spec.names())
+    if out is None:
+        out = np.empty((codes.size, width))
+        first = 0
+    if rows is None:
+        rows = np.arange(codes.size, dtype=np.int64)
     if codes.size:
         _kernel()(
             np.ascontiguousarray(codes, dtype=np.int64),
@@ -103,7 +118,9 @@ def entity_features(
             spec.time_since_previous,
             np.asarray(spec.risk_windows_ms, dtype=np.int64),
             spec.risk_delay_ms,
+            np.ascontiguousarray(rows, dtype=np.int64),
             out,
+            first,
         )
     return out
 
@@ -137,11 +154,13 @@ def _compile():
         since_previous,
         risk_windows,
         delay,
+        rows,
         out,
+        first,
     ):  # pragma: no cover - compiled
         n = codes.size
         queue = np.empty(n, np.int64)  # indices of window maxima candidates, amounts falling
-        column = 0
+        column = first
         for k in range(windows.size):
             width = windows[k]
             start = 0
@@ -165,6 +184,9 @@ def _compile():
                     start += 1
                 while queue[head] < start:
                     head += 1
+                r = rows[i]
+                if r < 0:  # history only: it feeds later rows' windows, is not returned
+                    continue
                 count = i - start + 1
                 window_sum = total / scale
                 mean = window_sum / count
@@ -172,23 +194,25 @@ def _compile():
                 for a in range(aggregates.size):
                     kind = aggregates[a]
                     if kind == 0:
-                        out[i, c] = count
+                        out[r, c] = count
                     elif kind == 1:
-                        out[i, c] = window_sum
+                        out[r, c] = window_sum
                     elif kind == 2:
-                        out[i, c] = mean
+                        out[r, c] = mean
                     else:
-                        out[i, c] = amount_fp[queue[head]] / scale
+                        out[r, c] = amount_fp[queue[head]] / scale
                     c += 1
                 if relative:
-                    out[i, c] = (amount_fp[i] / scale) / mean if mean > 0 else np.nan
+                    out[r, c] = (amount_fp[i] / scale) / mean if mean > 0 else np.nan
             column += aggregates.size + (1 if relative else 0)
         if since_previous:
             for i in range(n):
+                if rows[i] < 0:
+                    continue
                 if i > 0 and codes[i] == codes[i - 1]:
-                    out[i, column] = (time_ms[i] - time_ms[i - 1]) / 1000.0
+                    out[rows[i], column] = (time_ms[i] - time_ms[i - 1]) / 1000.0
                 else:
-                    out[i, column] = np.nan
+                    out[rows[i], column] = np.nan
             column += 1
         for k in range(risk_windows.size):
             width = risk_windows[k]
@@ -211,8 +235,10 @@ def _compile():
                     known -= labelled[start]
                     frauds -= fraud[start]
                     start += 1
-                out[i, column] = frauds / known if known > 0 else 0.0
-                out[i, column + 1] = known
+                if rows[i] < 0:
+                    continue
+                out[rows[i], column] = frauds / known if known > 0 else 0.0
+                out[rows[i], column + 1] = known
             column += 2
 
     return run

@@ -20,7 +20,8 @@ gives a byte-identical model directory and DVC sees no change.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -44,67 +45,27 @@ REGISTRY_FILE = "registry.json"
 UNSTABLE_MLMODEL_KEYS = ("utc_time_created", "model_uuid", "run_id", "mlflow_version")
 
 
-# From this many rows on, batch scoring compiles the trees (fraudctl.serve.forest): its
-# set-up (about a second) is then repaid, and it scores on every core without the GIL.
-COMPILE_FROM_ROWS = 200_000
-
-
-def _classifier_base() -> type:
-    from sklearn.base import BaseEstimator, ClassifierMixin
-
-    return type("_ClassifierBase", (ClassifierMixin, BaseEstimator), {})
-
-
-class BoosterClassifier(_classifier_base()):  # type: ignore[misc]
-    """A LightGBM booster read from its text format, as a fitted scikit-learn classifier
-    (fairlearn's ThresholdOptimizer and SHAP take it as they take LGBMClassifier)."""
-
-    def __init__(self, booster: Any = None):
-        self.booster = booster
-        self.booster_ = booster
-        self.classes_ = np.array([0, 1])
-        self._forest: Any = None
-        self._compiled = False
-
-    def fit(self, *_: Any, **__: Any) -> BoosterClassifier:
-        raise TypeError("a loaded model is not refitted; train a new one with `fraudctl train`")
-
-    def predict(self, features: Any) -> np.ndarray:
-        return (self.predict_proba(features)[:, 1] >= 0.5).astype(int)
-
-    @property
-    def feature_names(self) -> list[str]:
-        return list(self.booster_.feature_name())
-
-    def predict_proba(self, features: Any) -> np.ndarray:
-        matrix = np.ascontiguousarray(np.asarray(features, dtype=np.float64))
-        forest = self._compiled_forest() if len(matrix) >= COMPILE_FROM_ROWS else None
-        if forest is not None:
-            import os
-
-            fraud = forest.probabilities(matrix, threads=os.cpu_count() or 1)
-        else:
-            fraud = self.booster_.predict(matrix)
-        return np.column_stack([1.0 - fraud, fraud])
-
-    def _compiled_forest(self) -> Any:
-        if not self._compiled:
-            try:
-                from fraudctl.serve.forest import compile_booster
-            except ImportError:  # pragma: no cover - numba comes with the serve extra
-                compile_booster = None
-            self._forest = compile_booster(self.booster_) if compile_booster else None
-            self._compiled = True
-        return self._forest
-
-
 @dataclass
 class FraudModel:
-    """What every door applies to raw rows: transform -> estimator -> probability."""
+    """What every door applies to raw rows: transform -> estimator -> probability.
+
+    The estimator is read from the payload on first use. Batch scoring of a LightGBM model
+    never needs it: the trees are compiled straight from the payload's text file, so
+    ``fraudctl score`` does not import LightGBM or scikit-learn (about a second of start-up).
+    """
 
     transform: FeatureTransform
-    estimator: Any
     metadata: dict[str, Any]
+    payload: Path
+    _estimator: Any = field(default=None, repr=False)
+    _forest: Any = field(default=None, repr=False)
+    _forest_tried: bool = field(default=False, repr=False)
+
+    @property
+    def estimator(self) -> Any:
+        if self._estimator is None:
+            self._estimator = _load_estimator(self.payload)
+        return self._estimator
 
     @property
     def threshold(self) -> float:
@@ -126,9 +87,29 @@ class FraudModel:
 
     def predict_raw(self, raw: pd.DataFrame, history: pd.DataFrame | None = None) -> np.ndarray:
         matrix = self.transform.matrix(raw, history)
+        forest = self._compiled_forest() if self._estimator is None else None
+        if forest is not None:
+            return forest.probabilities(matrix, threads=os.cpu_count() or 1)
+        from fraudctl.model.booster import BoosterClassifier
+
         if isinstance(self.estimator, BoosterClassifier):
             return self.estimator.predict_proba(matrix)[:, 1]
         return self.predict_features(pd.DataFrame(matrix, columns=self.features))
+
+    def _compiled_forest(self) -> Any:
+        if not self._forest_tried:
+            self._forest_tried = True
+            text_model = self.payload / LIGHTGBM_FILE
+            if text_model.exists():
+                try:
+                    from fraudctl.serve.forest import compile_model_text
+                except ImportError:  # pragma: no cover - numba comes with the serve extra
+                    return None
+                try:
+                    self._forest = compile_model_text(text_model.read_text(encoding="utf-8"))
+                except (OSError, UnicodeDecodeError):
+                    self._forest = None  # the estimator load below says what is wrong
+        return self._forest
 
 
 # --- writing ---------------------------------------------------------------------------
@@ -233,12 +214,16 @@ def payload_dir(path: Path) -> Path:
     return path / flavour["data"]
 
 
-def load_model(path: Path) -> FraudModel:
-    """Load a model directory (``models/model`` or one downloaded from the registry)."""
-    return load_payload(payload_dir(path))
+def load_model(path: Path, *, lazy: bool = False) -> FraudModel:
+    """Load a model directory (``models/model`` or one downloaded from the registry).
+
+    With ``lazy`` the estimator file is read on first use (batch scoring may never need it);
+    otherwise a damaged estimator is reported here.
+    """
+    return load_payload(payload_dir(path), lazy=lazy)
 
 
-def load_payload(payload: Path) -> FraudModel:
+def load_payload(payload: Path, *, lazy: bool = False) -> FraudModel:
     try:
         transform = FeatureTransform.from_dict(_read_json(payload / TRANSFORM_FILE))
         metadata = _read_json(payload / METADATA_FILE)
@@ -249,7 +234,10 @@ def load_payload(payload: Path) -> FraudModel:
             f"{payload}: model format {metadata.get('format')!r} is not {FORMAT_VERSION}; "
             "retrain it with this version of fraudctl"
         )
-    return FraudModel(transform=transform, estimator=_load_estimator(payload), metadata=metadata)
+    model = FraudModel(transform=transform, metadata=metadata, payload=payload)
+    if not lazy:
+        model.estimator  # noqa: B018 - read now, so a damaged file fails at load time
+    return model
 
 
 def _read_json(path: Path) -> Any:
@@ -270,6 +258,8 @@ def _load_estimator(payload: Path) -> Any:
             booster = lightgbm.Booster(model_str=text_model.read_text(encoding="utf-8"))
         except (lightgbm.basic.LightGBMError, UnicodeDecodeError) as exc:
             raise ArtifactError(f"{text_model}: not a LightGBM model ({exc})") from None
+        from fraudctl.model.booster import BoosterClassifier
+
         return BoosterClassifier(booster)
     skops_model = payload / SKOPS_FILE
     if not skops_model.exists():
