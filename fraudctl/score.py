@@ -7,7 +7,10 @@ batch is scored exactly as the features stage computed training rows.
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,8 +63,12 @@ def score_file(
     model = load_model(model_path, lazy=True)
     started = time.perf_counter()
     progress(f"reading {input_path}")
+    # The compiled kernels load while the files are read (the reader releases the GIL).
+    warming = threading.Thread(target=_quietly, args=(model.warm_up,), daemon=True)
+    warming.start()
     frame = read_raw(input_path, model)
     history = read_raw(history_path, model) if history_path else None
+    warming.join()
     if history is not None and not model.transform.needs_history:
         history = None  # nothing to learn from it: the model has no history features
     progress(f"computing features and scoring {len(frame):,} rows")
@@ -77,6 +84,12 @@ def score_file(
         seconds=time.perf_counter() - started,
         output=output_path,
     )
+
+
+def _quietly(job: Callable[[], None]) -> None:
+    """Run a best-effort job in a thread: any real failure shows again on the main path."""
+    with contextlib.suppress(Exception):
+        job()
 
 
 def _write(frame: pd.DataFrame, tmp: Path, target: Path) -> None:

@@ -125,6 +125,13 @@ def entity_features(
     return out
 
 
+def warm_up() -> None:
+    """Run the compiled pass once on two rows, loading it from numba's cache."""
+    spec = WindowSpec("warm", (1000,), ("count", "max"), True, True, (1000,), 0)
+    one = np.ones(2, dtype=np.int64)
+    entity_features(spec, one, one, one, one, one)
+
+
 _KERNEL = None
 
 

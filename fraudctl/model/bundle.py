@@ -96,6 +96,17 @@ class FraudModel:
             return self.estimator.predict_proba(matrix)[:, 1]
         return self.predict_features(pd.DataFrame(matrix, columns=self.features))
 
+    def warm_up(self) -> None:
+        """Load the compiled kernels (numba's start-up, a few tenths of a second) now, so a
+        caller can overlap it with reading its input."""
+        if self.transform.specs:
+            from fraudctl.features.kernel import warm_up
+
+            warm_up()
+        forest = self._compiled_forest()
+        if forest is not None:
+            forest.probabilities(np.zeros((1, forest.n_features)))
+
     def _compiled_forest(self) -> Any:
         if not self._forest_tried:
             self._forest_tried = True
