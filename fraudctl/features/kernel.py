@@ -20,6 +20,7 @@ rows. Times are int64 milliseconds.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -41,6 +42,10 @@ class WindowSpec:
 
     def names(self) -> list[str]:
         """Output column names, in the order :func:`entity_features` returns them."""
+        return list(self._names)
+
+    @cached_property
+    def _names(self) -> tuple[str, ...]:
         names = []
         for window in self.windows_ms:
             label = duration_label(window)
@@ -57,7 +62,17 @@ class WindowSpec:
         for window in self.risk_windows_ms:
             label = duration_label(window)
             names += [f"{self.role}_risk_{label}", f"{self.role}_labelled_{label}"]
-        return names
+        return tuple(names)
+
+    @cached_property
+    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(windows, aggregate codes, risk windows) as the kernel takes them, built once:
+        an online request calls the kernel for every entity kind."""
+        return (
+            np.asarray(self.windows_ms, dtype=np.int64),
+            np.asarray([AGGREGATE_CODES[a] for a in self.aggregates], dtype=np.int64),
+            np.asarray(self.risk_windows_ms, dtype=np.int64),
+        )
 
     @property
     def horizon_ms(self) -> int:
@@ -99,7 +114,7 @@ def entity_features(
     whose ``rows`` entry is negative is history: it counts in later rows' windows but is
     not written.
     """
-    width = len(spec.names())
+    width = len(spec._names)
     if out is None:
         out = np.empty((codes.size, width))
         first = 0
@@ -112,11 +127,11 @@ def entity_features(
             np.ascontiguousarray(amount_fp, dtype=np.int64),
             np.ascontiguousarray(labelled, dtype=np.int64),
             np.ascontiguousarray(fraud, dtype=np.int64),
-            np.asarray(spec.windows_ms, dtype=np.int64),
-            np.asarray([AGGREGATE_CODES[a] for a in spec.aggregates], dtype=np.int64),
+            spec.arrays[0],
+            spec.arrays[1],
             spec.relative_amount,
             spec.time_since_previous,
-            np.asarray(spec.risk_windows_ms, dtype=np.int64),
+            spec.arrays[2],
             spec.risk_delay_ms,
             np.ascontiguousarray(rows, dtype=np.int64),
             out,

@@ -112,7 +112,9 @@ CREATE TABLE IF NOT EXISTS events (
     fraud INTEGER NOT NULL,
     tx TEXT
 );
-CREATE INDEX IF NOT EXISTS events_by_entity ON events (role, entity, time_ms, seq);
+DROP INDEX IF EXISTS events_by_entity;
+CREATE INDEX IF NOT EXISTS events_window
+    ON events (role, entity, time_ms, seq, amount_fp, labelled, fraud);
 CREATE INDEX IF NOT EXISTS events_by_tx ON events (tx);
 """
 
@@ -148,33 +150,38 @@ class SQLiteStore:
 
     def window(self, lookups: list[Lookup]) -> list[tuple[Events, int | None]]:
         """One statement for every look-up of a request (a UNION ALL), then, for entities
-        with no event in their window only, the latest earlier event."""
+        with no event in their window only, the latest earlier event.
+
+        The index covers every column read, so a look-up never visits the table; the rows
+        go into one array at once (building a tuple per event cost more than the query).
+        """
         db = self._connection()
-        rows_by: list[list[tuple[int, int, int, int]]] = [[] for _ in lookups]
+        fetched: list[tuple[int, ...]] = []
         for start in range(0, len(lookups), _UNION_LIMIT):
             chunk = lookups[start : start + _UNION_LIMIT]
             query = " UNION ALL ".join(
-                f"SELECT {start + k}, time_ms, amount_fp, labelled, fraud, seq FROM events "
+                f"SELECT {start + k}, time_ms, seq, amount_fp, labelled, fraud FROM events "
                 "WHERE role = ? AND entity = ? AND time_ms > ? AND time_ms <= ?"
                 for k in range(len(chunk))
             )
-            arguments = [value for lookup in chunk for value in lookup]
-            # No ORDER BY: it costs SQLite a temporary B-tree; a few rows sort cheaply here.
-            for k, time_ms, amount_fp, labelled, fraud, seq in db.execute(query, arguments):
-                rows_by[k].append((time_ms, seq, amount_fp, labelled, fraud))
-        for rows in rows_by:
-            rows.sort()  # (time, seq): arrival order within equal times
+            # No ORDER BY: it costs SQLite a temporary B-tree; the array is sorted below.
+            fetched += db.execute(query, [value for lookup in chunk for value in lookup])
+        array = np.array(fetched, dtype=np.int64).reshape(-1, 6)
+        if array.shape[0] > 1:  # (look-up, time, seq): arrival order within equal times
+            array = array[np.lexsort((array[:, 2], array[:, 1], array[:, 0]))]
+        bounds = np.searchsorted(array[:, 0], np.arange(len(lookups) + 1))
         out = []
-        for (role, entity, since_ms, _), rows in zip(lookups, rows_by, strict=True):
+        for k, (role, entity, since_ms, _) in enumerate(lookups):
+            rows = array[bounds[k] : bounds[k + 1]]
             previous = None
-            if not rows:  # only then can the previous event lie before the window
+            if not rows.shape[0]:  # only then can the previous event lie before the window
                 found = db.execute(
                     "SELECT time_ms FROM events WHERE role = ? AND entity = ? AND time_ms <= ? "
                     "ORDER BY time_ms DESC, seq DESC LIMIT 1",
                     (role, entity, since_ms),
                 ).fetchone()
                 previous = None if found is None else found[0]
-            out.append((Events.from_rows([(t, a, lab, f) for t, _, a, lab, f in rows]), previous))
+            out.append((Events(rows[:, 1], rows[:, 3], rows[:, 4], rows[:, 5]), previous))
         return out
 
     def append(self, txs: list[Transaction]) -> None:
@@ -376,6 +383,8 @@ class OnlineFeatures:
             for column, values in transform.categorical.items()
         }
         self.horizon_ms = max((spec.horizon_ms for spec in transform.specs), default=0)
+        self.first_column = [self.position[spec.names()[0]] for spec in transform.specs]
+        self.calendar = tuple(transform.calendar)
 
     def transaction(self, row: dict[str, Any]) -> Transaction:
         transform = self.transform
@@ -414,13 +423,13 @@ class OnlineFeatures:
         lookups = [lookup for _, lookup_list in plans for lookup in lookup_list]
         histories = self.store.window(lookups) if lookups else []  # type: ignore[union-attr]
         at = 0
-        for spec, (rows_of, lookup_list) in zip(self.transform.specs, plans, strict=True):
+        for spec, first, (rows_of, lookup_list) in zip(
+            self.transform.specs, self.first_column, plans, strict=True
+        ):
             mine = histories[at : at + len(lookup_list)]
             at += len(lookup_list)
-            first = position[spec.names()[0]]
-            values = self._entity_block(spec, txs, rows_of, mine)
-            out[:, first : first + values.shape[1]] = values
-        for name, values in calendar_features(times, tuple(self.transform.calendar)).items():
+            self._entity_block(spec, txs, rows_of, mine, out, first)
+        for name, values in calendar_features(times, self.calendar).items():
             out[:, position[name]] = values
         return out
 
@@ -448,8 +457,11 @@ class OnlineFeatures:
         txs: list[Transaction],
         rows_of: dict[str, list[int]],
         histories: list[tuple[Events, int | None]],
-    ) -> np.ndarray:
-        """The kernel over every involved entity's stored events plus the new rows."""
+        out: np.ndarray,
+        first: int,
+    ) -> None:
+        """The kernel over every involved entity's stored events plus the new rows, written
+        into columns ``first...`` of the request's rows in ``out``."""
         new_times = [tx.time_ms for tx in txs]
         sizes = [
             (previous is not None) + events.time_ms.size + len(members)
@@ -486,11 +498,9 @@ class OnlineFeatures:
             order = np.lexsort((np.arange(total), time_ms, code))
             code, time_ms, amount = code[order], time_ms[order], amount[order]
             labelled, fraud, row = labelled[order], fraud[order], row[order]
-        values = entity_features(spec, code, time_ms, amount, labelled, fraud)
-        mine = row >= 0
-        block = np.empty((len(txs), values.shape[1]))
-        block[row[mine]] = values[mine]
-        return block
+        entity_features(
+            spec, code, time_ms, amount, labelled, fraud, rows=row, out=out, first=first
+        )
 
     def record(self, txs: list[Transaction]) -> None:
         """Add scored transactions to the history, in one write."""
