@@ -21,6 +21,7 @@ import pandas as pd
 
 from fraudctl.config import ProjectPaths
 from fraudctl.errors import FraudctlError
+from fraudctl.experiments.common import RESULTS_FILE
 from fraudctl.io import read_json, write_text
 
 HIGHER_IS_BETTER = {
@@ -207,20 +208,20 @@ def _verdict(metrics: list[dict[str, Any]], paths: ProjectPaths) -> str:
             )
         else:
             parts.append(f"PR-AUC {pr_auc['new']:.3f}")
-    fairness = _read(paths.experiment_dir("fairness") / "metrics.json")
+    fairness = _read(paths.experiment_dir("fairness") / RESULTS_FILE)
     if fairness:
         failed = [k for k, ok in fairness["checks"].items() if k != "passed" and not ok]
         parts.append(
             "fairness: " + (", ".join(failed) + " failed" if failed else "no fairness check failed")
         )
-    drift = _read(paths.experiment_dir("drift") / "metrics.json")
+    drift = _read(paths.experiment_dir("drift") / RESULTS_FILE)
     if drift:
         total = len(drift["features"])
         parts.append(
             f"drift: {drift['drifted_features']} of {total} features"
             + (" (gate FAILED)" if drift["drift_detected"] else "")
         )
-    poison = _read(paths.experiment_dir("poison") / "metrics.json")
+    poison = _read(paths.experiment_dir("poison") / RESULTS_FILE)
     if poison and poison["worst"]["attack"]:
         parts.append(
             f"worst attack: {poison['worst']['attack']} "
@@ -240,7 +241,7 @@ def _experiment_sections(paths: ProjectPaths, report_dir: Path) -> list[str]:
         return [f"![{alt}]({Path(_relative(path, report_dir)).as_posix()})", ""]
 
     lines: list[str] = []
-    poison = _read(paths.experiment_dir("poison") / "metrics.json")
+    poison = _read(paths.experiment_dir("poison") / RESULTS_FILE)
     if poison:
         lines += [
             "## Data poisoning",
@@ -260,7 +261,7 @@ def _experiment_sections(paths: ProjectPaths, report_dir: Path) -> list[str]:
             )
         lines.append("")
         lines += image(paths.experiment_dir("poison") / "degradation.png", "PR-AUC under attack")
-    fairness = _read(paths.experiment_dir("fairness") / "metrics.json")
+    fairness = _read(paths.experiment_dir("fairness") / RESULTS_FILE)
     if fairness:
         lines += [
             "## Fairness and explanations",
@@ -279,7 +280,7 @@ def _experiment_sections(paths: ProjectPaths, report_dir: Path) -> list[str]:
         top = ", ".join(f"`{f['feature']}`" for f in fairness["shap"]["top_features"][:5])
         lines += ["", f"Top SHAP features: {top}.", ""]
         lines += image(paths.experiment_dir("fairness") / "shap_bar.png", "SHAP importance")
-    drift = _read(paths.experiment_dir("drift") / "metrics.json")
+    drift = _read(paths.experiment_dir("drift") / RESULTS_FILE)
     if drift:
         ranked = sorted(drift["features"].items(), key=lambda kv: -kv[1]["psi"])[:5]
         lines += [

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -10,6 +12,7 @@ import pandas as pd
 from fraudctl.config import ProjectPaths
 from fraudctl.data.schema import Schema
 from fraudctl.data.splits import load_schema, load_split
+from fraudctl.io import write_json
 
 
 @dataclass
@@ -43,3 +46,32 @@ def sample_training_rows(
     rng = np.random.default_rng(seed)
     keep = rng.choice(legit, size=max(max_rows - fraud.size, 0), replace=False)
     return frame.iloc[np.sort(np.concatenate([fraud, keep]))].reset_index(drop=True)
+
+
+RESULTS_FILE = "results.json"
+METRICS_FILE = "metrics.json"
+
+
+def write_results(directory: Path, results: dict[str, Any], headline: dict[str, Any]) -> list[Path]:
+    """Every number to ``results.json`` (a plain output the reports read) and the few worth
+    a column in ``dvc exp show`` to ``metrics.json`` (the stage's DVC metric): declaring a
+    whole grid or per-feature table as metrics made 700-column tables nobody can read.
+
+    Floats keep six significant digits, so a rerun whose statistics differ only in the
+    last bits (Evidently's) writes identical files and DVC sees no change.
+    """
+    outputs = [directory / RESULTS_FILE, directory / METRICS_FILE]
+    write_json(outputs[0], significant(results))
+    write_json(outputs[1], significant(headline))
+    return outputs
+
+
+def significant(value: Any, digits: int = 6) -> Any:
+    """``value`` with every float rounded to ``digits`` significant digits."""
+    if isinstance(value, float):
+        return float(f"{value:.{digits}g}") if np.isfinite(value) else value
+    if isinstance(value, dict):
+        return {k: significant(v, digits) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [significant(v, digits) for v in value]
+    return value

@@ -22,8 +22,8 @@ from fraudctl.config import DriftParams, Params, ProjectPaths
 from fraudctl.data.schema import Schema
 from fraudctl.data.validate import validate_table
 from fraudctl.errors import DataError
-from fraudctl.experiments.common import load_workspace
-from fraudctl.io import read_table, relocated, staged_copy, write_json, write_text, write_with
+from fraudctl.experiments.common import load_workspace, write_results
+from fraudctl.io import read_table, relocated, staged_copy, write_text, write_with
 from fraudctl.model.bundle import load_model
 from fraudctl.progress import Progress, quiet
 
@@ -278,13 +278,17 @@ def _write(directory: Path, metrics: dict[str, Any], settings: DriftParams) -> l
     table = table.sort_values("psi", ascending=False)
     features_path = directory / "features.csv"
     write_with(features_path, lambda tmp: table.to_csv(tmp, index=False))
-    metrics_path = directory / "metrics.json"
-    write_json(metrics_path, metrics)
+    headline = {
+        "gate_passed": not metrics["drift_detected"],
+        "drifted_share": metrics["drifted_share"],
+        "prediction_psi": metrics.get("prediction", {}).get("psi"),
+    }
+    written = write_results(directory, metrics, headline)
     png = directory / "psi.png"
     _plot(png, table, settings)
     summary_path = directory / "summary.md"
     write_text(summary_path, render_summary(metrics, table))
-    return [metrics_path, features_path, png, summary_path]
+    return [*written, features_path, png, summary_path]
 
 
 def _plot(path: Path, table: pd.DataFrame, settings: DriftParams) -> None:

@@ -22,9 +22,9 @@ import pandas as pd
 from fraudctl import tracking
 from fraudctl.config import FairnessParams, Params, ProjectPaths
 from fraudctl.data.schema import Schema
-from fraudctl.experiments.common import load_workspace
+from fraudctl.experiments.common import load_workspace, write_results
 from fraudctl.experiments.explain import explain_model
-from fraudctl.io import relocated, staged_copy, write_json, write_text, write_with
+from fraudctl.io import relocated, staged_copy, write_text, write_with
 from fraudctl.model.bundle import load_model
 from fraudctl.model.metrics import pr_auc
 from fraudctl.progress import Progress, quiet
@@ -351,11 +351,16 @@ def _write(
     by_group_path = directory / "by_group.csv"
     table = by_group.reset_index().rename(columns={by_group.index.name or "index": "group"})
     write_with(by_group_path, lambda tmp: table.to_csv(tmp, index=False))
-    metrics_path = directory / "metrics.json"
-    write_json(metrics_path, metrics)
+    disparity = metrics.get("disparity", {})
+    headline = {
+        "equalized_odds_difference": disparity.get("equalized_odds_difference"),
+        "demographic_parity_difference": disparity.get("demographic_parity_difference"),
+        "checks_passed": metrics.get("checks", {}).get("passed"),
+    }
+    written = write_results(directory, metrics, headline)
     report_path = directory / "report.md"
     write_text(report_path, render_report(metrics))
-    return [metrics_path, by_group_path, report_path, *extra]
+    return [*written, by_group_path, report_path, *extra]
 
 
 def _fmt(value: Any) -> str:

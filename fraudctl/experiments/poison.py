@@ -29,8 +29,8 @@ import pandas as pd
 from fraudctl import tracking
 from fraudctl.config import Params, PoisonParams, ProjectPaths
 from fraudctl.data.schema import Schema
-from fraudctl.experiments.common import load_workspace, sample_training_rows
-from fraudctl.io import relocated, staged_copy, write_json, write_text, write_with
+from fraudctl.experiments.common import load_workspace, sample_training_rows, write_results
+from fraudctl.io import relocated, staged_copy, write_text, write_with
 from fraudctl.model.train import choose_on_validation, fit, score, split_metrics
 from fraudctl.progress import Progress, quiet
 
@@ -380,9 +380,16 @@ def _write_outputs(directory: Path, summary: dict[str, Any]) -> list:
     png = directory / "degradation.png"
     _plot(png, frames)
     outputs.append(png)
-    metrics_path = directory / "metrics.json"
-    write_json(metrics_path, {k: v for k, v in summary.items() if k != "run_id"})
-    outputs.append(metrics_path)
+    worst = summary["worst"]
+    headline = {
+        "baseline_pr_auc": summary["baseline"]["pr_auc"]["mean"],
+        "worst_attack": worst.get("attack"),
+        "worst_level": worst.get("level"),
+        "worst_pr_auc_drop": worst.get("pr_auc_drop"),
+        "defence_recovered": worst.get("recovered"),
+    }
+    results = {k: v for k, v in summary.items() if k != "run_id"}
+    outputs += write_results(directory, results, headline)
     summary_path = directory / "summary.md"
     write_text(summary_path, render_summary(summary))
     outputs.append(summary_path)

@@ -48,7 +48,7 @@ def test_gate_is_quiet_on_the_test_split(trained_project, runner):
     result = invoke(runner, "experiment", "drift", "--fail-on-drift")
     assert result.exit_code == 0, result.output
     directory = trained_project / "reports" / "drift"
-    metrics = json.loads((directory / "metrics.json").read_text())
+    metrics = json.loads((directory / "results.json").read_text())
     assert metrics["drift_detected"] is False
     assert metrics["target"]["fraud_rate_current"] > 0
     assert set(metrics["features"]) == {f"V{i}" for i in range(1, 29)} | {"Amount"}
@@ -62,7 +62,7 @@ def test_gate_fires_on_a_simulated_shift(trained_project, runner):
     before = tracked.read_bytes() if tracked.exists() else None
     result = invoke(runner, "experiment", "drift", "--simulate", "--fail-on-drift")
     assert result.exit_code == 1, result.output
-    metrics = json.loads((trained_project / "reports/drift-check/metrics.json").read_text())
+    metrics = json.loads((trained_project / "reports/drift-check/results.json").read_text())
     assert metrics["drift_detected"] is True and metrics["reasons"]
     assert metrics["prediction"]["psi"] > 0
     assert (tracked.read_bytes() if tracked.exists() else None) == before
@@ -75,7 +75,7 @@ def test_current_file_without_labels_is_accepted(trained_project, runner):
     test.drop(columns=["Class"]).to_csv(trained_project / "batch.csv", index=False)
     result = invoke(runner, "experiment", "drift", "--current", "batch.csv")
     assert result.exit_code == 0, result.output
-    metrics = json.loads((trained_project / "reports/drift-check/metrics.json").read_text())
+    metrics = json.loads((trained_project / "reports/drift-check/results.json").read_text())
     assert metrics["target"] is None and metrics["current"] == "batch.csv"
 
 

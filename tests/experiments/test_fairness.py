@@ -58,7 +58,7 @@ def test_fairness_command_end_to_end(trained_project, runner):
     result = invoke(runner, "experiment", "fairness")
     assert result.exit_code == 0, result.output
     directory = trained_project / "reports" / "fairness"
-    metrics = json.loads((directory / "metrics.json").read_text())
+    metrics = json.loads((directory / "results.json").read_text())
     assert metrics["group_column"] == "amount_band (derived)"
     assert len(metrics["by_group"]) == 3
     test = pd.read_parquet(trained_project / "data/prepared/test.parquet")
@@ -92,7 +92,7 @@ def test_configured_group_column_is_used(trained_project, runner):
     write_json(trained_project / "reports" / "data.json", report)
     result = invoke(runner, "experiment", "fairness")
     assert result.exit_code == 0, result.output
-    metrics = json.loads((trained_project / "reports/fairness/metrics.json").read_text())
+    metrics = json.loads((trained_project / "reports/fairness/results.json").read_text())
     assert metrics["group_column"] == "region"
     assert set(metrics["by_group"]) == {"north", "south"}
 
@@ -128,5 +128,5 @@ def test_fairlearn_threshold_optimizer_is_available(trained_project, runner):
     write_params(trained_project, params)
     result = invoke(runner, "experiment", "fairness")
     assert result.exit_code == 0, result.output
-    metrics = json.loads((trained_project / "reports/fairness/metrics.json").read_text())
+    metrics = json.loads((trained_project / "reports/fairness/results.json").read_text())
     assert metrics["mitigation"]["method"].startswith("fairlearn ThresholdOptimizer(equalized_odds")

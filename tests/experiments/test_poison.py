@@ -108,7 +108,7 @@ def test_poison_command_end_to_end(trained_project, runner):
     assert result.exit_code == 0, result.output
     assert _digest(trained_project) == before  # clean splits are never modified on disk
     directory = trained_project / "reports" / "poison"
-    metrics = json.loads((directory / "metrics.json").read_text())
+    metrics = json.loads((directory / "results.json").read_text())
     assert set(metrics["attacks"]) == {"random", "targeted", "injection"}
     cell = metrics["attacks"]["random"]["0.1"]
     assert cell["labels_changed"] == round(0.1 * metrics["sampled"]["train_rows_used"])

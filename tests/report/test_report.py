@@ -61,7 +61,7 @@ def test_report_shows_param_and_metric_changes(repo, runner):
     _git(repo, "commit", "-qam", "more trees")
     drift = repo / "reports" / "drift"
     drift.mkdir()
-    (drift / "metrics.json").write_text(
+    (drift / "results.json").write_text(
         json.dumps(
             {
                 "drift_detected": False,

@@ -18,8 +18,11 @@ def _entries(items: list) -> set[str]:
 def test_stage_outputs_are_the_paths_the_code_writes():
     stages = yaml.safe_load((REPO_ROOT / "dvc.yaml").read_text())["stages"]
     paths = ProjectPaths()
-    assert _entries(stages["prepare"]["outs"]) == {paths.prepared_dir.as_posix()}
-    assert _entries(stages["prepare"]["metrics"]) == {paths.data_report.as_posix()}
+    assert _entries(stages["prepare"]["outs"]) == {
+        paths.prepared_dir.as_posix(),
+        paths.data_report.as_posix(),
+    }
+    assert "metrics" not in stages["prepare"]  # row counts and schema: detail, not a metric
     assert _entries(stages["features"]["outs"]) == {paths.features_dir.as_posix()}
     assert {paths.features_file(s).as_posix() for s in ("train", "validation")} <= _entries(
         stages["train"]["deps"]
@@ -34,6 +37,8 @@ def test_stage_outputs_are_the_paths_the_code_writes():
     for experiment in ("poison", "fairness", "drift"):
         metrics = _entries(stages[experiment]["metrics"])
         assert metrics == {(paths.experiment_dir(experiment) / "metrics.json").as_posix()}
+        results = (paths.experiment_dir(experiment) / "results.json").as_posix()
+        assert results in _entries(stages[experiment]["outs"])
 
 
 PARAMS_FILES = ["params.yaml", "examples/transactions/params.yaml"]
