@@ -19,7 +19,7 @@ SMALL_EXPERIMENTS = {
             "injection_levels": [0.0, 1.0],
             "seeds": 1,
             "max_train_rows": 3000,
-            "model_overrides": {"n_estimators": 30},
+            "model": {"lightgbm": {"n_estimators": 30, "learning_rate": 0.1}},
             "defence": {"detector_trees": 20},
         },
         "fairness": {"shap_rows": 200, "local_explanations": 2},

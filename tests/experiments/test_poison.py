@@ -135,9 +135,10 @@ def test_poison_command_end_to_end(trained_project, runner):
         ({"random_levels": [1.5]}, "experiments.poison.random_levels.0"),
         ({"attacks": ["backdoor"]}, "experiments.poison.attacks.0"),
         (
-            {"model_overrides": {"n_estimators": "many"}},
-            "experiments.poison.model_overrides: n_estimators",
+            {"model": {"lightgbm": {"n_estimators": "many"}}},
+            "experiments.poison.model.lightgbm.n_estimators",
         ),
+        ({"model": {"name": "xgboostt"}}, "unknown model 'xgboostt'"),
     ],
 )
 def test_bad_poison_params_fail_before_work(trained_project, runner, override, message):

@@ -131,7 +131,7 @@ def test_experiment_with_another_model(clone):
     _run(["dvc", "repro"], root, env)
     _run(["git", "add", "-A"], root, env)
     _run(["git", "commit", "-qm", "baseline"], root, env)
-    _run(
+    experiment = _run(
         [
             "dvc",
             "exp",
@@ -148,6 +148,9 @@ def test_experiment_with_another_model(clone):
     )
     shown = _run(["dvc", "exp", "show", "--json"], root, env)
     assert '"rf"' in shown.stdout and "random_forest" in shown.stdout
+    # The poisoning grid has its own model: another production model does not re-run it.
+    assert "Running stage 'train'" in experiment.stdout
+    assert "Running stage 'poison'" not in experiment.stdout
 
 
 def test_push_and_pull_through_a_local_remote_restore_a_fresh_clone(clone, tmp_path):
