@@ -121,7 +121,23 @@ def user_errors(command: F) -> F:
 
 @contextlib.contextmanager
 def progress(title: str) -> Iterator[Callable[[str], None]]:
-    """A spinner whose text the stage updates through the callback it is given."""
+    """A spinner whose text the stage updates through the callback it is given.
+
+    When stdout is not a terminal (CI, ``dvc repro``, ``nohup``) a spinner shows nothing,
+    so each step is one plain line with the seconds since the stage began instead: a long
+    stage never goes silent for minutes.
+    """
+    if not console.is_terminal:
+        import time
+
+        started = time.monotonic()
+
+        def line(step: str) -> None:
+            seconds = time.monotonic() - started
+            console.print(f"{title}: {step} ({seconds:.0f} s)", markup=False, highlight=False)
+
+        yield line
+        return
     with console.status(f"[bold]{title}[/]") as status:
         yield lambda step: status.update(f"[bold]{title}[/]: {step}")
 

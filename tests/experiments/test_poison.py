@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -107,6 +108,9 @@ def test_poison_command_end_to_end(trained_project, runner):
     result = invoke(runner, "experiment", "poison")
     assert result.exit_code == 0, result.output
     assert _digest(trained_project) == before  # clean splits are never modified on disk
+    # Not a terminal: one plain progress line per grid cell, with its count.
+    cells = [line for line in result.output.splitlines() if re.match(r"poisoning: .* \(\d+/", line)]
+    assert len(cells) == 4 and "(4/4)" in cells[-1], result.output
     directory = trained_project / "reports" / "poison"
     metrics = json.loads((directory / "results.json").read_text())
     assert set(metrics["attacks"]) == {"random", "targeted", "injection"}
