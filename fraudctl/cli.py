@@ -18,7 +18,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from fraudctl import __version__
+from fraudctl import __version__, help_style
 from fraudctl.config import (
     DEFAULT_ONLINE_STORE,
     DEFAULT_PARAMS_FILE,
@@ -27,6 +27,8 @@ from fraudctl.config import (
     load_params,
 )
 from fraudctl.errors import FraudctlError
+
+help_style.apply()
 
 app = typer.Typer(
     name="fraudctl",
@@ -505,27 +507,57 @@ def report(
         console.print(f"[yellow]note:[/] no base revision {base!r}; absolute values shown")
 
 
-@app.command()
+SERVE_EPILOG = (
+    "Also read from the environment: FRAUDCTL_ONLINE_STORE (history features; default "
+    "sqlite:///data/online/store.db, or redis://host:port/db), FRAUDCTL_ADMIN_TOKEN (enables "
+    "PUT /model/threshold and POST /labels; unset or empty disables them), "
+    "FRAUDCTL_MAX_BATCH_SIZE (default 10000), FRAUDCTL_LOG_LEVEL (default INFO) and "
+    "MLFLOW_TRACKING_URI (for models:/ URIs)."
+)
+
+
+@app.command(epilog=SERVE_EPILOG)
 @user_errors
 def serve(
     model: Annotated[
-        str | None,
+        str,
         typer.Option(
-            help="Model directory, or a registry URI such as "
-            "models:/fraud-detector@champion. [env FRAUDCTL_MODEL; default models/model]"
+            help="Model directory, or a registry URI such as models:/fraud-detector@champion.",
+            envvar="FRAUDCTL_MODEL",
+            show_envvar=True,
         ),
-    ] = None,
-    host: Annotated[str | None, typer.Option(help="[env FRAUDCTL_HOST; default 127.0.0.1]")] = None,
-    port: Annotated[int | None, typer.Option(help="[env FRAUDCTL_PORT; default 8000]")] = None,
+    ] = "models/model",
+    host: Annotated[
+        str,
+        typer.Option(
+            help="Interface to listen on.",
+            envvar="FRAUDCTL_HOST",
+            show_envvar=True,
+        ),
+    ] = "127.0.0.1",
+    port: Annotated[
+        int,
+        typer.Option(
+            help="Port to listen on.",
+            envvar="FRAUDCTL_PORT",
+            show_envvar=True,
+        ),
+    ] = 8000,
     workers: Annotated[
-        int | None, typer.Option(help="Worker processes. [env FRAUDCTL_WORKERS; default 1]")
-    ] = None,
+        int,
+        typer.Option(
+            help="Worker processes.",
+            envvar="FRAUDCTL_WORKERS",
+            show_envvar=True,
+        ),
+    ] = 1,
 ) -> None:
     """Serve the model over HTTP: /predict, /predict/batch, /explain, /metrics, /docs."""
     from fraudctl.serve.run import run_server
 
+    # Typer has already applied the FRAUDCTL_* variables above; the rest come from settings.
     overrides = {"model": model, "host": host, "port": port, "workers": workers}
-    run_server({k: v for k, v in overrides.items() if v is not None}, console=err_console)
+    run_server(overrides, console=err_console)
 
 
 def main() -> None:  # pragma: no cover - console-script shim
