@@ -25,6 +25,7 @@ from pydantic import TypeAdapter, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from fraudctl import __version__
+from fraudctl.serve.docs import add_offline_docs
 from fraudctl.serve.predictor import Predictor, load_predictor
 from fraudctl.serve.schemas import (
     ApiSchemas,
@@ -222,6 +223,8 @@ def create_app(
         version=__version__,
         description="Fraud probability, decision and explanation for card transactions.",
         lifespan=lifespan,
+        docs_url=None,  # served from the package below: FastAPI's loads from a CDN
+        redoc_url=None,
     )
     app.state.service = service
     app.add_middleware(
@@ -229,6 +232,7 @@ def create_app(
     )
     _add_error_handlers(app)
     _add_routes(app)
+    add_offline_docs(app)
     app.openapi = lambda: _openapi(app, service)  # type: ignore[method-assign]
     return app
 

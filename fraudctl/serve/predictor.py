@@ -221,5 +221,8 @@ def _download(uri: str, tracking_uri: str | None) -> tuple[Path, str]:
     from fraudctl.tracking import download_model, registry_version
 
     params = TrackingParams(uri=tracking_uri) if tracking_uri else TrackingParams()
+    # MLflow draws a progress bar per download: in a server's JSON log stream that is noise
+    # repeated by every worker.
+    os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = "false"
     path = download_model(uri, params, Path(tempfile.mkdtemp(prefix="fraudctl-model-")))
     return path, registry_version(uri, params)

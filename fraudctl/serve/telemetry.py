@@ -199,7 +199,7 @@ class TelemetryMiddleware:
             await self.app(scope, receive, send_and_capture)
         finally:
             elapsed = time.perf_counter() - started
-            route = getattr(scope.get("route"), "path", None) or "unmatched"
+            route = route_label(scope)
             method = scope["method"]
             self.metrics.requests.labels(method, route, str(status)).inc()
             self.metrics.latency.labels(method, route).observe(elapsed)
@@ -225,6 +225,23 @@ class TelemetryMiddleware:
             if route not in QUIET_ROUTES:
                 level = logging.ERROR if status >= 500 else logging.INFO
                 self.logger.log(level, f"{method} {route} {status}", extra={"fields": fields})
+
+
+# Routes Starlette serves without a FastAPI route object in the scope (the documentation
+# pages, the schema, static assets): labelled by their fixed path, never by the raw URL.
+STATIC_ROUTES = ("/docs-assets", "/docs/oauth2-redirect", "/docs", "/redoc", "/openapi.json")
+
+
+def route_label(scope: Scope) -> str:
+    """The route template a request matched, for metrics and logs (bounded cardinality)."""
+    route = getattr(scope.get("route"), "path", None)
+    if route:
+        return route
+    path = scope.get("path", "")
+    for known in STATIC_ROUTES:
+        if path == known or path.startswith(f"{known}/"):
+            return known
+    return "unmatched"
 
 
 # Probes and scrapes would drown the request log; they are still counted in metrics.

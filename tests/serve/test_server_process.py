@@ -49,17 +49,20 @@ def wait_for(url: str, timeout: float = 60.0) -> None:
 
 
 @contextlib.contextmanager
-def serving(model: Path | str, *extra: str, env: dict[str, str] | None = None) -> Iterator[str]:
+def serving(
+    model: Path | str, *extra: str, env: dict[str, str] | None = None, log: list[str] | None = None
+) -> Iterator[str]:
+    """A running `fraudctl serve`; with ``log``, its output is appended there on exit."""
     import tempfile
 
     port = free_port()
     # The server's logs go to a file: an unread pipe fills up and blocks the server.
-    with tempfile.TemporaryFile() as log:
+    with tempfile.TemporaryFile() as log_file:
         process = subprocess.Popen(
             ["fraudctl", "serve", "--model", str(model), "--port", str(port), *extra],
             env=env or cli_env(),
-            stdout=log,
-            stderr=log,
+            stdout=log_file,
+            stderr=log_file,
         )
         base = f"http://127.0.0.1:{port}"
         try:
@@ -68,6 +71,9 @@ def serving(model: Path | str, *extra: str, env: dict[str, str] | None = None) -
         finally:
             process.terminate()
             process.wait(timeout=20)
+            if log is not None:
+                log_file.seek(0)
+                log.append(log_file.read().decode(errors="replace"))
 
 
 def test_fraudctl_serve_answers_over_http(model_dir, test_rows):
@@ -110,10 +116,13 @@ def test_missing_model_fails_at_start_with_one_line(tmp_path):
 
 def test_registry_uri_is_served(trained, mlflow_store, test_rows):
     env = cli_env(MLFLOW_TRACKING_URI=mlflow_store)
-    with serving("models:/served-model@champion", env=env) as base:
+    log: list[str] = []
+    with serving("models:/served-model@champion", env=env, log=log) as base:
         status, body = http("GET", f"{base}/model")
         assert status == 200
         assert (body["alias"], body["version"]) == ("champion", "1")
+    # No download progress bars in the log stream.
+    assert "Downloading artifacts" not in log[0] and "%|" not in log[0], log[0]
 
 
 @pytest.mark.skipif(
