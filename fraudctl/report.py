@@ -143,9 +143,23 @@ def param_rows(root: Path, base: str | None) -> list[dict[str, Any]]:
     ]
 
 
+MINUS = "\u2212"  # the minus sign, everywhere a number is negative
+
+
+def _is_money(metric: str) -> bool:
+    name = metric.rsplit(".", 1)[-1]
+    return "amount" in name or "cost" in name
+
+
+def _shown_as_zero(metric: str, diff: float) -> bool:
+    """A change too small to show at the table's precision is no change at all."""
+    return abs(diff) < (0.005 if _is_money(metric) else 0.00005)
+
+
 def direction(metric: str, diff: float | None) -> str:
-    """✅ better, ⚠️ worse, or blank when the metric has no good direction or did not move."""
-    if diff is None or diff == 0:
+    """✅ better, ⚠️ worse, or blank when the metric has no good direction or did not move
+    (by as much as the table can show)."""
+    if diff is None or _shown_as_zero(metric, diff):
         return ""
     name = metric.rsplit(".", 1)[-1]
     if name in HIGHER_IS_BETTER:
@@ -187,12 +201,21 @@ def draw_curves(paths: ProjectPaths, base: str | None, assets: Path) -> list[Pat
     return images
 
 
-def _fmt(value: Any) -> str:
+def _fmt(value: Any, metric: str = "", signed: bool = False) -> str:
+    """Counts whole, money to the cent, rates to four places; negatives with a real minus."""
     if value is None:
         return "–"
-    if isinstance(value, float):
-        return f"{value:,.4f}" if abs(value) < 1000 else f"{value:,.2f}"
-    return f"{value:,}" if isinstance(value, int) else str(value)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, int):
+        text = f"{abs(value):,}"
+    elif _is_money(metric) or abs(value) >= 1000:
+        text = f"{abs(value):,.2f}"
+    else:
+        text = f"{abs(value):,.4f}"
+    if value < 0 and text.strip("0.,"):
+        return f"{MINUS}{text}"
+    return f"+{text}" if signed else text
 
 
 def _verdict(metrics: list[dict[str, Any]], paths: ProjectPaths) -> str:
@@ -204,7 +227,7 @@ def _verdict(metrics: list[dict[str, Any]], paths: ProjectPaths) -> str:
         if pr_auc["old"] is not None:
             parts.append(
                 f"PR-AUC {pr_auc['old']:.3f} → {pr_auc['new']:.3f} "
-                f"({pr_auc['new'] - pr_auc['old']:+.3f})"
+                + f"({pr_auc['new'] - pr_auc['old']:+.3f})".replace("-", MINUS)
             )
         else:
             parts.append(f"PR-AUC {pr_auc['new']:.3f}")
@@ -225,7 +248,7 @@ def _verdict(metrics: list[dict[str, Any]], paths: ProjectPaths) -> str:
     if poison and poison["worst"]["attack"]:
         parts.append(
             f"worst attack: {poison['worst']['attack']} "
-            f"−{poison['worst']['pr_auc_drop']:.3f} PR-AUC"
+            f"{MINUS}{poison['worst']['pr_auc_drop']:.3f} PR-AUC"
         )
     return " · ".join(parts) or "no pipeline outputs found: run `dvc repro` first"
 
@@ -330,14 +353,17 @@ def build_report(paths: ProjectPaths, base: str | None, output: Path) -> ReportR
     lines += [
         "## Metrics",
         "",
-        "| file | metric | base | this change | change | |",
+        "| file | metric | base | this change | change | verdict |",
         "| --- | --- | --- | --- | --- | --- |",
     ]
     for row in metrics:
-        change = f"{row['diff']:+.4f}" if isinstance(row["diff"], float) else _fmt(row["diff"])
+        name, diff = row["metric"], row["diff"]
+        change = "–" if diff is None else _fmt(diff, name, signed=True)
+        if diff is not None and _shown_as_zero(name, diff):
+            change = "0"
         lines.append(
-            f"| {row['file']} | {row['metric']} | {_fmt(row['old'])} | "
-            f"{_fmt(row['new'])} | {change} | {direction(row['metric'], row['diff'])} |"
+            f"| {row['file']} | {name} | {_fmt(row['old'], name)} | "
+            f"{_fmt(row['new'], name)} | {change} | {direction(name, diff)} |"
         )
     lines += ["", "## Parameters", ""]
     if params:

@@ -40,7 +40,15 @@ def amount_bands(train_amounts: pd.Series, amounts: pd.Series, quantiles: list[f
     index = np.searchsorted(cuts, amounts.to_numpy(), side="right")
     return pd.Series(
         np.asarray(labels, dtype=object)[index], index=amounts.index, name="amount_band"
-    )
+    ).astype(pd.CategoricalDtype(labels, ordered=True))  # reports list bands low to high
+
+
+def in_group_order(by_group: pd.DataFrame, groups: pd.Series) -> pd.DataFrame:
+    """Rows in the groups' own order (amount bands low to high), not sorted as text."""
+    if isinstance(groups.dtype, pd.CategoricalDtype):
+        order = [c for c in groups.cat.categories if c in by_group.index]
+        return by_group.reindex(order + [g for g in by_group.index if g not in order])
+    return by_group
 
 
 def group_labels(
@@ -154,7 +162,7 @@ def run_fairness(params: Params, paths: ProjectPaths, progress: Progress = quiet
     frame = MetricFrame(
         metrics=_rate_metrics(threshold), y_true=y, y_pred=scores, sensitive_features=groups
     )
-    by_group = frame.by_group
+    by_group = in_group_order(frame.by_group, groups)
     decisions = (scores >= threshold).astype(int)
     before = {
         **_disparities(y, decisions, groups),
@@ -197,10 +205,21 @@ def run_fairness(params: Params, paths: ProjectPaths, progress: Progress = quiet
         )
         if mitigation:
             after = mitigation["after"]
+            gap_before = before["equalized_odds_difference"]
+            gap_after = after["equalized_odds_difference"]
+            change = (
+                "narrows"
+                if gap_after < gap_before - 5e-4
+                else "widens"
+                if gap_after > gap_before + 5e-4
+                else "leaves"
+            )
             headline += (
-                f"; mitigation brings it to {after['equalized_odds_difference']:.3f} at "
-                f"recall {before['recall']:.3f} → {after['recall']:.3f}, "
-                f"alerts {before['alerts']} → {after['alerts']}"
+                f"; mitigation {change} it"
+                + ("" if change == "leaves" else f" to {gap_after:.3f}")
+                + (" (worse)" if change == "widens" else "")
+                + f", recall {before['recall']:.3f} → {after['recall']:.3f}, "
+                f"alerts {int(before['alerts']):,} → {int(after['alerts']):,}"
             )
         metrics = {
             "group_column": group_name,
@@ -339,9 +358,12 @@ def _mitigate(
         **_disparities(y, decisions, test_groups),
         **_overall(y, decisions, test[schema.amount].to_numpy()),
     }
-    by_group = MetricFrame(
-        metrics=_decision_metrics(), y_true=y, y_pred=decisions, sensitive_features=test_groups
-    ).by_group
+    by_group = in_group_order(
+        MetricFrame(
+            metrics=_decision_metrics(), y_true=y, y_pred=decisions, sensitive_features=test_groups
+        ).by_group,
+        test_groups,
+    )
     return {"method": method, "after": after, "by_group_after": _records(by_group), **extra}
 
 
@@ -363,10 +385,19 @@ def _write(
     return [*written, by_group_path, report_path, *extra]
 
 
-def _fmt(value: Any) -> str:
+COUNT_COLUMNS = frozenset({"count", "frauds", "alerts"})
+MONEY_COLUMNS = frozenset({"fraud_amount_caught", "fraud_amount_missed"})
+
+
+def _fmt(value: Any, column: str = "") -> str:
+    """One format per kind of number: counts whole, money to the cent, rates to 4 places."""
     if value is None or (isinstance(value, float) and not np.isfinite(value)):
-        return "-"
-    return f"{value:,.0f}" if isinstance(value, float) and value >= 100 else f"{value:.4g}"
+        return "–"
+    if column in COUNT_COLUMNS:
+        return f"{round(value):,}"
+    if column in MONEY_COLUMNS:
+        return f"{value:,.2f}"
+    return f"{value:.4f}"
 
 
 def render_report(metrics: dict[str, Any]) -> str:
@@ -392,7 +423,7 @@ def render_report(metrics: dict[str, Any]) -> str:
     ]
     lines += ["| group | " + " | ".join(columns) + " |", "|" + " --- |" * (len(columns) + 1)]
     for group, row in metrics["by_group"].items():
-        lines.append(f"| {group} | " + " | ".join(_fmt(row[c]) for c in columns) + " |")
+        lines.append(f"| {group} | " + " | ".join(_fmt(row[c], c) for c in columns) + " |")
     lines += [
         "",
         "## Disparities",
@@ -429,7 +460,7 @@ def render_report(metrics: dict[str, Any]) -> str:
             "alerts",
             "fraud_amount_caught",
         ):
-            lines.append(f"| {key} | {_fmt(before[key])} | {_fmt(after[key])} |")
+            lines.append(f"| {key} | {_fmt(before[key], key)} | {_fmt(after[key], key)} |")
     shap = metrics["shap"]
     lines += [
         "",

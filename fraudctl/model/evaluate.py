@@ -61,7 +61,7 @@ def evaluate(params: Params, paths: ProjectPaths, progress: Progress = quiet) ->
                     m.calibration_frame(y, scores, params.evaluate.calibration_bins),
                     "predicted",
                     "observed",
-                    "Calibration (test, quantile bins)",
+                    "Calibration (test, quantile bins, zoomed)",
                     True,
                 ),
             }
@@ -69,7 +69,15 @@ def evaluate(params: Params, paths: ProjectPaths, progress: Progress = quiet) ->
             for name, (frame, x, y_col, title, diagonal) in curves.items():
                 csv_path = plots / f"{name}.csv"
                 write_with(csv_path, lambda tmp, f=frame: f.to_csv(tmp, index=False))
-                save_line_plot(plots / f"{name}.png", frame, x, y_col, title, diagonal)
+                save_line_plot(
+                    plots / f"{name}.png",
+                    frame,
+                    x,
+                    y_col,
+                    title,
+                    diagonal,
+                    zoom=name == "calibration",
+                )
                 outputs += [csv_path, plots / f"{name}.png"]
             confusion_path = plots / "confusion.csv"
             confusion = m.confusion_frame(y, scores, threshold)

@@ -168,9 +168,17 @@ def calibration_frame(y_true: np.ndarray, scores: np.ndarray, bins: int) -> pd.D
 
 
 def confusion_frame(y_true: np.ndarray, scores: np.ndarray, threshold: float) -> pd.DataFrame:
-    """One row per transaction, as DVC's confusion template expects: actual vs predicted."""
+    """The four cells as (actual, predicted, count) rows. DVC's stock confusion template
+    wants a row per transaction (57,000 rows, a 7 MB plots page); the project's template
+    ``.dvc/plots/confusion_counts.json`` sums ``count`` instead."""
+    actual = y_true.astype(int)
     predicted = (scores >= threshold).astype(int)
-    return pd.DataFrame({"actual": y_true.astype(int), "predicted": predicted})
+    rows = [
+        {"actual": a, "predicted": p, "count": int(np.sum((actual == a) & (predicted == p)))}
+        for a in (0, 1)
+        for p in (0, 1)
+    ]
+    return pd.DataFrame(rows)
 
 
 def card_precision_at_k(

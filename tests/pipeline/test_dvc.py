@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -111,7 +112,16 @@ def test_repro_runs_every_stage_then_nothing(clone):
     assert all(len(leaves[name]) <= 5 for name in headline), leaves
     assert sum(map(len, leaves.values())) <= 60, leaves
     plots = _run(["dvc", "plots", "show", "--json"], root, env)
-    assert "pr_curve.csv" in plots.stdout
+    assert "Precision-recall (test)" in plots.stdout
+    # The HTML page: every chart once, Vega inline (no CDN), the confusion data small.
+    _run(["dvc", "plots", "show", "-o", "dvc_plots"], root, env)
+    page = (root / "dvc_plots" / "index.html").read_text()
+    assert "cdn.jsdelivr.net" not in page
+    charts = re.findall(r"vegaEmbed\('#([^']+)'", page)
+    assert len(charts) == len(set(charts)) == 7, charts
+    assert len(re.findall(r'<img src="static/', page)) == 3
+    assert len(page) < 2_000_000
+    assert "dvc_plots" not in _run(["git", "status", "--porcelain"], root, env).stdout
 
 
 def test_one_param_change_reruns_only_what_depends_on_it(clone):

@@ -26,14 +26,24 @@ def _git(root: Path, *args: str) -> str:
     ).stdout
 
 
-def _state(root: Path, trees: int, pr_auc: float, fpr: float) -> None:
+def _state(
+    root: Path, trees: int, pr_auc: float, fpr: float, missed: float = 1500.0, roc: float = 0.98
+) -> None:
     (root / "params.yaml").write_text(
         yaml.safe_dump({"model": {"lightgbm": {"n_estimators": trees}}})
     )
     reports = root / "reports"
     (reports / "plots").mkdir(parents=True, exist_ok=True)
     (reports / "metrics.json").write_text(
-        json.dumps({"pr_auc": pr_auc, "roc_auc": 0.98, "false_positive_rate": fpr, "alerts": 40})
+        json.dumps(
+            {
+                "pr_auc": pr_auc,
+                "roc_auc": roc,
+                "false_positive_rate": fpr,
+                "alerts": 40,
+                "fraud_amount_missed": missed,
+            }
+        )
     )
     (reports / "train.json").write_text(json.dumps({"validation": {"pr_auc": pr_auc - 0.01}}))
     (reports / "plots" / "pr_curve.csv").write_text(
@@ -57,7 +67,7 @@ def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_report_shows_param_and_metric_changes(repo, runner):
-    _state(repo, trees=200, pr_auc=0.75, fpr=0.003)
+    _state(repo, trees=200, pr_auc=0.75, fpr=0.003, missed=759.14, roc=0.980001)
     _git(repo, "commit", "-qam", "more trees")
     drift = repo / "reports" / "drift"
     drift.mkdir()
@@ -88,7 +98,14 @@ def test_report_shows_param_and_metric_changes(repo, runner):
         "| reports/metrics.json | false_positive_rate | 0.0020 | 0.0030 | +0.0010 | ⚠️ worse |"
         in text
     )
-    assert "| reports/metrics.json | roc_auc | 0.9800 | 0.9800 | +0.0000 |  |" in text
+    # A change that rounds to zero is no change; money to the cent, with a real minus sign.
+    assert "| reports/metrics.json | roc_auc | 0.9800 | 0.9800 | 0 |  |" in text
+    assert (
+        "| reports/metrics.json | fraud_amount_missed | 1,500.00 | 759.14 | \u2212740.86 "
+        "| ✅ better |" in text
+    )
+    assert "| file | metric | base | this change | change | verdict |" in text
+    assert "-740" not in text
     for image in ("report_assets/pr_curve.png", "report_assets/roc_curve.png", "drift/psi.png"):
         assert f"]({image})" in text
         assert (repo / "reports" / image).exists()

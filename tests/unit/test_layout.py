@@ -16,7 +16,8 @@ def _entries(items: list) -> set[str]:
 
 
 def test_stage_outputs_are_the_paths_the_code_writes():
-    stages = yaml.safe_load((REPO_ROOT / "dvc.yaml").read_text())["stages"]
+    pipeline = yaml.safe_load((REPO_ROOT / "dvc.yaml").read_text())
+    stages = pipeline["stages"]
     paths = ProjectPaths()
     assert _entries(stages["prepare"]["outs"]) == {
         paths.prepared_dir.as_posix(),
@@ -31,9 +32,14 @@ def test_stage_outputs_are_the_paths_the_code_writes():
     assert _entries(stages["train"]["metrics"]) == {paths.train_report.as_posix()}
     assert paths.features_file(SPLITS[2]).as_posix() in _entries(stages["evaluate"]["deps"])
     assert _entries(stages["evaluate"]["metrics"]) == {paths.metrics_file.as_posix()}
-    plots = _entries(stages["evaluate"]["plots"])
+    assert paths.plots_dir.as_posix() in _entries(stages["evaluate"]["outs"])
+    # Each chart is declared once: curve data only in the top-level `plots:` section.
+    drawn = [file for plot in pipeline["plots"] for spec in plot.values() for file in spec["y"]]
     for name in ("pr_curve", "roc_curve", "calibration", "confusion"):
-        assert (paths.plots_dir / f"{name}.csv").as_posix() in plots
+        assert drawn.count((paths.plots_dir / f"{name}.csv").as_posix()) == 1
+    staged = [_entries(stage.get("plots", [])) for stage in stages.values()]
+    assert not any(path.endswith(".csv") for paths_ in staged for path in paths_)
+    assert len(drawn) == len(set(drawn))
     for experiment in ("poison", "fairness", "drift"):
         metrics = _entries(stages[experiment]["metrics"])
         assert metrics == {(paths.experiment_dir(experiment) / "metrics.json").as_posix()}
