@@ -69,9 +69,35 @@ def data_drift(
     snapshot = Report([DataDriftPreset()]).run(
         current_data=dataset(current), reference_data=dataset(reference)
     )
-    write_with(html, lambda tmp: snapshot.save_html(str(tmp)))
-    write_with(json, lambda tmp: snapshot.save_json(str(tmp)))
+    write_with(html, lambda tmp: _save_stable(snapshot.save_html, tmp))
+    write_with(json, lambda tmp: _save_stable(snapshot.save_json, tmp))
     return parse_metrics(snapshot.dict()["metrics"])
+
+
+_RANDOM_IDS = re.compile(
+    r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b|metric_[0-9a-f]{32}(?![0-9a-f])"
+)
+
+
+def _save_stable(save: Any, path: Path) -> None:
+    """Save, then number Evidently's random widget ids in order of appearance: the same
+    data gives the same file, so DVC sees no change when nothing changed."""
+    save(str(path))
+    text = path.read_text(encoding="utf-8")
+    seen: dict[str, str] = {}
+
+    def renumber(match: re.Match[str]) -> str:
+        found = match.group(0)
+        if found not in seen:
+            n = len(seen) + 1
+            seen[found] = (
+                f"metric_{n:032x}"
+                if found.startswith("metric_")
+                else f"{n:08x}-0000-4000-8000-{n:012x}"
+            )
+        return seen[found]
+
+    path.write_text(_RANDOM_IDS.sub(renumber, text), encoding="utf-8")
 
 
 def parse_metrics(metrics: list[dict[str, Any]]) -> DataDrift:

@@ -124,6 +124,59 @@ def test_repro_runs_every_stage_then_nothing(clone):
     assert "dvc_plots" not in _run(["git", "status", "--porcelain"], root, env).stdout
 
 
+def test_rerunning_stages_on_the_same_inputs_changes_no_tracked_file(clone):
+    """A fresh clone's `dvc repro` must not leave git dirty: retraining on the same data and
+    params gives a byte-identical model, and the reports carry no run ids or random ids."""
+    root, env = clone
+    _run(["dvc", "repro"], root, env)
+    _run(["git", "add", "-A"], root, env)
+    _run(["git", "commit", "-qm", "outputs", "--allow-empty"], root, env)
+    for stage in ("train", "evaluate", "fairness", "drift"):
+        _run(["dvc", "repro", "--force", "--single-item", stage], root, env)
+    assert _run(["git", "status", "--porcelain"], root, env).stdout == ""
+    assert "Running stage" not in _run(["dvc", "repro"], root, env).stdout
+
+
+def test_fraudctl_train_then_dvc_repro_keep_one_consistent_model(clone):
+    """`fraudctl train` outside DVC, then `dvc repro`: the model on disk stays the one the
+    registry's newest version holds, and every training run keeps its train-* name."""
+    import mlflow
+
+    root, env = clone
+    _run(["dvc", "repro"], root, env)
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    params["model"]["lightgbm"]["n_estimators"] += 5
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    _run(["fraudctl", "train"], root, env)
+    trained = _digest(root / "models" / "model")
+    _run(["dvc", "repro"], root, env)
+    assert _digest(root / "models" / "model") == trained  # never swapped back
+
+    client = mlflow.MlflowClient(env["MLFLOW_TRACKING_URI"])
+    record = json.loads((root / "models" / "registry.json").read_text())
+    assert client.get_run(record["run_id"]).info.run_name.startswith("train-")
+    experiment = client.get_experiment_by_name(params["tracking"]["experiment"])
+    runs = client.search_runs([experiment.experiment_id])
+    names = {run.info.run_name for run in runs}
+    assert names and all(name.startswith("train-") for name in names), names
+    newest = max(
+        client.search_model_versions(f"name='{params['tracking']['registered_model']}'"),
+        key=lambda v: int(v.version),
+    )
+    assert str(newest.version) == str(record["version"])
+    assert "test_pr_auc" in client.get_run(newest.run_id).data.metrics  # evaluate joined it
+
+
+def _digest(directory: Path) -> dict[str, str]:
+    import hashlib
+
+    return {
+        p.relative_to(directory).as_posix(): hashlib.md5(p.read_bytes()).hexdigest()
+        for p in sorted(directory.rglob("*"))
+        if p.is_file()
+    }
+
+
 def test_one_param_change_reruns_only_what_depends_on_it(clone):
     root, env = clone
     _run(["dvc", "repro"], root, env)
