@@ -8,10 +8,13 @@ export MPLBACKEND := Agg
 
 .PHONY: install repro test test-fast lint bench clean
 
+# pip prints one line per package it collects: a cold install (no pip cache) takes a few
+# minutes (README: Install), and it should never look stuck.
 $(VENV)/.installed: pyproject.toml
+	@echo "installing fraudctl with all extras into $(VENV) (a cold install takes a few minutes)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[all,dev]"
+	$(BIN)/python -m pip install --progress-bar off -e ".[all,dev]"
 	touch $@
 
 install: $(VENV)/.installed
