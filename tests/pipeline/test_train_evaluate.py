@@ -62,7 +62,11 @@ def test_train_evaluate_end_to_end(project, runner, registry_name):
     for plot in PLOTS:
         assert (project / f"reports/plots/{plot}.png").stat().st_size > 1000
         assert (project / f"reports/plots/{plot}.csv").exists()
-    assert len(pd.read_csv(project / "reports/plots/confusion.csv")) == 1200
+    # Four cells with their counts (not a row per transaction), agreeing with the metrics.
+    cells = pd.read_csv(project / "reports/plots/confusion.csv").set_index(["actual", "predicted"])
+    assert len(cells) == 4 and cells["count"].sum() == 1200
+    assert cells.loc[(1, 1), "count"] == metrics["true_positives"]
+    assert cells.loc[(0, 1), "count"] == metrics["false_positives"]
 
     client = _client()
     champion = client.get_model_version_by_alias(registry_name, "champion")
