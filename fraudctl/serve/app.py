@@ -26,6 +26,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from fraudctl import __version__
 from fraudctl.serve.docs import add_offline_docs
+from fraudctl.serve.follow import (
+    RegistryAlias,
+    RegistryFollower,
+    publish_threshold,
+    registry_threshold,
+)
 from fraudctl.serve.predictor import Predictor, load_predictor
 from fraudctl.serve.schemas import (
     ApiSchemas,
@@ -68,15 +74,29 @@ def json_response(payload: Any, status: int = 200) -> Response:
 
 
 class ServiceState:
-    """What the routes share: the predictor once loaded, and its request validators."""
+    """What the routes share: the predictor once loaded, and its request validators.
+
+    The two live in one tuple that a reload replaces with one assignment, so a request
+    never sees a new model with the old schemas or the reverse.
+    """
 
     def __init__(self, settings: ServeSettings, metrics: Metrics, logger: logging.Logger):
         self.settings = settings
         self.metrics = metrics
         self.logger = logger
-        self.predictor: Predictor | None = None
-        self.schemas: ApiSchemas | None = None
+        self._active: tuple[Predictor, ApiSchemas] | None = None
         self.load_error: str | None = None
+        self.following = RegistryAlias.parse(settings.model)
+
+    @property
+    def predictor(self) -> Predictor | None:
+        active = self._active
+        return None if active is None else active[0]
+
+    @property
+    def schemas(self) -> ApiSchemas | None:
+        active = self._active
+        return None if active is None else active[1]
 
     def install(self, predictor: Predictor) -> None:
         import gc
@@ -85,25 +105,52 @@ class ServiceState:
         # collector from walking it again and again (pauses in the slowest requests).
         gc.collect()
         gc.freeze()
-        self.schemas = build_schemas(
+        schemas = build_schemas(
             request_fields(predictor.model.transform), self.settings.max_batch_size
         )
-        self.predictor = predictor
+        previous = self.predictor
+        self._active = (predictor, schemas)
+        if previous is not None:
+            self.metrics.model_info.labels(
+                previous.name, previous.version, previous.alias or "", previous.kind
+            ).set(0)
         self.metrics.model_info.labels(
             predictor.name, predictor.version, predictor.alias or "", predictor.kind
         ).set(1)
         self.metrics.threshold.set(predictor.threshold)
         self.metrics.ready.set(1)
+        self.load_error = None
+
+    def apply_threshold(self, threshold: float, source: str) -> float | None:
+        """Set the served model's threshold; returns the previous one if it changed."""
+        model = self.predictor
+        if model is None or model.threshold == threshold:
+            return None
+        previous, model.threshold = model.threshold, threshold
+        self.metrics.threshold.set(threshold)
+        self.logger.warning(
+            f"threshold changed from {previous:.6f} to {threshold:.6f} ({source})",
+            extra={
+                "fields": {
+                    "event": "threshold_changed",
+                    "previous": previous,
+                    "threshold": threshold,
+                    "source": source,
+                }
+            },
+        )
+        return previous
 
     def ready(self) -> tuple[Predictor, ApiSchemas]:
-        if self.predictor is None or self.schemas is None:
+        active = self._active
+        if active is None:
             raise ApiError(
                 503,
                 "model not loaded yet"
                 if self.load_error is None
                 else f"model failed to load: {self.load_error}",
             )
-        return self.predictor, self.schemas
+        return active
 
 
 async def _state(request: Request) -> ServiceState:
@@ -205,16 +252,19 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        loader = None
+        tasks = []
         if predictor is not None:
             service.install(predictor)
         elif load_in_background:
-            loader = asyncio.create_task(_load_model(service))
+            tasks.append(asyncio.create_task(_load_model(service)))
         else:  # the server accepts connections only after start-up: ready from the first one
             await _load_model(service)
+        if service.following is not None and settings.poll_seconds > 0:
+            tasks.append(asyncio.create_task(RegistryFollower(service, service.following).run()))
         yield
-        if loader is not None and not loader.done():
-            loader.cancel()
+        for task in tasks:
+            if not task.done():
+                task.cancel()
         if tracing is not None:
             tracing[1].shutdown()  # flush the spans still queued
 
@@ -338,6 +388,16 @@ async def _load_model(service: ServiceState) -> None:
         f"model {loaded.name} v{loaded.version} loaded from {loaded.source}",
         extra={"fields": {"model_version": loaded.version}},
     )
+    if service.following is not None:  # a threshold shared through the registry wins
+        try:
+            shared = await asyncio.to_thread(
+                registry_threshold, settings.tracking_uri, loaded.name, loaded.version
+            )
+        except Exception as exc:
+            service.logger.warning(f"could not read the shared threshold: {exc}")
+            shared = None
+        if shared is not None:
+            service.apply_threshold(shared, source="registry")
 
 
 def _add_error_handlers(app: FastAPI) -> None:
@@ -456,23 +516,24 @@ def _add_routes(app: FastAPI) -> None:
     async def set_threshold(
         request: Request, state: State, authorization: Annotated[str | None, Header()] = None
     ) -> Response:
-        """Change the decision threshold of this process (bearer token required)."""
+        """Change the decision threshold (bearer token required). A model served from the
+        registry stores it there, as a tag on its version, so every replica takes it up on
+        its next poll and a restart keeps it; a local model directory changes this process."""
         _require_admin(state, authorization, "changing the threshold")
         model, _ = state.ready()
         update = _validate(THRESHOLD_UPDATE, await _body(request))
-        previous, model.threshold = model.threshold, update.threshold
-        state.metrics.threshold.set(update.threshold)
-        state.logger.warning(
-            f"threshold changed from {previous:.6f} to {update.threshold:.6f}",
-            extra={
-                "fields": {
-                    "event": "threshold_changed",
-                    "previous": previous,
-                    "threshold": update.threshold,
-                }
-            },
-        )
-        return json_response({"previous": previous, "threshold": update.threshold})
+        scope = "process"
+        if state.following is not None:
+            try:
+                await asyncio.to_thread(
+                    publish_threshold, state.settings.tracking_uri, model, update.threshold
+                )
+            except Exception as exc:
+                raise ApiError(503, f"the registry did not take the threshold: {exc}") from None
+            scope = "registry"
+        previous = model.threshold
+        state.apply_threshold(update.threshold, source=f"PUT /model/threshold ({scope})")
+        return json_response({"previous": previous, "threshold": update.threshold, "scope": scope})
 
     @app.post("/labels", tags=["model"])
     async def labels(

@@ -181,10 +181,11 @@ def load_predictor(
     limit_math_threads()
     from fraudctl.model.bundle import load_model, read_registry_record
 
-    alias = registry_version = None
+    alias = registry_version = registered_name = None
     if model.startswith("models:/"):
         path, registry_version = _download(model, tracking_uri)
         alias = model.split("@", 1)[1] if "@" in model else None
+        registered_name = model.removeprefix("models:/").split("@", 1)[0].split("/", 1)[0]
         record: dict[str, Any] = {}
     else:
         path = Path(model)
@@ -208,7 +209,7 @@ def load_predictor(
             )
     return Predictor(
         model=loaded,
-        name=str(loaded.metadata.get("registered_model", "fraud-detector")),
+        name=registered_name or str(loaded.metadata.get("registered_model", "fraud-detector")),
         version=registry_version or str(record.get("version", "local")),
         alias=alias,
         source=model,

@@ -26,3 +26,6 @@ class ServeSettings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     # history features: sqlite:///path (one pod) or redis://host:port/db (several pods)
     online_store: str = DEFAULT_ONLINE_STORE
+    # With --model models:/name@alias: how often to ask the registry where the alias points
+    # (and for the shared threshold); 0 loads once and never looks again.
+    poll_seconds: Annotated[float, Field(ge=0, le=3600)] = 30.0

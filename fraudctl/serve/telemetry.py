@@ -91,6 +91,19 @@ class Metrics:
             registry=owned,
             multiprocess_mode="max",
         )
+        self.model_reloads = Counter(
+            "fraudctl_model_reloads_total",
+            "Registry alias moves acted on, by result (ok, or failed: the old model serves on).",
+            ["result"],
+            registry=owned,
+        )
+        self.registry_polls_failed = Counter(
+            "fraudctl_registry_polls_failed_total",
+            "Registry look-ups that failed (the served model is unchanged).",
+            registry=owned,
+        )
+        for result in ("ok", "failed"):
+            self.model_reloads.labels(result)
         # Pre-create the decision series so rate() works from the first scrape.
         self.fraud_count = self.predictions.labels("fraud")
         self.legit_count = self.predictions.labels("legit")

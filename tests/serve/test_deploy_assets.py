@@ -155,6 +155,8 @@ def test_alerts_and_dashboard_use_metrics_the_app_exports():
         "FraudctlHighLatencyP95",
         "FraudctlServerErrors",
         "FraudctlNoTraffic",
+        "FraudctlModelReloadFailed",
+        "FraudctlModelVersionsDiffer",
     } <= alert_names
 
 
@@ -168,7 +170,7 @@ def test_promtool_checks_and_unit_tests_the_rules():
         ["promtool", "check", "rules", str(rules / "alerts.yml")], capture_output=True, text=True
     )
     assert check.returncode == 0, check.stdout + check.stderr
-    assert "4 rules found" in check.stdout + check.stderr
+    assert "6 rules found" in check.stdout + check.stderr
     tests = subprocess.run(
         ["promtool", "test", "rules", "alerts_test.yml"], cwd=rules, capture_output=True, text=True
     )

@@ -1,0 +1,157 @@
+"""Following the registry: hot reload when an alias moves, one threshold for every pod.
+
+With ``--model models:/fraud-detector@champion`` each replica asks the registry every
+``poll_seconds`` where the alias points. When it moves, the new version is downloaded,
+loaded and warmed in a thread while the old one keeps answering, then swapped in with one
+assignment: a request in flight finishes on the model it started with, none fails. A version
+that fails to load, or that expects a different request schema, is refused: the old model
+serves on and ``fraudctl_model_reloads_total{result="failed"}`` counts it (an alert fires).
+
+The decision threshold lives in the registry too, as the tag ``fraudctl.threshold`` on the
+model version. ``PUT /model/threshold`` writes it there, and every replica picks it up on
+its next poll, so HPA replicas agree and a restart keeps the change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from fraudctl.serve.app import ServiceState
+    from fraudctl.serve.predictor import Predictor
+
+THRESHOLD_TAG = "fraudctl.threshold"
+
+
+@dataclass(frozen=True)
+class RegistryAlias:
+    name: str
+    alias: str
+
+    @classmethod
+    def parse(cls, uri: str) -> RegistryAlias | None:
+        """``models:/name@alias`` -> (name, alias); anything else is not followed."""
+        if not uri.startswith("models:/") or "@" not in uri:
+            return None
+        name, _, alias = uri.removeprefix("models:/").partition("@")
+        return cls(name, alias) if name and alias and "/" not in name else None
+
+    def version_uri(self, version: str) -> str:
+        return f"models:/{self.name}/{version}"
+
+
+def _client(tracking_uri: str | None) -> Any:
+    """A client on the store the model was loaded from (same rule as the download)."""
+    from mlflow import MlflowClient
+
+    from fraudctl.config import TrackingParams
+    from fraudctl.tracking import tracking_uri as resolve
+
+    params = TrackingParams(uri=tracking_uri) if tracking_uri else TrackingParams()
+    uri = resolve(params)
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+def registry_threshold(tracking_uri: str | None, name: str, version: str) -> float | None:
+    """The shared threshold set on a model version, if any."""
+    tags = _client(tracking_uri).get_model_version(name, version).tags or {}
+    value = tags.get(THRESHOLD_TAG)
+    try:
+        return None if value is None else float(value)
+    except ValueError:
+        return None
+
+
+def publish_threshold(tracking_uri: str | None, predictor: Predictor, threshold: float) -> None:
+    """Write the threshold to the served version's tag, for every replica to pick up."""
+    _client(tracking_uri).set_model_version_tag(
+        predictor.name, predictor.version, THRESHOLD_TAG, repr(float(threshold))
+    )
+
+
+class RegistryFollower:
+    """Polls the registry for one alias on behalf of a running service."""
+
+    def __init__(self, service: ServiceState, target: RegistryAlias):
+        self.service = service
+        self.target = target
+        self.refused: str | None = None  # not retried until the alias points elsewhere
+
+    async def run(self) -> None:
+        interval = self.service.settings.poll_seconds
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await asyncio.to_thread(self.check)
+            except Exception as exc:  # the registry is down: keep serving, say so
+                self.service.metrics.registry_polls_failed.inc()
+                self.service.logger.warning(f"registry poll failed: {exc}")
+
+    def check(self) -> None:
+        """One poll: follow an alias move, then apply a changed shared threshold."""
+        settings = self.service.settings
+        version = _client(settings.tracking_uri).get_model_version_by_alias(
+            self.target.name, self.target.alias
+        )
+        current = self.service.predictor
+        if current is None and self.service.load_error is None:
+            return  # the first load is still under way
+        wanted = str(version.version)
+        if (current is None or wanted != current.version) and wanted != self.refused:
+            self.reload(wanted)
+            current = self.service.predictor
+        if current is None:
+            return
+        shared = (
+            (version.tags or {}).get(THRESHOLD_TAG)
+            if current.version == str(version.version)
+            else None
+        )
+        if shared is not None:
+            with contextlib.suppress(ValueError):
+                self.service.apply_threshold(float(shared), source="registry")
+
+    def reload(self, version: str) -> None:
+        from fraudctl.serve.predictor import load_predictor
+        from fraudctl.serve.schemas import request_fields
+
+        service, settings = self.service, self.service.settings
+        old = service.predictor
+        try:
+            new = load_predictor(
+                self.target.version_uri(version), settings.tracking_uri, settings.online_store
+            )
+            new.alias = self.target.alias
+            if old is not None and request_fields(new.model.transform) != request_fields(
+                old.model.transform
+            ):
+                raise ValueError(
+                    "its request schema differs from the served model's; clients would break "
+                    "(deploy it as a new service instead)"
+                )
+        except Exception as exc:
+            self.refused = version
+            service.metrics.model_reloads.labels("failed").inc()
+            service.logger.error(
+                f"refused {self.target.name} v{version} (alias {self.target.alias}): {exc}; "
+                f"v{old.version if old else '-'} keeps serving",
+                extra={"fields": {"event": "model_reload_failed", "model_version": version}},
+            )
+            return
+        self.refused = None
+        service.install(new)
+        service.metrics.model_reloads.labels("ok").inc()
+        service.logger.warning(
+            f"model {new.name} changed from v{old.version if old else '-'} to v{new.version} "
+            f"(alias {self.target.alias} moved)",
+            extra={
+                "fields": {
+                    "event": "model_reloaded",
+                    "previous_version": old.version if old else None,
+                    "model_version": new.version,
+                }
+            },
+        )
