@@ -1,11 +1,14 @@
 """Serving benchmark: `fraudctl serve` against `mlflow models serve` on the same model.
 
     python -m benchmarks.serving [--model models/model] [--duration 10] [--soak-seconds 300]
+                                 [--reload-seconds 60]
 
 Everything runs on 127.0.0.1 with bounded durations. wrk (Debian package `wrk`) drives
 single-transaction requests at 16 and 4 connections; a keep-alive client sends 10,000-row
 batches; a soak holds a fixed request rate while sampling the server's resident memory.
-Logging, metrics and validation are on, as shipped. Prints one table; asserts nothing.
+Logging, metrics and validation are on, as shipped. A reload run serves the model from a
+scratch MLflow registry (models:/bench@champion, polled every 2 s) and moves the alias twice
+while wrk runs (target: zero non-2xx). Prints one table; asserts nothing.
 """
 
 from __future__ import annotations
@@ -177,6 +180,48 @@ def soak(url: str, body: str, pid: int, seconds: int, rate: int) -> dict[str, fl
     }
 
 
+def reload_under_load(
+    model: Path, body: str, seconds: int, env: dict[str, str]
+) -> dict[str, float]:
+    """wrk at 16 connections for ``seconds`` while the champion alias moves twice."""
+    import threading
+
+    import mlflow
+
+    with tempfile.TemporaryDirectory(prefix="fraudctl-reload-") as scratch:
+        store = f"sqlite:///{Path(scratch) / 'mlflow.db'}"
+        client = mlflow.MlflowClient(store, store)
+        client.create_registered_model("bench")
+        for _ in range(2):
+            client.create_model_version("bench", source=model.resolve().as_uri())
+        client.set_registered_model_alias("bench", "champion", "1")
+        env = {**env, "MLFLOW_TRACKING_URI": store, "FRAUDCTL_POLL_SECONDS": "2"}
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        with server(
+            ["fraudctl", "serve", "--model", "models:/bench@champion", "--port", str(port)],
+            f"{base}/health/ready",
+            env,
+        ):
+            wrk(f"{base}/predict", body, 16, 3)  # warm-up
+
+            def move() -> None:
+                for version in ("2", "1"):
+                    time.sleep(seconds / 3)
+                    client.set_registered_model_alias("bench", "champion", version)
+
+            mover = threading.Thread(target=move)
+            mover.start()
+            result = wrk(f"{base}/predict", body, 16, seconds)
+            mover.join()
+            with contextlib.closing(http.client.HTTPConnection("127.0.0.1", port)) as conn:
+                conn.request("GET", "/metrics")
+                metrics = conn.getresponse().read().decode()
+        found = re.search(r'fraudctl_model_reloads_total\{result="ok"\} ([0-9.]+)', metrics)
+        result["reloads"] = float(found.group(1)) if found else 0.0
+        return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -187,6 +232,7 @@ def main() -> None:
     parser.add_argument("--soak-seconds", type=int, default=300)
     parser.add_argument("--soak-rate", type=int, default=500)
     parser.add_argument("--skip-mlflow", action="store_true")
+    parser.add_argument("--reload-seconds", type=int, default=60)
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk not found: apt-get install wrk")
@@ -231,6 +277,12 @@ def main() -> None:
             if args.soak_seconds > 0
             else None
         )
+
+    reload_result = (
+        reload_under_load(args.model, single, args.reload_seconds, env)
+        if args.reload_seconds > 0
+        else None
+    )
 
     if not args.skip_mlflow:
         port = free_port()
@@ -278,6 +330,13 @@ def main() -> None:
         print(
             f"/predict/batch, {batch_rows:,}-row requests, {connections} connection(s): "
             f"{rate:,.0f} rows/s (target >= 100,000)"
+        )
+    if reload_result:
+        print(
+            f"reload: {args.reload_seconds} s at 16 connections, alias moved twice: "
+            f"{reload_result['reloads']:.0f} reloads, {reload_result['requests']} requests, "
+            f"{reload_result['non_2xx'] + reload_result['socket_errors']} non-2xx or errors "
+            f"(target 0), {reload_result['rps']:.0f} req/s, p99 {reload_result['p99_ms']:.2f} ms"
         )
     if soak_result:
         print(

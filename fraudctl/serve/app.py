@@ -383,11 +383,6 @@ async def _load_model(service: ServiceState) -> None:
         service.load_error = str(exc)
         service.logger.error(f"model failed to load: {exc}")
         return
-    service.install(loaded)
-    service.logger.info(
-        f"model {loaded.name} v{loaded.version} loaded from {loaded.source}",
-        extra={"fields": {"model_version": loaded.version}},
-    )
     if service.following is not None:  # a threshold shared through the registry wins
         try:
             shared = await asyncio.to_thread(
@@ -397,7 +392,13 @@ async def _load_model(service: ServiceState) -> None:
             service.logger.warning(f"could not read the shared threshold: {exc}")
             shared = None
         if shared is not None:
-            service.apply_threshold(shared, source="registry")
+            loaded.threshold = shared  # before the first request can see the model
+    service.install(loaded)
+    service.logger.info(
+        f"model {loaded.name} v{loaded.version} loaded from {loaded.source} "
+        f"(threshold {loaded.threshold:.6f})",
+        extra={"fields": {"model_version": loaded.version}},
+    )
 
 
 def _add_error_handlers(app: FastAPI) -> None:

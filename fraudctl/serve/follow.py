@@ -125,6 +125,9 @@ class RegistryFollower:
                 self.target.version_uri(version), settings.tracking_uri, settings.online_store
             )
             new.alias = self.target.alias
+            shared = registry_threshold(settings.tracking_uri, new.name, new.version)
+            if shared is not None:
+                new.threshold = shared  # set before the swap: no request sees the old one
             if old is not None and request_fields(new.model.transform) != request_fields(
                 old.model.transform
             ):
