@@ -120,7 +120,13 @@ def parse_wrk(output: str) -> dict[str, float]:
 
 
 def batch_throughput(
-    host: str, port: int, body: bytes, rows: int, seconds: float, connections: int = 1
+    host: str,
+    port: int,
+    body: bytes,
+    rows: int,
+    seconds: float,
+    connections: int = 1,
+    content_type: str = "application/json",
 ) -> float:
     """Rows scored per second of wall time over keep-alive connections, pre-encoded bodies."""
     from concurrent.futures import ThreadPoolExecutor
@@ -131,7 +137,7 @@ def batch_throughput(
         connection = http.client.HTTPConnection(host, port, timeout=60)
         scored = 0
         while time.perf_counter() - started < seconds:
-            connection.request("POST", "/predict/batch", body, {"content-type": "application/json"})
+            connection.request("POST", "/predict/batch", body, {"content-type": content_type})
             response = connection.getresponse()
             payload = response.read()
             if response.status != 200:
@@ -178,6 +184,21 @@ def soak(url: str, body: str, pid: int, seconds: int, rate: int) -> dict[str, fl
         "rss_end_mib": settled[-1],
         "rss_growth": growth,
     }
+
+
+ARROW_STREAM = "application/vnd.apache.arrow.stream"
+
+
+def arrow_stream(frame: pd.DataFrame) -> bytes:
+    import io
+
+    import pyarrow as pa
+
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    sink = io.BytesIO()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue()
 
 
 def reload_under_load(
@@ -252,6 +273,10 @@ def main() -> None:
     batch_rows = 10_000
     sample = test[features].sample(batch_rows, replace=len(test) < batch_rows, random_state=0)
     batch_body = json.dumps({"transactions": sample.to_dict(orient="records")}).encode()
+    columns_body = json.dumps(
+        {"columns": list(features), "data": sample.to_numpy().tolist()}
+    ).encode()
+    arrow_body = arrow_stream(sample.reset_index(drop=True))
 
     env = dict(os.environ)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
@@ -269,9 +294,17 @@ def main() -> None:
         results["fraudctl c4"] = wrk(f"{base}/predict", single, 4, args.duration)
         batch_throughput("127.0.0.1", port, batch_body, batch_rows, 2)  # warm-up
         batch_rps = {
-            c: batch_throughput("127.0.0.1", port, batch_body, batch_rows, args.duration, c)
+            f"rows, {c} connection(s)": batch_throughput(
+                "127.0.0.1", port, batch_body, batch_rows, args.duration, c
+            )
             for c in (1, 2)
         }
+        batch_rps["columns JSON, 1 connection"] = batch_throughput(
+            "127.0.0.1", port, columns_body, batch_rows, args.duration
+        )
+        batch_rps["Arrow stream, 1 connection"] = batch_throughput(
+            "127.0.0.1", port, arrow_body, batch_rows, args.duration, 1, ARROW_STREAM
+        )
         soak_result = (
             soak(f"{base}/predict", single, process.pid, args.soak_seconds, args.soak_rate)
             if args.soak_seconds > 0
@@ -326,10 +359,11 @@ def main() -> None:
         ratio = results["fraudctl c16"]["rps"] / results["mlflow c16"]["rps"]
         print(f"fraudctl / mlflow at 16 connections: {ratio:.1f}x (target >= 20x)")
     print(f"p99 at 4 connections: {results['fraudctl c4']['p99_ms']:.2f} ms (target <= 3 ms)")
-    for connections, rate in batch_rps.items():
+    for form, rate in batch_rps.items():
+        target = "250,000" if "connection(s)" not in form else "100,000"
         print(
-            f"/predict/batch, {batch_rows:,}-row requests, {connections} connection(s): "
-            f"{rate:,.0f} rows/s (target >= 100,000)"
+            f"/predict/batch, {batch_rows:,}-row requests, {form}: "
+            f"{rate:,.0f} rows/s (target >= {target})"
         )
     if reload_result:
         print(

@@ -25,6 +25,14 @@ from pydantic import TypeAdapter, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from fraudctl import __version__
+from fraudctl.serve.columnar import (
+    ARROW_STREAM,
+    ColumnarError,
+    from_arrow,
+    from_json,
+    is_columnar_json,
+    numeric,
+)
 from fraudctl.serve.docs import add_offline_docs
 from fraudctl.serve.follow import (
     RegistryAlias,
@@ -174,12 +182,18 @@ def body_limit(settings: ServeSettings) -> int:
     return settings.max_batch_size * MAX_ROW_BYTES + 65_536
 
 
-async def _body(request: Request) -> bytes:
+def _media(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+
+
+async def _body(request: Request, accepted: tuple[str, ...] = (JSON,)) -> bytes:
     """The raw body, refused early when it is not JSON (415) or too large (413): a body is
     read in chunks and dropped as soon as it passes the limit, never held whole."""
-    media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    if media != JSON:
-        raise ApiError(415, f"unsupported content type {media or '(none)'!r}: send {JSON}")
+    media = _media(request)
+    if media not in accepted:
+        raise ApiError(
+            415, f"unsupported content type {media or '(none)'!r}: send {' or '.join(accepted)}"
+        )
     limit = body_limit(request.app.state.service.settings)
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit():
@@ -221,6 +235,69 @@ def _features(model: Predictor, rows: list[dict[str, Any]], record: bool) -> np.
     if record and txs:
         online.record(txs)
     return matrix
+
+
+async def _batch_matrix(
+    request: Request, model: Predictor, schemas: ApiSchemas, body: bytes
+) -> np.ndarray:
+    """Model inputs for a batch in any of the three forms: rows of objects (JSON), columns
+    and data (JSON), or an Arrow IPC stream."""
+    try:
+        return await _batch_matrix_of(request, model, schemas, body)
+    except ColumnarError as exc:
+        raise ApiError(exc.status, str(exc), exc.detail) from None
+
+
+async def _batch_matrix_of(
+    request: Request, model: Predictor, schemas: ApiSchemas, body: bytes
+) -> np.ndarray:
+    limit = schemas.max_batch_size
+    # the transaction id is optional in both formats (it lets a later label find the row)
+    optional = () if model.raw_only else ("transaction_id",)
+    columns = document = None
+    if _media(request) == ARROW_STREAM:
+        columns = await asyncio.to_thread(from_arrow, body, schemas.features, limit, optional)
+    else:
+        try:
+            rows = schemas.batch.validate_json(body).transactions
+        except ValidationError as exc:
+            document = _columnar_document(body)
+            if document is None:
+                if is_json_error(exc):
+                    raise ApiError(400, "body is not valid JSON", describe_errors(exc)) from None
+                raise ApiError(422, "invalid request", describe_errors(exc)) from None
+        if columns is None and document is not None:
+            columns = from_json(document, schemas.features, limit, optional)
+    if columns is not None:
+        if model.raw_only:
+            checked = numeric(columns, model.features, model.amount_column)
+            return checked.matrix(model.features)
+        # JSON again, so text timestamps and ids meet exactly the row format's validator
+        rows = _validate_columns(schemas.batch, orjson.dumps({"transactions": columns.records()}))
+    if model.raw_only:
+        return _matrix(rows, model.features)
+    # store look-ups: off the event loop
+    return await asyncio.to_thread(_features, model, rows, _record(request))
+
+
+def _columnar_document(body: bytes) -> dict[str, Any] | None:
+    try:
+        document = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    return document if is_columnar_json(document) else None
+
+
+def _validate_columns(adapter: Any, body: bytes) -> Any:
+    try:
+        return adapter.validate_json(body).transactions
+    except ValidationError as exc:
+        raise ApiError(422, "invalid request", _columnar_fields(describe_errors(exc))) from None
+
+
+def _columnar_fields(problems: list[dict[str, str]]) -> list[dict[str, str]]:
+    """Row-format error names (transactions[3].amount) in columnar terms (data[3].amount)."""
+    return [{**p, "field": p["field"].replace("transactions[", "data[", 1)} for p in problems]
 
 
 def _record(request: Request) -> bool:
@@ -460,11 +537,8 @@ def _add_routes(app: FastAPI) -> None:
     async def predict_batch(request: Request, state: State) -> Response:
         """Score up to FRAUDCTL_MAX_BATCH_SIZE transactions; results keep the request order."""
         model, schemas = state.ready()
-        batch = _validate(schemas.batch, await _body(request))
-        if model.raw_only:
-            matrix = _matrix(batch.transactions, model.features)
-        else:  # store look-ups: off the event loop
-            matrix = await asyncio.to_thread(_features, model, batch.transactions, _record(request))
+        body = await _body(request, (JSON, ARROW_STREAM))
+        matrix = await _batch_matrix(request, model, schemas, body)
         # Scoring a large batch takes tens of milliseconds without the GIL: off the event loop,
         # single-row requests keep flowing meanwhile.
         probabilities = await asyncio.to_thread(model.probabilities, matrix)

@@ -208,6 +208,22 @@ def test_serve_scores_raw_transactions_with_online_history(in_project, tmp_path)
         missing = {k: v for k, v in body.items() if k != "terminal_id"}
         assert client.post("/predict", json=missing).status_code == 422
 
+        # Columnar batches of raw transactions take the same validation and online path.
+        names = list(body)
+        columnar = {
+            "columns": names,
+            "data": [
+                [body[n] if n != "transaction_id" else f"col-{i}" for n in names] for i in range(3)
+            ],
+        }
+        batch = client.post("/predict/batch?record=false", json=columnar)
+        assert batch.status_code == 200, batch.text
+        assert len(batch.json()["predictions"]) == 3
+        columnar["data"][1][names.index("timestamp")] = "yesterday"
+        refused = client.post("/predict/batch", json=columnar)
+        assert refused.status_code == 422
+        assert refused.json()["detail"][0]["field"] == "data[1].timestamp"
+
 
 def invoke_materialize(store: str):
     from typer.testing import CliRunner
