@@ -507,6 +507,43 @@ def report(
         console.print(f"[yellow]note:[/] no base revision {base!r}; absolute values shown")
 
 
+@app.command("shadow-report")
+@user_errors
+def shadow_report(
+    url: Annotated[
+        str, typer.Option(help="The running service (its /metrics is read).")
+    ] = "http://127.0.0.1:8000",
+    min_agreement: Annotated[
+        float | None,
+        typer.Option(help="Exit 1 when the share of agreeing decisions is below this."),
+    ] = None,
+) -> None:
+    """How the challenger would have scored live traffic (fraudctl serve with shadow on)."""
+    from fraudctl.shadow_report import ShadowReportError, fetch, summarise
+
+    summary = summarise(fetch(url))
+    if summary.compared == 0:
+        raise ShadowReportError(
+            f"{url}: no shadow-scored transactions yet; serve a models:/name@champion model "
+            "with FRAUDCTL_SHADOW=true and a challenger alias"
+        )
+    rate = summary.compared or 1
+    console.print(
+        f"challenger v{summary.challenger_version or '?'} against the champion on "
+        f"{summary.compared:,} live transactions"
+    )
+    console.print(f"  decisions agree      {summary.agreement:.2%}")
+    console.print(
+        f"  alert rate           champion {summary.champion_alerts / rate:.3%}, "
+        f"challenger {summary.challenger_alerts / rate:.3%}"
+    )
+    console.print(f"  mean |score change|  {summary.mean_abs_difference:.5f}")
+    if summary.dropped:
+        console.print(f"  not compared         {summary.dropped:,} (the shadow queue was full)")
+    if min_agreement is not None and summary.agreement < min_agreement:
+        raise _fail(f"agreement {summary.agreement:.2%} is below {min_agreement:.2%}", code=1)
+
+
 SERVE_EPILOG = (
     "Also read from the environment: FRAUDCTL_ONLINE_STORE (history features; default "
     "sqlite:///data/online/store.db, or redis://host:port/db), FRAUDCTL_ADMIN_TOKEN (enables "

@@ -54,6 +54,7 @@ from fraudctl.serve.schemas import (
     request_fields,
 )
 from fraudctl.serve.settings import ServeSettings
+from fraudctl.serve.shadow import Shadow
 from fraudctl.serve.telemetry import (
     Metrics,
     TelemetryMiddleware,
@@ -95,6 +96,11 @@ class ServiceState:
         self._active: tuple[Predictor, ApiSchemas] | None = None
         self.load_error: str | None = None
         self.following = RegistryAlias.parse(settings.model)
+        self.shadow = (
+            Shadow(metrics, logger)
+            if settings.shadow and self.following is not None and settings.poll_seconds > 0
+            else None
+        )
 
     @property
     def predictor(self) -> Predictor | None:
@@ -516,7 +522,11 @@ def _add_routes(app: FastAPI) -> None:
         """Score one transaction: probability, decision at the threshold, risk band."""
         model, schemas = state.ready()
         row = _validate(schemas.transaction, await _body(request))
-        probability = float(model.probabilities(_features(model, [row], _record(request)))[0])
+        matrix = _features(model, [row], _record(request))
+        scores = model.probabilities(matrix)
+        if state.shadow is not None:
+            state.shadow.submit(matrix, scores, model.threshold)
+        probability = float(scores[0])
         fraud = probability >= model.threshold
         state.metrics.record_scores((probability,), int(fraud))
         request.state.log_fields = {
@@ -542,6 +552,8 @@ def _add_routes(app: FastAPI) -> None:
         # Scoring a large batch takes tens of milliseconds without the GIL: off the event loop,
         # single-row requests keep flowing meanwhile.
         probabilities = await asyncio.to_thread(model.probabilities, matrix)
+        if state.shadow is not None:
+            state.shadow.submit(matrix, probabilities, model.threshold)
         flagged = probabilities >= model.threshold
         n_flagged = int(flagged.sum())
         state.metrics.batch_size.observe(len(probabilities))

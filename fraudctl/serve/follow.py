@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from fraudctl.serve.predictor import Predictor
 
 THRESHOLD_TAG = "fraudctl.threshold"
+CHALLENGER = "challenger"
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,7 @@ class RegistryFollower:
         self.service = service
         self.target = target
         self.refused: str | None = None  # not retried until the alias points elsewhere
+        self.shadow_refused: str | None = None
 
     async def run(self) -> None:
         interval = self.service.settings.poll_seconds
@@ -113,6 +115,51 @@ class RegistryFollower:
         if shared is not None:
             with contextlib.suppress(ValueError):
                 self.service.apply_threshold(float(shared), source="registry")
+        if self.service.shadow is not None:
+            self.follow_challenger()
+
+    def follow_challenger(self) -> None:
+        """Keep the shadow model on the version the ``challenger`` alias points at."""
+        from fraudctl.serve.predictor import load_predictor
+
+        service, settings = self.service, self.service.settings
+        shadow = service.shadow
+        assert shadow is not None
+        try:
+            found = _client(settings.tracking_uri).get_model_version_by_alias(
+                self.target.name, CHALLENGER
+            )
+        except Exception:  # no challenger alias (yet): nothing to shadow
+            found = None
+        wanted = None if found is None else str(found.version)
+        current = shadow.challenger
+        if wanted == (current.version if current else None) or wanted == self.shadow_refused:
+            return
+        if wanted is None:
+            shadow.install(None, service.predictor)
+            return
+        try:
+            challenger = load_predictor(
+                self.target.version_uri(wanted), settings.tracking_uri, settings.online_store
+            )
+            challenger.alias = CHALLENGER
+            shared = registry_threshold(settings.tracking_uri, challenger.name, wanted)
+            if shared is not None:
+                challenger.threshold = shared
+        except Exception as exc:
+            self.shadow_refused = wanted
+            service.logger.error(f"shadow off: challenger v{wanted} failed to load: {exc}")
+            return
+        if shadow.install(challenger, service.predictor):
+            self.shadow_refused = None
+            service.metrics.shadow_version.clear()
+            service.metrics.shadow_version.labels(wanted).set(1)
+            service.logger.warning(
+                f"shadow scoring with challenger v{wanted}",
+                extra={"fields": {"event": "shadow_changed", "shadow_version": wanted}},
+            )
+        else:
+            self.shadow_refused = wanted
 
     def reload(self, version: str) -> None:
         from fraudctl.serve.predictor import load_predictor

@@ -29,3 +29,6 @@ class ServeSettings(BaseSettings):
     # With --model models:/name@alias: how often to ask the registry where the alias points
     # (and for the shared threshold); 0 loads once and never looks again.
     poll_seconds: Annotated[float, Field(ge=0, le=3600)] = 30.0
+    # Also load the `challenger` alias of a followed model and score every request with it
+    # off the request path (fraudctl_shadow_* metrics; `fraudctl shadow-report`).
+    shadow: bool = False

@@ -104,6 +104,36 @@ class Metrics:
         )
         for result in ("ok", "failed"):
             self.model_reloads.labels(result)
+        self.shadow_decisions = Counter(
+            "fraudctl_shadow_decisions_total",
+            "Transactions scored by both champion and challenger, by whether decisions agree.",
+            ["agreement"],
+            registry=owned,
+        )
+        self.shadow_alerts = Counter(
+            "fraudctl_shadow_alerts_total",
+            "Transactions each model would flag, in shadow scoring.",
+            ["model"],
+            registry=owned,
+        )
+        self.shadow_difference = Histogram(
+            "fraudctl_shadow_score_difference",
+            "Absolute difference between challenger and champion probabilities.",
+            buckets=(0.0001, 0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0),
+            registry=owned,
+        )
+        self.shadow_dropped = Counter(
+            "fraudctl_shadow_dropped_total",
+            "Transactions not shadow-scored because the shadow queue was full.",
+            registry=owned,
+        )
+        self.shadow_version = Gauge(
+            "fraudctl_shadow_model_info",
+            "The challenger scored in shadow (value is always 1).",
+            ["version"],
+            registry=owned,
+            multiprocess_mode="max",
+        )
         # Pre-create the decision series so rate() works from the first scrape.
         self.fraud_count = self.predictions.labels("fraud")
         self.legit_count = self.predictions.labels("legit")

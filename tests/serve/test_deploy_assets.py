@@ -157,6 +157,7 @@ def test_alerts_and_dashboard_use_metrics_the_app_exports():
         "FraudctlNoTraffic",
         "FraudctlModelReloadFailed",
         "FraudctlModelVersionsDiffer",
+        "FraudctlShadowDisagreement",
     } <= alert_names
 
 
@@ -170,7 +171,7 @@ def test_promtool_checks_and_unit_tests_the_rules():
         ["promtool", "check", "rules", str(rules / "alerts.yml")], capture_output=True, text=True
     )
     assert check.returncode == 0, check.stdout + check.stderr
-    assert "6 rules found" in check.stdout + check.stderr
+    assert "7 rules found" in check.stdout + check.stderr
     tests = subprocess.run(
         ["promtool", "test", "rules", "alerts_test.yml"], cwd=rules, capture_output=True, text=True
     )

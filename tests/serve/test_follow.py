@@ -137,3 +137,66 @@ def test_a_threshold_change_reaches_every_replica_through_the_registry(registry,
     # A new replica starts with the shared threshold, not the one saved in the model.
     third = follow_app(name)
     assert third.get("/model").json()["threshold"] == pytest.approx(0.4242)
+
+
+def test_shadow_challenger_scores_live_traffic_off_the_request_path(
+    registry, mlflow_store, monkeypatch, test_rows
+):
+    from fraudctl.serve.app import create_app
+    from fraudctl.serve.settings import ServeSettings
+
+    client, name = registry
+    client.set_registered_model_alias(name, "challenger", "2")
+    # The challenger flags almost everything: its decisions must differ from the champion's.
+    client.set_model_version_tag(name, "2", THRESHOLD_TAG, "0.000001")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_store)
+    settings = ServeSettings(model=f"models:/{name}@champion", poll_seconds=0.2, shadow=True)
+    with TestClient(create_app(settings)) as app:
+        wait_ready(app)
+        _eventually(
+            lambda: 'fraudctl_shadow_model_info{version="2"} 1.0' in app.get("/metrics").text
+        )
+        for i in range(30):
+            answer = app.post("/predict", json=transaction(test_rows, i)).json()
+            assert answer["model_version"] == "1"  # clients only ever see the champion
+        rows = [transaction(test_rows, i) for i in range(20)]
+        assert app.post("/predict/batch", json={"transactions": rows}).status_code == 200
+        app.app.state.service.shadow.drain()
+        from fraudctl.shadow_report import summarise
+
+        summary = summarise(app.get("/metrics").text)
+    assert summary.compared == 50 and summary.challenger_version == "2"
+    assert summary.challenger_alerts > summary.champion_alerts
+    assert summary.agreed == 50 - (summary.challenger_alerts - summary.champion_alerts)
+    assert summary.agreement < 1.0 and summary.mean_abs_difference == pytest.approx(0.0, abs=1e-12)
+
+
+def test_shadow_report_reads_a_running_service(registry, mlflow_store, test_rows):
+    from tests.serve.test_server_process import cli_env, http, serving
+
+    client, name = registry
+    client.set_registered_model_alias(name, "challenger", "2")
+    env = cli_env(
+        MLFLOW_TRACKING_URI=mlflow_store, FRAUDCTL_SHADOW="true", FRAUDCTL_POLL_SECONDS="0.3"
+    )
+    with serving(f"models:/{name}@champion", env=env) as base:
+        _eventually(lambda: "fraudctl_shadow_model_info{" in _text(f"{base}/metrics"))
+        for i in range(10):
+            assert http("POST", f"{base}/predict", transaction(test_rows, i))[0] == 200
+        from typer.testing import CliRunner
+
+        from fraudctl.cli import app
+
+        _eventually(
+            lambda: "agree" in CliRunner().invoke(app, ["shadow-report", "--url", base]).output
+        )
+        report = CliRunner().invoke(app, ["shadow-report", "--url", base, "--min-agreement", "0.9"])
+    assert report.exit_code == 0, report.output
+    assert "decisions agree      100.00%" in report.output and "challenger v2" in report.output
+
+
+def _text(url: str) -> str:
+    import urllib.request
+
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return response.read().decode()
