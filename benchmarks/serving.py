@@ -240,6 +240,19 @@ def reload_under_load(
                 metrics = conn.getresponse().read().decode()
         found = re.search(r'fraudctl_model_reloads_total\{result="ok"\} ([0-9.]+)', metrics)
         result["reloads"] = float(found.group(1)) if found else 0.0
+        # The same registry with a challenger scored in shadow: the champion's latency.
+        client.set_registered_model_alias("bench", "challenger", "2")
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        with server(
+            ["fraudctl", "serve", "--model", "models:/bench@champion", "--port", str(port)],
+            f"{base}/health/ready",
+            {**env, "FRAUDCTL_SHADOW": "true"},
+        ):
+            time.sleep(5)  # two polls: the challenger is loaded
+            wrk(f"{base}/predict", body, 16, 3)
+            result["shadow c16"] = wrk(f"{base}/predict", body, 16, 10)
+            result["shadow c4"] = wrk(f"{base}/predict", body, 4, 10)
         return result
 
 
@@ -372,6 +385,12 @@ def main() -> None:
             f"{reload_result['non_2xx'] + reload_result['socket_errors']} non-2xx or errors "
             f"(target 0), {reload_result['rps']:.0f} req/s, p99 {reload_result['p99_ms']:.2f} ms"
         )
+        for name in ("shadow c16", "shadow c4"):
+            r = reload_result[name]
+            print(
+                f"{name} (challenger in shadow): {r['rps']:.0f} req/s, p50 {r['p50_ms']:.2f} ms, "
+                f"p99 {r['p99_ms']:.2f} ms (target at c4: p99 <= 3.5 ms)"
+            )
     if soak_result:
         print(
             f"soak {soak_result['seconds']:.0f} s at {soak_result['rps']:.0f} req/s: "
