@@ -537,7 +537,10 @@ def shadow_report(
         f"  alert rate           champion {summary.champion_alerts / rate:.3%}, "
         f"challenger {summary.challenger_alerts / rate:.3%}"
     )
-    console.print(f"  mean |score change|  {summary.mean_abs_difference:.5f}")
+    console.print(
+        f"  mean |score change|  {summary.mean_abs_difference:.5f} "
+        f"({summary.large_differences:,} transactions changed by more than 0.1)"
+    )
     if summary.dropped:
         console.print(f"  not compared         {summary.dropped:,} (the shadow queue was full)")
     if min_agreement is not None and summary.agreement < min_agreement:

@@ -25,6 +25,7 @@ class ShadowSummary:
     champion_alerts: int
     challenger_alerts: int
     mean_abs_difference: float
+    large_differences: int
     dropped: int
     challenger_version: str | None
 
@@ -50,13 +51,15 @@ def summarise(metrics_text: str) -> ShadowSummary:
 
     agreed = int(get("fraudctl_shadow_decisions_total", agreement="agree"))
     compared = agreed + int(get("fraudctl_shadow_decisions_total", agreement="disagree"))
-    count = get("fraudctl_shadow_score_difference_count")
     return ShadowSummary(
         compared=compared,
         agreed=agreed,
         champion_alerts=int(get("fraudctl_shadow_alerts_total", model="champion")),
         challenger_alerts=int(get("fraudctl_shadow_alerts_total", model="challenger")),
-        mean_abs_difference=get("fraudctl_shadow_score_difference_sum") / count if count else 0.0,
+        mean_abs_difference=(
+            get("fraudctl_shadow_score_difference_total") / compared if compared else 0.0
+        ),
+        large_differences=int(get("fraudctl_shadow_large_differences_total")),
         dropped=int(get("fraudctl_shadow_dropped_total")),
         challenger_version=version,
     )

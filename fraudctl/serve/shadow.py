@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from fraudctl.serve.telemetry import LARGE_DIFFERENCE
+
 if TYPE_CHECKING:
     from fraudctl.serve.predictor import Predictor
 
@@ -94,5 +96,6 @@ class Shadow:
         metrics.shadow_decisions.labels("disagree").inc(len(scores) - agree)
         metrics.shadow_alerts.labels("champion").inc(int(champion_flags.sum()))
         metrics.shadow_alerts.labels("challenger").inc(int(challenger_flags.sum()))
-        for difference in np.abs(scores - job.champion):
-            metrics.shadow_difference.observe(float(difference))
+        difference = np.abs(scores - job.champion)
+        metrics.shadow_difference.inc(float(difference.sum()))
+        metrics.shadow_large_differences.inc(int(np.sum(difference > LARGE_DIFFERENCE)))

@@ -29,6 +29,9 @@ PROBABILITY_BUCKETS = (0.001, 0.01, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9, 0.99)
 BATCH_BUCKETS = (1, 10, 100, 500, 1000, 2500, 5000, 10000)
 
 
+LARGE_DIFFERENCE = 0.1
+
+
 class Metrics:
     """The service's Prometheus metrics, in a registry of their own (one per app)."""
 
@@ -116,10 +119,15 @@ class Metrics:
             ["model"],
             registry=owned,
         )
-        self.shadow_difference = Histogram(
+        # Sums, not a histogram: a 10,000-row batch is one increment, not 10,000 observations.
+        self.shadow_difference = Counter(
             "fraudctl_shadow_score_difference",
-            "Absolute difference between challenger and champion probabilities.",
-            buckets=(0.0001, 0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0),
+            "Sum of |challenger - champion| probabilities (divide by compared decisions).",
+            registry=owned,
+        )
+        self.shadow_large_differences = Counter(
+            "fraudctl_shadow_large_differences",
+            f"Transactions whose two probabilities differ by more than {LARGE_DIFFERENCE}.",
             registry=owned,
         )
         self.shadow_dropped = Counter(
