@@ -193,6 +193,8 @@ class RegistryFollower:
             return
         self.refused = None
         service.install(new)
+        if service.shadow is not None and service.shadow.challenger is not None:
+            service.shadow.install(service.shadow.challenger, new)  # still the same inputs?
         service.metrics.model_reloads.labels("ok").inc()
         service.logger.warning(
             f"model {new.name} changed from v{old.version if old else '-'} to v{new.version} "
