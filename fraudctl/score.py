@@ -66,9 +66,11 @@ def score_file(
     # The compiled kernels load while the files are read (the reader releases the GIL).
     warming = threading.Thread(target=_quietly, args=(model.warm_up,), daemon=True)
     warming.start()
-    frame = read_raw(input_path, model)
-    history = read_raw(history_path, model) if history_path else None
-    warming.join()
+    try:
+        frame = read_raw(input_path, model)
+        history = read_raw(history_path, model) if history_path else None
+    finally:
+        warming.join()  # never left running once the command returns, even on bad input
     if history is not None and not model.transform.needs_history:
         history = None  # nothing to learn from it: the model has no history features
     progress(f"computing features and scoring {len(frame):,} rows")
