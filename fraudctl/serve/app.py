@@ -248,15 +248,6 @@ async def _batch_matrix(
 ) -> np.ndarray:
     """Model inputs for a batch in any of the three forms: rows of objects (JSON), columns
     and data (JSON), or an Arrow IPC stream."""
-    try:
-        return await _batch_matrix_of(request, model, schemas, body)
-    except ColumnarError as exc:
-        raise ApiError(exc.status, str(exc), exc.detail) from None
-
-
-async def _batch_matrix_of(
-    request: Request, model: Predictor, schemas: ApiSchemas, body: bytes
-) -> np.ndarray:
     limit = schemas.max_batch_size
     # the transaction id is optional in both formats (it lets a later label find the row)
     optional = () if model.raw_only else ("transaction_id",)
@@ -488,6 +479,10 @@ def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def api_error(_: Request, exc: ApiError) -> Response:
         return json_response({"error": exc.error, "detail": exc.detail}, exc.status)
+
+    @app.exception_handler(ColumnarError)
+    async def columnar_error(_: Request, exc: ColumnarError) -> Response:
+        return json_response({"error": str(exc), "detail": exc.detail}, exc.status)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> Response:

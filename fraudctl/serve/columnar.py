@@ -65,7 +65,7 @@ def from_json(
     extra_keys = set(document) - {"columns", "data"}
     if extra_keys:
         raise ColumnarError(
-            422, "invalid request", _problems({k: "unexpected key" for k in extra_keys})
+            422, "invalid request", [_item(k, "unexpected key") for k in sorted(extra_keys)]
         )
     names, data = document["columns"], document["data"]
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
@@ -176,7 +176,3 @@ def _check_size(rows: int, max_rows: int) -> None:
 
 def _item(field: str, problem: str) -> dict[str, str]:
     return {"field": field, "problem": problem}
-
-
-def _problems(found: dict[str, str]) -> list[dict[str, str]]:
-    return [_item(k, v) for k, v in sorted(found.items())]

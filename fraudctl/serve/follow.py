@@ -107,11 +107,9 @@ class RegistryFollower:
             current = self.service.predictor
         if current is None:
             return
-        shared = (
-            (version.tags or {}).get(THRESHOLD_TAG)
-            if current.version == str(version.version)
-            else None
-        )
+        # a threshold changed on the served version since it was loaded (another replica's PUT)
+        same = current.version == wanted
+        shared = (version.tags or {}).get(THRESHOLD_TAG) if same else None
         if shared is not None:
             with contextlib.suppress(ValueError):
                 self.service.apply_threshold(float(shared), source="registry")
