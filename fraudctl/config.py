@@ -16,7 +16,6 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import (
     AfterValidator,
-    BaseModel,
     ConfigDict,
     Field,
     ValidationError,
@@ -25,19 +24,19 @@ from pydantic import (
 )
 
 from fraudctl.errors import ConfigError
+from fraudctl.model.families import (
+    DEFAULT_FAMILY,
+    FAMILIES,
+    SCREENING_FAMILY,
+    ImbalanceParams,
+    family,
+    names,
+)
+from fraudctl.sections import Fraction, PositiveInt, _Section
 
 DEFAULT_PARAMS_FILE = Path("params.yaml")
 # The embedded online feature store (fraudctl/features/online.py); redis://... for several pods.
 DEFAULT_ONLINE_STORE = "sqlite:///data/online/store.db"
-
-Fraction = Annotated[float, Field(gt=0.0, lt=1.0)]
-PositiveInt = Annotated[int, Field(gt=0)]
-
-
-class _Section(BaseModel):
-    # strict: YAML's `yes` is a bool, and a bool must never pass as an int or a float.
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
-
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
@@ -208,76 +207,96 @@ class FeaturesParams(_Section):
     leak_guard_allow: list[str] = Field(default_factory=list)
 
 
-class LightGBMParams(_Section):
-    n_estimators: Annotated[int, Field(ge=1, le=20_000)] = 500
-    learning_rate: Annotated[float, Field(gt=0.0, le=1.0)] = 0.05
-    num_leaves: Annotated[int, Field(ge=2, le=4096)] = 15
-    max_depth: int = -1
-    min_child_samples: Annotated[int, Field(ge=1)] = 20
-    subsample: Annotated[float, Field(gt=0.0, le=1.0)] = 0.8
-    subsample_freq: Annotated[int, Field(ge=0)] = 1
-    colsample_bytree: Annotated[float, Field(gt=0.0, le=1.0)] = 0.6
-    reg_lambda: Annotated[float, Field(ge=0.0)] = 5.0
-    scale_pos_weight: Annotated[float, Field(gt=0.0)] = 1.0
-    n_jobs: int = 2
+class FamilyProblems(ValueError):
+    """Problems inside a model family's params block, each with its own key path."""
 
-
-class HistGradientBoostingParams(_Section):
-    max_iter: Annotated[int, Field(ge=1, le=20_000)] = 300
-    learning_rate: Annotated[float, Field(gt=0.0, le=1.0)] = 0.05
-    max_leaf_nodes: Annotated[int, Field(ge=2)] = 15
-    min_samples_leaf: Annotated[int, Field(ge=1)] = 50
-    l2_regularization: Annotated[float, Field(ge=0.0)] = 1.0
-    class_weight: Literal["balanced"] | None = None
-
-
-class RandomForestParams(_Section):
-    n_estimators: Annotated[int, Field(ge=1, le=5_000)] = 200
-    max_depth: Annotated[int, Field(ge=1)] | None = 12
-    min_samples_leaf: Annotated[int, Field(ge=1)] = 5
-    max_features: Annotated[float, Field(gt=0.0, le=1.0)] = 0.3
-    class_weight: Literal["balanced", "balanced_subsample"] | None = "balanced_subsample"
-    n_jobs: int = 2
-
-
-class LogisticRegressionParams(_Section):
-    C: Annotated[float, Field(gt=0.0)] = 0.1
-    max_iter: Annotated[int, Field(ge=1)] = 1000
-    class_weight: Literal["balanced"] | None = "balanced"
-
-
-ESTIMATOR_NAMES = ("lightgbm", "hist_gradient_boosting", "random_forest", "logistic_regression")
+    def __init__(self, problems: list[tuple[str, str]]) -> None:
+        super().__init__("; ".join(f"{where}: {what}" for where, what in problems))
+        self.problems = problems
 
 
 class ModelParams(_Section):
-    name: str = "lightgbm"
-    lightgbm: LightGBMParams = LightGBMParams()
-    hist_gradient_boosting: HistGradientBoostingParams = HistGradientBoostingParams()
-    random_forest: RandomForestParams = RandomForestParams()
-    logistic_regression: LogisticRegressionParams = LogisticRegressionParams()
+    """``name`` picks a family from :mod:`fraudctl.model.families`; every other key is a
+    family's params block, validated against that family's own section class (so adding a
+    family never touches this loader), or ``imbalance``."""
 
-    @field_validator("name")
+    name: str = DEFAULT_FAMILY
+    imbalance: ImbalanceParams = ImbalanceParams()
+    sections: dict[str, Any] = Field(default_factory=dict, repr=False)
+
+    @model_validator(mode="before")
     @classmethod
-    def _known_estimator(cls, name: str) -> str:
-        if name not in ESTIMATOR_NAMES:
-            raise ValueError(f"unknown model {name!r}; valid names: {', '.join(ESTIMATOR_NAMES)}")
-        return name
+    def _family_sections(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or "sections" in data:
+            return data
+        data = dict(data)
+        blocks = {k: data.pop(k) for k in list(data) if k not in {"name", "imbalance"}}
+        problems: list[tuple[str, str]] = []
+        name = data.get("name", DEFAULT_FAMILY)
+        if name not in FAMILIES:
+            problems.append(("name", f"unknown model {name!r}; valid names: {names()}"))
+        sections: dict[str, Any] = {}
+        for key, block in blocks.items():
+            if key not in FAMILIES:
+                problems.append((str(key), f"unknown key (model families: {names()})"))
+                continue
+            try:
+                sections[key] = FAMILIES[key].params.model_validate(block or {})
+            except ValidationError as exc:
+                for error in exc.errors():
+                    where, what = _describe(error).split(": ", 1)
+                    problems.append((f"{key}.{where}", what))
+        if problems:
+            raise FamilyProblems(problems)
+        defaults = {key: entry.params() for key, entry in FAMILIES.items() if key not in sections}
+        return {**data, "sections": {**defaults, **sections}}
+
+    def section(self, name: str | None = None) -> Any:
+        """A family's params block (its defaults when params.yaml leaves it out)."""
+        name = name or self.name
+        found = self.sections.get(name)
+        return found if found is not None else family(name).params()
 
     def hyperparameters(self) -> dict[str, Any]:
         """The chosen estimator's hyper-parameters, as keyword arguments."""
-        return getattr(self, self.name).model_dump()
+        return self.section().model_dump()
+
+    def with_section(self, name: str, values: dict[str, Any], where: str) -> ModelParams:
+        """A copy with family ``name`` chosen and its block updated by ``values`` (checked)."""
+        current = self.section(name)
+        try:
+            updated = family(name).params.model_validate({**current.model_dump(), **values})
+        except ValidationError as exc:
+            problems = "; ".join(_describe(e) for e in exc.errors())
+            raise ConfigError(f"{where}: {problems}") from None
+        return self.model_copy(update={"name": name, "sections": {**self.sections, name: updated}})
 
     def with_overrides(self, overrides: dict[str, Any], where: str) -> ModelParams:
         """A copy with some of the chosen estimator's hyper-parameters replaced (validated);
         keys the estimator does not have are ignored, so one override fits several models."""
-        section = getattr(self, self.name)
-        known = {k: v for k, v in overrides.items() if k in type(section).model_fields}
-        try:
-            updated = type(section).model_validate({**section.model_dump(), **known})
-        except ValidationError as exc:
-            problems = "; ".join(_describe(e) for e in exc.errors())
-            raise ConfigError(f"{where}: {problems}") from None
-        return self.model_copy(update={self.name: updated})
+        fields = type(self.section()).model_fields
+        known = {k: v for k, v in overrides.items() if k in fields}
+        return self.with_section(self.name, known, where)
+
+
+class SelectionParams(_Section):
+    """Prequential (rolling-origin) validation over the training period: fold k trains on
+    every row before its validation block (less ``gap``) and validates on the block. The
+    pooled out-of-fold scores pick the threshold and compare configurations; the final
+    model is then refitted on the whole training period. ``folds: 0`` keeps the plain
+    train/validation split."""
+
+    folds: Annotated[int, Field(ge=0, le=20)] = 3
+    # the first validation block starts after this share of the training period
+    min_train: Annotated[float, Field(ge=0.2, le=0.9)] = 0.5
+    gap: Duration | None = None
+
+    @field_validator("folds")
+    @classmethod
+    def _not_one(cls, folds: int) -> int:
+        if folds == 1:
+            raise ValueError("one fold is not a comparison; use 0 (plain split) or 2 or more")
+        return folds
 
 
 class ThresholdParams(_Section):
@@ -337,8 +356,8 @@ class PoisonParams(_Section):
     # The grid's own model: it fits about 165 times, so it is a fast LightGBM by default and
     # does not follow `model` (a slow production model would make the grid take an hour).
     model: ModelParams = Field(
-        default_factory=lambda: ModelParams(
-            lightgbm=LightGBMParams(n_estimators=200, learning_rate=0.1)
+        default_factory=lambda: ModelParams.model_validate(
+            {SCREENING_FAMILY: {"n_estimators": 200, "learning_rate": 0.1}}
         )
     )
     defence: DefenceParams = DefenceParams()
@@ -382,6 +401,7 @@ class Params(_Section):
     split: SplitParams = SplitParams()
     features: FeaturesParams = FeaturesParams()
     model: ModelParams = ModelParams()
+    selection: SelectionParams = SelectionParams()
     threshold: ThresholdParams = ThresholdParams()
     evaluate: EvaluateParams = EvaluateParams()
     tracking: TrackingParams = TrackingParams()
@@ -482,6 +502,10 @@ def _format_location(loc: tuple[Any, ...]) -> str:
 
 def _describe(error: dict[str, Any]) -> str:
     where = _format_location(error["loc"])
+    nested = error.get("ctx", {}).get("error")
+    if isinstance(nested, FamilyProblems):
+        prefix = f"{where}." if error["loc"] else ""
+        return "; ".join(f"{prefix}{path}: {what}" for path, what in nested.problems)
     if error["type"] == "extra_forbidden":
         return f"{where}: unknown key"
     message = error["msg"].removeprefix("Value error, ")

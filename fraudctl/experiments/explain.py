@@ -1,8 +1,8 @@
 """SHAP explanations of the trained model: what drives scores overall, and per alert.
 
-Exact tree SHAP (``TreeExplainer`` in its default path-dependent mode) over a bounded
-sample keeps this to seconds; values are in log-odds, and for every row they add up to
-the model's raw score (checked here on every call, and by the tests).
+Tree models get exact tree SHAP over a bounded sample (seconds); other models a
+permutation explainer over a smaller one (:mod:`fraudctl.model.explainers`). Values are in
+log-odds, and for every row they add up to the model's log-odds minus the base value.
 """
 
 from __future__ import annotations
@@ -26,22 +26,16 @@ class Explanation:
     outputs: list[Path]
 
 
-def shap_values(estimator: Any, rows: pd.DataFrame) -> tuple[np.ndarray, float]:
+def shap_values(
+    estimator: Any, rows: pd.DataFrame, kind: str, background: pd.DataFrame | None = None
+) -> tuple[np.ndarray, float]:
     """(rows x features) SHAP values for the fraud class and the base value, in log-odds."""
-    import shap
+    from fraudctl.model.explainers import contributions
 
-    explainer = shap.TreeExplainer(getattr(estimator, "booster_", estimator))
     with warnings.catch_warnings():
-        # shap announces that LightGBM's output format changed; the branches below handle both.
+        # shap announces that LightGBM's output format changed; both formats are handled.
         warnings.filterwarnings("ignore", message="LightGBM binary classifier")
-        raw = explainer.shap_values(rows, check_additivity=True)
-    base = np.atleast_1d(np.asarray(explainer.expected_value, dtype=float))
-    if isinstance(raw, list):  # one array per class
-        return np.asarray(raw[1]), float(base[1])
-    values = np.asarray(raw)
-    if values.ndim == 3:  # (rows, features, classes), e.g. scikit-learn forests
-        return values[:, :, 1], float(base[1])
-    return values, float(base[-1])
+        return contributions(estimator, kind, rows, background)
 
 
 def _save(path: Path) -> None:
@@ -53,6 +47,7 @@ def _save(path: Path) -> None:
 
 def explain_model(
     estimator: Any,
+    kind: str,
     test: pd.DataFrame,
     schema: Schema,
     scores: np.ndarray,
@@ -65,10 +60,14 @@ def explain_model(
     pyplot()  # the Agg backend before shap imports pyplot
     import shap
 
+    from fraudctl.model.explainers import AGNOSTIC_MAX_ROWS, explainer_kind
+
     features = list(schema.features)
-    size = min(settings.shap_rows, len(test))
+    exact = explainer_kind(estimator, kind) != "agnostic"
+    size = min(settings.shap_rows, len(test), *([] if exact else [AGNOSTIC_MAX_ROWS]))
     sample = test.sample(n=size, random_state=seed)[features]
-    values, base = shap_values(estimator, sample)
+    background = test[features]  # for a model without an exact explainer
+    values, base = shap_values(estimator, sample, kind, background)
     importance = np.abs(values).mean(axis=0)
     order = np.argsort(-importance)
     top = [{"feature": features[i], "mean_abs_shap": float(importance[i])} for i in order]
@@ -85,7 +84,7 @@ def explain_model(
     riskiest = np.argsort(-scores, kind="stable")[: settings.local_explanations]
     if riskiest.size:
         rows = test.iloc[riskiest][features]
-        local_values, _ = shap_values(estimator, rows)
+        local_values, _ = shap_values(estimator, rows, kind, background)
         for rank, (position, contributions) in enumerate(
             zip(riskiest, local_values, strict=True), 1
         ):
@@ -120,6 +119,7 @@ def explain_model(
     outputs += [local_path, top_path]
     summary = {
         "rows": size,
+        "explainer": "exact" if exact else "permutation (model-agnostic)",
         "base_value": base,
         "top_features": top[:10],
         "local": [{k: v for k, v in item.items() if k != "contributions"} for item in local],

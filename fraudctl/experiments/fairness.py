@@ -186,6 +186,7 @@ def run_fairness(params: Params, paths: ProjectPaths, progress: Progress = quiet
         progress("SHAP explanations")
         explanation = explain_model(
             estimator,
+            model.kind,
             test,
             schema,
             scores,

@@ -31,6 +31,7 @@ from fraudctl.config import Params, PoisonParams, ProjectPaths
 from fraudctl.data.schema import Schema
 from fraudctl.experiments.common import load_workspace, sample_training_rows, write_results
 from fraudctl.io import relocated, staged_copy, write_text, write_with
+from fraudctl.model.families import SCREENING_FAMILY
 from fraudctl.model.train import choose_on_validation, fit, score, split_metrics
 from fraudctl.progress import Progress, quiet
 
@@ -103,10 +104,11 @@ def apply_attack(
 
 def _detector_params(params: Params, trees: int) -> Params:
     """A quick LightGBM for screening, whatever the production model is."""
-    lightgbm = params.model.lightgbm.model_copy(
-        update={"n_estimators": trees, "learning_rate": 0.1}
+    model = params.model.with_section(
+        SCREENING_FAMILY,
+        {"n_estimators": trees, "learning_rate": 0.1},
+        "experiments.poison.defence",
     )
-    model = params.model.model_copy(update={"name": "lightgbm", "lightgbm": lightgbm})
     return params.model_copy(update={"model": model})
 
 

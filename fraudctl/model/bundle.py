@@ -4,8 +4,8 @@ A model directory is an MLflow model whose ``python_function`` flavour names a l
 module (:mod:`fraudctl.model.pyfunc`) and a data folder holding:
 
 - ``transform.json``: the fitted feature transform (roles, vocabularies, definitions);
-- ``estimator.lgb.txt`` (LightGBM's own text format) or ``estimator.skops`` (scikit-learn,
-  loaded with skops and an explicit list of trusted types);
+- the estimator in its family's own safe format (:mod:`fraudctl.model.payloads`: LightGBM
+  text, XGBoost JSON, CatBoost binary, skops with trusted types, or a blend folder);
 - ``model.json``: threshold, kind, feature order, validation metrics and fingerprint.
 
 No pickle is written or read: a model file from the registry, a bucket or a pull request
@@ -30,16 +30,14 @@ import pandas as pd
 
 from fraudctl.errors import ArtifactError
 from fraudctl.features.transform import FeatureTransform
+from fraudctl.model import payloads
 
 PAYLOAD_DIR = "fraudctl"
 LOADER_MODULE = "fraudctl.model.pyfunc"
 TRANSFORM_FILE = "transform.json"
 METADATA_FILE = "model.json"
-LIGHTGBM_FILE = "estimator.lgb.txt"
-SKOPS_FILE = "estimator.skops"
+LIGHTGBM_FILE = payloads.LIGHTGBM.filename
 FORMAT_VERSION = 2
-# Module prefixes whose types a scikit-learn model may contain; anything else is refused.
-TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.", "builtins.", "collections.")
 # Run-specific facts beside the model (not inside: see the module docstring).
 REGISTRY_FILE = "registry.json"
 UNSTABLE_MLMODEL_KEYS = ("utc_time_created", "model_uuid", "run_id", "mlflow_version")
@@ -126,15 +124,12 @@ class FraudModel:
 # --- writing ---------------------------------------------------------------------------
 
 
-def estimator_payload(estimator: Any, kind: str, directory: Path) -> None:
-    """Write the fitted estimator in a format that loads without running code."""
-    booster = getattr(estimator, "booster_", None)
-    if kind == "lightgbm" and booster is not None:
-        (directory / LIGHTGBM_FILE).write_text(booster.model_to_string(), encoding="utf-8")
-        return
-    import skops.io
-
-    skops.io.dump(estimator, directory / SKOPS_FILE)
+def estimator_payload(estimator: Any, kind: str, directory: Path) -> str:
+    """Write the fitted estimator in a format that loads without running code; returns
+    the format's name (recorded in model.json)."""
+    chosen = payloads.format_for(estimator, kind)
+    chosen.save(estimator, directory / chosen.filename)
+    return chosen.name
 
 
 def save_model(
@@ -153,8 +148,11 @@ def save_model(
         payload = Path(scratch) / PAYLOAD_DIR
         payload.mkdir()
         _write_json(payload / TRANSFORM_FILE, transform.to_dict())
-        _write_json(payload / METADATA_FILE, {"format": FORMAT_VERSION, **metadata})
-        estimator_payload(estimator, str(metadata["kind"]), payload)
+        chosen = estimator_payload(estimator, str(metadata["kind"]), payload)
+        _write_json(
+            payload / METADATA_FILE,
+            {"format": FORMAT_VERSION, "estimator_format": chosen, **metadata},
+        )
         model = load_payload(payload)
         probabilities = model.predict_raw(raw_example)
         with warnings.catch_warnings():
@@ -261,33 +259,15 @@ def _read_json(path: Path) -> Any:
 
 
 def _load_estimator(payload: Path) -> Any:
-    text_model = payload / LIGHTGBM_FILE
-    if text_model.exists():
-        import lightgbm
-
-        try:
-            booster = lightgbm.Booster(model_str=text_model.read_text(encoding="utf-8"))
-        except (lightgbm.basic.LightGBMError, UnicodeDecodeError) as exc:
-            raise ArtifactError(f"{text_model}: not a LightGBM model ({exc})") from None
-        from fraudctl.model.booster import BoosterClassifier
-
-        return BoosterClassifier(booster)
-    skops_model = payload / SKOPS_FILE
-    if not skops_model.exists():
-        raise ArtifactError(f"{payload}: no estimator file ({LIGHTGBM_FILE} or {SKOPS_FILE})")
-    import skops.io
-
     try:
-        untrusted = skops.io.get_untrusted_types(file=skops_model)
-    except Exception as exc:  # skops raises zipfile and its own errors for a damaged file
-        raise ArtifactError(f"{skops_model}: unreadable ({exc}); retrain the model") from None
-    refused = [t for t in untrusted if not t.startswith(TRUSTED_PREFIXES)]
-    if refused:
-        raise ArtifactError(
-            f"{skops_model}: refusing to load types outside scikit-learn and numpy: "
-            f"{', '.join(refused)}"
-        )
-    return skops.io.load(skops_model, trusted=untrusted)
+        recorded = json.loads((payload / METADATA_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        recorded = {}
+    chosen = payloads.find_format(payload, recorded.get("estimator_format"))
+    path = payload / chosen.filename
+    if not path.exists():
+        raise ArtifactError(f"{path}: missing from the model directory")
+    return chosen.load(path)
 
 
 def write_registry_record(model_dir: Path, record: dict[str, Any]) -> None:

@@ -19,7 +19,8 @@ from fraudctl.data.splits import load_schema, load_split, load_transform_dict
 from fraudctl.features.transform import FeatureTransform
 from fraudctl.io import atomic_directory, atomic_path, json_text
 from fraudctl.model import bundle
-from fraudctl.model.estimators import build_estimator, fit_options, library_requirements
+from fraudctl.model.estimators import build_estimator, library_requirements
+from fraudctl.model.imbalance import fitted_model
 from fraudctl.model.leakage import check_for_leaks
 from fraudctl.model.metrics import card_precision_at_k, classification_metrics
 from fraudctl.model.threshold import ThresholdChoice, choose_threshold
@@ -42,12 +43,14 @@ class TrainResult:
 
 def fit(params: Params, frame: pd.DataFrame, schema: Schema, seed: int | None = None) -> Any:
     """A fitted estimator of the configured kind, trained on ``frame``."""
-    estimator = build_estimator(
-        params.model, params.base.seed if seed is None else seed, list(schema.categorical)
+    estimator, options = build_estimator(
+        params.model,
+        params.base.seed if seed is None else seed,
+        schema.features,
+        schema.categorical,
     )
-    options = fit_options(params.model, list(schema.categorical))
     estimator.fit(frame[list(schema.features)], frame[schema.target].to_numpy(), **options)
-    return estimator
+    return fitted_model(estimator)
 
 
 def score(estimator: Any, frame: pd.DataFrame, schema: Schema) -> np.ndarray:
@@ -113,6 +116,14 @@ def choose_on_validation(
     return choice, scores
 
 
+def _timed_fit(params: Params, frame: pd.DataFrame, schema: Schema) -> tuple[Any, float]:
+    import time
+
+    started = time.perf_counter()
+    estimator = fit(params, frame, schema)
+    return estimator, time.perf_counter() - started
+
+
 def fingerprint(frame: pd.DataFrame) -> str:
     """A short hash of a split's content: models are only compared on the same data."""
     import hashlib
@@ -124,6 +135,8 @@ def fingerprint(frame: pd.DataFrame) -> str:
 def _flat_params(params: Params) -> dict[str, Any]:
     flat: dict[str, Any] = {
         "model": params.model.name,
+        "imbalance.resample": params.model.imbalance.resample,
+        "selection.folds": params.selection.folds,
         "seed": params.base.seed,
         "data_source": params.data.source,
         "split_method": params.split.method,
@@ -142,7 +155,7 @@ def raw_example(paths: ProjectPaths, transform: FeatureTransform, rows: int = 5)
 
 
 def train(params: Params, paths: ProjectPaths, progress: Progress = quiet) -> TrainResult:
-    import time
+    from fraudctl.model.selection import cross_validate
 
     schema = load_schema(paths)
     transform = FeatureTransform.from_dict(load_transform_dict(paths))
@@ -160,15 +173,30 @@ def train(params: Params, paths: ProjectPaths, progress: Progress = quiet) -> Tr
         params.base.seed,
     )
 
-    progress(f"fitting {params.model.name} on {len(train_frame):,} rows")
-    started = time.perf_counter()
-    estimator = fit(params, train_frame, schema)
-    fit_seconds = time.perf_counter() - started
-
-    progress("choosing the decision threshold on validation")
-    choice, val_scores = choose_on_validation(params, estimator, validation, schema)
-    val_metrics = split_metrics(params, validation, schema, val_scores, choice.value)
-    data_fingerprint = fingerprint(validation[[*schema.features, schema.target]])
+    selection: dict[str, Any] = {"method": "holdout", "validated_rows": len(validation)}
+    if params.selection.folds:
+        period = pd.concat([train_frame, validation], ignore_index=True)
+        cv = cross_validate(params, period, schema, progress)
+        selection = cv.summary()
+        validated = period.iloc[cv.positions]
+        progress("choosing the decision threshold on the out-of-fold scores")
+        choice = choose_threshold(
+            validated[schema.target].to_numpy(),
+            cv.scores,
+            amounts(validated, schema),
+            params.threshold,
+        )
+        val_metrics = split_metrics(params, validated, schema, cv.scores, choice.value)
+        progress(f"refitting {params.model.name} on the training period ({len(period):,} rows)")
+        estimator, fit_seconds = _timed_fit(params, period, schema)
+    else:
+        validated = validation
+        progress(f"fitting {params.model.name} on {len(train_frame):,} rows")
+        estimator, fit_seconds = _timed_fit(params, train_frame, schema)
+        progress("choosing the decision threshold on validation")
+        choice, val_scores = choose_on_validation(params, estimator, validation, schema)
+        val_metrics = split_metrics(params, validation, schema, val_scores, choice.value)
+    data_fingerprint = fingerprint(validated[[*schema.features, schema.target]])
 
     progress("logging to MLflow")
     with tracking.run(
@@ -178,6 +206,14 @@ def train(params: Params, paths: ProjectPaths, progress: Progress = quiet) -> Tr
         tracking.log_params(_flat_params(params))
         tracking.log_metrics(val_metrics, prefix="val_")
         tracking.log_metrics({"fit_seconds": fit_seconds})
+        if "fold_pr_auc" in selection:
+            tracking.log_metrics(
+                {
+                    "cv_mean_pr_auc": selection["mean_pr_auc"],
+                    "cv_std_pr_auc": selection["std_pr_auc"],
+                    **{f"cv_fold{i}_pr_auc": v for i, v in enumerate(selection["fold_pr_auc"], 1)},
+                }
+            )
         tracking.set_tags({tracking.FINGERPRINT_TAG: data_fingerprint})
         metadata = {
             "kind": params.model.name,
@@ -194,7 +230,9 @@ def train(params: Params, paths: ProjectPaths, progress: Progress = quiet) -> Tr
             "threshold": choice.value,
             "threshold_strategy": choice.strategy,
             "threshold_satisfied": choice.satisfied,
+            # out-of-fold metrics on the training period under prequential selection
             "validation": val_metrics,
+            "selection": {k: v for k, v in selection.items() if k != "seconds"},
         }
         # The model and its report are one output: renamed together once registered.
         with atomic_path(paths.train_report) as report_tmp:

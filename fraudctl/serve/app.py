@@ -412,7 +412,7 @@ STATUS_TEXT = {
     413: "Body larger than the limit (FRAUDCTL_MAX_BATCH_SIZE rows)",
     415: "Content type is not application/json",
     422: "A field is missing, of the wrong type or out of range",
-    501: "The model cannot be explained (not a tree model)",
+    501: "The model has no exact explainer (not a tree model)",
     503: "The model is not loaded (yet)",
 }
 ERROR_SCHEMA = {
@@ -570,12 +570,21 @@ def _add_routes(app: FastAPI) -> None:
 
     @app.post("/explain", tags=["scoring"])
     async def explain(request: Request, state: State) -> Response:
-        """Probability and exact tree-SHAP contributions (log-odds) per feature."""
+        """Probability and exact SHAP contributions (log-odds) per feature (tree models)."""
         model, schemas = state.ready()
         if not model.can_explain:
-            raise ApiError(501, f"explanations need a tree model; this one is {model.kind}")
+            raise ApiError(
+                501,
+                f"a {model.kind} model has no exact explainer; per-request explanations need "
+                "a tree model (the fairness stage's SHAP report covers this one)",
+            )
         row = _validate(schemas.transaction, await _body(request))
-        probability, contributions, base = model.explain(_features(model, [row], record=False))
+        from fraudctl.model.explainers import NotExplainable
+
+        try:
+            probability, contributions, base = model.explain(_features(model, [row], record=False))
+        except NotExplainable as exc:
+            raise ApiError(501, str(exc)) from None
         ranked = dict(sorted(contributions.items(), key=lambda kv: -abs(kv[1])))
         request.state.log_fields = {"model_version": model.version}
         return json_response(

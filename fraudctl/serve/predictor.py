@@ -25,6 +25,7 @@ from fraudctl.errors import ArtifactError
 from fraudctl.features.online import OnlineFeatures
 from fraudctl.features.transform import FeatureTransform
 from fraudctl.model.bundle import FraudModel
+from fraudctl.model.families import family
 
 RISK_BANDS = ("low", "medium", "high")
 
@@ -48,13 +49,12 @@ class Predictor:
     threshold: float = 0.0
     _booster: Any = None
     _forest: Any = None
-    _explainer: Any = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         self.threshold = self.model.threshold
         booster = getattr(self.model.estimator, "booster_", None)
-        if self.kind == "lightgbm" and booster is not None:
+        if family(self.kind).fast_scoring and booster is not None:
             from fraudctl.serve.forest import compile_booster
 
             self._booster = booster
@@ -114,13 +114,16 @@ class Predictor:
 
     @property
     def can_explain(self) -> bool:
-        return self._booster is not None or self.kind in {"hist_gradient_boosting", "random_forest"}
+        """Exact explanations only: a model-agnostic one needs a background sample."""
+        from fraudctl.model.explainers import explainer_kind
+
+        return explainer_kind(self.model.estimator, self.kind) != "agnostic"
 
     def explain(self, row: np.ndarray) -> tuple[float, dict[str, float], float]:
         """Probability, per-feature SHAP contributions (log-odds) and the base value.
 
-        LightGBM computes exact tree SHAP itself (``pred_contrib``); other tree models
-        use shap's TreeExplainer, built on first use.
+        LightGBM computes exact tree SHAP itself (``pred_contrib``) on the loaded booster;
+        other tree models go through :mod:`fraudctl.model.explainers`.
         """
         probability = float(self.probabilities(row)[0])
         if self._booster is not None:
@@ -131,17 +134,14 @@ class Predictor:
         return probability, dict(zip(self.features, map(float, values), strict=True)), base
 
     def _shap_values(self, row: np.ndarray) -> tuple[np.ndarray, float]:
-        with self._lock:
-            if self._explainer is None:
-                import shap
+        import pandas as pd
 
-                self._explainer = shap.TreeExplainer(self.model.estimator)
-        explanation = self._explainer(row)
-        values = np.asarray(explanation.values)[0]
-        base = np.asarray(explanation.base_values).reshape(-1)
-        if values.ndim == 2:  # one column per class: keep the fraud class
-            values, base = values[:, 1], base[1:]
-        return values, float(base[0])
+        from fraudctl.model.explainers import contributions
+
+        frame = pd.DataFrame(row, columns=list(self.features))
+        with self._lock:  # shap's explainers are not documented as thread-safe
+            values, base = contributions(self.model.estimator, self.kind, frame)
+        return values[0], base
 
     def describe(self) -> dict[str, Any]:
         transform = self.model.transform

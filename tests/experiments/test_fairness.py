@@ -49,7 +49,7 @@ def test_shap_values_add_up_to_the_model_output(trained):
     model = load_model(trained.model_dir)
     estimator, metadata = model.estimator, model.metadata
     rows = pd.read_parquet(trained.features_file("test"))[metadata["features"]].head(300)
-    values, base = shap_values(estimator, rows)
+    values, base = shap_values(estimator, rows, model.kind)
     raw = estimator.booster_.predict(rows, raw_score=True)
     np.testing.assert_allclose(values.sum(axis=1) + base, raw, atol=1e-6)
 

@@ -3,6 +3,7 @@ bodies are bounded."""
 
 from __future__ import annotations
 
+import json
 import pickle
 import shutil
 import subprocess
@@ -74,13 +75,16 @@ def test_a_tampered_skops_file_with_foreign_types_is_refused(tmp_path, model_dir
     """Only scikit-learn and numpy types load from a skops file."""
     import skops.io
 
-    from fraudctl.model.bundle import SKOPS_FILE, load_model, payload_dir
+    from fraudctl.model.bundle import METADATA_FILE, load_model, payload_dir
+    from fraudctl.model.payloads import SKOPS
 
     copy = tmp_path / "model"
     shutil.copytree(model_dir, copy)
     payload = payload_dir(copy)
     (payload / "estimator.lgb.txt").unlink()
-    skops.io.dump({"step": _Exploit(tmp_path / "pwned")}, payload / SKOPS_FILE)
+    metadata = json.loads((payload / METADATA_FILE).read_text())
+    (payload / METADATA_FILE).write_text(json.dumps({**metadata, "estimator_format": "skops"}))
+    skops.io.dump({"step": _Exploit(tmp_path / "pwned")}, payload / SKOPS.filename)
     with pytest.raises(ArtifactError, match="refusing to load types"):
         load_model(copy)
     assert not (tmp_path / "pwned").exists()

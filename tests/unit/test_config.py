@@ -17,8 +17,8 @@ def test_shipped_params_are_the_defaults():
     ("raw", "expected"),
     [
         (
-            {"model": {"name": "xgboost"}},
-            "model.name: unknown model 'xgboost'; valid names: lightgbm",
+            {"model": {"name": "xgbost"}},
+            "model.name: unknown model 'xgbost'; valid names: lightgbm",
         ),
         ({"model": {"lightgbm": {"n_estimators": "many"}}}, "model.lightgbm.n_estimators"),
         ({"model": {"lightgbm": {"num_leavs": 3}}}, "model.lightgbm.num_leavs: unknown key"),
@@ -53,9 +53,9 @@ def test_not_a_mapping_and_bad_yaml(tmp_path):
 
 
 def test_cli_rejects_bad_params_before_any_work(project, runner):
-    write_params(project, {"model": {"name": "xgboost"}})
+    write_params(project, {"model": {"name": "xgbost"}})
     result = invoke(runner, "train")
     assert result.exit_code == 2
-    assert "model.name: unknown model 'xgboost'" in result.output
+    assert "model.name: unknown model 'xgbost'" in result.output
     assert "random_forest" in result.output
     assert not (project / "models").exists()

@@ -1,0 +1,165 @@
+"""How a fitted estimator is written into, and read back from, a model's payload folder.
+
+Every format loads without running code: each library's own model file (LightGBM text,
+XGBoost JSON, CatBoost's binary), scikit-learn objects through skops with an explicit list
+of trusted types, and blends as a JSON file plus one folder per member. No pickle.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fraudctl.errors import ArtifactError
+
+# Module prefixes whose types a scikit-learn model may contain; anything else is refused.
+TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.", "builtins.", "collections.")
+# Exact names also allowed: scikit-learn's categorical boosting keeps a functools.partial
+# (skops lists the function it wraps separately, and that must pass the prefixes above).
+TRUSTED_NAMES = frozenset({"functools.partial"})
+
+
+@dataclass(frozen=True)
+class Format:
+    name: str
+    filename: str
+    save: Callable[[Any, Path], None]
+    load: Callable[[Path], Any]
+
+
+def _save_lightgbm(estimator: Any, path: Path) -> None:
+    path.write_text(estimator.booster_.model_to_string(), encoding="utf-8")
+
+
+def _load_lightgbm(path: Path) -> Any:
+    import lightgbm
+
+    try:
+        booster = lightgbm.Booster(model_str=path.read_text(encoding="utf-8"))
+    except (lightgbm.basic.LightGBMError, UnicodeDecodeError) as exc:
+        raise ArtifactError(f"{path}: not a LightGBM model ({exc})") from None
+    from fraudctl.model.booster import BoosterClassifier
+
+    return BoosterClassifier(booster)
+
+
+def _save_xgboost(estimator: Any, path: Path) -> None:
+    estimator.save_model(str(path))
+
+
+def _load_xgboost(path: Path) -> Any:
+    from xgboost import XGBClassifier
+    from xgboost.core import XGBoostError
+
+    estimator = XGBClassifier()
+    try:
+        estimator.load_model(str(path))
+    except (XGBoostError, ValueError) as exc:
+        raise ArtifactError(f"{path}: not an XGBoost model ({exc})") from None
+    return estimator
+
+
+def _save_catboost(estimator: Any, path: Path) -> None:
+    estimator.save(path)
+
+
+def _load_catboost(path: Path) -> Any:
+    from fraudctl.model.wrappers import CatBoostCodes
+
+    try:
+        return CatBoostCodes.load(path)
+    except Exception as exc:  # CatBoostError and OS errors for a damaged file
+        raise ArtifactError(f"{path}: not a CatBoost model ({exc})") from None
+
+
+def _save_skops(estimator: Any, path: Path) -> None:
+    import skops.io
+
+    skops.io.dump(estimator, path)
+
+
+def _load_skops(path: Path) -> Any:
+    import skops.io
+
+    try:
+        untrusted = skops.io.get_untrusted_types(file=path)
+    except Exception as exc:  # skops raises zipfile and its own errors for a damaged file
+        raise ArtifactError(f"{path}: unreadable ({exc}); retrain the model") from None
+    refused = [
+        t for t in untrusted if not t.startswith(TRUSTED_PREFIXES) and t not in TRUSTED_NAMES
+    ]
+    if refused:
+        raise ArtifactError(
+            f"{path}: refusing to load types outside scikit-learn and numpy: {', '.join(refused)}"
+        )
+    return skops.io.load(path, trusted=untrusted)
+
+
+BLEND_FILE = "blend.json"
+
+
+def _save_blend(estimator: Any, directory: Path) -> None:
+    directory.mkdir()
+    members = []
+    for index, (kind, member) in enumerate(estimator.members):
+        chosen = format_for(member, kind)
+        folder = directory / f"member{index}"
+        folder.mkdir()
+        chosen.save(member, folder / chosen.filename)
+        members.append({"kind": kind, "format": chosen.name, "folder": folder.name})
+    description = {**estimator.describe(), "members": members}
+    (directory / BLEND_FILE).write_text(json.dumps(description, indent=2) + "\n", "utf-8")
+
+
+def _load_blend(directory: Path) -> Any:
+    from fraudctl.model.ensemble import BlendClassifier
+
+    path = directory / BLEND_FILE
+    try:
+        description = json.loads(path.read_text(encoding="utf-8"))
+        parts = [
+            (item["kind"], FORMATS[item["format"]], directory / item["folder"])
+            for item in description["members"]
+        ]
+    except FileNotFoundError:
+        raise ArtifactError(f"{path}: missing from the model directory") from None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ArtifactError(f"{path}: unreadable blend description ({exc})") from None
+    members = [(kind, chosen.load(folder / chosen.filename)) for kind, chosen, folder in parts]
+    return BlendClassifier.restore(members, description)
+
+
+LIGHTGBM = Format("lightgbm-text", "estimator.lgb.txt", _save_lightgbm, _load_lightgbm)
+XGBOOST = Format("xgboost-json", "estimator.xgb.json", _save_xgboost, _load_xgboost)
+CATBOOST = Format("catboost-cbm", "estimator.cbm", _save_catboost, _load_catboost)
+SKOPS = Format("skops", "estimator.skops", _save_skops, _load_skops)
+BLEND = Format("blend", "estimator.blend", _save_blend, _load_blend)
+FORMATS = {f.name: f for f in (LIGHTGBM, XGBOOST, CATBOOST, SKOPS, BLEND)}
+
+
+def format_for(estimator: Any, kind: str) -> Format:
+    """The blend format for blends (ensembles, balanced bags), else the family's own."""
+    from fraudctl.model.ensemble import BlendClassifier
+    from fraudctl.model.families import family
+
+    return BLEND if isinstance(estimator, BlendClassifier) else family(kind).payload
+
+
+def find_format(payload: Path, name: str | None) -> Format:
+    """The format a payload was written in (recorded in model.json; guessed from the
+    files for models written before it was recorded)."""
+    if name is not None:
+        if name not in FORMATS:
+            raise ArtifactError(
+                f"{payload}: estimator format {name!r} is unknown to this fraudctl "
+                f"(known: {', '.join(FORMATS)}); upgrade fraudctl or retrain the model"
+            )
+        return FORMATS[name]
+    for candidate in FORMATS.values():
+        if (payload / candidate.filename).exists():
+            return candidate
+    files = " or ".join(f.filename for f in FORMATS.values())
+    raise ArtifactError(f"{payload}: no estimator file ({files})")
