@@ -328,6 +328,82 @@ def train(params_file: ParamsOption = DEFAULT_PARAMS_FILE) -> None:
 
 @app.command()
 @user_errors
+def tune(
+    model: Annotated[
+        str | None,
+        typer.Option("--model", "-m", help="The family to search (default: model.name)."),
+    ] = None,
+    trials: Annotated[
+        int | None,
+        typer.Option(min=1, help="Finished trials the study should hold (default: tune.trials)."),
+    ] = None,
+    timeout: Annotated[
+        float | None,
+        typer.Option(min=1, help="Stop starting trials after this many seconds."),
+    ] = None,
+    fresh: Annotated[
+        bool, typer.Option("--fresh", help="Delete the stored study and start over.")
+    ] = False,
+    params_file: ParamsOption = DEFAULT_PARAMS_FILE,
+) -> None:
+    """Search hyper-parameters with Optuna, scored by prequential CV; resumable.
+
+    Writes reports/tune/best.yaml with the `dvc exp run -S ...` line that applies the best
+    configuration. The test split is never read.
+    """
+    params, paths = _load(params_file)
+    from fraudctl.model.tune import tune as run_tune
+
+    with _trial_progress() as (step, advance):
+        result = run_tune(
+            params,
+            paths,
+            family=model,
+            trials=trials,
+            timeout=timeout,
+            fresh=fresh,
+            progress=step,
+            on_trial=advance,
+        )
+    best = ", ".join(f"{k}={_fmt(v)}" for k, v in result.best_params.items())
+    console.print(
+        f"[green]✓[/] study {result.study}: {result.finished} finished trial(s) "
+        f"({result.ran} now, {result.pruned} pruned in all) in {result.seconds:.0f} s"
+    )
+    console.print(f"best mean out-of-fold PR-AUC {result.best_value:.4f}: {best}")
+    console.print(f"wrote {result.output}; apply it with the command written there")
+
+
+@contextlib.contextmanager
+def _trial_progress() -> Iterator[tuple[Callable[[str], None], Callable[[int, int], None]]]:
+    """A rich progress bar over trials in a terminal; plain lines elsewhere."""
+    if not console.is_terminal:
+        with progress("tune") as step:
+            yield step, lambda done, total: None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    with Progress(
+        "[bold]tune[/]",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        "{task.description}",
+        console=console,
+    ) as bar:
+        task = bar.add_task("", total=None)
+
+        def step(text: str) -> None:
+            bar.update(task, description=text)
+
+        def advance(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield step, advance
+
+
+@app.command()
+@user_errors
 def evaluate(params_file: ParamsOption = DEFAULT_PARAMS_FILE) -> None:
     """Score the test split; write metrics and plots (DVC stage `evaluate`)."""
     params, paths = _load(params_file)

@@ -299,6 +299,69 @@ class SelectionParams(_Section):
         return folds
 
 
+class SearchRange(_Section):
+    """One hyper-parameter's range: ``low``/``high`` (integers give an integer search,
+    ``log: true`` a log scale) or a list of ``choices``."""
+
+    low: int | float | None = None
+    high: int | float | None = None
+    log: bool = False
+    choices: list[Any] | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> SearchRange:
+        if self.choices is not None:
+            if self.low is not None or self.high is not None or not self.choices:
+                raise ValueError("give either choices (a non-empty list) or low and high")
+        elif self.low is None or self.high is None or not self.low < self.high:
+            raise ValueError("give low < high, or a list of choices")
+        elif self.log and self.low <= 0:
+            raise ValueError("a log scale needs low > 0")
+        return self
+
+
+def _default_search_space() -> dict[str, dict[str, SearchRange]]:
+    def r(low: float, high: float, log: bool = False) -> SearchRange:
+        return SearchRange(low=low, high=high, log=log)
+
+    return {
+        DEFAULT_FAMILY: {
+            "num_leaves": r(7, 63, log=True),
+            "learning_rate": r(0.02, 0.2, log=True),
+            "n_estimators": r(100, 600),
+            "min_child_samples": r(5, 200, log=True),
+            "colsample_bytree": r(0.3, 1.0),
+            "reg_lambda": r(0.0, 20.0),
+        }
+    }
+
+
+class TuneParams(_Section):
+    """``fraudctl tune``: an Optuna search scored by the prequential folds of ``selection``."""
+
+    # finished trials the study should hold; a stopped search resumes up to it
+    trials: Annotated[int, Field(ge=1, le=10_000)] = 50
+    timeout: Annotated[float, Field(gt=0)] | None = None  # seconds per invocation
+    storage: str = "sqlite:///optuna.db"
+    # the first trials are never pruned; later ones stop when a fold is below the median
+    startup_trials: Annotated[int, Field(ge=0)] = 5
+    search_space: dict[str, dict[str, SearchRange]] = Field(default_factory=_default_search_space)
+
+    @model_validator(mode="after")
+    def _known_parameters(self) -> TuneParams:
+        for name, space in self.search_space.items():
+            if name not in FAMILIES:
+                raise ValueError(f"search_space.{name}: not a model family ({names()})")
+            fields = family(name).params.model_fields
+            unknown = [key for key in space if key not in fields]
+            if unknown:
+                raise ValueError(
+                    f"search_space.{name}: {', '.join(unknown)} not in model.{name} "
+                    f"(its keys: {', '.join(fields)})"
+                )
+        return self
+
+
 class ThresholdParams(_Section):
     """How the decision threshold is picked on the validation split.
 
@@ -402,6 +465,7 @@ class Params(_Section):
     features: FeaturesParams = FeaturesParams()
     model: ModelParams = ModelParams()
     selection: SelectionParams = SelectionParams()
+    tune: TuneParams = TuneParams()
     threshold: ThresholdParams = ThresholdParams()
     evaluate: EvaluateParams = EvaluateParams()
     tracking: TrackingParams = TrackingParams()
@@ -486,6 +550,10 @@ class ProjectPaths:
     @property
     def plots_dir(self) -> Path:
         return self.reports_dir / "plots"
+
+    @property
+    def tune_dir(self) -> Path:
+        return self.reports_dir / "tune"
 
     def experiment_dir(self, name: str) -> Path:
         """reports/poison, reports/fairness, reports/drift."""
