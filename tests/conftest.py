@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -90,6 +91,14 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mlflow_store: str) 
     monkeypatch.setenv("MPLBACKEND", "Agg")
     write_params(tmp_path)
     yield tmp_path
+
+
+@pytest.fixture
+def registry_name(project):
+    """A registered-model name of its own, so tests sharing the store do not interfere."""
+    name = f"fraud-{uuid.uuid4().hex[:8]}"
+    write_params(project, {"tracking": {"registered_model": name}})
+    return name
 
 
 @pytest.fixture

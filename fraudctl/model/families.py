@@ -67,6 +67,7 @@ SCREENING_FAMILY = "lightgbm"
 def register(family: Family) -> Family:
     """Add (or replace) a family; it is then valid in params.yaml everywhere."""
     FAMILIES[family.name] = family
+    payloads.FORMATS.setdefault(family.payload.name, family.payload)
     return family
 
 

@@ -196,7 +196,9 @@ def tune(
 def _log_trial(number: int, values: dict[str, Any], fold_scores: list[float], state: str) -> None:
     import mlflow
 
-    with mlflow.start_run(run_name=f"trial-{number}", nested=True):
+    parent = mlflow.active_run()
+    experiment = parent.info.experiment_id if parent else None
+    with mlflow.start_run(run_name=f"trial-{number}", nested=True, experiment_id=experiment):
         mlflow.log_params(values)
         mlflow.set_tag("fraudctl.trial_state", state)
         mlflow.log_metrics({f"fold{i}_pr_auc": v for i, v in enumerate(fold_scores, 1)})

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import uuid
 
 import numpy as np
 import pandas as pd
@@ -12,14 +11,6 @@ import pytest
 from tests.conftest import invoke, write_params
 
 PLOTS = ["pr_curve", "roc_curve", "calibration", "confusion"]
-
-
-@pytest.fixture
-def registry_name(project):
-    """A registered-model name of its own, so tests sharing the store do not interfere."""
-    name = f"fraud-{uuid.uuid4().hex[:8]}"
-    write_params(project, {"tracking": {"registered_model": name}})
-    return name
 
 
 def _client():
