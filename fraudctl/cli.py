@@ -69,6 +69,10 @@ EXTRAS = {
     "prometheus_client": "serve",
     "pydantic_settings": "serve",
     "orjson": "serve",
+    "xgboost": "models",
+    "catboost": "models",
+    "imblearn": "models",
+    "optuna": "models",
 }
 DISK_ERRORS = {
     errno.ENOSPC: "no space left on the device",
@@ -324,6 +328,30 @@ def train(params_file: ParamsOption = DEFAULT_PARAMS_FILE) -> None:
         f"registered {params.tracking.registered_model} v{result.version} as {status}: "
         f"{result.promotion.reason} (run {result.run_id})"
     )
+
+
+@app.command()
+@user_errors
+def models() -> None:
+    """List the model families `model.name` accepts (from the family registry)."""
+    from fraudctl.model.families import FAMILIES
+
+    explanation = {
+        "native": "exact (the library's own)",
+        "tree": "exact tree SHAP where it adds up",
+        "agnostic": "permutation SHAP (experiments only)",
+    }
+    table = Table("family", "explanations", "serving", "saved as", "needs", "what it is")
+    for name, entry in FAMILIES.items():
+        table.add_row(
+            name,
+            explanation[entry.explainer],
+            "compiled trees" if entry.fast_scoring else "predict_proba",
+            entry.payload.name,
+            ", ".join(entry.requirements) or "its members'",
+            entry.summary,
+        )
+    console.print(table)
 
 
 @app.command()

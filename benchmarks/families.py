@@ -1,0 +1,132 @@
+"""Every model family on the real ULB table, under one split and one selection rule.
+
+    python -m benchmarks.families [--ulb PATH] [--only lightgbm,xgboost] [--tune-trials N]
+
+Prepares the table (time split, last 20 % test) in a temporary project, then for each
+family runs the `train` stage (3 prequential folds on the training period pick the
+threshold; the final model is refitted on the whole period) and the `evaluate` stage,
+and prints test PR-AUC, ROC-AUC, recall at 1 % FPR, the out-of-fold PR-AUC that selection
+saw, the final fit's seconds and the whole stage's seconds. With ``--tune-trials`` it
+first runs `fraudctl tune` for LightGBM on the training period and reports the tuned
+configuration's test numbers too (the test split is read only by `evaluate`).
+Targets (issue: model families): PR-AUC >= 0.80, ROC-AUC >= 0.98, recall@1%FPR >= 0.88,
+default fit <= 30 s on 2 cores. Nothing here is asserted by the tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_ULB = REPO.parent / "shared" / "data" / "creditcard.csv.gz"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument(
+        "--ulb", type=Path, default=Path(os.environ.get("FRAUDCTL_ULB_CSV", DEFAULT_ULB))
+    )
+    parser.add_argument("--only", default="", help="comma-separated families (default: all)")
+    parser.add_argument("--tune-trials", type=int, default=0)
+    args = parser.parse_args()
+
+    from fraudctl.config import ProjectPaths, load_params
+    from fraudctl.data.prepare import prepare
+    from fraudctl.features.build import build_features
+    from fraudctl.model.evaluate import evaluate
+    from fraudctl.model.families import FAMILIES
+    from fraudctl.model.train import train
+
+    names = [n for n in args.only.split(",") if n] or list(FAMILIES)
+    base = load_params(REPO / "params.yaml")
+    with tempfile.TemporaryDirectory(prefix="fraudctl-families-") as scratch:
+        root = Path(scratch)
+        tracking = base.tracking.model_copy(
+            update={
+                "uri": f"sqlite:///{root / 'mlflow.db'}",
+                "artifact_location": str(root / "art"),
+            }
+        )
+        data = base.data.model_copy(update={"source": str(args.ulb.resolve())})
+        params = base.model_copy(update={"data": data, "tracking": tracking})
+        paths = ProjectPaths(root)
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
+        with _quiet_cwd(root):
+            prepare(params, paths)
+            build_features(params, paths)
+            rows = []
+            for name in names:
+                model = params.model.model_copy(update={"name": name})
+                rows.append(
+                    _run(params.model_copy(update={"model": model}), paths, name, train, evaluate)
+                )
+                _print(rows[-1:], header=len(rows) == 1)
+            if args.tune_trials:
+                from fraudctl.model.tune import tune
+
+                result = tune(params, paths, trials=args.tune_trials)
+                tuned = params.model.with_section(result.family, result.best_params, "tune")
+                seconds, count = result.seconds, result.finished
+                print(f"tuned in {seconds:.0f} s ({count} trials): {result.best_params}")
+                rows.append(
+                    _run(
+                        params.model_copy(update={"model": tuned}),
+                        paths,
+                        f"{result.family} (tuned)",
+                        train,
+                        evaluate,
+                    )
+                )
+                _print(rows[-1:], header=False)
+    print("\ntargets: PR-AUC >= 0.80, ROC-AUC >= 0.98, recall@1%FPR >= 0.88, default fit <= 30 s")
+
+
+def _run(params, paths, label, train, evaluate) -> dict:
+    started = time.perf_counter()
+    trained = train(params, paths)
+    stage = time.perf_counter() - started
+    metrics = evaluate(params, paths).metrics
+    import json
+
+    selection = json.loads(paths.train_report.read_text())["selection"]
+    return {
+        "family": label,
+        "pr_auc": metrics["pr_auc"],
+        "roc_auc": metrics["roc_auc"],
+        "recall_at_fpr": metrics["recall_at_fpr"],
+        "cv_pr_auc": selection.get("mean_pr_auc", float("nan")),
+        "fit_s": trained.fit_seconds,
+        "train_stage_s": stage,
+    }
+
+
+def _print(rows: list[dict], header: bool) -> None:
+    if header:
+        columns = ("PR-AUC", 8), ("ROC-AUC", 9), ("R@1%FPR", 9), ("CV PR-AUC", 11)
+        columns += ("fit s", 8), ("stage s", 9)
+        print(f"{'family':<26}" + "".join(f"{name:>{width}}" for name, width in columns))
+    for r in rows:
+        print(
+            f"{r['family']:<26}{r['pr_auc']:>8.4f}{r['roc_auc']:>9.4f}{r['recall_at_fpr']:>9.4f}"
+            f"{r['cv_pr_auc']:>11.4f}{r['fit_s']:>8.1f}{r['train_stage_s']:>9.1f}",
+            flush=True,
+        )
+
+
+@contextlib.contextmanager
+def _quiet_cwd(path: Path):
+    previous = Path.cwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(previous)
+
+
+if __name__ == "__main__":
+    main()
