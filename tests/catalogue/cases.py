@@ -273,7 +273,7 @@ def _params_case(
 
 def params_cases() -> list[Case]:
     return [
-        _params_case("unknown model", "model.name: unknown model 'xgboost'", model__name="xgboost"),
+        _params_case("unknown model", "model.name: unknown model 'xgbost'", model__name="xgbost"),
         _params_case(
             "yes as a number",
             "model.lightgbm.n_estimators: Input should be a valid integer",
