@@ -148,6 +148,22 @@ def progress(title: str) -> Iterator[Callable[[str], None]]:
         yield lambda step: status.update(f"[bold]{title}[/]: {step}")
 
 
+@contextlib.contextmanager
+def _emissions(stage: str, params: Params, paths: ProjectPaths) -> Iterator[Any]:
+    """CodeCarbon around a stage; its file is written only when the stage succeeded."""
+    from fraudctl.emissions import measured, record
+
+    with measured(stage, params.emissions) as used:
+        yield used
+    record(paths, used)
+    if used.as_metrics():
+        kwh, kg = used.as_metrics().values()
+        console.print(
+            f"{stage}: {kwh * 1000:.3g} Wh, {kg * 1000:.3g} g CO₂e (CodeCarbon, offline)",
+            highlight=False,
+        )
+
+
 def _load(params_file: Path) -> tuple[Params, ProjectPaths]:
     return load_params(params_file), ProjectPaths()
 
@@ -313,8 +329,13 @@ def train(params_file: ParamsOption = DEFAULT_PARAMS_FILE) -> None:
     params, paths = _load(params_file)
     from fraudctl.model.train import train as run_train
 
-    with progress(f"train {params.model.name}") as step:
+    with _emissions("train", params, paths) as used, progress(f"train {params.model.name}") as step:
         result = run_train(params, paths, progress=step)
+    if used.as_metrics():
+        from fraudctl import tracking
+
+        with tracking.run(params.tracking, params.tracking.experiment, run_id=result.run_id):
+            tracking.log_metrics(used.as_metrics(), prefix="train_")
     console.print(
         f"[green]✓[/] {result.model_name} fitted on {result.train_rows:,} rows "
         f"in {result.fit_seconds:.1f} s; threshold {result.threshold.value:.4f} "
@@ -328,6 +349,19 @@ def train(params_file: ParamsOption = DEFAULT_PARAMS_FILE) -> None:
         f"registered {params.tracking.registered_model} v{result.version} as {status}: "
         f"{result.promotion.reason} (run {result.run_id})"
     )
+
+
+@app.command()
+@user_errors
+def card(params_file: ParamsOption = DEFAULT_PARAMS_FILE) -> None:
+    """Write reports/model_card.md with bootstrap intervals (DVC stage `card`)."""
+    params, paths = _load(params_file)
+    from fraudctl.model.card import build_card
+
+    with progress("model card") as step:
+        result = build_card(params, paths, progress=step)
+    where = f"; attached to {result.attached_to}" if result.attached_to else ""
+    console.print(f"[green]✓[/] wrote {result.path}{where}")
 
 
 @app.command()
@@ -470,7 +504,7 @@ def experiment_poison(params_file: ParamsOption = DEFAULT_PARAMS_FILE) -> None:
     params, paths = _load(params_file)
     from fraudctl.experiments.poison import run_poisoning
 
-    with progress("poisoning") as step:
+    with _emissions("poison", params, paths), progress("poisoning") as step:
         result = run_poisoning(params, paths, progress=step)
     table = Table(
         "attack",
@@ -505,7 +539,7 @@ def experiment_fairness(params_file: ParamsOption = DEFAULT_PARAMS_FILE) -> None
     params, paths = _load(params_file)
     from fraudctl.experiments.fairness import run_fairness
 
-    with progress("fairness") as step:
+    with _emissions("fairness", params, paths), progress("fairness") as step:
         result = run_fairness(params, paths, progress=step)
     metrics = result.metrics
     table = Table(
@@ -553,7 +587,7 @@ def experiment_drift(
     params, paths = _load(params_file)
     from fraudctl.experiments.drift import run_drift
 
-    with progress("drift") as step:
+    with _emissions("drift", params, paths), progress("drift") as step:
         result = run_drift(params, paths, current_path=current, simulate=simulate, progress=step)
     mark = "[red]✗[/]" if result.drift_detected else "[green]✓[/]"
     console.print(f"{mark} {result.headline}")

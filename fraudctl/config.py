@@ -362,6 +362,22 @@ class TuneParams(_Section):
         return self
 
 
+class EmissionsParams(_Section):
+    """CodeCarbon in offline mode around train and the experiments (fraudctl/emissions.py)."""
+
+    enabled: bool = True
+    # the grid whose carbon intensity applies (ISO 3166 alpha-3), e.g. BEL, DEU, USA
+    country_iso_code: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = "BEL"
+    measure_seconds: Annotated[float, Field(ge=1.0, le=600.0)] = 5.0
+
+
+class CardParams(_Section):
+    """The model card (stage `card`): confidence intervals by bootstrap on the test split."""
+
+    bootstrap_samples: Annotated[int, Field(ge=50, le=10_000)] = 300
+    confidence: Annotated[float, Field(gt=0.5, lt=1.0)] = 0.95
+
+
 class ThresholdParams(_Section):
     """How the decision threshold is picked on the validation split.
 
@@ -466,6 +482,8 @@ class Params(_Section):
     model: ModelParams = ModelParams()
     selection: SelectionParams = SelectionParams()
     tune: TuneParams = TuneParams()
+    emissions: EmissionsParams = EmissionsParams()
+    card: CardParams = CardParams()
     threshold: ThresholdParams = ThresholdParams()
     evaluate: EvaluateParams = EvaluateParams()
     tracking: TrackingParams = TrackingParams()

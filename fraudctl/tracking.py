@@ -198,6 +198,18 @@ def _client(params: TrackingParams) -> Any:
     return MlflowClient()
 
 
+def describe_version(params: TrackingParams, name: str, version: str, text: str) -> bool:
+    """Set a registered version's description; False when the registry has no such version
+    (a project copied from elsewhere points at versions of another store)."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        _client(params).update_model_version(name, version, description=text)
+    except MlflowException:
+        return False
+    return True
+
+
 def register(params: TrackingParams, run_id: str, artifact_path: str) -> str:
     """Register the run's model as a new version of ``params.registered_model``."""
     mlflow = _mlflow(params)

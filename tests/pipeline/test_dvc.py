@@ -64,6 +64,8 @@ def clone(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str
     params["model"]["lightgbm"].update(SMALL_PARAMS["model"]["lightgbm"])
     for name, values in SMALL_EXPERIMENTS["experiments"].items():
         params["experiments"][name].update(values)
+    poison = params["experiments"]["poison"]
+    poison["model"] = {"name": "lightgbm", **poison["model"]}  # as params.yaml writes it
     (target / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     return target, _init_git(target)
 
@@ -89,7 +91,7 @@ def test_the_transactions_example_runs_end_to_end(tmp_path):
 def test_repro_runs_every_stage_then_nothing(clone):
     root, env = clone
     first = _run(["dvc", "repro"], root, env)
-    for stage in ("prepare", "train", "evaluate", "poison", "fairness", "drift"):
+    for stage in ("prepare", "train", "evaluate", "poison", "fairness", "drift", "card"):
         assert f"Running stage '{stage}'" in first.stdout
     paths = ProjectPaths(root)
     for split in SPLITS:
@@ -106,7 +108,9 @@ def test_repro_runs_every_stage_then_nothing(clone):
     files = next(iter(shown.values()))["data"]
     headline = {"reports/poison/metrics.json", "reports/fairness/metrics.json"}
     headline |= {"reports/drift/metrics.json"}
-    assert headline | {"reports/metrics.json", "reports/train.json"} == set(files)
+    emissions = {f"reports/emissions/{s}.json" for s in ("train", "poison", "fairness", "drift")}
+    assert headline | emissions | {"reports/metrics.json", "reports/train.json"} == set(files)
+    assert (root / "reports/model_card.md").exists()
     # Headline numbers only: `dvc exp show` had 700 metric columns when grids were metrics.
     leaves = {name: _leaves(content["data"]) for name, content in files.items()}
     assert all(len(leaves[name]) <= 5 for name in headline), leaves
@@ -133,7 +137,9 @@ def test_rerunning_stages_on_the_same_inputs_changes_no_tracked_file(clone):
     _run(["git", "commit", "-qm", "outputs", "--allow-empty"], root, env)
     for stage in ("train", "evaluate", "fairness", "drift"):
         _run(["dvc", "repro", "--force", "--single-item", stage], root, env)
-    assert _run(["git", "status", "--porcelain"], root, env).stdout == ""
+    changed = _run(["git", "status", "--porcelain"], root, env).stdout.splitlines()
+    # Only the energy measurements differ: they measure the machine, not the model.
+    assert all(line.split()[-1].startswith("reports/emissions/") for line in changed), changed
     assert "Running stage" not in _run(["dvc", "repro"], root, env).stdout
 
 
@@ -297,3 +303,37 @@ def _leaves(node: object, prefix: str = "") -> list[str]:
     if isinstance(node, dict):
         return [leaf for key, value in node.items() for leaf in _leaves(value, f"{prefix}.{key}")]
     return [prefix]
+
+
+@pytest.mark.parametrize("family", ["catboost", "ensemble"])
+def test_other_families_through_dvc_exp_run(clone, family):
+    """`dvc exp run -S model.name=...` re-runs train, evaluate and the experiments with
+    another family (the poisoning grid too, when its own model is switched as well); the
+    model it leaves serves /predict. Every family goes through every door in-process in
+    tests/models/test_families.py; these two cover the other saved formats under DVC."""
+    root, env = clone
+    small = ["-S", "model.catboost.iterations=40", "-S", "model.xgboost.n_estimators=30"]
+    args = ["dvc", "exp", "run", "-S", f"model.name={family}", *small]
+    poison = "experiments.poison.model"
+    args += ["-S", f"{poison}.name={family}", "-S", f"+{poison}.catboost.iterations=40"]
+    args += ["-S", f"+{poison}.xgboost.n_estimators=30"]
+    ran = _run(args, root, env)
+    for stage in ("train", "evaluate", "poison", "fairness", "drift"):
+        assert f"Running stage '{stage}'" in ran.stdout, ran.stdout
+    report = json.loads((root / "reports/train.json").read_text())
+    assert report["model"] == family
+    from fastapi.testclient import TestClient
+
+    from fraudctl.serve.app import create_app
+    from fraudctl.serve.settings import ServeSettings
+    from tests.serve.conftest import FEATURES, wait_ready
+
+    row = json.loads((root / "models/model/input_example.json").read_text())
+    body = dict(zip(row["columns"], row["data"][0], strict=True))
+    settings = ServeSettings(model=str(root / "models/model"))
+    with TestClient(create_app(settings)) as client:
+        wait_ready(client)
+        answer = client.post("/predict", json={f: body[f] for f in FEATURES})
+        assert answer.status_code == 200, answer.text
+        explained = client.post("/explain", json={f: body[f] for f in FEATURES})
+        assert explained.status_code == (200 if family == "catboost" else 501), explained.text

@@ -29,7 +29,11 @@ def test_stage_outputs_are_the_paths_the_code_writes():
         stages["train"]["deps"]
     )
     assert _entries(stages["train"]["outs"]) == {paths.model_dir.as_posix()}
-    assert _entries(stages["train"]["metrics"]) == {paths.train_report.as_posix()}
+    emissions = {s: f"reports/emissions/{s}.json" for s in ("train", "poison", "fairness", "drift")}
+    assert _entries(stages["train"]["metrics"]) == {
+        paths.train_report.as_posix(),
+        emissions["train"],
+    }
     assert paths.features_file(SPLITS[2]).as_posix() in _entries(stages["evaluate"]["deps"])
     assert _entries(stages["evaluate"]["metrics"]) == {paths.metrics_file.as_posix()}
     assert paths.plots_dir.as_posix() in _entries(stages["evaluate"]["outs"])
@@ -40,9 +44,12 @@ def test_stage_outputs_are_the_paths_the_code_writes():
     staged = [_entries(stage.get("plots", [])) for stage in stages.values()]
     assert not any(path.endswith(".csv") for paths_ in staged for path in paths_)
     assert len(drawn) == len(set(drawn))
+    assert not set(emissions.values()) & _entries(stages["card"]["deps"])
+    assert _entries(stages["card"]["outs"]) == {"reports/model_card.md"}
     for experiment in ("poison", "fairness", "drift"):
         metrics = _entries(stages[experiment]["metrics"])
-        assert metrics == {(paths.experiment_dir(experiment) / "metrics.json").as_posix()}
+        headline = (paths.experiment_dir(experiment) / "metrics.json").as_posix()
+        assert metrics == {headline, emissions[experiment]}
         results = (paths.experiment_dir(experiment) / "results.json").as_posix()
         assert results in _entries(stages[experiment]["outs"])
 
@@ -73,6 +80,7 @@ STAGE_MODULES = {
     "poison": "fraudctl/experiments/poison.py",
     "fairness": "fraudctl/experiments/fairness.py",
     "drift": "fraudctl/experiments/drift.py",
+    "card": "fraudctl/model/card.py",
 }
 # Modules that cannot change a stage's outputs: messages, progress, the MLflow side channel.
 NO_OUTPUT_EFFECT = {
