@@ -323,6 +323,45 @@ def _experiment_sections(paths: ProjectPaths, report_dir: Path) -> list[str]:
     return lines
 
 
+def emission_section(paths: ProjectPaths, base: str | None) -> list[str]:
+    """Energy and CO₂ per stage, this change against the base commit's files (they are
+    committed but not DVC outputs: a measurement differs on every run)."""
+    from fraudctl.emissions import STAGES, emissions_file
+
+    rows = []
+    for stage in STAGES:
+        path = emissions_file(paths, stage)
+        now = _read(path) or {}
+        shown = (
+            _git_show(paths.root, base, path.relative_to(paths.root).as_posix()) if base else None
+        )
+        before = json.loads(shown) if shown else {}
+        if "energy_kwh" not in now and "energy_kwh" not in before:
+            continue
+        cells = []
+        for key, scale in (("energy_kwh", 1000), ("emissions_kg_co2eq", 1000)):
+            old, new = before.get(key), now.get(key)
+            change = f"{(new - old) / old:+.0%}" if old and new is not None else "–"
+            cells += [
+                "–" if old is None else f"{old * scale:.3g}",
+                "–" if new is None else f"{new * scale:.3g}",
+                change,
+            ]
+        rows.append(f"| {stage} | " + " | ".join(cells) + " |")
+    if not rows:
+        return []
+    return [
+        "## Energy and emissions (CodeCarbon, offline)",
+        "",
+        "| stage | Wh base | Wh now | change | g CO₂e base | g CO₂e now | change |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+        *rows,
+        "",
+        "Measured on the machine that ran the pipeline: compare runs on the same kind of machine.",
+        "",
+    ]
+
+
 def _relative(path: Path, start: Path) -> str:
     import os
 
@@ -381,5 +420,6 @@ def build_report(paths: ProjectPaths, base: str | None, output: Path) -> ReportR
         ]
         lines.append("")
     lines += _experiment_sections(paths, output.parent)
+    lines += emission_section(paths, base_commit)
     write_text(output, "\n".join(lines))
     return ReportResult(path=output, verdict=verdict, base=base_commit, images=images)
