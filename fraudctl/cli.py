@@ -73,6 +73,7 @@ EXTRAS = {
     "catboost": "models",
     "imblearn": "models",
     "optuna": "models",
+    "streamlit": "ui",
 }
 DISK_ERRORS = {
     errno.ENOSPC: "no space left on the device",
@@ -362,6 +363,77 @@ def card(params_file: ParamsOption = DEFAULT_PARAMS_FILE) -> None:
         result = build_card(params, paths, progress=step)
     where = f"; attached to {result.attached_to}" if result.attached_to else ""
     console.print(f"[green]✓[/] wrote {result.path}{where}")
+
+
+UI_EPILOG = "Needs the `ui` extra: pip install 'fraudctl[ui]'. Stop it with Ctrl+C."
+
+
+@app.command(epilog=UI_EPILOG)
+@user_errors
+def ui(
+    host: Annotated[
+        str, typer.Option(envvar="FRAUDCTL_UI_HOST", help="Address to listen on.")
+    ] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option(envvar="FRAUDCTL_UI_PORT", min=1, max=65535, help="Port.")
+    ] = 8501,
+    api: Annotated[
+        str | None,
+        typer.Option(
+            envvar="FRAUDCTL_UI_API",
+            help="A running `fraudctl serve` (e.g. http://127.0.0.1:8000): score through "
+            "it and show its live metrics.",
+        ),
+    ] = None,
+    params_file: ParamsOption = DEFAULT_PARAMS_FILE,
+) -> None:
+    """A web app over the project's outputs and registry: model, scoring, experiments.
+
+    It reads what the stages wrote and the MLflow registry; it never retrains. Promotion
+    from the Registry page is off unless FRAUDCTL_ADMIN_TOKEN is set.
+    """
+    import os
+    import subprocess
+    import sys
+
+    _load(params_file)  # bad params stop here, with the usual message
+    import importlib.util
+
+    if importlib.util.find_spec("streamlit") is None:
+        raise ModuleNotFoundError("streamlit is not installed", name="streamlit")
+    app_file = Path(__file__).parent / "ui" / "app.py"
+    env = {
+        **os.environ,
+        "FRAUDCTL_UI_ROOT": str(Path.cwd()),
+        "FRAUDCTL_UI_PARAMS": str(params_file.resolve()),
+        "FRAUDCTL_UI_API": api or "",
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(app_file),
+        "--server.address",
+        host,
+        "--server.port",
+        str(port),
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+        "--global.developmentMode",
+        "false",
+        "--server.fileWatcherType",
+        "none",
+        "--client.toolbarMode",
+        "viewer",
+    ]
+    console.print(f"fraudctl ui on http://{host}:{port} (Ctrl+C stops it)")
+    try:
+        raise typer.Exit(subprocess.call(command, env=env))
+    except KeyboardInterrupt:
+        raise typer.Exit(0) from None
 
 
 @app.command()

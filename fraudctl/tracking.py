@@ -246,7 +246,28 @@ def promote_if_better(
     data (its fingerprint differs) is registered but never promoted automatically.
     """
     client = _client(params)
-    name = params.registered_model
+    promotion = _decide_promotion(client, params.registered_model, version, score, fingerprint)
+    _note_promotion(client, params.registered_model, version, promotion.promoted, promotion.reason)
+    return promotion
+
+
+PROMOTION_TAG = "fraudctl.promotion"
+PROMOTED_AT_TAG = "fraudctl.promoted_at"
+
+
+def _note_promotion(client: Any, name: str, version: str, promoted: bool, reason: str) -> None:
+    """Why a version was (or was not) made champion, and when: shown by `fraudctl ui`."""
+    import datetime
+
+    client.set_model_version_tag(name, version, PROMOTION_TAG, reason)
+    if promoted:
+        now = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+        client.set_model_version_tag(name, version, PROMOTED_AT_TAG, now)
+
+
+def _decide_promotion(
+    client: Any, name: str, version: str, score: float, fingerprint: str
+) -> Promotion:
     client.set_registered_model_alias(name, CHALLENGER, version)
     current = _alias_version(client, name, CHAMPION)
     if current is None:
@@ -295,4 +316,6 @@ def set_champion(params: TrackingParams, version: str) -> str | None:
         ) from None
     previous = _alias_version(client, name, CHAMPION)
     client.set_registered_model_alias(name, CHAMPION, version)
+    was = "none" if previous is None else f"v{previous.version}"
+    _note_promotion(client, name, version, True, f"promoted by hand (champion was {was})")
     return None if previous is None else str(previous.version)

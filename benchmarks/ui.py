@@ -1,0 +1,64 @@
+"""`fraudctl ui` start-up: seconds until the server answers, and until a browser shows the
+Model page with its numbers.
+
+    python -m benchmarks.ui [--project DIR] [--runs 3]
+
+Run it in a project where `dvc repro` (or `make repro`) has run; default: this checkout.
+Target (issue: the web app): the app starts in <= 5 s on the defaults. Prints numbers;
+nothing here is asserted by the tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from benchmarks.chromium import free_port, render
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--project", type=Path, default=REPO)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    fraudctl = Path(sys.executable).parent / "fraudctl"
+    print(f"{'run':>4}{'server ready s':>16}{'Model page shown s':>20}")
+    for run in range(1, args.runs + 1):
+        port = free_port()
+        started = time.perf_counter()
+        server = subprocess.Popen(
+            [str(fraudctl), "ui", "--port", str(port)],
+            cwd=args.project,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            while True:
+                try:
+                    if httpx.get(f"http://127.0.0.1:{port}/_stcore/health", timeout=1).is_success:
+                        break
+                except httpx.HTTPError:
+                    time.sleep(0.05)
+            ready = time.perf_counter() - started
+            shown = float("nan")
+            if chromium:
+                render(chromium, f"http://127.0.0.1:{port}/", "expected cost")
+                shown = time.perf_counter() - started
+            print(f"{run:>4}{ready:>16.2f}{shown:>20.2f}", flush=True)
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    print("target: the app starts in <= 5 s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""`fraudctl ui`: a Streamlit app over the project's outputs and registry."""

@@ -1,0 +1,211 @@
+"""What `fraudctl ui` shows, read from the project's outputs and the MLflow registry.
+
+Plain functions without Streamlit, so the app stays a thin layout and these are tested on
+their own. Nothing here trains: the model is loaded and scores the test split (a second
+for the default model) for the what-if slider and the scoring form.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from fraudctl.config import Params, ProjectPaths
+from fraudctl.io import read_json
+
+
+def optional_json(path: Path) -> Any:
+    return read_json(path) if path.exists() else None
+
+
+def optional_csv(path: Path) -> pd.DataFrame | None:
+    return pd.read_csv(path) if path.exists() else None
+
+
+@dataclass
+class TestScores:
+    """The current model's scores on the test split, with what the what-if needs."""
+
+    frame: pd.DataFrame  # the raw test rows (model inputs, label)
+    labels: np.ndarray
+    scores: np.ndarray
+    amounts: np.ndarray
+    threshold: float
+
+
+def test_scores(paths: ProjectPaths) -> TestScores | None:
+    """None when there is no model or no test split yet."""
+    from fraudctl.data.splits import load_schema, load_split
+    from fraudctl.model import bundle
+    from fraudctl.model.train import amounts, score
+
+    if not (paths.model_dir / "MLmodel").exists() or not paths.features_file("test").exists():
+        return None
+    schema = load_schema(paths)
+    model = bundle.load_model(paths.model_dir)
+    test = load_split(paths, "test")
+    return TestScores(
+        frame=test,
+        labels=test[schema.target].to_numpy(),
+        scores=score(model.estimator, test, schema),
+        amounts=amounts(test, schema),
+        threshold=model.threshold,
+    )
+
+
+def what_if(scores: TestScores, threshold: float, review_cost: float) -> dict[str, float]:
+    """Alerts, precision, recall and fraud amounts on the test split at another threshold."""
+    flagged = scores.scores >= threshold
+    fraud = scores.labels == 1
+    caught = int(np.sum(flagged & fraud))
+    alerts = int(flagged.sum())
+    missed_amount = float(scores.amounts[~flagged & fraud].sum())
+    return {
+        "alerts": alerts,
+        "precision": caught / alerts if alerts else 0.0,
+        "recall": caught / max(int(fraud.sum()), 1),
+        "frauds_caught": caught,
+        "fraud_amount_caught": float(scores.amounts[flagged & fraud].sum()),
+        "fraud_amount_missed": missed_amount,
+        "expected_cost": alerts * review_cost + missed_amount,
+    }
+
+
+def registry_versions(params: Params) -> pd.DataFrame:
+    """Every registered version: aliases, when it was created and promoted, and why, with
+    its validation and test PR-AUC (empty when nothing is registered yet)."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    from fraudctl import tracking
+
+    client = MlflowClient(tracking_uri=tracking.tracking_uri(params.tracking))
+    name = params.tracking.registered_model
+    try:
+        versions = client.search_model_versions(f"name = '{name}'")
+        aliases = client.get_registered_model(name).aliases if versions else {}
+    except MlflowException:
+        return pd.DataFrame()
+    by_version: dict[str, list[str]] = {}
+    for alias, version in aliases.items():
+        by_version.setdefault(str(version), []).append(alias)
+    rows = []
+    for item in versions:
+        metrics: dict[str, float] = {}
+        if item.run_id:
+            try:
+                metrics = client.get_run(item.run_id).data.metrics
+            except MlflowException:
+                metrics = {}
+        rows.append(
+            {
+                "version": int(item.version),
+                "aliases": ", ".join(sorted(by_version.get(str(item.version), []))),
+                "created": pd.Timestamp(item.creation_timestamp, unit="ms", tz="UTC"),
+                "promoted_at": item.tags.get(tracking.PROMOTED_AT_TAG, ""),
+                "decision": item.tags.get(tracking.PROMOTION_TAG, ""),
+                "val_pr_auc": metrics.get("val_pr_auc"),
+                "test_pr_auc": metrics.get("test_pr_auc"),
+                "run_id": item.run_id,
+            }
+        )
+    return pd.DataFrame(rows).sort_values("version", ascending=False).reset_index(drop=True)
+
+
+def input_fields(paths: ProjectPaths) -> list[dict[str, Any]]:
+    """The scoring form: one field per raw input the model takes, with its kind."""
+    from fraudctl.model import bundle
+
+    transform = bundle.load_model(paths.model_dir, lazy=True).transform
+    fields: list[dict[str, Any]] = []
+    if transform.needs_time:
+        fields.append({"name": transform.time, "kind": "time"})
+    for column in transform.entities.values():
+        fields.append({"name": column, "kind": "id"})
+    for column in transform.numeric:
+        fields.append({"name": column, "kind": "number"})
+    for column, vocabulary in transform.categorical.items():
+        fields.append({"name": column, "kind": "category", "choices": vocabulary})
+    return fields
+
+
+@dataclass
+class Scored:
+    probability: float
+    decision: str
+    risk: str
+    contributions: pd.Series | None  # log-odds per feature, largest first
+    base_value: float | None
+    features: pd.Series  # the model's inputs for this row
+
+
+def score_row(paths: ProjectPaths, raw: pd.DataFrame, background: pd.DataFrame | None) -> Scored:
+    """Probability, decision and risk band for one raw row, exactly as `fraudctl serve`
+    computes them (same transform, same estimator, same bands), and its SHAP values."""
+    from fraudctl.model import bundle
+    from fraudctl.model.explainers import NotExplainable, contributions
+
+    model = bundle.load_model(paths.model_dir)
+    history = prepared_history(paths) if model.transform.needs_history else None
+    probability = float(model.predict_raw(raw, history)[0])
+    features = model.feature_frame(raw, history)[model.features]
+    threshold = model.threshold
+    bands = ("low", "medium", "high")  # as the API's: medium within half the threshold
+    risk = bands[int(np.digitize(probability, [0.5 * threshold, threshold]))]
+    try:
+        values, base = contributions(model.estimator, model.kind, features, background)
+        shap_values: pd.Series | None = pd.Series(values[0], index=model.features)
+        shap_values = shap_values.reindex(shap_values.abs().sort_values(ascending=False).index)
+    except NotExplainable:
+        shap_values, base = None, None
+    return Scored(
+        probability=probability,
+        decision="fraud" if probability >= threshold else "legitimate",
+        risk=risk,
+        contributions=shap_values,
+        base_value=base,
+        features=features.iloc[0],
+    )
+
+
+def prepared_history(paths: ProjectPaths) -> pd.DataFrame | None:
+    """Every prepared row: the history a transaction's features look back over."""
+    parts = [paths.split_file(s) for s in ("train", "validation", "test")]
+    frames = [pd.read_parquet(p) for p in parts if p.exists()]
+    return pd.concat(frames, ignore_index=True) if frames else None
+
+
+def experiment_outputs(paths: ProjectPaths) -> dict[str, dict[str, Any] | None]:
+    """Each experiment's headline and tables, or None when its stage has not run."""
+    poison_dir = paths.experiment_dir("poison")
+    fairness_dir = paths.experiment_dir("fairness")
+    drift_dir = paths.experiment_dir("drift")
+    poison = optional_json(poison_dir / "metrics.json")
+    fairness = optional_json(fairness_dir / "metrics.json")
+    drift = optional_json(drift_dir / "metrics.json")
+    return {
+        "poison": None
+        if poison is None
+        else {
+            "headline": poison,
+            "curves": {
+                attack: frame
+                for attack in ("random", "targeted", "injection")
+                if (frame := optional_csv(poison_dir / f"{attack}.csv")) is not None
+            },
+        },
+        "fairness": None
+        if fairness is None
+        else {
+            "headline": fairness,
+            "by_group": optional_csv(fairness_dir / "by_group.csv"),
+            "shap": optional_json(fairness_dir / "shap_top_features.json"),
+        },
+        "drift": None
+        if drift is None
+        else {"headline": drift, "features": optional_csv(drift_dir / "features.csv")},
+    }

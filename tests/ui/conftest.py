@@ -1,0 +1,3 @@
+"""The experiments' trained-project fixture, shared with the UI tests."""
+
+from tests.experiments.conftest import trained_project  # noqa: F401

@@ -1,0 +1,175 @@
+"""`fraudctl ui`: every page through Streamlit's AppTest, and the real app in Chromium."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from benchmarks.chromium import free_port, render
+from tests.conftest import cli_env, invoke, write_params
+from tests.experiments.conftest import SMALL_EXPERIMENTS
+
+pytest.importorskip("streamlit", reason="the `ui` extra is not installed")
+from streamlit.testing.v1 import AppTest
+
+APP = Path(__file__).resolve().parents[2] / "fraudctl" / "ui" / "app.py"
+
+
+def open_app(monkeypatch, root: Path, **env: str) -> AppTest:
+    monkeypatch.setenv("FRAUDCTL_UI_ROOT", str(root))
+    monkeypatch.setenv("FRAUDCTL_UI_PARAMS", str(root / "params.yaml"))
+    for name in ("FRAUDCTL_UI_API", "FRAUDCTL_ADMIN_TOKEN"):
+        monkeypatch.setenv(name, env.get(name, ""))
+    app = AppTest.from_file(str(APP), default_timeout=120)
+    app.run()
+    assert not app.exception, app.exception
+    return app
+
+
+def go(app: AppTest, page: str) -> AppTest:
+    app.radio(key="page").set_value(page).run()
+    assert not app.exception, app.exception
+    return app
+
+
+def texts(app: AppTest) -> str:
+    parts = [e.value for e in (*app.markdown, *app.info, *app.caption, *app.header)]
+    parts += [f"{m.label}={m.value}" for m in app.metric]
+    return "\n".join(str(p) for p in parts)
+
+
+@pytest.fixture
+def full_project(trained_project, runner):
+    """A trained project with test metrics, two experiments and a model card."""
+    write_params(trained_project, SMALL_EXPERIMENTS)
+    for args in (["evaluate"], ["experiment", "fairness"], ["experiment", "drift"], ["card"]):
+        result = invoke(runner, *args)
+        assert result.exit_code == 0, (args, result.output)
+    return trained_project
+
+
+def test_every_page_renders_from_the_project_outputs(full_project, monkeypatch):
+    app = open_app(monkeypatch, full_project)
+    shown = texts(app)
+    assert "family=lightgbm" in shown and "test PR-AUC" in shown
+
+    # the what-if slider recomputes alerts, precision and recall on the test split
+    from fraudctl.config import ProjectPaths, load_params
+    from fraudctl.ui import data
+
+    scores = data.test_scores(ProjectPaths(full_project))
+    app.slider[0].set_value(0.9).run()
+    expected = data.what_if(
+        scores, 0.9, load_params(full_project / "params.yaml").threshold.review_cost
+    )
+    assert f"alerts={expected['alerts']:,}" in texts(app)
+
+    experiments = texts(go(app, "Experiments"))
+    assert "Checks **passed**" in experiments or "Checks **FAILED**" in experiments
+    assert "The gate **" in experiments
+    assert "The poisoning experiment: not produced yet" in experiments  # its empty state
+
+    registry = go(app, "Registry")
+    assert len(registry.dataframe) == 1
+    assert "Promotion from here is off" in texts(registry)
+
+    card = texts(go(app, "Model card"))
+    assert "# Model card" in card or "Model card: " in card
+
+
+def test_scoring_a_transaction_gives_the_apis_probability(full_project, monkeypatch):
+    from fastapi.testclient import TestClient
+
+    from fraudctl.serve.app import create_app
+    from fraudctl.serve.settings import ServeSettings
+    from tests.serve.conftest import FEATURES, wait_ready
+
+    app = go(open_app(monkeypatch, full_project), "Score a transaction")
+    app.number_input(key="row").set_value(3).run()
+    assert not app.exception, app.exception
+    probability = app.session_state["probability"]
+    assert "decision=" in texts(app) and "risk band=" in texts(app)
+
+    row = pd.read_parquet(full_project / "data/features/test.parquet").iloc[3]
+    settings = ServeSettings(model=str(full_project / "models/model"))
+    with TestClient(create_app(settings)) as client:
+        wait_ready(client)
+        answer = client.post("/predict", json={f: float(row[f]) for f in FEATURES}).json()
+    assert probability == pytest.approx(answer["probability"], abs=1e-9)
+
+    own = go(app, "Score a transaction")
+    own.radio(key="source").set_value("my own values").run()
+    own.button[0].click().run()  # the form's Score button
+    assert not own.exception, own.exception
+    assert "probability=" in texts(own)
+
+
+def test_empty_states_when_nothing_has_run(project, monkeypatch):
+    app = open_app(monkeypatch, project)
+    assert "The model: not produced yet" in texts(app)
+    for page, expected in (
+        ("Score a transaction", "The model or the test split: not produced yet"),
+        ("Experiments", "The drift experiment: not produced yet"),
+        ("Model card", "The model card: not produced yet"),
+    ):
+        assert expected in texts(go(app, page)), page
+
+
+def test_promotion_needs_the_admin_token(full_project, monkeypatch, runner):
+    assert invoke(runner, "train").exit_code == 0  # a second version
+    app = go(open_app(monkeypatch, full_project, FRAUDCTL_ADMIN_TOKEN="s3cret"), "Registry")
+    app.selectbox(key="promote").set_value(1)
+    app.text_input(key="token").input("wrong")
+    app.button[0].click().run()
+    assert "wrong admin token" in [e.value for e in app.error]
+    app.text_input(key="token").input("s3cret")
+    app.button[0].click().run()
+    assert any("v1 is champion" in e.value for e in app.success)
+    versions = go(app, "Registry").dataframe[0].value
+    champion = versions[versions["aliases"].str.contains("champion")]["version"].tolist()
+    assert champion == [1]
+    assert "promoted by hand" in versions[versions["version"] == 1]["decision"].iloc[0]
+
+
+@pytest.mark.slow
+def test_the_real_app_in_headless_chromium(full_project, tmp_path):
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("Chromium is not installed (.ci/run installs Debian's `chromium`)")
+    port = free_port()
+    server = subprocess.Popen(
+        ["fraudctl", "ui", "--port", str(port)],
+        cwd=full_project,
+        env=cli_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        import httpx
+
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/_stcore/health", timeout=1).text == "ok":
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        else:
+            pytest.fail(
+                f"fraudctl ui did not start:\n{server.stdout.read() if server.stdout else ''}"
+            )
+        text, png = render(chromium, f"http://127.0.0.1:{port}/", "expected cost")
+        (tmp_path / "ui.png").write_bytes(png)
+        assert png.startswith(b"\x89PNG") and len(png) > 20_000
+        for shown in ("Score a transaction", "Experiments", "Registry", "Model card", "family"):
+            assert shown in text, shown
+        assert "Traceback" not in text
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
