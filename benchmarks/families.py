@@ -56,7 +56,7 @@ def main() -> None:
         params = base.model_copy(update={"data": data, "tracking": tracking})
         paths = ProjectPaths(root)
         os.environ.pop("MLFLOW_TRACKING_URI", None)
-        with _quiet_cwd(root):
+        with contextlib.chdir(root):
             prepare(params, paths)
             build_features(params, paths)
             rows = []
@@ -116,16 +116,6 @@ def _print(rows: list[dict], header: bool) -> None:
             f"{r['cv_pr_auc']:>11.4f}{r['fit_s']:>8.1f}{r['train_stage_s']:>9.1f}",
             flush=True,
         )
-
-
-@contextlib.contextmanager
-def _quiet_cwd(path: Path):
-    previous = Path.cwd()
-    os.chdir(path)
-    try:
-        yield
-    finally:
-        os.chdir(previous)
 
 
 if __name__ == "__main__":

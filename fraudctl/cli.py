@@ -158,11 +158,25 @@ def _emissions(stage: str, params: Params, paths: ProjectPaths) -> Iterator[Any]
         yield used
     record(paths, used)
     if used.as_metrics():
+        _log_to_training_run(params, paths, used.as_metrics(), prefix=f"{stage}_")
         kwh, kg = used.as_metrics().values()
         console.print(
             f"{stage}: {kwh * 1000:.3g} Wh, {kg * 1000:.3g} g CO₂e (CodeCarbon, offline)",
             highlight=False,
         )
+
+
+def _log_to_training_run(
+    params: Params, paths: ProjectPaths, metrics: dict[str, float], prefix: str
+) -> None:
+    """Metrics about the current model join the run that trained it."""
+    from fraudctl import tracking
+    from fraudctl.model.bundle import read_registry_record
+
+    run_id = read_registry_record(paths.model_dir).get("run_id")
+    if run_id:
+        with tracking.run(params.tracking, params.tracking.experiment, run_id=run_id):
+            tracking.log_metrics(metrics, prefix=prefix)
 
 
 def _load(params_file: Path) -> tuple[Params, ProjectPaths]:
@@ -330,13 +344,8 @@ def train(params_file: ParamsOption = DEFAULT_PARAMS_FILE) -> None:
     params, paths = _load(params_file)
     from fraudctl.model.train import train as run_train
 
-    with _emissions("train", params, paths) as used, progress(f"train {params.model.name}") as step:
+    with _emissions("train", params, paths), progress(f"train {params.model.name}") as step:
         result = run_train(params, paths, progress=step)
-    if used.as_metrics():
-        from fraudctl import tracking
-
-        with tracking.run(params.tracking, params.tracking.experiment, run_id=result.run_id):
-            tracking.log_metrics(used.as_metrics(), prefix="train_")
     console.print(
         f"[green]✓[/] {result.model_name} fitted on {result.train_rows:,} rows "
         f"in {result.fit_seconds:.1f} s; threshold {result.threshold.value:.4f} "

@@ -153,11 +153,12 @@ def tune(
             nonlocal ran
             ran += 1
             best = study.best_value if study.best_trial else float("nan")
-            progress(
-                f"trial {done + ran}/{budget} {trial.state.name.lower()}"
-                + (f" {trial.value:.4f}" if trial.value is not None else "")
-                + f"; best {best:.4f}"
+            outcome = (
+                f"{trial.value:.4f}"
+                if trial.value is not None
+                else f"pruned after fold {(trial.last_step or 0)}"
             )
+            progress(f"trial {done + ran}/{budget}: {outcome}; best {best:.4f}")
             if on_trial is not None:
                 on_trial(done + ran, budget)
 

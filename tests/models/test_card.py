@@ -87,7 +87,10 @@ def test_a_card_for_a_retrained_model_needs_a_new_evaluate(trained_project, runn
 
 
 def test_train_and_experiments_measure_their_emissions(trained_project, runner):
-    write_params(trained_project, {**SMALL_EXPERIMENTS, "emissions": {"enabled": True, "measure_seconds": 1.0}})
+    write_params(
+        trained_project,
+        {**SMALL_EXPERIMENTS, "emissions": {"enabled": True, "measure_seconds": 1.0}},
+    )
     result = invoke(runner, "train")
     assert result.exit_code == 0, result.output
     assert "g CO₂e (CodeCarbon, offline)" in result.output
@@ -100,7 +103,10 @@ def test_train_and_experiments_measure_their_emissions(trained_project, runner):
     assert logged["train_energy_kwh"] == measured["energy_kwh"]
 
     assert invoke(runner, "experiment", "drift").exit_code == 0
-    assert json.loads(Path("reports/emissions/drift.json").read_text())["energy_kwh"] > 0
+    drift = json.loads(Path("reports/emissions/drift.json").read_text())
+    assert drift["energy_kwh"] > 0
+    logged = mlflow.MlflowClient().get_run(run_id).data.metrics
+    assert logged["drift_energy_kwh"] == drift["energy_kwh"]
     assert invoke(runner, "evaluate").exit_code == 0
     assert invoke(runner, "card").exit_code == 0
     card = Path("reports/model_card.md").read_text()
