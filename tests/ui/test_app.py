@@ -173,3 +173,17 @@ def test_the_real_app_in_headless_chromium(full_project, tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+@pytest.mark.slow
+def test_scoring_through_a_running_server(full_project, monkeypatch):
+    """With --api the app also scores through `fraudctl serve` and shows its counters."""
+    from tests.serve.test_server_process import serving
+
+    with serving(full_project / "models" / "model") as base:
+        app = go(open_app(monkeypatch, full_project, FRAUDCTL_UI_API=base), "Score a transaction")
+        answer = next(c.value for c in app.caption if c.value.startswith(f"{base}/predict says"))
+        assert str(round(app.session_state["probability"], 6))[:6] in answer
+        model_page = go(app, "Model")
+        live = model_page.dataframe[-1].value
+        assert "fraudctl_predictions_total decision=" in " ".join(live.index)
