@@ -127,3 +127,23 @@ def test_report_outside_git_is_a_clear_error(tmp_path, monkeypatch, runner):
     monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path.parent))
     result = invoke(runner, "report")
     assert result.exit_code == 2 and "not a git repository" in result.output
+
+
+def test_report_compares_energy_with_the_base_commit(repo, runner):
+    emissions = repo / "reports" / "emissions"
+    emissions.mkdir()
+    (emissions / "train.json").write_text(
+        json.dumps({"energy_kwh": 0.002, "emissions_kg_co2eq": 0.0004})
+    )
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-qm", "measured")
+    (emissions / "train.json").write_text(
+        json.dumps({"energy_kwh": 0.003, "emissions_kg_co2eq": 0.0006})
+    )
+    (emissions / "drift.json").write_text(json.dumps({"measured": False}))
+    result = invoke(runner, "report", "--base", "HEAD")
+    assert result.exit_code == 0, result.output
+    text = (repo / "reports" / "report.md").read_text()
+    assert "## Energy and emissions (CodeCarbon, offline)" in text
+    assert "| train | 2 | 3 | +50% | 0.4 | 0.6 | +50% |" in text
+    assert "| drift |" not in text  # not measured here nor at the base
