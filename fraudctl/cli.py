@@ -374,7 +374,7 @@ def card(params_file: ParamsOption = DEFAULT_PARAMS_FILE) -> None:
     console.print(f"[green]✓[/] wrote {result.path}{where}")
 
 
-UI_EPILOG = "Needs the `ui` extra: pip install 'fraudctl[ui]'. Stop it with Ctrl+C."
+UI_EPILOG = "Needs the `ui` extra: pip install 'fraudctl\\[ui]'. Stop it with Ctrl+C."
 
 
 @app.command(epilog=UI_EPILOG)
