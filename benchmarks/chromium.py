@@ -19,10 +19,13 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def render(chromium: str, url: str, wait_for: str) -> tuple[str, bytes]:
+def render(
+    chromium: str, url: str, wait_for: str, milestones: tuple[str, ...] = ()
+) -> tuple[str, bytes, dict[str, float]]:
     """Load ``url`` in headless Chromium over the DevTools protocol, wait until the page's
     text contains ``wait_for`` (Streamlit renders over a websocket, after the load event),
-    and return the text and a PNG screenshot."""
+    and return the text, a PNG screenshot, and the seconds after navigation at which each
+    of ``milestones`` first appeared."""
     import base64
     import itertools
     import json as jsonlib
@@ -70,15 +73,19 @@ def render(chromium: str, url: str, wait_for: str) -> tuple[str, bytes]:
                     if message.get("id") == number:
                         return message.get("result", {})
 
+            navigated = time.monotonic()
             call("Page.navigate", url=url)
-            text = ""
-            deadline = time.monotonic() + 60
+            text, seen = "", {}
+            deadline = navigated + 60
             while wait_for not in text and time.monotonic() < deadline:
-                time.sleep(0.5)
+                time.sleep(0.1)
                 answer = call("Runtime.evaluate", expression="document.body.innerText")
                 text = answer.get("result", {}).get("value", "") or ""
+                for milestone in milestones:
+                    if milestone in text and milestone not in seen:
+                        seen[milestone] = time.monotonic() - navigated
             png = base64.b64decode(call("Page.captureScreenshot", format="png")["data"])
-        return text, png
+        return text, png, seen
     finally:
         browser.terminate()
         browser.wait(timeout=30)

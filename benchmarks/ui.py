@@ -4,8 +4,11 @@ Model page with its numbers.
     python -m benchmarks.ui [--project DIR] [--runs 3]
 
 Run it in a project where `dvc repro` (or `make repro`) has run; default: this checkout.
-Target (issue: the web app): the app starts in <= 5 s on the defaults. Prints numbers;
-nothing here is asserted by the tests.
+"first numbers" is when the Model page shows the test PR-AUC (from the stage outputs; the
+browser's own start not counted), "whole
+page" when the registry table at its end is there (it reads MLflow), both from the process
+start and including the browser's own start. Target (issue: the web app): the app starts
+in <= 5 s on the defaults. Prints numbers; nothing here is asserted by the tests.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ def main() -> None:
     args = parser.parse_args()
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     fraudctl = Path(sys.executable).parent / "fraudctl"
-    print(f"{'run':>4}{'server ready s':>16}{'Model page shown s':>20}")
+    print(f"{'run':>4}{'server ready s':>16}{'first numbers s':>17}{'whole page s':>14}")
     for run in range(1, args.runs + 1):
         port = free_port()
         started = time.perf_counter()
@@ -49,11 +52,14 @@ def main() -> None:
                 except httpx.HTTPError:
                     time.sleep(0.05)
             ready = time.perf_counter() - started
-            shown = float("nan")
+            first = whole = float("nan")
             if chromium:
-                render(chromium, f"http://127.0.0.1:{port}/", "expected cost")
-                shown = time.perf_counter() - started
-            print(f"{run:>4}{ready:>16.2f}{shown:>20.2f}", flush=True)
+                navigated = time.perf_counter() - started
+                url = f"http://127.0.0.1:{port}/"
+                _, _, seen = render(chromium, url, "Champion and challenger", ("test PR-AUC",))
+                first = navigated + seen.get("test PR-AUC", float("nan"))
+                whole = time.perf_counter() - started
+            print(f"{run:>4}{ready:>16.2f}{first:>17.2f}{whole:>14.2f}", flush=True)
         finally:
             server.terminate()
             server.wait(timeout=30)

@@ -52,13 +52,6 @@ def page_model() -> None:
     if trained is None:
         empty("The model", "fraudctl train")
         return
-    versions = data.registry_versions(params)
-    if not versions.empty:
-        current = versions[versions["aliases"] != ""][
-            ["version", "aliases", "val_pr_auc", "test_pr_auc"]
-        ]
-        st.subheader("Champion and challenger")
-        st.dataframe(current, hide_index=True)
     cols = st.columns(4)
     cols[0].metric("family", trained["model"])
     cols[1].metric("threshold", f"{trained['threshold']:.4f}")
@@ -103,6 +96,7 @@ def page_model() -> None:
     cols[3].metric("fraud caught", f"{result['fraud_amount_caught']:,.2f}")
     cols[4].metric("fraud missed", f"{result['fraud_amount_missed']:,.2f}")
     cols[5].metric("expected cost", f"{result['expected_cost']:,.2f}")
+    champion_and_challenger()
     if API:
         api_metrics()
     emissions = data.optional_json(paths.reports_dir / "emissions" / "train.json")
@@ -111,6 +105,17 @@ def page_model() -> None:
             f"Training used {emissions['energy_kwh'] * 1000:.3g} Wh, "
             f"{emissions['emissions_kg_co2eq'] * 1000:.3g} g CO₂e (CodeCarbon, offline)."
         )
+
+
+def champion_and_challenger() -> None:
+    """Last on the Model page: reading the registry imports MLflow (about 1.5 s)."""
+    versions = data.registry_versions(params)
+    if not versions.empty:
+        current = versions[versions["aliases"] != ""][
+            ["version", "aliases", "val_pr_auc", "test_pr_auc"]
+        ]
+        st.subheader("Champion and challenger")
+        st.dataframe(current, hide_index=True)
 
 
 def transaction_form(scores: data.TestScores) -> pd.DataFrame | None:

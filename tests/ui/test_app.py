@@ -164,7 +164,7 @@ def test_the_real_app_in_headless_chromium(full_project, tmp_path):
             pytest.fail(
                 f"fraudctl ui did not start:\n{server.stdout.read() if server.stdout else ''}"
             )
-        text, png = render(chromium, f"http://127.0.0.1:{port}/", "expected cost")
+        text, png, _ = render(chromium, f"http://127.0.0.1:{port}/", "expected cost")
         (tmp_path / "ui.png").write_bytes(png)
         assert png.startswith(b"\x89PNG") and len(png) > 20_000
         for shown in ("Score a transaction", "Experiments", "Registry", "Model card", "family"):
