@@ -4,10 +4,10 @@ Model page with its numbers.
     python -m benchmarks.ui [--project DIR] [--runs 3]
 
 Run it in a project where `dvc repro` (or `make repro`) has run; default: this checkout.
-"first numbers" is when the Model page shows the test PR-AUC (from the stage outputs; the
-browser's own start not counted), "whole
-page" when the registry table at its end is there (it reads MLflow), both from the process
-start and including the browser's own start. Target (issue: the web app): the app starts
+Times count from the process start. "first numbers": the Model page shows the test PR-AUC
+(read from the stage outputs; the browser's own start is not counted). "whole page": the
+registry table at its end is there too (it imports MLflow), browser start included.
+Target (issue: the web app): the app starts
 in <= 5 s on the defaults. Prints numbers; nothing here is asserted by the tests.
 """
 
