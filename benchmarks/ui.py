@@ -32,7 +32,8 @@ def main() -> None:
     parser.add_argument("--project", type=Path, default=REPO)
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    browsers = ("chromium", "chromium-browser", "google-chrome")
+    chromium = next(filter(None, map(shutil.which, browsers)), None)
     fraudctl = Path(sys.executable).parent / "fraudctl"
     print(f"{'run':>4}{'server ready s':>16}{'first numbers s':>17}{'whole page s':>14}")
     for run in range(1, args.runs + 1):
