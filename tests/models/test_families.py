@@ -21,7 +21,7 @@ TINY: dict[str, dict] = {
     "xgboost": {"n_estimators": 30},
     "catboost": {"iterations": 60},
     "hist_gradient_boosting": {"max_iter": 30},
-    "random_forest": {"n_estimators": 20},
+    "random_forest": {"n_estimators": 20, "n_jobs": 1},
     "mlp": {"max_iter": 30, "hidden_layers": [16]},
 }
 EXPERIMENTS = {
@@ -32,7 +32,7 @@ EXPERIMENTS = {
         "max_train_rows": 3000,
         "defence": {"detector_trees": 20},
     },
-    "fairness": {"shap_rows": 100, "local_explanations": 1},
+    "fairness": {"shap_rows": 40, "local_explanations": 1},
     "drift": {"max_rows": 1500},
 }
 
