@@ -188,3 +188,20 @@ def test_scoring_through_a_running_server(full_project, monkeypatch):
         model_page = go(app, "Model")
         live = model_page.dataframe[-1].value
         assert "fraudctl_predictions_total decision=" in " ".join(live.index)
+
+
+def test_the_form_follows_a_raw_transaction_models_inputs(transactions_project, monkeypatch):
+    """Time, ids, amounts and a categorical column with its vocabulary (and a value never
+    seen in training, which the model handles); history comes from the prepared splits."""
+    app = go(open_app(monkeypatch, transactions_project), "Score a transaction")
+    app.radio(key="source").set_value("my own values").run()
+    labels = [box.label for box in app.selectbox]
+    assert labels == ["merchant_category"]
+    assert app.selectbox[0].options[-1] == "(a value never seen)"
+    app.selectbox[0].set_value("(a value never seen)")
+    assert {"timestamp"} <= {t.label for t in app.text_input}
+    assert {"customer_id", "terminal_id", "amount"} <= {n.label for n in app.number_input}
+    app.button[0].click().run()
+    assert not app.exception, app.exception
+    assert 0.0 <= app.session_state["probability"] <= 1.0
+    assert "risk band=" in texts(app)
