@@ -113,6 +113,8 @@ def registry_versions(params: Params) -> pd.DataFrame:
                 "run_id": item.run_id,
             }
         )
+    if not rows:
+        return pd.DataFrame()
     return pd.DataFrame(rows).sort_values("version", ascending=False).reset_index(drop=True)
 
 

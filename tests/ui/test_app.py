@@ -109,11 +109,13 @@ def test_scoring_a_transaction_gives_the_apis_probability(full_project, monkeypa
     assert "probability=" in texts(own)
 
 
-def test_empty_states_when_nothing_has_run(project, monkeypatch):
+def test_empty_states_when_nothing_has_run(project, registry_name, monkeypatch):
+    """The tracking store exists (other tests fill it) but holds nothing under this name."""
     app = open_app(monkeypatch, project)
     assert "The model: not produced yet" in texts(app)
     for page, expected in (
         ("Score a transaction", "The model or the test split: not produced yet"),
+        ("Registry", f"A registered version of {registry_name}: not produced yet"),
         ("Experiments", "The drift experiment: not produced yet"),
         ("Model card", "The model card: not produced yet"),
     ):
