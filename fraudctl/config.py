@@ -371,6 +371,32 @@ class EmissionsParams(_Section):
     measure_seconds: Annotated[float, Field(ge=1.0, le=600.0)] = 5.0
 
 
+_MEMORY = re.compile(r"^\s*\d+(\.\d+)?\s*(B|KiB|MiB|GiB|TiB|KB|MB|GB|TB)\s*$")
+
+
+def _memory(text: str) -> str:
+    if not _MEMORY.match(text):
+        raise ValueError(f"expected a size such as 2GiB or 512MiB, got {text!r}")
+    return text
+
+
+class ComputeParams(_Section):
+    """Where prepare, features, train and score run (fraudctl/distributed/, README: Dask).
+
+    ``local`` is one process and pandas; ``dask`` runs the same stages partition by
+    partition on a Dask cluster: ``local-cluster`` starts one on this machine, a
+    ``tcp://host:8786`` address joins a running one (e.g. the Helm chart in deploy/dask).
+    """
+
+    engine: Literal["local", "dask"] = "local"
+    scheduler: Annotated[str, Field(pattern=r"^(local-cluster|tcp://[^\s:/]+:\d+)$")] = (
+        "local-cluster"
+    )
+    workers: Annotated[int, Field(ge=1, le=256)] = 2
+    threads_per_worker: Annotated[int, Field(ge=1, le=64)] = 1
+    memory_per_worker: Annotated[str, AfterValidator(_memory)] = "2GiB"
+
+
 class CardParams(_Section):
     """The model card (stage `card`): confidence intervals by bootstrap on the test split."""
 
@@ -484,6 +510,7 @@ class Params(_Section):
     tune: TuneParams = TuneParams()
     emissions: EmissionsParams = EmissionsParams()
     card: CardParams = CardParams()
+    compute: ComputeParams = ComputeParams()
     threshold: ThresholdParams = ThresholdParams()
     evaluate: EvaluateParams = EvaluateParams()
     tracking: TrackingParams = TrackingParams()

@@ -117,10 +117,10 @@ def read_table(path: Path) -> pd.DataFrame:
     import pandas as pd
 
     path = Path(path)
+    if is_partitioned(str(path)):
+        return read_partitions(partition_files(str(path)))
     if not path.exists():
         raise DataError(f"{path}: file not found")
-    if path.is_dir():
-        raise DataError(f"{path}: is a directory; expected a CSV, CSV.gz or parquet file")
     name = path.name.lower()
     try:
         if name.endswith((".parquet", ".pq")):
@@ -140,6 +140,52 @@ def read_table(path: Path) -> pd.DataFrame:
             raise
         raise DataError(f"{path}: {problem}") from None
     return frame
+
+
+def is_partitioned(source: str) -> bool:
+    """A directory or a glob of parquet files (a day-partitioned log, or the outputs of
+    ``compute.engine: dask``), rather than one file."""
+    return any(c in source for c in "*?[") or Path(source).is_dir()
+
+
+def partition_files(source: str) -> list[Path]:
+    """The parquet files of a directory (searched recursively) or glob, in name order:
+    a log partitioned by day, named by date, is then in time order."""
+    import glob
+
+    if Path(source).is_dir():
+        files = sorted(
+            p for p in Path(source).rglob("*") if p.name.lower().endswith((".parquet", ".pq"))
+        )
+        what = "directory"
+    else:
+        matches = glob.glob(source, recursive=True)  # noqa: PTH207 - absolute patterns too
+        files = sorted(Path(p) for p in matches if Path(p).is_file())
+        what = "pattern"
+    if not files:
+        raise DataError(f"{source}: the {what} holds no parquet files (*.parquet)")
+    wrong = [f for f in files if not f.name.lower().endswith((".parquet", ".pq"))]
+    if wrong:
+        raise DataError(
+            f"{wrong[0]}: partitions must be parquet files; {source} matches other files"
+        )
+    return files
+
+
+def read_partitions(files: list[Path]) -> pd.DataFrame:
+    """Every partition in one frame, in file order; a damaged file is named."""
+    import pandas as pd
+
+    frames = []
+    for file in files:
+        try:
+            frames.append(pd.read_parquet(file))
+        except Exception as exc:
+            problem = _describe_read_error(exc, parquet=True)
+            if problem is None:
+                raise
+            raise DataError(f"{file}: {problem}") from None
+    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
 
 
 def _describe_read_error(exc: Exception, parquet: bool) -> str | None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -16,7 +17,14 @@ from fraudctl.config import SPLITS, Params, ProjectPaths, SplitParams
 from fraudctl.data.schema import Schema
 from fraudctl.data.validate import ValidationSummary, validate_table
 from fraudctl.errors import DataError
-from fraudctl.io import atomic_directory, atomic_path, json_text, read_table
+from fraudctl.io import (
+    atomic_directory,
+    atomic_path,
+    is_partitioned,
+    json_text,
+    partition_files,
+    read_table,
+)
 
 
 @dataclass
@@ -56,7 +64,37 @@ def load_source(params: Params, source: str | None = None) -> tuple[pd.DataFrame
         settings = params.data.synthetic_transactions
         frame = generate_transaction_log(**settings.model_dump(), seed=params.base.seed)
         return frame, "synthetic-transactions"
+    if is_partitioned(source):
+        check_fits_in_memory(source)
     return read_table(Path(source)), source
+
+
+# Memory the local engine needs per raw cell (8 bytes) while the table, its validated copy,
+# its time-sorted copy and the split frames are alive at once (benchmarks/dask.py).
+LOCAL_BYTES_PER_CELL = 40
+
+
+def check_fits_in_memory(source: str) -> None:
+    """Refuse, before reading, a partitioned log the local engine cannot hold: a clear error
+    that names the other engine is better than the kernel's OOM killer mid-stage."""
+    import psutil
+    import pyarrow.parquet as pq
+
+    cells = 0
+    for file in partition_files(source):
+        try:
+            meta = pq.ParquetFile(file).metadata
+        except Exception:
+            continue  # read_table names a damaged file precisely
+        cells += meta.num_rows * meta.num_columns
+    needed = cells * LOCAL_BYTES_PER_CELL
+    available = psutil.virtual_memory().available
+    if needed > available:
+        raise DataError(
+            f"{source}: about {needed / 2**30:.1f} GiB is needed to prepare it in memory and "
+            f"{available / 2**30:.1f} GiB is available; set compute.engine: dask in "
+            "params.yaml to run partition by partition (README: When it no longer fits)"
+        )
 
 
 def split_table(
@@ -137,20 +175,15 @@ def _summarise(part: pd.DataFrame, schema: Schema) -> SplitSummary:
     )
 
 
-def prepare(params: Params, paths: ProjectPaths, source: str | None = None) -> PrepareResult:
-    """Run the whole stage; ``source`` overrides ``data.source`` from params."""
-    raw, name = load_source(params, source)
-    clean, schema, summary = validate_table(
-        raw,
-        params.data.schema_,
-        source=name,
-        drop_duplicates=params.data.drop_duplicates,
-        max_amount=params.data.max_amount,
-    )
-    parts = split_table(clean, schema, params.split, params.base.seed)
-    splits = {name: _summarise(parts[name], schema) for name in SPLITS}
-
-    report = {
+def data_report(
+    params: Params,
+    summary: ValidationSummary,
+    schema: Schema,
+    splits: dict[str, SplitSummary],
+    gap_rows: int,
+) -> dict[str, Any]:
+    """``reports/data.json``: what later stages read back as the raw schema (both engines)."""
+    return {
         "source": summary.to_dict(),
         "schema": {
             "time": schema.time,
@@ -163,9 +196,29 @@ def prepare(params: Params, paths: ProjectPaths, source: str | None = None) -> P
         },
         "split_method": params.split.method,
         "split_gap": params.split.gap,
-        "gap_rows": len(parts["gap"]),
+        "gap_rows": gap_rows,
         "splits": {k: vars(v) for k, v in splits.items()},
     }
+
+
+def prepare(params: Params, paths: ProjectPaths, source: str | None = None) -> PrepareResult:
+    """Run the whole stage; ``source`` overrides ``data.source`` from params."""
+    if params.compute.engine == "dask":
+        from fraudctl.distributed.prepare import prepare_partitions
+
+        return prepare_partitions(params, paths, source or params.data.source)
+    raw, name = load_source(params, source)
+    clean, schema, summary = validate_table(
+        raw,
+        params.data.schema_,
+        source=name,
+        drop_duplicates=params.data.drop_duplicates,
+        max_amount=params.data.max_amount,
+    )
+    parts = split_table(clean, schema, params.split, params.base.seed)
+    splits = {name: _summarise(parts[name], schema) for name in SPLITS}
+
+    report = data_report(params, summary, schema, splits, gap_rows=len(parts["gap"]))
     # The splits and their report are one output: the report is written under a temporary
     # name first, the splits are built in a staging directory, then both are renamed.
     with atomic_path(paths.data_report) as report_tmp:

@@ -19,6 +19,9 @@ Everything is vectorised: 1.75 M rows take a few seconds.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
@@ -56,7 +59,12 @@ def generate_transaction_log(
     compromised_terminal_rate: float = 0.01,
     compromised_card_rate: float = 0.01,
     seed: int = 42,
+    traffic_seed: int | None = None,
+    first_id: int = 0,
 ) -> pd.DataFrame:
+    """``seed`` draws the customers and terminals; ``traffic_seed`` (when given) draws the
+    payments, so consecutive periods of one population come from separate calls
+    (:func:`write_partitioned_log`)."""
     rng = np.random.default_rng(seed)
 
     # Customers: a spending scale, a daily rate and their own terminals.
@@ -64,6 +72,8 @@ def generate_transaction_log(
     daily_rate = rng.uniform(0.3, 3.0, size=n_customers)
     own_terminals = rng.integers(0, n_terminals, size=(n_customers, TERMINALS_PER_CUSTOMER))
     terminal_category = rng.integers(0, len(CATEGORIES), size=n_terminals)
+    if traffic_seed is not None:
+        rng = np.random.default_rng([seed, traffic_seed])
 
     # Legitimate traffic: Poisson counts per customer and day, daytime-heavy clock.
     counts = rng.poisson(np.repeat(daily_rate[:, None], days, axis=1)).ravel()
@@ -89,7 +99,7 @@ def generate_transaction_log(
     )
     window_start = np.full(n_terminals, np.inf)
     window_end = np.full(n_terminals, -np.inf)
-    window_start[hit_terminals] = rng.uniform(0, days - 7, size=hit_terminals.size)
+    window_start[hit_terminals] = rng.uniform(0, max(days - 7, 0), size=hit_terminals.size)
     window_end[hit_terminals] = window_start[hit_terminals] + rng.uniform(
         21, 42, size=hit_terminals.size
     )
@@ -99,7 +109,7 @@ def generate_transaction_log(
 
     # Compromised cards: extra night-leaning payments at several times the usual amount.
     thefts = rng.choice(n_customers, size=round(n_customers * compromised_card_rate), replace=False)
-    theft_start = rng.uniform(0, days - 3, size=thefts.size)
+    theft_start = rng.uniform(0, max(days - 3, 0), size=thefts.size)
     theft_days = rng.uniform(2, 8, size=thefts.size)
     extra = rng.poisson(2.5 * theft_days)
     f_customer = np.repeat(thefts, extra)
@@ -127,7 +137,7 @@ def generate_transaction_log(
     order = np.argsort(stamp, kind="stable")
     frame = pd.DataFrame(
         {
-            "transaction_id": np.arange(order.size, dtype=np.int64),
+            "transaction_id": np.arange(first_id, first_id + order.size, dtype=np.int64),
             "timestamp": pd.to_datetime(stamp[order], unit="s"),
             "customer_id": customer[order].astype(np.int64),
             "terminal_id": terminal[order].astype(np.int64),
@@ -139,3 +149,42 @@ def generate_transaction_log(
         }
     )
     return frame[list(COLUMNS)]
+
+
+def write_partitioned_log(
+    directory: Path,
+    days: int,
+    n_customers: int,
+    n_terminals: int,
+    start: str = "2026-04-01",
+    seed: int = 42,
+    chunk_days: int = 7,
+    progress: Callable[[str], None] | None = None,
+) -> int:
+    """One parquet file per day (``YYYY-MM-DD.parquet``), generated a week at a time, so a
+    log of any length is written without ever being in memory. Returns the row count.
+
+    About ``1.65 * n_customers`` rows a day; a compromised terminal or card never spans
+    two weeks (each week is a separate draw of the same population).
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    first = np.datetime64(start, "D")
+    written = 0
+    for week, offset in enumerate(range(0, days, chunk_days)):
+        span = min(chunk_days, days - offset)
+        frame = generate_transaction_log(
+            n_customers=n_customers,
+            n_terminals=n_terminals,
+            days=span,
+            start=str(first + offset),
+            seed=seed,
+            traffic_seed=week,
+            first_id=written,
+        )
+        day = frame["timestamp"].dt.floor("D")
+        for stamp, part in frame.groupby(day, sort=True):
+            part.to_parquet(directory / f"{stamp:%Y-%m-%d}.parquet", index=False)
+        written += len(frame)
+        if progress:
+            progress(f"{offset + span}/{days} days, {written:,} rows")
+    return written

@@ -81,6 +81,18 @@ def _data_case(name: str, fragment: str, make: Callable[[Path], Path], **params:
     return Case(name, "cli", 2, fragment, action)
 
 
+def _partitions(second: bytes) -> Callable[[Path], Path]:
+    """A day-partitioned log whose second file is ``second``."""
+
+    def make(directory: Path) -> Path:
+        directory.mkdir(exist_ok=True)
+        _ulb().to_parquet(directory / "day-1.parquet", index=False)
+        (directory / "day-2.parquet").write_bytes(second)
+        return directory
+
+    return make
+
+
 def _csv(frame_fn: Callable[[pd.DataFrame], pd.DataFrame], base: Callable[[], pd.DataFrame] = _ulb):
     def make(directory: Path) -> Path:
         directory.mkdir(exist_ok=True)
@@ -174,7 +186,16 @@ def data_cases() -> list[Case]:
         ),
         _data_case("unsupported type", "unsupported file type", _raw("data.txt", b"a,b\n1,2\n")),
         _data_case("not found", "file not found", lambda d: d / "missing.csv"),
-        _data_case("a directory", "is a directory", lambda d: (d.mkdir(exist_ok=True), d)[1]),
+        _data_case(
+            "a directory without parquet files",
+            "holds no parquet files",
+            lambda d: (d.mkdir(exist_ok=True), d)[1],
+        ),
+        _data_case(
+            "a damaged partition in a directory",
+            "day-2.parquet: not a readable parquet file",
+            _partitions(b"PAR1 not really"),
+        ),
         _data_case(
             "numbers as text in parquet",
             "numbers stored as text",
