@@ -158,12 +158,13 @@ def same_schema(cleaned: list[CleanPartition]) -> Schema:
 
 
 def check_time_order(cleaned: list[CleanPartition]) -> None:
-    """Consecutive files must not overlap in time: the global order is then file order."""
+    """Each file must end before the next one starts: the global order is then file order,
+    and a later stage's ties in time never straddle two files (files cut at midnight)."""
     for before, after in itertools.pairwise(cleaned):
-        if before.seconds_max > after.seconds_min:
+        if before.seconds_max >= after.seconds_min:
             raise DataError(
                 f"{before.file} ends after {after.file} starts "
-                f"({pd.Timestamp(before.seconds_max, unit='s')} > "
+                f"({pd.Timestamp(before.seconds_max, unit='s')} >= "
                 f"{pd.Timestamp(after.seconds_min, unit='s')}): engine dask needs partitions "
                 "in time order, e.g. one file per day named by date (2026-04-01.parquet)"
             )

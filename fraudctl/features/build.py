@@ -55,6 +55,10 @@ def passthrough_columns(schema: Schema) -> list[str]:
 def build_features(
     params: Params, paths: ProjectPaths, progress: Progress = quiet
 ) -> FeaturesResult:
+    if params.compute.engine == "dask":
+        from fraudctl.distributed.features import build_features_partitioned
+
+        return build_features_partitioned(params, paths, progress)
     schema = load_raw_schema(paths)
     progress("loading the prepared splits")
     parts = {name: load_prepared(paths, name) for name in (*SPLITS, "gap")}

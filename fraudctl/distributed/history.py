@@ -1,0 +1,194 @@
+"""History features partition by partition, point-in-time correct across partition edges.
+
+A partition (one day) is computed by :meth:`FeatureTransform.matrix` with, as history, the
+earlier partitions that reach into its windows (``horizon_ms``: the longest window, or a
+risk window plus its label delay), read with only the columns the kernel needs. Rows
+older than that fall outside every window; the one thing they still decide is
+``seconds_since_previous``, so each entity's last earlier row is added as well (a "last
+seen" row, carried forward day by day on the client). With those, every feature equals
+the single-machine pass over the whole log, bit for bit: sums are fixed point, and rows
+are placed in the same (time, arrival) order.
+
+Tasks are submitted a few at a time, so the cluster holds a bounded number of partitions
+whatever the log's length.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from fraudctl.features.transform import FeatureTransform
+
+
+@dataclass(frozen=True)
+class Partition:
+    """One day's files (read in this order, then stably sorted by time) and what it is for."""
+
+    index: int
+    files: tuple[str, ...]
+    labels: tuple[str, ...]  # one tag per file (the split), written as a column when set
+    output: bool = True  # False: history only (an earlier log given to `score --history`)
+
+
+@dataclass(frozen=True)
+class PartitionStats:
+    rows: int
+    first_ms: int
+    last_ms: int
+
+
+TAG = "__part"
+
+
+def history_columns(transform: FeatureTransform) -> list[str]:
+    columns = [transform.time, *transform.entities.values()]
+    columns += [c for c in (transform.amount, transform.target) if c]
+    return list(dict.fromkeys(columns))
+
+
+def needs_last_seen(transform: FeatureTransform) -> bool:
+    return any(spec.time_since_previous for spec in transform.specs)
+
+
+def read_partition(
+    part: Partition, transform: FeatureTransform, columns: list[str] | None = None
+) -> pd.DataFrame:
+    """The partition's rows in (time, arrival) order; ``columns=None`` reads them all."""
+    frames = []
+    for file, label in zip(part.files, part.labels, strict=True):
+        frame = pd.read_parquet(file, columns=columns)
+        if columns is None:
+            frame[TAG] = label
+        frames.append(frame)
+    frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    order = np.argsort(transform.time_ms(frame[transform.time]), kind="stable")
+    return frame.take(order).reset_index(drop=True)
+
+
+def partition_stats(part: Partition, transform: FeatureTransform) -> PartitionStats:
+    """Row count and time range (a task: reads the time column only)."""
+    times = pd.concat([pd.read_parquet(f, columns=[transform.time]) for f in part.files])
+    time_ms = transform.time_ms(times[transform.time])
+    return PartitionStats(len(times), int(time_ms.min()), int(time_ms.max()))
+
+
+def last_rows(part: Partition, transform: FeatureTransform) -> dict[str, pd.DataFrame]:
+    """Each entity's last row in the partition, per entity role (a task)."""
+    frame = read_partition(part, transform, history_columns(transform))
+    return {
+        role: frame.drop_duplicates(column, keep="last")
+        for role, column in transform.entities.items()
+    }
+
+
+class LastSeen:
+    """Each entity's last row before a partition, carried forward partition by partition."""
+
+    def __init__(self, transform: FeatureTransform) -> None:
+        self.transform = transform
+        self.rows: dict[str, pd.DataFrame] = {}
+
+    def add(self, last: dict[str, pd.DataFrame]) -> None:
+        for role, latest in last.items():
+            column = self.transform.entities[role]
+            known = self.rows.get(role)
+            both = latest if known is None else pd.concat([known, latest], ignore_index=True)
+            self.rows[role] = both.drop_duplicates(column, keep="last").reset_index(drop=True)
+
+    def snapshot(self) -> pd.DataFrame | None:
+        if not self.rows:
+            return None
+        rows = pd.concat(list(self.rows.values()), ignore_index=True).drop_duplicates()
+        order = np.argsort(self.transform.time_ms(rows[self.transform.time]), kind="stable")
+        return rows.take(order).reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class Job:
+    """One partition to compute, the earlier partitions it reads as history, and the last
+    row of each entity seen before those."""
+
+    part: Partition
+    history: tuple[Partition, ...]
+    last_seen: pd.DataFrame | None
+
+
+def plan(
+    parts: list[Partition],
+    stats: list[PartitionStats],
+    transform: FeatureTransform,
+    fetch_last_rows: Callable[[Partition], dict[str, pd.DataFrame]],
+) -> Iterator[Job]:
+    """Jobs in partition order. A partition leaves the history window once it ends before
+    the current one's horizon; its entities' last rows are then fetched and carried, so the
+    client holds one carried state (bounded by the number of entities), not one per day."""
+    horizon = max((spec.horizon_ms for spec in transform.specs), default=0)
+    carried = LastSeen(transform)
+    wanted = needs_last_seen(transform)
+    first_loaded = 0  # partitions before this one are only in `carried`
+    for i, (part, stat) in enumerate(zip(parts, stats, strict=True)):
+        start = first_loaded
+        while start < i and stats[start].last_ms < stat.first_ms - horizon:
+            if wanted:
+                carried.add(fetch_last_rows(parts[start]))
+            start += 1
+        first_loaded = start
+        if part.output:
+            yield Job(part, tuple(parts[start:i]), carried.snapshot())
+
+
+def job_features(job: Job, transform: FeatureTransform) -> tuple[pd.DataFrame, np.ndarray]:
+    """(the partition's rows, their feature matrix): a task on a worker."""
+    frame = read_partition(job.part, transform)
+    columns = history_columns(transform)
+    earlier = [read_partition(p, transform, columns) for p in job.history]
+    if job.last_seen is not None:
+        earlier.insert(0, job.last_seen[columns])
+    history = pd.concat(earlier, ignore_index=True) if earlier else None
+    return frame, transform.matrix(frame, history)
+
+
+def run_bounded(
+    client: Any,
+    function: Callable[..., Any],
+    items: Iterator[Any],
+    in_flight: int,
+    **kwargs: Any,
+) -> list[Any]:
+    """``function(item, **kwargs)`` on the cluster for every item, at most ``in_flight``
+    at a time; results in item order. A failure is raised as soon as it is seen."""
+    from distributed import as_completed
+
+    results: dict[int, Any] = {}
+    numbered = enumerate(items)
+    first = [
+        client.submit(function, item, **kwargs, key=f"{function.__name__}-{n}-{id(items)}")
+        for n, item in itertools.islice(numbered, in_flight)
+    ]
+    order = {future.key: n for n, future in enumerate(first)}
+    pending = as_completed(first)
+    for future in pending:
+        results[order.pop(future.key)] = future.result()
+        future.release()
+        for n, item in itertools.islice(numbered, 1):
+            nxt = client.submit(
+                function, item, **kwargs, key=f"{function.__name__}-{n}-{id(items)}"
+            )
+            order[nxt.key] = n
+            pending.add(nxt)
+    return [results[n] for n in sorted(results)]
+
+
+def partitions_of(directory: Path) -> dict[int, str]:
+    """``part-NNNNN.parquet`` files of a stage output directory, by partition number."""
+    return {
+        int(file.stem.split("-")[-1]): str(file)
+        for file in sorted(Path(directory).glob("part-*.parquet"))
+    }
