@@ -27,6 +27,18 @@ def load_prepared(paths: ProjectPaths, split: str) -> pd.DataFrame:
     return read_table(path)
 
 
+def prepared_head(paths: ProjectPaths, split: str, rows: int) -> pd.DataFrame:
+    """The first rows of a prepared split, without reading a partitioned one whole."""
+    path = paths.gap_file if split == "gap" else paths.split_file(split)
+    if not path.is_dir():
+        return load_prepared(paths, split).head(rows)
+    for part in sorted(path.glob("*.parquet")):
+        frame = pd.read_parquet(part)
+        if len(frame):
+            return frame.head(rows)
+    return frame
+
+
 def load_history(paths: ProjectPaths) -> pd.DataFrame:
     """Every prepared row, gap rows included: the history a model was trained with."""
     return pd.concat(

@@ -149,16 +149,40 @@ def _flat_params(params: Params) -> dict[str, Any]:
 
 def raw_example(paths: ProjectPaths, transform: FeatureTransform, rows: int = 5) -> pd.DataFrame:
     """A few raw validation rows: the MLflow model's input example and signature."""
-    from fraudctl.data.splits import load_prepared
+    from fraudctl.data.splits import prepared_head
 
-    return load_prepared(paths, "validation")[transform.raw_columns].head(rows)
+    return prepared_head(paths, "validation", rows)[transform.raw_columns]
+
+
+@dataclass
+class Selected:
+    """What model selection hands to recording: the same for both engines."""
+
+    estimator: Any
+    fit_seconds: float
+    threshold: ThresholdChoice
+    validation: dict[str, float]
+    selection: dict[str, Any]
+    fingerprint: str
+    train_rows: int
 
 
 def train(params: Params, paths: ProjectPaths, progress: Progress = quiet) -> TrainResult:
+    transform = FeatureTransform.from_dict(load_transform_dict(paths))
+    if params.compute.engine == "dask":
+        from fraudctl.distributed.train import select_partitioned
+
+        selected = select_partitioned(params, paths, progress)
+    else:
+        selected = select(params, paths, progress)
+    return record(params, paths, transform, selected, progress)
+
+
+def select(params: Params, paths: ProjectPaths, progress: Progress = quiet) -> Selected:
+    """Fit and choose the threshold: prequential folds, or the validation split."""
     from fraudctl.model.selection import cross_validate
 
     schema = load_schema(paths)
-    transform = FeatureTransform.from_dict(load_transform_dict(paths))
     progress("loading splits")
     train_frame = load_split(paths, "train")
     validation = load_split(paths, "validation")
@@ -196,7 +220,29 @@ def train(params: Params, paths: ProjectPaths, progress: Progress = quiet) -> Tr
         progress("choosing the decision threshold on validation")
         choice, val_scores = choose_on_validation(params, estimator, validation, schema)
         val_metrics = split_metrics(params, validation, schema, val_scores, choice.value)
-    data_fingerprint = fingerprint(validated[[*schema.features, schema.target]])
+    return Selected(
+        estimator=estimator,
+        fit_seconds=fit_seconds,
+        threshold=choice,
+        validation=val_metrics,
+        selection=selection,
+        fingerprint=fingerprint(validated[[*schema.features, schema.target]]),
+        train_rows=len(train_frame),
+    )
+
+
+def record(
+    params: Params,
+    paths: ProjectPaths,
+    transform: FeatureTransform,
+    selected: Selected,
+    progress: Progress = quiet,
+) -> TrainResult:
+    """Log, save and register the selected model (the model and report renamed together)."""
+    schema = load_schema(paths)
+    estimator, fit_seconds, choice = selected.estimator, selected.fit_seconds, selected.threshold
+    val_metrics, selection = selected.validation, selected.selection
+    data_fingerprint = selected.fingerprint
 
     progress("logging to MLflow")
     with tracking.run(
@@ -269,5 +315,5 @@ def train(params: Params, paths: ProjectPaths, progress: Progress = quiet) -> Tr
         run_id=run_id,
         version=version,
         promotion=promotion,
-        train_rows=len(train_frame),
+        train_rows=selected.train_rows,
     )

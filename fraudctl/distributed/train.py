@@ -1,0 +1,150 @@
+"""Stage ``train`` on Dask: LightGBM's own distributed training, then the usual recording.
+
+``lightgbm.dask.DaskLGBMClassifier`` trains on the workers' partitions of the train split;
+``to_local()`` turns it into the ordinary ``LGBMClassifier`` that is saved, registered and
+served like any other model. The validation split is scored partition by partition on
+the workers, and only what the metrics need (label, score, amount, time, the card id)
+comes back to the client: about 40 bytes per validation row.
+
+Selection is the hold-out validation split: prequential folds refit the model several
+times over the whole period and stay with ``engine: local`` (README: Dask). LightGBM's
+distributed training is not bit-identical to the local one (each worker bins its own
+rows); the difference is measured in benchmarks/dask.py and stated in the README.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from fraudctl.config import Params, ProjectPaths
+from fraudctl.data.schema import Schema
+from fraudctl.data.splits import load_schema
+from fraudctl.distributed.cluster import connect
+from fraudctl.distributed.history import partitions_of
+from fraudctl.errors import ArtifactError, ConfigError
+from fraudctl.model.estimators import build_estimator
+from fraudctl.model.leakage import SAMPLE_ROWS, check_for_leaks
+from fraudctl.model.threshold import choose_threshold
+from fraudctl.model.train import Selected, amounts, split_metrics
+from fraudctl.progress import Progress, quiet
+
+DISTRIBUTED_FAMILIES = ("lightgbm",)
+
+
+def check_supported(params: Params) -> None:
+    if params.model.name not in DISTRIBUTED_FAMILIES:
+        raise ConfigError(
+            f"model.name: {params.model.name!r} does not train on compute.engine: dask; "
+            f"use {' or '.join(DISTRIBUTED_FAMILIES)}, or engine: local"
+        )
+    if params.model.imbalance.resample != "none":
+        raise ConfigError(
+            "model.imbalance.resample needs every training row in one process; "
+            "set it to none with compute.engine: dask (scale_pos_weight weighs the frauds)"
+        )
+
+
+def feature_files(paths: ProjectPaths, split: str) -> list[str]:
+    directory = paths.features_file(split)
+    if not directory.is_dir():
+        raise ArtifactError(
+            f"{directory}: not a partitioned output; run `fraudctl features build` with "
+            "compute.engine: dask first"
+        )
+    return list(partitions_of(directory).values())
+
+
+def select_partitioned(params: Params, paths: ProjectPaths, progress: Progress = quiet) -> Selected:
+    import dask.dataframe as dd
+    from lightgbm.dask import DaskLGBMClassifier
+
+    check_supported(params)
+    schema = load_schema(paths)
+    features = list(schema.features)
+    train_files = feature_files(paths, "train")
+    validation_files = feature_files(paths, "validation")
+    with connect(params.compute) as client:
+        from distributed import wait
+
+        # Persisted before X and y are taken apart: LightGBM pairs their partitions by
+        # position, and a lazily re-planned frame can split them differently
+        # (lightgbm-org/LightGBM#6920). LightGBM holds its rows in memory anyway. Read
+        # through from_map: dask's parquet reader with `columns` loses persisted pieces.
+        train = dd.from_map(
+            read_columns, train_files, columns=[*features, schema.target]
+        ).persist()
+        wait(train)
+        rows = len(train)
+
+        progress("checking single features for label leaks (on a sample)")
+        fraction = min(1.0, 2 * SAMPLE_ROWS / max(rows, 1))
+        sample = train.sample(frac=fraction, random_state=params.base.seed).compute()
+        check_for_leaks(
+            sample,
+            features,
+            schema.target,
+            params.features.leak_guard_auc,
+            params.features.leak_guard_allow,
+            params.base.seed,
+        )
+        del sample
+
+        progress(f"fitting lightgbm on {rows:,} rows across the workers")
+        local, options = build_estimator(
+            params.model, params.base.seed, features, schema.categorical
+        )
+        settings = {k: v for k, v in local.get_params().items() if k != "n_jobs"}
+        distributed = DaskLGBMClassifier(client=client, **settings)
+        started = time.perf_counter()
+        distributed.fit(train[features], train[schema.target], **options)
+        fit_seconds = time.perf_counter() - started
+        estimator = distributed.to_local()
+
+        progress("scoring the validation split on the workers")
+        model = client.scatter(estimator, broadcast=True)
+        pieces = client.gather(
+            client.map(validation_scores, validation_files, model=model, schema=schema)
+        )
+    scored = pd.concat([frame for frame, _ in pieces], ignore_index=True)
+    digest = hashlib.sha256(np.concatenate([h for _, h in pieces]).tobytes()).hexdigest()[:16]
+    scores = scored.pop("__score").to_numpy()
+    progress("choosing the decision threshold on validation")
+    choice = choose_threshold(
+        scored[schema.target].to_numpy(), scores, amounts(scored, schema), params.threshold
+    )
+    return Selected(
+        estimator=estimator,
+        fit_seconds=fit_seconds,
+        threshold=choice,
+        validation=split_metrics(params, scored, schema, scores, choice.value),
+        selection={
+            "method": "holdout",
+            "engine": "dask",
+            "workers": params.compute.workers,
+            "validated_rows": len(scored),
+        },
+        fingerprint=digest,
+        train_rows=rows,
+    )
+
+
+def read_columns(file: str, columns: list[str] | None = None) -> pd.DataFrame:
+    return pd.read_parquet(file, columns=columns)
+
+
+def validation_scores(file: str, model: Any, schema: Schema) -> tuple[pd.DataFrame, np.ndarray]:
+    """One partition's scores and the columns metrics read, plus the row hashes that make
+    the data fingerprint (equal to the local engine's on the same rows): a task."""
+    frame = pd.read_parquet(file)
+    features = list(schema.features)
+    hashes = pd.util.hash_pandas_object(frame[[*features, schema.target]], index=False)
+    keep = [schema.target, schema.time, *schema.entities.values()]
+    keep += [c for c in (schema.amount,) if c]
+    out = frame[list(dict.fromkeys(keep))].copy()
+    out["__score"] = model.predict_proba(frame[features])[:, 1] if len(frame) else []
+    return out, hashes.to_numpy()
