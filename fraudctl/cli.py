@@ -691,12 +691,32 @@ def score(
         typer.Option(help="Earlier transactions (labels optional) feeding history features."),
     ] = None,
     model: Annotated[Path, typer.Option(help="The model directory.")] = Path("models/model"),
+    params_file: ParamsOption = DEFAULT_PARAMS_FILE,
 ) -> None:
-    """Score a file of raw transactions: probability and decision per row."""
-    from fraudctl.score import score_file
+    """Score a file of raw transactions: probability and decision per row.
+
+    INPUT may also be a directory or glob of daily parquet files: with compute.engine: dask
+    in params.yaml each file is scored on the cluster into OUTPUT/<its name>.
+    """
+    from fraudctl.io import is_partitioned
 
     with progress("score") as step:
-        result = score_file(input_path, output, model, history, progress=step)
+        compute = _load(params_file)[0].compute if params_file.exists() else None
+        if compute is not None and compute.engine == "dask" and is_partitioned(str(input_path)):
+            from fraudctl.distributed.score import score_partitions
+
+            result = score_partitions(
+                str(input_path),
+                output,
+                model,
+                compute,
+                str(history) if history else None,
+                progress=step,
+            )
+        else:
+            from fraudctl.score import score_file
+
+            result = score_file(input_path, output, model, history, progress=step)
     rate = result.rows / result.seconds if result.seconds else float("inf")
     console.print(
         f"[green]✓[/] {result.rows:,} rows scored in {result.seconds:.1f} s "

@@ -102,7 +102,8 @@ def features_task(
     job: history.Job, transform: FeatureTransform, staging: str, keep: list[str]
 ) -> dict[str, int]:
     """One partition's model inputs, written per split; gap rows are history only."""
-    frame, matrix = history.job_features(job, transform)
+    frame, earlier = history.job_inputs(job, transform)
+    matrix = transform.matrix(frame, earlier)
     split_of = frame[history.TAG].to_numpy()
     counts = {}
     for name in SPLITS:

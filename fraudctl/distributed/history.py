@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 
 from fraudctl.features.transform import FeatureTransform
 
@@ -57,13 +58,26 @@ def needs_last_seen(transform: FeatureTransform) -> bool:
     return any(spec.time_since_previous for spec in transform.specs)
 
 
+Clean = Callable[[pd.DataFrame, str], pd.DataFrame]
+
+
 def read_partition(
-    part: Partition, transform: FeatureTransform, columns: list[str] | None = None
+    part: Partition,
+    transform: FeatureTransform,
+    columns: list[str] | None = None,
+    clean: Clean | None = None,
 ) -> pd.DataFrame:
-    """The partition's rows in (time, arrival) order; ``columns=None`` reads them all."""
+    """The partition's rows in (time, arrival) order; ``columns=None`` reads them all.
+    ``clean(frame, file)`` validates raw input (scoring) before anything else."""
     frames = []
     for file, label in zip(part.files, part.labels, strict=True):
-        frame = pd.read_parquet(file, columns=columns)
+        wanted = columns
+        if columns is not None:  # the label may be absent (a scoring batch)
+            present = set(pq.read_schema(file).names)
+            wanted = [c for c in columns if c in present or c != transform.target]
+        frame = pd.read_parquet(file, columns=wanted)
+        if clean is not None:
+            frame = clean(frame, file)
         if columns is None:
             frame[TAG] = label
         frames.append(frame)
@@ -72,16 +86,34 @@ def read_partition(
     return frame.take(order).reset_index(drop=True)
 
 
-def partition_stats(part: Partition, transform: FeatureTransform) -> PartitionStats:
-    """Row count and time range (a task: reads the time column only)."""
-    times = pd.concat([pd.read_parquet(f, columns=[transform.time]) for f in part.files])
+def partition_stats(
+    part: Partition, transform: FeatureTransform, clean: Clean | None = None
+) -> PartitionStats:
+    """Row count and time range (a task). Without ``clean`` only the time column is read;
+    with it the whole file is validated, so bad input fails before any output is written."""
+    columns = None if clean else [transform.time]
+    times = read_partition(part, transform, columns, clean)
     time_ms = transform.time_ms(times[transform.time])
     return PartitionStats(len(times), int(time_ms.min()), int(time_ms.max()))
 
 
-def last_rows(part: Partition, transform: FeatureTransform) -> dict[str, pd.DataFrame]:
+def check_time_order(parts: list[Partition], stats: list[PartitionStats]) -> None:
+    """Each file must end before the next one starts (the order history relies on)."""
+    from fraudctl.errors import DataError
+
+    for (before, first), (after, second) in itertools.pairwise(zip(parts, stats, strict=True)):
+        if first.last_ms >= second.first_ms:
+            raise DataError(
+                f"{before.files[-1]} does not end before {after.files[0]} starts: partitions "
+                "must follow each other in time, e.g. one file per day named by date"
+            )
+
+
+def last_rows(
+    part: Partition, transform: FeatureTransform, clean_history: Clean | None = None
+) -> dict[str, pd.DataFrame]:
     """Each entity's last row in the partition, per entity role (a task)."""
-    frame = read_partition(part, transform, history_columns(transform))
+    frame = read_partition(part, transform, history_columns(transform), clean_history)
     return {
         role: frame.drop_duplicates(column, keep="last")
         for role, column in transform.entities.items()
@@ -144,15 +176,20 @@ def plan(
             yield Job(part, tuple(parts[start:i]), carried.snapshot())
 
 
-def job_features(job: Job, transform: FeatureTransform) -> tuple[pd.DataFrame, np.ndarray]:
-    """(the partition's rows, their feature matrix): a task on a worker."""
-    frame = read_partition(job.part, transform)
+def job_inputs(
+    job: Job,
+    transform: FeatureTransform,
+    clean: Clean | None = None,
+    clean_history: Clean | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """(the partition's rows, the history they need), for ``transform.matrix``; history
+    partitions are read with the kernel's columns only (and cleaned as such)."""
+    frame = read_partition(job.part, transform, clean=clean)
     columns = history_columns(transform)
-    earlier = [read_partition(p, transform, columns) for p in job.history]
+    earlier = [read_partition(p, transform, columns, clean_history) for p in job.history]
     if job.last_seen is not None:
-        earlier.insert(0, job.last_seen[columns])
-    history = pd.concat(earlier, ignore_index=True) if earlier else None
-    return frame, transform.matrix(frame, history)
+        earlier.insert(0, job.last_seen[[c for c in columns if c in job.last_seen.columns]])
+    return frame, pd.concat(earlier, ignore_index=True) if earlier else None
 
 
 def run_bounded(

@@ -75,9 +75,7 @@ def select_partitioned(params: Params, paths: ProjectPaths, progress: Progress =
         # position, and a lazily re-planned frame can split them differently
         # (lightgbm-org/LightGBM#6920). LightGBM holds its rows in memory anyway. Read
         # through from_map: dask's parquet reader with `columns` loses persisted pieces.
-        train = dd.from_map(
-            read_columns, train_files, columns=[*features, schema.target]
-        ).persist()
+        train = dd.from_map(read_columns, train_files, columns=[*features, schema.target]).persist()
         wait(train)
         rows = len(train)
 
