@@ -160,6 +160,7 @@ def write_partitioned_log(
     seed: int = 42,
     chunk_days: int = 7,
     progress: Callable[[str], None] | None = None,
+    **rates: float,
 ) -> int:
     """One parquet file per day (``YYYY-MM-DD.parquet``), generated a week at a time, so a
     log of any length is written without ever being in memory. Returns the row count.
@@ -180,6 +181,7 @@ def write_partitioned_log(
             seed=seed,
             traffic_seed=week,
             first_id=written,
+            **rates,
         )
         day = frame["timestamp"].dt.floor("D")
         for stamp, part in frame.groupby(day, sort=True):

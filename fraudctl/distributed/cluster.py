@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import socket
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -53,7 +54,10 @@ def connect(compute: ComputeParams) -> Iterator[Client]:
         ):
             yield client
         return
+    host, port = compute.scheduler.removeprefix("tcp://").rsplit(":", 1)
     try:
+        # A refused or unroutable address fails here in seconds, not after Client's timeout.
+        socket.create_connection((host, int(port)), timeout=5).close()
         client = Client(compute.scheduler, timeout="20s")
     except OSError as exc:
         raise ConfigError(

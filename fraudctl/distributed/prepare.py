@@ -163,7 +163,7 @@ def check_time_order(cleaned: list[CleanPartition]) -> None:
     for before, after in itertools.pairwise(cleaned):
         if before.seconds_max >= after.seconds_min:
             raise DataError(
-                f"{before.file} ends after {after.file} starts "
+                f"{before.file} does not end before {after.file} starts "
                 f"({pd.Timestamp(before.seconds_max, unit='s')} >= "
                 f"{pd.Timestamp(after.seconds_min, unit='s')}): engine dask needs partitions "
                 "in time order, e.g. one file per day named by date (2026-04-01.parquet)"

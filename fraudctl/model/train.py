@@ -168,10 +168,12 @@ class Selected:
 
 
 def train(params: Params, paths: ProjectPaths, progress: Progress = quiet) -> TrainResult:
+    if params.compute.engine == "dask":
+        from fraudctl.distributed.train import check_supported, select_partitioned
+
+        check_supported(params)  # before any work
     transform = FeatureTransform.from_dict(load_transform_dict(paths))
     if params.compute.engine == "dask":
-        from fraudctl.distributed.train import select_partitioned
-
         selected = select_partitioned(params, paths, progress)
     else:
         selected = select(params, paths, progress)

@@ -1,0 +1,238 @@
+"""compute.engine: dask against engine: local on the same day-partitioned log.
+
+prepare, features and score must give the same rows and numbers; LightGBM's distributed
+training is compared by validation PR-AUC within a stated tolerance.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from fraudctl.config import SPLITS, ProjectPaths, parse_params
+from fraudctl.data.synthetic_transactions import write_partitioned_log
+from tests.conftest import example_params, invoke, run_training_stages
+
+pytest.importorskip("distributed")
+
+DASK = {"engine": "dask", "scheduler": "local-cluster", "workers": 2, "memory_per_worker": "1GiB"}
+# LightGBM on two workers bins each worker's rows itself: not bit-identical (README: Dask).
+PR_AUC_TOLERANCE = 0.05
+RETURNING = 9_999_999  # a customer seen on day 0 and again on the last day only
+
+
+def _write_log(directory: Path, days: int = 45) -> Path:
+    write_partitioned_log(
+        directory,
+        days=days,
+        n_customers=150,
+        n_terminals=200,
+        seed=3,
+        compromised_terminal_rate=0.05,
+        compromised_card_rate=0.05,
+    )
+    files = sorted(directory.glob("*.parquet"))
+    for file, hour in ((files[0], 10), (files[-1], 11)):
+        day = pd.read_parquet(file)
+        extra = day.iloc[[0]].copy()
+        extra["customer_id"] = RETURNING
+        extra["transaction_id"] = 10**9 + hour
+        extra["timestamp"] = day["timestamp"].iloc[0].floor("D") + pd.Timedelta(hours=hour)
+        extra["is_fraud"] = 0
+        both = pd.concat([day, extra]).sort_values("timestamp", kind="stable")
+        both.to_parquet(file, index=False)
+    return directory
+
+
+def _params(log: Path, **sections: Any):
+    return parse_params(
+        example_params(
+            {
+                "data": {"source": str(log)},
+                "selection": {"folds": 0},
+                "emissions": {"enabled": False},
+                **sections,
+            }
+        )
+    )
+
+
+@pytest.fixture(scope="module")
+def engines(tmp_path_factory, mlflow_store) -> dict[str, Any]:
+    root = tmp_path_factory.mktemp("engines")
+    log = _write_log(root / "log")
+    runs = {}
+    for engine, compute in (("local", {}), ("dask", DASK)):
+        params = _params(log, compute=compute)
+        runs[engine] = run_training_stages(params, ProjectPaths(root / engine), mlflow_store)
+    return {"root": root, "log": log, **runs}
+
+
+def _frames(paths: ProjectPaths, kind: str) -> dict[str, pd.DataFrame]:
+    if kind == "prepared":
+        return {s: pd.read_parquet(paths.split_file(s)) for s in (*SPLITS, "gap")}
+    return {s: pd.read_parquet(paths.features_file(s)) for s in SPLITS}
+
+
+def test_prepared_splits_are_the_same_rows(engines):
+    local, dask = engines["local"], engines["dask"]
+    assert dask.split_file("train").is_dir()  # partitioned like its input
+    for name, frame in _frames(local, "prepared").items():
+        pd.testing.assert_frame_equal(_frames(dask, "prepared")[name], frame, check_exact=True)
+    reports = [json.loads(p.data_report.read_text()) for p in (local, dask)]
+    assert reports[0]["splits"] == reports[1]["splits"]
+    assert reports[0]["gap_rows"] == reports[1]["gap_rows"] > 0
+
+
+def test_features_are_identical_across_partition_edges(engines):
+    """Every history feature crosses day files here: windows up to 30 days, a terminal's
+    risk with a 7-day label delay, and a customer who returns after 44 days."""
+    local, dask = _frames(engines["local"], "features"), _frames(engines["dask"], "features")
+    for name in SPLITS:
+        pd.testing.assert_frame_equal(dask[name], local[name], check_exact=True)
+    transforms = [
+        json.loads(p.transform_file.read_text()) for p in (engines["local"], engines["dask"])
+    ]
+    assert transforms[0] == transforms[1]
+    test = local["test"]
+    returning = test[test["customer_id"] == RETURNING]
+    assert len(returning) == 1  # its day-0 row is far outside every window...
+    gap = returning["customer_seconds_since_previous"].iloc[0]
+    assert gap == pytest.approx(44 * 86_400 + 3600)  # ...but still its previous transaction
+
+
+def test_other_partition_sizes_give_the_same_features(engines, tmp_path):
+    """Three days per file instead of one: partition edges fall elsewhere in every
+    entity's history, and nothing changes."""
+    days = sorted(engines["log"].glob("*.parquet"))
+    weekly = tmp_path / "log"
+    weekly.mkdir()
+    for start in range(0, len(days), 3):
+        group = [pd.read_parquet(f) for f in days[start : start + 3]]
+        pd.concat(group, ignore_index=True).to_parquet(weekly / f"{start:03d}.parquet")
+    params = _params(weekly, compute=DASK)
+    paths = ProjectPaths(tmp_path / "project")
+    from fraudctl.data.prepare import prepare
+    from fraudctl.features.build import build_features
+
+    prepare(params, paths)
+    build_features(params, paths)
+    expected = _frames(engines["local"], "features")
+    for name, frame in _frames(paths, "features").items():
+        pd.testing.assert_frame_equal(frame, expected[name], check_exact=True)
+
+
+def test_distributed_lightgbm_is_within_tolerance_of_local(engines):
+    reports = {e: json.loads(engines[e].train_report.read_text()) for e in ("local", "dask")}
+    assert reports["dask"]["selection"]["engine"] == "dask"
+    local, dask = (reports[e]["validation"]["pr_auc"] for e in ("local", "dask"))
+    assert abs(local - dask) <= PR_AUC_TOLERANCE, (local, dask)
+    from fraudctl.model.bundle import payload_dir
+
+    metadata = [
+        json.loads((payload_dir(engines[e].model_dir) / "model.json").read_text()) for e in reports
+    ]
+    # the same validation rows: the registry compares the two models on equal terms
+    assert metadata[0]["validation_fingerprint"] == metadata[1]["validation_fingerprint"]
+
+
+def test_score_on_dask_writes_one_file_per_day_with_the_local_scores(
+    engines, tmp_path, runner, monkeypatch
+):
+    days = sorted(engines["log"].glob("*.parquet"))
+    batch, earlier = tmp_path / "batch", tmp_path / "earlier"
+    for directory, files in ((batch, days[-5:]), (earlier, days[:-5])):
+        directory.mkdir()
+        for file in files:
+            (directory / file.name).write_bytes(file.read_bytes())
+    model = engines["local"].model_dir
+    params = tmp_path / "params.yaml"
+    params.write_text(json.dumps(example_params({"compute": DASK})))
+    monkeypatch.chdir(tmp_path)
+    common = ["--history", str(earlier), "--model", str(model), "-p", str(params)]
+    result = invoke(runner, "score", str(batch), "-o", "scored", *common)
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "scored").iterdir()) == [f.name for f in days[-5:]]
+
+    params.write_text(json.dumps(example_params()))
+    result = invoke(runner, "score", str(batch), "-o", "local.parquet", *common)
+    assert result.exit_code == 0, result.output
+    on_dask = pd.read_parquet(tmp_path / "scored")
+    local = pd.read_parquet(tmp_path / "local.parquet")
+    np.testing.assert_array_equal(on_dask["fraud_probability"], local["fraud_probability"])
+
+
+# --- what goes wrong, said clearly ----------------------------------------------------
+
+
+def _data(runner, tmp_path, monkeypatch, log: Path, **sections: Any):
+    monkeypatch.chdir(tmp_path)
+    raw = example_params({"data": {"source": str(log)}, "compute": DASK, **sections})
+    (tmp_path / "params.yaml").write_text(json.dumps(raw))
+    return invoke(runner, "data")
+
+
+def test_overlapping_partitions_are_refused(engines, tmp_path, runner, monkeypatch):
+    days = sorted(engines["log"].glob("*.parquet"))[:4]
+    log = tmp_path / "log"
+    log.mkdir()
+    for file in days:
+        (log / file.name).write_bytes(file.read_bytes())
+    (log / "2099-01-01.parquet").write_bytes(days[0].read_bytes())  # day 0 again, last
+    result = _data(runner, tmp_path, monkeypatch, log)
+    assert result.exit_code == 2
+    assert "does not end before" in result.output and "2099-01-01.parquet" in result.output
+    assert not (tmp_path / "data/prepared").exists()
+
+
+def test_a_bad_partition_is_named_with_its_row(engines, tmp_path, runner, monkeypatch):
+    days = sorted(engines["log"].glob("*.parquet"))[:6]
+    log = tmp_path / "log"
+    log.mkdir()
+    for file in days:
+        frame = pd.read_parquet(file)
+        if file == days[3]:
+            frame.loc[2, "amount"] = float("nan")
+        frame.to_parquet(log / file.name, index=False)
+    result = _data(runner, tmp_path, monkeypatch, log)
+    assert result.exit_code == 2
+    assert days[3].name in result.output and "row 3" in result.output, result.output
+
+
+@pytest.mark.parametrize(
+    ("sections", "expected"),
+    [
+        ({"split": {"method": "random", "gap": None}}, "split.method: random"),
+        ({"model": {"name": "hist_gradient_boosting"}}, "does not train on compute.engine: dask"),
+        ({"compute": {**DASK, "scheduler": "tcp://127.0.0.1:9"}}, "cannot reach tcp://127.0.0.1:9"),
+    ],
+)
+def test_what_dask_cannot_do_is_a_clear_error(
+    engines, tmp_path, runner, monkeypatch, sections, expected
+):
+    monkeypatch.chdir(tmp_path)
+    raw = example_params(
+        {"data": {"source": str(engines["log"])}, "compute": DASK, "selection": {"folds": 0}}
+    )
+    for key, value in sections.items():
+        raw[key] = {**raw[key], **value}
+    (tmp_path / "params.yaml").write_text(json.dumps(raw))
+    result = invoke(runner, "train" if "model" in sections else "data")
+    assert result.exit_code == 2, result.output
+    assert expected in result.output
+
+
+def test_the_local_engine_refuses_a_log_it_cannot_hold(engines, tmp_path, runner, monkeypatch):
+    monkeypatch.setattr("fraudctl.data.prepare.LOCAL_BYTES_PER_CELL", 10**12)
+    monkeypatch.chdir(tmp_path)
+    raw = example_params({"data": {"source": str(engines["log"])}})
+    (tmp_path / "params.yaml").write_text(json.dumps(raw))
+    result = invoke(runner, "data")
+    assert result.exit_code == 2
+    assert "set compute.engine: dask" in result.output
+    assert not (tmp_path / "data/prepared").exists()
