@@ -395,6 +395,9 @@ class ComputeParams(_Section):
     workers: Annotated[int, Field(ge=1, le=256)] = 2
     threads_per_worker: Annotated[int, Field(ge=1, le=64)] = 1
     memory_per_worker: Annotated[str, AfterValidator(_memory)] = "2GiB"
+    # consecutive daily partitions computed by one task (features, score): more rows per task
+    # read each day's history window fewer times; fewer keep a worker's memory smaller
+    rows_per_task: Annotated[int, Field(ge=1_000)] = 500_000
 
 
 class CardParams(_Section):

@@ -84,7 +84,9 @@ def build_features_partitioned(
             counts = history.run_bounded(
                 client,
                 features_task,
-                history.plan(parts, stats, transform, fetch_last_rows),
+                history.plan(
+                    parts, stats, transform, fetch_last_rows, params.compute.rows_per_task
+                ),
                 in_flight=2 * len(client.scheduler_info()["workers"]),
                 transform=transform,
                 staging=str(staging),
@@ -101,18 +103,21 @@ def build_features_partitioned(
 def features_task(
     job: history.Job, transform: FeatureTransform, staging: str, keep: list[str]
 ) -> dict[str, int]:
-    """One partition's model inputs, written per split; gap rows are history only."""
+    """The job's model inputs, written per partition and split; gap rows are history only.
+    Partition 0 also writes empty pieces, so every split directory has the columns."""
     frame, earlier = history.job_inputs(job, transform)
     matrix = transform.matrix(frame, earlier)
     split_of = frame[history.TAG].to_numpy()
-    counts = {}
-    for name in SPLITS:
-        mine = np.flatnonzero(split_of == name)
-        if not mine.size and job.part.index != 0:
-            continue
-        columns = {c: matrix[mine, j] for j, c in enumerate(transform.output_columns)}
-        columns.update({c: frame[c].to_numpy()[mine] for c in keep})
-        target = Path(staging) / f"{name}.parquet" / f"part-{job.part.index:05d}.parquet"
-        pd.DataFrame(columns, copy=False).to_parquet(target, index=False)
-        counts[name] = int(mine.size)
+    number = frame[history.PART_NUMBER].to_numpy()
+    counts: dict[str, int] = {}
+    for part in job.parts:
+        for name in SPLITS:
+            mine = np.flatnonzero((split_of == name) & (number == part.index))
+            if not mine.size and part.index != 0:
+                continue
+            columns = {c: matrix[mine, j] for j, c in enumerate(transform.output_columns)}
+            columns.update({c: frame[c].to_numpy()[mine] for c in keep})
+            target = Path(staging) / f"{name}.parquet" / f"part-{part.index:05d}.parquet"
+            pd.DataFrame(columns, copy=False).to_parquet(target, index=False)
+            counts[name] = counts.get(name, 0) + int(mine.size)
     return counts

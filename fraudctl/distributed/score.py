@@ -87,7 +87,7 @@ def score_partitions(
             counts = history.run_bounded(
                 client,
                 score_task,
-                history.plan(parts, stats, transform, fetch_last_rows),
+                history.plan(parts, stats, transform, fetch_last_rows, compute.rows_per_task),
                 in_flight=2 * len(client.scheduler_info()["workers"]),
                 model_dir=model_dir,
                 staging=str(staging),
@@ -132,12 +132,17 @@ def score_task(
     clean: history.Clean,
     clean_history: history.Clean,
 ) -> tuple[int, int]:
-    """Score one partition and write it under the input file's name: (rows, flagged)."""
+    """Score the job's partitions and write each under its input file's name:
+    (rows, flagged)."""
     model = _model(model_dir)
     frame, earlier = history.job_inputs(job, model.transform, clean, clean_history)
-    frame = frame.drop(columns=[history.TAG])
     probabilities = model.predict_raw(frame, earlier)
     decisions = probabilities >= model.threshold
-    out = frame.assign(**{PROBABILITY: probabilities, DECISION: decisions.astype(np.int8)})
-    out.to_parquet(Path(staging) / Path(job.part.files[0]).name, index=False)
+    number = frame[history.PART_NUMBER].to_numpy()
+    out = frame.drop(columns=[history.TAG, history.PART_NUMBER]).assign(
+        **{PROBABILITY: probabilities, DECISION: decisions.astype(np.int8)}
+    )
+    for part in job.parts:
+        mine = out[number == part.index]
+        mine.to_parquet(Path(staging) / Path(part.files[0]).name, index=False)
     return len(out), int(decisions.sum())

@@ -20,7 +20,14 @@ from tests.conftest import example_params, invoke, run_training_stages
 
 pytest.importorskip("distributed")
 
-DASK = {"engine": "dask", "scheduler": "local-cluster", "workers": 2, "memory_per_worker": "1GiB"}
+# one task per day or two (the default packs 500,000 rows into a task)
+DASK = {
+    "engine": "dask",
+    "scheduler": "local-cluster",
+    "workers": 2,
+    "memory_per_worker": "1GiB",
+    "rows_per_task": 1000,
+}
 # LightGBM on two workers bins each worker's rows itself: not bit-identical (README: Dask).
 PR_AUC_TOLERANCE = 0.05
 RETURNING = 9_999_999  # a customer seen on day 0 and again on the last day only
@@ -107,15 +114,15 @@ def test_features_are_identical_across_partition_edges(engines):
 
 
 def test_other_partition_sizes_give_the_same_features(engines, tmp_path):
-    """Three days per file instead of one: partition edges fall elsewhere in every
-    entity's history, and nothing changes."""
+    """Three days per file instead of one, and several files per task: partition and task
+    edges fall elsewhere in every entity's history, and nothing changes."""
     days = sorted(engines["log"].glob("*.parquet"))
     weekly = tmp_path / "log"
     weekly.mkdir()
     for start in range(0, len(days), 3):
         group = [pd.read_parquet(f) for f in days[start : start + 3]]
         pd.concat(group, ignore_index=True).to_parquet(weekly / f"{start:03d}.parquet")
-    params = _params(weekly, compute=DASK)
+    params = _params(weekly, compute={**DASK, "rows_per_task": 5000})
     paths = ProjectPaths(tmp_path / "project")
     from fraudctl.data.prepare import prepare
     from fraudctl.features.build import build_features
