@@ -398,6 +398,9 @@ class ComputeParams(_Section):
     # consecutive daily partitions computed by one task (features, score): more rows per task
     # read each day's history window fewer times; fewer keep a worker's memory smaller
     rows_per_task: Annotated[int, Field(ge=1_000)] = 500_000
+    # LightGBM trains in memory: beyond this many train rows every fraud is kept and the
+    # legitimate rows are sampled (the threshold is still chosen on all validation rows)
+    max_train_rows: Annotated[int, Field(ge=10_000)] = 4_000_000
 
 
 class CardParams(_Section):

@@ -123,8 +123,8 @@ def split_table(
     gap_parts = []
     if split.gap_seconds:
         seconds = _seconds(ordered[schema.time])
-        for previous, name in (("train", "validation"), ("validation", "test")):
-            cut = seconds[parts[previous].index[-1]] + split.gap_seconds
+        for last, name in ((first - 1, "validation"), (second - 1, "test")):
+            cut = seconds[last] + split.gap_seconds if last >= 0 else -np.inf
             part = parts[name]
             inside = seconds[part.index] < cut
             gap_parts.append(part[inside])

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+import warnings
 from typing import Any
 
 import numpy as np
@@ -27,6 +28,7 @@ from fraudctl.data.splits import load_schema
 from fraudctl.distributed.cluster import connect
 from fraudctl.distributed.history import partitions_of
 from fraudctl.errors import ArtifactError, ConfigError
+from fraudctl.io import read_json
 from fraudctl.model.estimators import build_estimator
 from fraudctl.model.leakage import SAMPLE_ROWS, check_for_leaks
 from fraudctl.model.threshold import choose_threshold
@@ -75,7 +77,22 @@ def select_partitioned(params: Params, paths: ProjectPaths, progress: Progress =
         # position, and a lazily re-planned frame can split them differently
         # (lightgbm-org/LightGBM#6920). LightGBM holds its rows in memory anyway. Read
         # through from_map: dask's parquet reader with `columns` loses persisted pieces.
-        train = dd.from_map(read_columns, train_files, columns=[*features, schema.target]).persist()
+        split = read_json(paths.data_report)["splits"]["train"]
+        keep_legit = legit_fraction(split["rows"], split["frauds"], params.compute.max_train_rows)
+        if keep_legit < 1:
+            progress(
+                f"training on every fraud and {keep_legit:.1%} of the legitimate rows "
+                f"(compute.max_train_rows: {params.compute.max_train_rows:,})"
+            )
+        train = dd.from_map(
+            read_training_rows,
+            train_files,
+            list(range(len(train_files))),
+            columns=[*features, schema.target],
+            target=schema.target,
+            keep_legit=keep_legit,
+            seed=params.base.seed,
+        ).persist()
         wait(train)
         rows = len(train)
 
@@ -99,7 +116,9 @@ def select_partitioned(params: Params, paths: ProjectPaths, progress: Progress =
         settings = {k: v for k, v in local.get_params().items() if k != "n_jobs"}
         distributed = DaskLGBMClassifier(client=client, **settings)
         started = time.perf_counter()
-        distributed.fit(train[features], train[schema.target], **options)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Parameter n_jobs will be ignored")
+            distributed.fit(train[features], train[schema.target], **options)
         fit_seconds = time.perf_counter() - started
         estimator = distributed.to_local()
 
@@ -125,14 +144,39 @@ def select_partitioned(params: Params, paths: ProjectPaths, progress: Progress =
             "engine": "dask",
             "workers": params.compute.workers,
             "validated_rows": len(scored),
+            "trained_rows": rows,
+            "legit_rows_kept": keep_legit,
         },
         fingerprint=digest,
         train_rows=rows,
     )
 
 
-def read_columns(file: str, columns: list[str] | None = None) -> pd.DataFrame:
-    return pd.read_parquet(file, columns=columns)
+def legit_fraction(rows: int, frauds: int, cap: int) -> float:
+    """The share of legitimate rows to train on so the total stays under ``cap`` (every
+    fraud is kept): LightGBM holds its training rows in memory, so this bounds a worker's
+    memory whatever the log's length (README: Dask)."""
+    legit = rows - frauds
+    if rows <= cap or legit <= 0:
+        return 1.0
+    return max(0.0, (cap - frauds) / legit)
+
+
+def read_training_rows(
+    file: str,
+    number: int,
+    columns: list[str] | None = None,
+    target: str = "",
+    keep_legit: float = 1.0,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """One partition of the train split as float32 (half the memory; LightGBM bins the
+    values anyway), every fraud and a seeded sample of the legitimate rows."""
+    frame = pd.read_parquet(file, columns=columns)
+    if keep_legit < 1:
+        draw = np.random.default_rng([seed, number]).random(len(frame))
+        frame = frame[(frame[target].to_numpy() == 1) | (draw < keep_legit)]
+    return frame.astype(np.float32)
 
 
 def validation_scores(file: str, model: Any, schema: Schema) -> tuple[pd.DataFrame, np.ndarray]:
