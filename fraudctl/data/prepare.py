@@ -69,16 +69,11 @@ def load_source(params: Params, source: str | None = None) -> tuple[pd.DataFrame
     return read_table(Path(source)), source
 
 
-# Memory the local engine needs per raw cell (8 bytes) while the table, its validated copy,
-# its time-sorted copy and the split frames are alive at once (benchmarks/dask.py).
-LOCAL_BYTES_PER_CELL = 40
-
-
 def check_fits_in_memory(source: str) -> None:
-    """Refuse, before reading, a partitioned log the local engine cannot hold: a clear error
-    that names the other engine is better than the kernel's OOM killer mid-stage."""
-    import psutil
+    """The local engine reads a partitioned source whole: refuse it if it cannot."""
     import pyarrow.parquet as pq
+
+    from fraudctl.capacity import PREPARE_COPIES, require_memory
 
     cells = 0
     for file in partition_files(source):
@@ -87,14 +82,7 @@ def check_fits_in_memory(source: str) -> None:
         except Exception:
             continue  # read_table names a damaged file precisely
         cells += meta.num_rows * meta.num_columns
-    needed = cells * LOCAL_BYTES_PER_CELL
-    available = psutil.virtual_memory().available
-    if needed > available:
-        raise DataError(
-            f"{source}: about {needed / 2**30:.1f} GiB is needed to prepare it in memory and "
-            f"{available / 2**30:.1f} GiB is available; set compute.engine: dask in "
-            "params.yaml to run partition by partition (README: When it no longer fits)"
-        )
+    require_memory(cells, PREPARE_COPIES, source)
 
 
 def split_table(

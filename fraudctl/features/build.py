@@ -18,7 +18,7 @@ from fraudctl.config import SPLITS, Params, ProjectPaths
 from fraudctl.data.schema import Schema
 from fraudctl.data.splits import load_prepared, load_raw_schema
 from fraudctl.features.transform import FeatureTransform
-from fraudctl.io import atomic_directory, write_json
+from fraudctl.io import atomic_directory, read_json, write_json
 from fraudctl.progress import Progress, quiet
 
 SPLIT_COLUMN = "__split"
@@ -52,6 +52,18 @@ def passthrough_columns(schema: Schema) -> list[str]:
     return list(dict.fromkeys(columns))
 
 
+def check_fits_in_memory(params: Params, paths: ProjectPaths, schema: Schema) -> None:
+    """Every prepared row and its feature matrix are in memory at once on this engine."""
+    from fraudctl.capacity import FEATURES_COPIES, require_memory
+    from fraudctl.features.transform import window_specs
+
+    report = read_json(paths.data_report)
+    rows = sum(split["rows"] for split in report["splits"].values()) + report["gap_rows"]
+    outputs = len(schema.features) + len(params.features.calendar)
+    outputs += sum(len(spec.names()) for spec in window_specs(params.features))
+    require_memory(rows * (report["source"]["columns"] + outputs), FEATURES_COPIES, "features")
+
+
 def build_features(
     params: Params, paths: ProjectPaths, progress: Progress = quiet
 ) -> FeaturesResult:
@@ -60,6 +72,7 @@ def build_features(
 
         return build_features_partitioned(params, paths, progress)
     schema = load_raw_schema(paths)
+    check_fits_in_memory(params, paths, schema)
     progress("loading the prepared splits")
     parts = {name: load_prepared(paths, name) for name in (*SPLITS, "gap")}
     transform = fit_transform(params, schema, parts["train"])

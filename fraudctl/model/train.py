@@ -180,11 +180,22 @@ def train(params: Params, paths: ProjectPaths, progress: Progress = quiet) -> Tr
     return record(params, paths, transform, selected, progress)
 
 
+def check_fits_in_memory(paths: ProjectPaths, schema: Schema) -> None:
+    """The train and validation splits and the library's own copy are in memory at once."""
+    from fraudctl.capacity import TRAIN_COPIES, require_memory
+    from fraudctl.io import read_json
+
+    splits = read_json(paths.data_report)["splits"]
+    rows = splits["train"]["rows"] + splits["validation"]["rows"]
+    require_memory(rows * (len(schema.features) + 1), TRAIN_COPIES, "train")
+
+
 def select(params: Params, paths: ProjectPaths, progress: Progress = quiet) -> Selected:
     """Fit and choose the threshold: prequential folds, or the validation split."""
     from fraudctl.model.selection import cross_validate
 
     schema = load_schema(paths)
+    check_fits_in_memory(paths, schema)
     progress("loading splits")
     train_frame = load_split(paths, "train")
     validation = load_split(paths, "validation")

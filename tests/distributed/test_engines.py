@@ -234,12 +234,24 @@ def test_what_dask_cannot_do_is_a_clear_error(
     assert expected in result.output
 
 
-def test_the_local_engine_refuses_a_log_it_cannot_hold(engines, tmp_path, runner, monkeypatch):
-    monkeypatch.setattr("fraudctl.data.prepare.LOCAL_BYTES_PER_CELL", 10**12)
+@pytest.mark.parametrize("command", [["data"], ["features", "build"], ["train"]])
+def test_the_local_engine_refuses_a_log_it_cannot_hold(
+    engines, tmp_path, runner, monkeypatch, command
+):
+    """On a machine too small for the log (simulated: each value takes a terabyte), each
+    stage refuses before reading it and names the other engine; nothing is written."""
+    import shutil
+
     monkeypatch.chdir(tmp_path)
     raw = example_params({"data": {"source": str(engines["log"])}})
     (tmp_path / "params.yaml").write_text(json.dumps(raw))
-    result = invoke(runner, "data")
-    assert result.exit_code == 2
+    if command != ["data"]:  # the earlier stages' outputs, from a machine that could
+        shutil.copytree(engines["local"].prepared_dir, tmp_path / "data/prepared")
+        shutil.copytree(engines["local"].reports_dir, tmp_path / "reports")
+        shutil.copytree(engines["local"].features_dir, tmp_path / "data/features")
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    monkeypatch.setattr("fraudctl.capacity.CELL", 10**12)
+    result = invoke(runner, *command)
+    assert result.exit_code == 2, result.output
     assert "set compute.engine: dask" in result.output
-    assert not (tmp_path / "data/prepared").exists()
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before

@@ -33,7 +33,9 @@ def pod_specs() -> list[dict]:
     ]
 
 
-@pytest.mark.parametrize("document", documents(), ids=lambda d: f"{d['kind']}/{d['metadata']['name']}")
+@pytest.mark.parametrize(
+    "document", documents(), ids=lambda d: f"{d['kind']}/{d['metadata']['name']}"
+)
 def test_manifest_validates_strictly(document):
     import kubernetes_validate
 
