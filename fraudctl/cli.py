@@ -456,12 +456,13 @@ def models() -> None:
         "tree": "exact tree SHAP where it adds up",
         "agnostic": "permutation SHAP (experiments only)",
     }
-    table = Table("family", "explanations", "serving", "saved as", "needs", "what it is")
+    table = Table("family", "explanations", "serving", "on dask", "saved as", "needs", "what it is")
     for name, entry in FAMILIES.items():
         table.add_row(
             name,
             explanation[entry.explainer],
             "compiled trees" if entry.fast_scoring else "predict_proba",
+            "yes" if entry.distributed else "-",
             entry.payload.name,
             ", ".join(entry.requirements) or "its members'",
             entry.summary,

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from fraudctl.config import SPLITS, Params, ProjectPaths, SplitParams
-from fraudctl.data.schema import Schema
+from fraudctl.data.schema import Schema, seconds_of
 from fraudctl.data.validate import ValidationSummary, validate_table
 from fraudctl.errors import DataError
 from fraudctl.io import (
@@ -110,7 +110,7 @@ def split_table(
     }
     gap_parts = []
     if split.gap_seconds:
-        seconds = _seconds(ordered[schema.time])
+        seconds = seconds_of(ordered[schema.time])
         for last, name in ((first - 1, "validation"), (second - 1, "test")):
             cut = seconds[last] + split.gap_seconds if last >= 0 else -np.inf
             part = parts[name]
@@ -129,13 +129,6 @@ def split_table(
         pd.concat(gap_parts, ignore_index=True) if gap_parts else ordered.iloc[:0].copy()
     )
     return result
-
-
-def _seconds(times: pd.Series) -> np.ndarray:
-    """Seconds as floats, whether the clock is a datetime or a number."""
-    if pd.api.types.is_datetime64_any_dtype(times):
-        return times.astype("int64").to_numpy() / 1e9
-    return times.to_numpy(dtype=np.float64)
 
 
 def _stratified_permutation(labels: np.ndarray, seed: int) -> np.ndarray:

@@ -10,8 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from fraudctl.config import SchemaParams
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
 
 ULB_FEATURES = tuple(f"V{i}" for i in range(1, 29))
 ULB_COLUMNS = ("Time", *ULB_FEATURES, "Amount", "Class")
@@ -65,3 +70,13 @@ def resolve_schema(params: SchemaParams, columns: Iterable[str]) -> Schema:
         entities=dict(params.entities),
         categorical=tuple(c for c in params.categorical if c in features),
     )
+
+
+def seconds_of(times: pd.Series) -> np.ndarray:
+    """The time column as seconds (numeric seconds, or a parsed datetime)."""
+    import numpy as np
+    import pandas as pd
+
+    if pd.api.types.is_datetime64_any_dtype(times):
+        return times.astype("int64").to_numpy() / 1e9
+    return times.to_numpy(dtype=np.float64)

@@ -16,6 +16,7 @@ whatever the log's length.
 from __future__ import annotations
 
 import itertools
+import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -243,8 +244,9 @@ def run_bounded(
 
     results: dict[int, Any] = {}
     numbered = enumerate(items)
+    run = uuid.uuid4().hex  # task keys unique to this call: nothing is shared across runs
     first = [
-        client.submit(function, item, **kwargs, key=f"{function.__name__}-{n}-{id(items)}")
+        client.submit(function, item, **kwargs, key=f"{function.__name__}-{run}-{n}")
         for n, item in itertools.islice(numbered, in_flight)
     ]
     order = {future.key: n for n, future in enumerate(first)}
@@ -253,9 +255,7 @@ def run_bounded(
         results[order.pop(future.key)] = future.result()
         future.release()
         for n, item in itertools.islice(numbered, 1):
-            nxt = client.submit(
-                function, item, **kwargs, key=f"{function.__name__}-{n}-{id(items)}"
-            )
+            nxt = client.submit(function, item, **kwargs, key=f"{function.__name__}-{run}-{n}")
             order[nxt.key] = n
             pending.add(nxt)
     return [results[n] for n in sorted(results)]

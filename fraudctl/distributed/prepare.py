@@ -24,8 +24,8 @@ import numpy as np
 import pandas as pd
 
 from fraudctl.config import SPLITS, Params, ProjectPaths, SchemaParams
-from fraudctl.data.prepare import PrepareResult, SplitSummary, _seconds, data_report
-from fraudctl.data.schema import Schema
+from fraudctl.data.prepare import PrepareResult, SplitSummary, data_report
+from fraudctl.data.schema import Schema, seconds_of
 from fraudctl.data.validate import ValidationSummary, validate_table
 from fraudctl.distributed.cluster import connect
 from fraudctl.errors import ConfigError, DataError
@@ -90,11 +90,8 @@ def prepare_partitions(params: Params, paths: ProjectPaths, source: str) -> Prep
                         split_partition,
                         [c.clean for c in cleaned],
                         offsets.tolist(),
-                        [
-                            str(staging / "{split}.parquet" / PART.format(i))
-                            for i in range(len(cleaned))
-                        ],
                         list(range(len(cleaned))),
+                        staging=str(staging),
                         bounds=bounds,
                         time=schema.time,
                         target=schema.target,
@@ -128,7 +125,7 @@ def clean_partition(
         drop_duplicates=drop_duplicates,
         max_amount=max_amount,
     )
-    seconds = _seconds(frame[resolved.time])
+    seconds = seconds_of(frame[resolved.time])
     order = np.argsort(seconds, kind="stable")
     frame.take(order).reset_index(drop=True).to_parquet(clean, index=False)
     return CleanPartition(
@@ -206,11 +203,17 @@ def split_bounds(client: Any, cleaned: list[CleanPartition], params: Params) -> 
 
 def _seconds_at(clean: str, time: str, position: int) -> float:
     column = pd.read_parquet(clean, columns=[time])[time]
-    return float(_seconds(column.iloc[[position]])[0])
+    return float(seconds_of(column.iloc[[position]])[0])
 
 
 def split_partition(
-    clean: str, offset: int, pattern: str, index: int, bounds: SplitBounds, time: str, target: str
+    clean: str,
+    offset: int,
+    index: int,
+    staging: str,
+    bounds: SplitBounds,
+    time: str,
+    target: str,
 ) -> dict[str, SplitSummary | None]:
     """Cut one sorted partition into its splits and write each non-empty piece (a task).
 
@@ -222,7 +225,7 @@ def split_partition(
     split = np.where(position < bounds.first, 0, np.where(position < bounds.second, 1, 2)).astype(
         np.int8
     )
-    seconds = _seconds(frame[time])
+    seconds = seconds_of(frame[time])
     in_gap = ((split == 1) & (seconds < bounds.validation_gap_until)) | (
         (split == 2) & (seconds < bounds.test_gap_until)
     )
@@ -231,7 +234,7 @@ def split_partition(
     for code, name in enumerate((*SPLITS, "gap")):
         piece = frame[split == code]
         if len(piece) or index == 0:
-            piece.to_parquet(pattern.format(split=name), index=False)
+            piece.to_parquet(Path(staging) / f"{name}.parquet" / PART.format(index), index=False)
         out[name] = summarise(piece, time, target) if len(piece) else None
     return out
 

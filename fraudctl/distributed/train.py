@@ -1,10 +1,10 @@
-"""Stage ``train`` on Dask: LightGBM's own distributed training, then the usual recording.
+"""Stage ``train`` on Dask: a family's own distributed training, then the usual recording.
 
-``lightgbm.dask.DaskLGBMClassifier`` trains on the workers' partitions of the train split;
-``to_local()`` turns it into the ordinary ``LGBMClassifier`` that is saved, registered and
-served like any other model. The validation split is scored partition by partition on
-the workers, and only what the metrics need (label, score, amount, time, the card id)
-comes back to the client: about 40 bytes per validation row.
+A family that declares ``distributed`` (LightGBM: ``lightgbm.dask.DaskLGBMClassifier``)
+trains on the workers' partitions of the train split; ``to_local()`` turns it into the
+ordinary model that is saved, registered and served like any other. The validation split
+is scored partition by partition on the workers, and only what the metrics need (label,
+score, amount, time, the card id) comes back to the client: about 40 bytes per row.
 
 Selection is the hold-out validation split: prequential folds refit the model several
 times over the whole period and stay with ``engine: local`` (README: Dask). LightGBM's
@@ -29,20 +29,19 @@ from fraudctl.distributed.cluster import connect
 from fraudctl.distributed.history import partitions_of
 from fraudctl.errors import ArtifactError, ConfigError
 from fraudctl.io import read_json
-from fraudctl.model.estimators import build_estimator
+from fraudctl.model.families import FAMILIES, BuildContext, family
 from fraudctl.model.leakage import SAMPLE_ROWS, check_for_leaks
 from fraudctl.model.threshold import choose_threshold
 from fraudctl.model.train import Selected, amounts, split_metrics
 from fraudctl.progress import Progress, quiet
 
-DISTRIBUTED_FAMILIES = ("lightgbm",)
-
 
 def check_supported(params: Params) -> None:
-    if params.model.name not in DISTRIBUTED_FAMILIES:
+    if family(params.model.name).distributed is None:
+        able = [f.name for f in FAMILIES.values() if f.distributed is not None]
         raise ConfigError(
             f"model.name: {params.model.name!r} does not train on compute.engine: dask; "
-            f"use {' or '.join(DISTRIBUTED_FAMILIES)}, or engine: local"
+            f"use {' or '.join(able)}, or engine: local"
         )
     if params.model.imbalance.resample != "none":
         raise ConfigError(
@@ -63,7 +62,6 @@ def feature_files(paths: ProjectPaths, split: str) -> list[str]:
 
 def select_partitioned(params: Params, paths: ProjectPaths, progress: Progress = quiet) -> Selected:
     import dask.dataframe as dd
-    from lightgbm.dask import DaskLGBMClassifier
 
     check_supported(params)
     schema = load_schema(paths)
@@ -109,12 +107,13 @@ def select_partitioned(params: Params, paths: ProjectPaths, progress: Progress =
         )
         del sample
 
-        progress(f"fitting lightgbm on {rows:,} rows across the workers")
-        local, options = build_estimator(
-            params.model, params.base.seed, features, schema.categorical
+        progress(f"fitting {params.model.name} on {rows:,} rows across the workers")
+        context = BuildContext(
+            params.model, params.base.seed, tuple(features), tuple(schema.categorical)
         )
-        settings = {k: v for k, v in local.get_params().items() if k != "n_jobs"}
-        distributed = DaskLGBMClassifier(client=client, **settings)
+        chosen = family(params.model.name)
+        distributed = chosen.distributed(context, client)
+        options = chosen.fit_options(context)
         started = time.perf_counter()
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="Parameter n_jobs will be ignored")

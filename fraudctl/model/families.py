@@ -55,6 +55,9 @@ class Family:
     # trees compiled to machine code for serving and batch scoring (fraudctl.serve.forest)
     fast_scoring: bool = False
     fit_options: Callable[[BuildContext], dict[str, Any]] = field(default=lambda _: {})
+    # compute.engine: dask: (context, client) -> an estimator that trains on Dask
+    # collections and has ``to_local()`` (fraudctl.distributed.train); None: local only
+    distributed: Callable[[BuildContext, Any], Any] | None = None
     summary: str = ""
 
 
@@ -120,6 +123,15 @@ def _lightgbm(context: BuildContext) -> Any:
     )
 
 
+def _lightgbm_on_dask(context: BuildContext, client: Any) -> Any:
+    """LightGBM's own distributed training, with the local model's settings (the
+    workers' thread counts come from the cluster, so n_jobs is left out)."""
+    from lightgbm.dask import DaskLGBMClassifier
+
+    settings = {k: v for k, v in _lightgbm(context).get_params().items() if k != "n_jobs"}
+    return DaskLGBMClassifier(client=client, **settings)
+
+
 def _lightgbm_fit_options(context: BuildContext) -> dict[str, Any]:
     return {"categorical_feature": list(context.categorical)} if context.categorical else {}
 
@@ -134,6 +146,7 @@ register(
         explainer="native",
         fast_scoring=True,
         fit_options=_lightgbm_fit_options,
+        distributed=_lightgbm_on_dask,
         summary="gradient-boosted trees; native categoricals; compiled for serving",
     )
 )

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from fraudctl.config import Params, SelectionParams, parse_duration
-from fraudctl.data.schema import Schema
+from fraudctl.data.schema import Schema, seconds_of
 from fraudctl.errors import ConfigError
 from fraudctl.model.metrics import pr_auc
 from fraudctl.progress import Progress, quiet
@@ -54,13 +54,6 @@ class CrossValidation:
             "validated_rows": len(self.positions),
             "seconds": self.seconds,
         }
-
-
-def seconds_of(times: pd.Series) -> np.ndarray:
-    """The time column as seconds (numeric seconds, or a parsed datetime)."""
-    if pd.api.types.is_datetime64_any_dtype(times):
-        return times.astype("int64").to_numpy() / 1e9
-    return times.to_numpy(dtype=np.float64)
 
 
 def prequential_folds(
