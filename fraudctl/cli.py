@@ -702,8 +702,9 @@ def score(
     from fraudctl.io import is_partitioned
 
     with progress("score") as step:
-        compute = _load(params_file)[0].compute if params_file.exists() else None
-        if compute is not None and compute.engine == "dask" and is_partitioned(str(input_path)):
+        partitioned = is_partitioned(str(input_path)) and params_file.exists()
+        compute = _load(params_file)[0].compute if partitioned else None
+        if compute is not None and compute.engine == "dask":
             from fraudctl.distributed.score import score_partitions
 
             result = score_partitions(

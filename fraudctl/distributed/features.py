@@ -1,4 +1,4 @@
-"""Stage ``features`` on Dask: the same transform, one prepared partition (day) per task.
+"""Stage ``features`` on Dask: the same transform, a few consecutive days per task.
 
 Partition ``i`` of every split holds the rows of input file ``i`` (the prepare stage
 keeps the numbering), so a day is read as its train, validation, test and gap pieces in

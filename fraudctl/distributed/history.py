@@ -1,7 +1,8 @@
 """History features partition by partition, point-in-time correct across partition edges.
 
-A partition (one day) is computed by :meth:`FeatureTransform.matrix` with, as history, the
-earlier partitions that reach into its windows (``horizon_ms``: the longest window, or a
+A job (consecutive partitions, usually days, up to ``compute.rows_per_task`` rows) is
+computed by :meth:`FeatureTransform.matrix` with, as history, the earlier partitions that
+reach into its windows (``horizon_ms``: the longest window, or a
 risk window plus its label delay), read with only the columns the kernel needs. Rows
 older than that fall outside every window; the one thing they still decide is
 ``seconds_since_previous``, so each entity's last earlier row is added as well (a "last
@@ -10,7 +11,8 @@ the single-machine pass over the whole log, bit for bit: sums are fixed point, a
 are placed in the same (time, arrival) order.
 
 Tasks are submitted a few at a time, so the cluster holds a bounded number of partitions
-whatever the log's length.
+whatever the log's length; a worker caches the history columns it read last, since
+consecutive jobs share most of their window.
 """
 
 from __future__ import annotations
