@@ -24,7 +24,6 @@ import pandas as pd
 
 from fraudctl.config import Params, ProjectPaths
 from fraudctl.data.schema import Schema
-from fraudctl.data.splits import load_schema
 from fraudctl.distributed.cluster import connect
 from fraudctl.distributed.history import partitions_of
 from fraudctl.errors import ArtifactError, ConfigError
@@ -60,11 +59,12 @@ def feature_files(paths: ProjectPaths, split: str) -> list[str]:
     return list(partitions_of(directory).values())
 
 
-def select_partitioned(params: Params, paths: ProjectPaths, progress: Progress = quiet) -> Selected:
+def select_partitioned(
+    params: Params, paths: ProjectPaths, schema: Schema, progress: Progress = quiet
+) -> Selected:
     import dask.dataframe as dd
 
     check_supported(params)
-    schema = load_schema(paths)
     features = list(schema.features)
     train_files = feature_files(paths, "train")
     validation_files = feature_files(paths, "validation")

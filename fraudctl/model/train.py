@@ -172,12 +172,13 @@ def train(params: Params, paths: ProjectPaths, progress: Progress = quiet) -> Tr
         from fraudctl.distributed.train import check_supported, select_partitioned
 
         check_supported(params)  # before any work
+    schema = load_schema(paths)  # names the first stage that has not run
     transform = FeatureTransform.from_dict(load_transform_dict(paths))
     if params.compute.engine == "dask":
-        selected = select_partitioned(params, paths, progress)
+        selected = select_partitioned(params, paths, schema, progress)
     else:
-        selected = select(params, paths, progress)
-    return record(params, paths, transform, selected, progress)
+        selected = select(params, paths, schema, progress)
+    return record(params, paths, schema, transform, selected, progress)
 
 
 def check_fits_in_memory(paths: ProjectPaths, schema: Schema) -> None:
@@ -190,11 +191,12 @@ def check_fits_in_memory(paths: ProjectPaths, schema: Schema) -> None:
     require_memory(rows * (len(schema.features) + 1), TRAIN_COPIES, "train")
 
 
-def select(params: Params, paths: ProjectPaths, progress: Progress = quiet) -> Selected:
+def select(
+    params: Params, paths: ProjectPaths, schema: Schema, progress: Progress = quiet
+) -> Selected:
     """Fit and choose the threshold: prequential folds, or the validation split."""
     from fraudctl.model.selection import cross_validate
 
-    schema = load_schema(paths)
     check_fits_in_memory(paths, schema)
     progress("loading splits")
     train_frame = load_split(paths, "train")
@@ -247,12 +249,12 @@ def select(params: Params, paths: ProjectPaths, progress: Progress = quiet) -> S
 def record(
     params: Params,
     paths: ProjectPaths,
+    schema: Schema,
     transform: FeatureTransform,
     selected: Selected,
     progress: Progress = quiet,
 ) -> TrainResult:
     """Log, save and register the selected model (the model and report renamed together)."""
-    schema = load_schema(paths)
     estimator, fit_seconds, choice = selected.estimator, selected.fit_seconds, selected.threshold
     val_metrics, selection = selected.validation, selected.selection
     data_fingerprint = selected.fingerprint

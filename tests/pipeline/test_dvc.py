@@ -331,7 +331,7 @@ def test_other_families_through_dvc_exp_run(clone, family):
     root, env = clone
     _run(["dvc", "repro"], root, env)
     _run(["git", "add", "-A"], root, env)
-    _run(["git", "commit", "-qm", "baseline"], root, env)
+    _run(["git", "commit", "-qm", "baseline", "--allow-empty"], root, env)
     small = ["-S", "model.catboost.iterations=40", "-S", "model.xgboost.n_estimators=30"]
     ran = _run(
         ["dvc", "exp", "run", "-n", "other", "-S", f"model.name={family}", *small], root, env
