@@ -65,6 +65,11 @@ def select_partitioned(
     import dask.dataframe as dd
 
     check_supported(params)
+    if params.selection.folds:
+        progress(
+            f"selection.folds: {params.selection.folds} prequential folds run on engine: "
+            "local; on dask the threshold is chosen on the validation split"
+        )
     features = list(schema.features)
     train_files = feature_files(paths, "train")
     validation_files = feature_files(paths, "validation")
