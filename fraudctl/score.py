@@ -19,6 +19,7 @@ import pandas as pd
 
 from fraudctl.data.validate import validate_model_input
 from fraudctl.errors import DataError
+from fraudctl.features.transform import FeatureTransform
 from fraudctl.io import TABLE_SUFFIXES, read_table, write_with
 from fraudctl.model.bundle import FraudModel, load_model
 from fraudctl.progress import Progress, quiet
@@ -37,16 +38,23 @@ class ScoreResult:
 
 
 def read_raw(path: Path, model: FraudModel) -> pd.DataFrame:
-    transform = model.transform
+    return check_raw(read_table(path), model.transform, str(path))
+
+
+def check_raw(
+    frame: pd.DataFrame, transform: FeatureTransform, source: str, history_only: bool = False
+) -> pd.DataFrame:
+    """Raw rows against the model's own input contract; history rows need only what the
+    feature kernel reads (time, ids, amount, label)."""
     return validate_model_input(
-        read_table(path),
+        frame,
         time=transform.time,
         entities=list(transform.entities.values()),
-        numeric=transform.numeric,
-        categorical=list(transform.categorical),
+        numeric=[] if history_only else transform.numeric,
+        categorical=[] if history_only else list(transform.categorical),
         amount=transform.amount,
         target=transform.target,
-        source=str(path),
+        source=source,
     )
 
 

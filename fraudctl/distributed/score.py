@@ -18,7 +18,6 @@ import numpy as np
 import pandas as pd
 
 from fraudctl.config import ComputeParams
-from fraudctl.data.validate import validate_model_input
 from fraudctl.distributed import history
 from fraudctl.distributed.cluster import connect
 from fraudctl.errors import DataError
@@ -26,7 +25,7 @@ from fraudctl.features.transform import FeatureTransform
 from fraudctl.io import TABLE_SUFFIXES, atomic_directory, partition_files
 from fraudctl.model.bundle import FraudModel, load_model
 from fraudctl.progress import Progress, quiet
-from fraudctl.score import DECISION, PROBABILITY, ScoreResult
+from fraudctl.score import DECISION, PROBABILITY, ScoreResult, check_raw
 
 
 def score_partitions(
@@ -106,17 +105,7 @@ def score_partitions(
 def _clean(
     frame: pd.DataFrame, file: str, transform: FeatureTransform, history_only: bool = False
 ) -> pd.DataFrame:
-    """The model's own input contract (history files need only what the kernel reads)."""
-    return validate_model_input(
-        frame,
-        time=transform.time,
-        entities=list(transform.entities.values()),
-        numeric=[] if history_only else transform.numeric,
-        categorical=[] if history_only else list(transform.categorical),
-        amount=transform.amount,
-        target=transform.target,
-        source=file,
-    )
+    return check_raw(frame, transform, file, history_only)
 
 
 @functools.lru_cache(maxsize=2)
