@@ -22,7 +22,8 @@ def test_matches_the_booster_on_real_rows_and_at_split_thresholds(model_dir, tes
     extremes = np.vstack(
         [np.zeros((1, x.shape[1])), np.full((1, x.shape[1]), 1e12), np.full((1, x.shape[1]), -1e12)]
     )
-    for rows in (x, on_thresholds, extremes, x[:1]):
+    # 1..9 rows take the per-row scan, more take 64-row blocks with a partial last one
+    for rows in (x, on_thresholds, extremes, x[:1], x[:7], x[:8], x[:65], x[:135]):
         expected = booster.predict(rows)
         assert np.max(np.abs(forest.probabilities(rows) - expected)) <= 1e-12
         np.testing.assert_array_equal(
@@ -46,7 +47,7 @@ def test_zero_as_missing_follows_the_default_direction():
     model = LGBMClassifier(n_estimators=30, num_leaves=7, zero_as_missing=True, verbose=-1)
     model.fit(x, y)
     forest = compile_booster(model.booster_)
-    assert forest is not None and forest.zero_missing.any()
+    assert forest is not None and forest.special_feature.size  # the per-row path
     probe = np.vstack([x[:500], np.full((1, 4), 1e-36), np.full((1, 4), -1e-36)])
     np.testing.assert_array_equal(
         forest.raw_scores(probe), model.booster_.predict(probe, raw_score=True)
@@ -84,3 +85,44 @@ def test_other_objectives_are_left_to_the_booster():
         rng.normal(size=(200, 3)), rng.normal(size=200)
     )
     assert compile_booster(model.booster_) is None
+
+
+def test_wide_trees_use_wide_masks_and_the_widest_are_left_to_the_booster():
+    """Up to 32 leaves fit a 32-bit live-leaf mask, up to 64 a 64-bit one; beyond, the
+    booster scores (still exact, only slower)."""
+    from lightgbm import LGBMClassifier
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(6000, 6))
+    x[rng.random(x.shape) < 0.05] = np.nan
+    y = (np.nan_to_num(x[:, 0]) + x[:, 1] * x[:, 2] + rng.normal(size=6000) > 0.5).astype(int)
+    for leaves, word in ((31, np.uint32), (60, np.uint64)):
+        model = LGBMClassifier(n_estimators=20, num_leaves=leaves, min_child_samples=5, verbose=-1)
+        booster = model.fit(x, y).booster_
+        forest = compile_booster(booster)
+        assert forest is not None and forest.mask.dtype == word
+        for rows in (x[:3], x):
+            np.testing.assert_array_equal(
+                forest.raw_scores(rows), booster.predict(rows, raw_score=True)
+            )
+    model = LGBMClassifier(n_estimators=3, num_leaves=100, min_child_samples=5, verbose=-1)
+    assert compile_booster(model.fit(x, y).booster_) is None
+
+
+def test_nan_counts_as_zero_where_missing_values_were_not_seen():
+    """A feature with no NaN in training gets missing_type None: a NaN at scoring time goes
+    where a zero would."""
+    from lightgbm import LGBMClassifier
+
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(3000, 3))
+    y = (x[:, 0] > -0.3).astype(int)  # splits below zero: a NaN, read as 0, goes right
+    booster = LGBMClassifier(n_estimators=10, num_leaves=7, verbose=-1).fit(x, y).booster_
+    forest = compile_booster(booster)
+    assert forest is not None
+    probe = x[:100].copy()
+    probe[::2, 0] = np.nan
+    for rows in (probe, probe[:1], probe[:3]):
+        np.testing.assert_array_equal(
+            forest.raw_scores(rows), booster.predict(rows, raw_score=True)
+        )
