@@ -22,6 +22,7 @@ import numpy as np
 ARROW_STREAM = "application/vnd.apache.arrow.stream"
 MAX_ERRORS = 20
 NUMBER_TYPES = np.array([float, int], dtype=object)
+PLAIN_NUMBERS = {float, int}  # not bool: True is refused, not read as 1
 
 
 class ColumnarError(ValueError):
@@ -127,6 +128,8 @@ def numeric(columns: Columns, fields: Sequence[str], amount: str | None) -> Colu
         raw = columns.values[name]
         if raw.dtype == np.float64:
             floats, wrong = raw, np.zeros(len(raw), dtype=bool)
+        elif set(map(type, raw)) <= PLAIN_NUMBERS:  # the usual case, at C speed
+            floats, wrong = raw.astype(np.float64), np.zeros(len(raw), dtype=bool)
         else:
             kinds = np.frompyfunc(type, 1, 1)(raw)  # bool is not int here: True is refused
             wrong = ~np.isin(kinds, NUMBER_TYPES)

@@ -150,9 +150,31 @@ class Metrics:
         """Count decisions and observe probabilities for one request's scores."""
         self.fraud_count.inc(flagged)
         self.legit_count.inc(len(probabilities) - flagged)
-        observe = self.probability.observe
-        for p in probabilities:
-            observe(p)
+        observe_all(self.probability, probabilities)
+
+
+def observe_all(histogram: Any, values: Any) -> None:
+    """``Histogram.observe`` for a whole array: one increment per bucket rather than one
+    locked increment per value (10,000 one by one took 15 ms of a batch request).
+
+    It writes prometheus_client's own bucket and sum values, as ``observe`` does (bucket i
+    counts the values in (bound[i-1], bound[i]]); a version without them gets the loop.
+    """
+    import numpy as np
+
+    bounds = getattr(histogram, "_upper_bounds", None)
+    buckets = getattr(histogram, "_buckets", None)
+    total = getattr(histogram, "_sum", None)
+    if bounds is None or buckets is None or total is None or len(bounds) != len(buckets):
+        for value in values:
+            histogram.observe(value)
+        return
+    array = np.asarray(values, dtype=np.float64)
+    counts = np.bincount(np.searchsorted(bounds, array, side="left"), minlength=len(bounds))
+    for bucket, count in zip(buckets, counts.tolist(), strict=False):
+        if count:
+            bucket.inc(count)
+    total.inc(float(array.sum()))
 
 
 class JsonFormatter(logging.Formatter):

@@ -188,6 +188,30 @@ def test_metrics_move_with_traffic(client, test_rows):
     assert _metric(client, "fraudctl_model_info", version="1") == 1
 
 
+def test_a_batch_fills_the_probability_histogram_as_single_requests_would(client, test_rows):
+    """Batch scores are counted per bucket at once; every le bucket moves by exactly the
+    number of returned probabilities at or below its bound."""
+    from fraudctl.serve.telemetry import PROBABILITY_BUCKETS
+
+    bounds = [*PROBABILITY_BUCKETS, float("inf")]
+
+    def buckets() -> list[float]:
+        return [_metric(client, "fraudctl_fraud_probability_bucket", le=_le(b)) for b in bounds]
+
+    before, count = buckets(), _metric(client, "fraudctl_fraud_probability_count")
+    rows = [transaction(test_rows, i % len(test_rows)) for i in range(300)]
+    answer = client.post("/predict/batch", json={"transactions": rows})
+    assert answer.status_code == 200
+    scores = [p["probability"] for p in answer.json()["predictions"]]
+    moved = [after - first for after, first in zip(buckets(), before, strict=True)]
+    assert moved == [sum(p <= b for p in scores) for b in bounds]
+    assert _metric(client, "fraudctl_fraud_probability_count") == count + len(scores)
+
+
+def _le(bound: float) -> str:
+    return "+Inf" if bound == float("inf") else str(bound)
+
+
 def test_request_log_is_json_without_features(client, test_rows, capsys):
     capsys.readouterr()
     row = transaction(test_rows, 0)
