@@ -165,7 +165,13 @@ def observe_all(histogram: Any, values: Any) -> None:
     bounds = getattr(histogram, "_upper_bounds", None)
     buckets = getattr(histogram, "_buckets", None)
     total = getattr(histogram, "_sum", None)
-    if bounds is None or buckets is None or total is None or len(bounds) != len(buckets):
+    if (
+        len(values) < 32  # a single request: the plain loop is cheaper than numpy's set-up
+        or bounds is None
+        or buckets is None
+        or total is None
+        or len(bounds) != len(buckets)
+    ):
         for value in values:
             histogram.observe(value)
         return

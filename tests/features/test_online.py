@@ -127,8 +127,15 @@ def test_an_unknown_store_uri_is_a_clear_error():
         open_store("postgres://somewhere")
 
 
-def test_batches_give_the_offline_features_too(tmp_path, log, transform):
-    """/predict/batch's path: one look-up per entity, the batch's rows seeing each other."""
+@pytest.mark.parametrize("per_statement", [400, 7])
+def test_batches_give_the_offline_features_too(
+    tmp_path, log, transform, monkeypatch, per_statement
+):
+    """/predict/batch's path: one look-up per entity, the batch's rows seeing each other;
+    with 7 look-ups per statement, a batch's look-ups span several statements."""
+    import fraudctl.features.online as online_module
+
+    monkeypatch.setattr(online_module, "_UNION_LIMIT", per_statement)
     store = open_store(f"sqlite:///{tmp_path / 'online.db'}")
     start = len(log) // 2
     materialize(transform, store, log.iloc[:start])
