@@ -73,6 +73,7 @@ EXTRAS = {
     "catboost": "models",
     "imblearn": "models",
     "optuna": "models",
+    "torch": "torch",
     "streamlit": "ui",
 }
 DISK_ERRORS = {

@@ -21,7 +21,7 @@ from pydantic import Field
 
 from fraudctl.errors import ConfigError
 from fraudctl.model import payloads
-from fraudctl.sections import Fraction, _Section
+from fraudctl.sections import _Section
 
 if TYPE_CHECKING:
     from fraudctl.config import ModelParams
@@ -342,27 +342,24 @@ class MLPParams(_Section):
     hidden_layers: list[Annotated[int, Field(ge=1, le=4096)]] = Field(
         default_factory=lambda: [64, 32], min_length=1, max_length=6
     )
-    alpha: Annotated[float, Field(ge=0.0)] = 1e-4
+    alpha: Annotated[float, Field(ge=0.0)] = 1e-4  # AdamW's weight decay
     learning_rate_init: Annotated[float, Field(gt=0.0, le=1.0)] = 1e-3
     batch_size: Annotated[int, Field(ge=1)] = 512
-    max_iter: Annotated[int, Field(ge=1, le=10_000)] = 200
-    # early stopping on a held-out share of the training rows
-    validation_fraction: Fraction = 0.1
+    max_iter: Annotated[int, Field(ge=1, le=10_000)] = 200  # epochs at most
+    # early stopping on the latest share of the training rows
+    validation_fraction: Annotated[float, Field(gt=0.0, lt=0.5)] = 0.1
     n_iter_no_change: Annotated[int, Field(ge=1)] = 8
+    dropout: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0
+    pos_weight: Annotated[float, Field(gt=0.0)] = 1.0  # class weight of the frauds
+    threads: Annotated[int, Field(ge=1)] = 2
 
 
 def _mlp(context: BuildContext) -> Any:
-    from sklearn.neural_network import MLPClassifier
+    from fraudctl.model.network import NeuralNetworkClassifier
 
     hp = context.hyperparameters("mlp")
-    return _imputed(
-        MLPClassifier(
-            hidden_layer_sizes=tuple(hp.pop("hidden_layers")),
-            early_stopping=True,
-            random_state=context.seed,
-            **hp,
-        ),
-        scale=True,
+    return NeuralNetworkClassifier(
+        hidden_layers=tuple(hp.pop("hidden_layers")), random_state=context.seed, **hp
     )
 
 
@@ -371,9 +368,9 @@ register(
         "mlp",
         MLPParams,
         _mlp,
-        payloads.SKOPS,
-        requirements=("skops",),
-        summary="a small neural network with early stopping (a neural baseline)",
+        payloads.NETWORK,
+        summary="a small PyTorch network with early stopping (a neural baseline; "
+        "the torch extra trains it, numpy scores it)",
     )
 )
 

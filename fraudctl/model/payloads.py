@@ -2,7 +2,8 @@
 
 Every format loads without running code: each library's own model file (LightGBM text,
 XGBoost JSON, CatBoost's binary), scikit-learn objects through skops with an explicit list
-of trusted types, and blends as a JSON file plus one folder per member. No pickle.
+of trusted types, a neural network's weights as a numpy archive read without pickle, and
+blends as a JSON file plus one folder per member. No pickle.
 """
 
 from __future__ import annotations
@@ -98,6 +99,16 @@ def _load_skops(path: Path) -> Any:
     return skops.io.load(path, trusted=untrusted)
 
 
+def _save_network(estimator: Any, path: Path) -> None:
+    estimator.save(path)
+
+
+def _load_network(path: Path) -> Any:
+    from fraudctl.model.network import NeuralNetworkClassifier
+
+    return NeuralNetworkClassifier.load(path)
+
+
 BLEND_FILE = "blend.json"
 
 
@@ -137,7 +148,8 @@ XGBOOST = Format("xgboost-json", "estimator.xgb.json", _save_xgboost, _load_xgbo
 CATBOOST = Format("catboost-cbm", "estimator.cbm", _save_catboost, _load_catboost)
 SKOPS = Format("skops", "estimator.skops", _save_skops, _load_skops)
 BLEND = Format("blend", "estimator.blend", _save_blend, _load_blend)
-FORMATS = {f.name: f for f in (LIGHTGBM, XGBOOST, CATBOOST, SKOPS, BLEND)}
+NETWORK = Format("numpy-network", "estimator.network.npz", _save_network, _load_network)
+FORMATS = {f.name: f for f in (LIGHTGBM, XGBOOST, CATBOOST, SKOPS, BLEND, NETWORK)}
 
 
 def format_for(estimator: Any, kind: str) -> Format:
