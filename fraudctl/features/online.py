@@ -25,6 +25,7 @@ import contextlib
 import functools
 import sqlite3
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -32,7 +33,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from fraudctl.errors import ConfigError
+from fraudctl.errors import ArtifactError, ConfigError
 from fraudctl.features.kernel import AMOUNT_SCALE, WindowSpec, calendar_features, entity_features
 from fraudctl.features.transform import FeatureTransform
 
@@ -135,6 +136,21 @@ def _window_query(lookups: int) -> str:
     )
 
 
+@contextlib.contextmanager
+def _usable(path: Path) -> Iterator[None]:
+    """A damaged store file (or one that is not SQLite at all, or a database copied without
+    its -wal file) gets one message that says what to do, not SQLite's traceback."""
+    try:
+        yield
+    except sqlite3.DatabaseError as exc:
+        if type(exc) is not sqlite3.DatabaseError:  # locked, constraint...: not damage
+            raise
+        raise ArtifactError(
+            f"{path}: not a usable online store ({exc}); delete it with its -wal and -shm "
+            "files, then run `fraudctl features materialize`"
+        ) from None
+
+
 class SQLiteStore:
     """One file; WAL mode so readers never wait for the writer; a connection per thread."""
 
@@ -142,7 +158,8 @@ class SQLiteStore:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
-        self._connection().executescript(_SCHEMA)
+        with _usable(self.path):
+            self._connection().executescript(_SCHEMA)
 
     def _connection(self) -> sqlite3.Connection:
         connection = getattr(self._local, "connection", None)
@@ -238,7 +255,7 @@ class SQLiteStore:
             columns["tx"].tolist(),
             strict=True,
         )
-        with _transaction(db):
+        with _usable(self.path), _transaction(db):
             db.executemany(
                 "INSERT INTO events (role, entity, time_ms, amount_fp, labelled, fraud, tx) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -252,7 +269,8 @@ class SQLiteStore:
         return int(self._connection().execute("SELECT COUNT(*) FROM events").fetchone()[0])
 
     def clear(self) -> None:
-        self._connection().execute("DELETE FROM events")
+        with _usable(self.path):
+            self._connection().execute("DELETE FROM events")
 
 
 class _transaction:

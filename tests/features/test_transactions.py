@@ -237,3 +237,19 @@ def test_serve_refuses_an_empty_online_store(in_project, tmp_path):
 
     with pytest.raises(ArtifactError, match="features materialize"):
         load_predictor("models/model", online_store=f"sqlite:///{tmp_path / 'empty.db'}")
+
+
+def test_a_damaged_store_file_is_one_clear_error(in_project, tmp_path):
+    """A store file that is not SQLite (or a copy missing its -wal file) stops materialize
+    and serve with what to do, not SQLite's traceback."""
+    from fraudctl.errors import ArtifactError
+    from fraudctl.serve.predictor import load_predictor
+
+    damaged = tmp_path / "online.db"
+    damaged.write_bytes(b"SQLite format 3\x00" + b"\x07" * 4096)
+    result = invoke_materialize(f"sqlite:///{damaged}")
+    assert result.exit_code == 2, result.output
+    assert "not a usable online store" in result.output
+    assert "features materialize" in result.output
+    with pytest.raises(ArtifactError, match="not a usable online store"):
+        load_predictor("models/model", online_store=f"sqlite:///{damaged}")
