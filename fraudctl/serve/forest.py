@@ -75,6 +75,10 @@ class CompiledForest:
     sigmoid: float
     n_features: int
     _raw: Any = None
+    _all_alive: Any = None  # the mask word with every leaf alive, in the masks' own type
+
+    def __post_init__(self) -> None:
+        self._all_alive = self.mask.dtype.type(np.iinfo(self.mask.dtype).max)
 
     def raw_scores(self, matrix: np.ndarray, threads: int = 1) -> np.ndarray:
         """Raw scores; with ``threads`` > 1 row blocks run in parallel (the kernel
@@ -112,7 +116,7 @@ class CompiledForest:
             self.cat_words,
             self.cat_bits,
             self.leaves,
-            self.mask.dtype.type(-1 % (1 << (8 * self.mask.dtype.itemsize))),
+            self._all_alive,
             out,
         )
 
