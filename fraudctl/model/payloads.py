@@ -9,12 +9,14 @@ blends as a JSON file plus one folder per member. No pickle.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from fraudctl.errors import ArtifactError
+from fraudctl.io import atomic_path
 
 # Module prefixes whose types a scikit-learn model may contain; anything else is refused.
 TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.", "builtins.", "collections.")
@@ -80,6 +82,41 @@ def _save_skops(estimator: Any, path: Path) -> None:
     import skops.io
 
     skops.io.dump(estimator, path)
+    _canonical_skops(path)
+
+
+# skops names each object by its memory address (``"__id__"``, and ``<id>.npy`` for arrays)
+_SKOPS_ID = re.compile(rb'("__id__": |"file": ")(\d+)')
+
+
+def _canonical_skops(path: Path) -> None:
+    """Rewrite a skops file so the same estimator always gives the same bytes: the memory
+    addresses skops uses as object ids become 1, 2, ... in order of first appearance, and
+    the zip entries are sorted and dated 1980-01-01. Without this every retraining changed
+    the file, so `dvc repro` and git saw a new model where nothing had changed."""
+    import zipfile
+
+    with zipfile.ZipFile(path) as archive:
+        entries = {info.filename: archive.read(info) for info in archive.infolist()}
+    numbers: dict[bytes, bytes] = {}
+
+    def renumber(match: re.Match[bytes]) -> bytes:
+        number = numbers.setdefault(match[2], str(len(numbers) + 1).encode())
+        return match[1] + number
+
+    schema = _SKOPS_ID.sub(renumber, entries.pop("schema.json"))
+    renamed = {"schema.json": schema}
+    for name, content in entries.items():
+        stem = name.removesuffix(".npy").encode()
+        if name.endswith(".npy") and stem in numbers:
+            name = numbers[stem].decode() + ".npy"
+        renamed[name] = content
+    with atomic_path(path) as staging, zipfile.ZipFile(staging, "w") as archive:
+        for name in sorted(renamed):
+            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_STORED
+            info.external_attr = 0o600 << 16
+            archive.writestr(info, renamed[name])
 
 
 def _load_skops(path: Path) -> Any:
