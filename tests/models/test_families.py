@@ -121,3 +121,25 @@ def _serve_predict_and_explain(project: Path, name: str) -> None:
             total = answer["base_value"] + sum(answer["contributions"].values())
             probability = 1.0 / (1.0 + np.exp(-total))
             assert probability == pytest.approx(answer["probability"], abs=1e-5)
+
+
+def test_a_refitted_scikit_learn_model_is_saved_byte_for_byte_the_same(tmp_path):
+    """skops names objects by memory address; the saved file must not, or every
+    `dvc repro` of the default blend would record a new model for unchanged data."""
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    from fraudctl.model.payloads import SKOPS
+
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(300, 4)), rng.integers(0, 2, 300)
+    saved = []
+    for attempt in range(2):
+        model = make_pipeline(SimpleImputer(strategy="median"), LogisticRegression()).fit(x, y)
+        path = tmp_path / f"{attempt}.skops"
+        SKOPS.save(model, path)
+        saved.append(path.read_bytes())
+    assert saved[0] == saved[1]
+    loaded = SKOPS.load(tmp_path / "0.skops")
+    np.testing.assert_array_equal(loaded.predict_proba(x), model.predict_proba(x))
