@@ -90,7 +90,12 @@ class BlendClassifier:
         return np.column_stack([m.predict_proba(rows)[:, 1] for _, m in self.members])
 
     def predict_proba(self, rows: Any) -> np.ndarray:
-        scores = self._member_scores(rows)
+        blended = self.blend(self._member_scores(rows))
+        return np.column_stack([1.0 - blended, blended])
+
+    def blend(self, scores: np.ndarray) -> np.ndarray:
+        """The fraud probability from the members' (rows, members) probabilities: serving
+        scores the members its own fast way and blends here, so both paths agree."""
         if self.method == "rank_average":
             assert self.reference is not None
             ranks = [
@@ -103,7 +108,7 @@ class BlendClassifier:
             blended = 1.0 / (1.0 + np.exp(-(log_odds(scores) @ self.coef + self.intercept)))
         else:
             blended = scores.mean(axis=1)
-        return np.column_stack([1.0 - blended, blended])
+        return blended
 
     # --- the saved form (fraudctl.model.payloads writes the members) ---------------------
 

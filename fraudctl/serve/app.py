@@ -592,8 +592,9 @@ def _add_routes(app: FastAPI) -> None:
         if not model.can_explain:
             raise ApiError(
                 501,
-                f"a {model.kind} model has no exact explainer; per-request explanations need "
-                "a tree model (the fairness stage's SHAP report covers this one)",
+                f"this model ({model.kind}) has no exact explainer; per-request explanations "
+                "need a tree model (the fairness stage's SHAP report and `fraudctl ui` cover "
+                "this one)",
             )
         row = _validate(schemas.transaction, await _body(request))
         from fraudctl.model.explainers import NotExplainable

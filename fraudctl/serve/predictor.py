@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import tempfile
 import threading
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,17 +47,18 @@ class Predictor:
     online: OnlineFeatures
     threshold: float = 0.0
     _booster: Any = None
-    _forest: Any = None
+    _score: Any = None
+    _engine: str = ""
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
+        from fraudctl.serve.scorers import scorer_for
+
         self.threshold = self.model.threshold
         booster = getattr(self.model.estimator, "booster_", None)
         if family(self.kind).fast_scoring and booster is not None:
-            from fraudctl.serve.forest import compile_booster
-
-            self._booster = booster
-            self._forest = compile_booster(booster)
+            self._booster = booster  # LightGBM's own exact SHAP for /explain
+        self._score, self._engine = scorer_for(self.kind, self.model.estimator)
         self.probabilities(np.zeros((1, len(self.features))))  # compile and warm up now
 
     @property
@@ -86,21 +86,13 @@ class Predictor:
 
     @property
     def engine(self) -> str:
-        """Which code scores rows: the compiled forest, LightGBM's booster, or the estimator."""
-        if self._forest is not None:
-            return "compiled-forest"
-        return "lightgbm-booster" if self._booster is not None else "predict_proba"
+        """Which code scores rows (:mod:`fraudctl.serve.scorers`): e.g. the compiled forest,
+        LightGBM's booster, numpy, a blend of those, or the estimator's predict_proba."""
+        return self._engine
 
     def probabilities(self, matrix: np.ndarray) -> np.ndarray:
         """Fraud probabilities for a (rows, features) float64 array."""
-        if self._forest is not None:
-            return self._forest.probabilities(matrix)
-        if self._booster is not None:
-            return self._booster.predict(matrix, num_threads=1)
-        with warnings.catch_warnings():
-            # Fitted on a DataFrame, scored on an array with the same column order.
-            warnings.simplefilter("ignore", UserWarning)
-            return self.model.estimator.predict_proba(matrix)[:, 1]
+        return self._score(matrix)
 
     def risk(self, probability: float) -> str:
         """high: flagged; medium: within half the threshold of being flagged; low: the rest."""
