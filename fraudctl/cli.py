@@ -476,7 +476,11 @@ def models() -> None:
 def tune(
     model: Annotated[
         str | None,
-        typer.Option("--model", "-m", help="The family to search (default: model.name)."),
+        typer.Option(
+            "--model",
+            "-m",
+            help="The family to search (default: model.name; an ensemble's first member).",
+        ),
     ] = None,
     trials: Annotated[
         int | None,

@@ -26,6 +26,7 @@ from pydantic import (
 from fraudctl.errors import ConfigError
 from fraudctl.model.families import (
     DEFAULT_FAMILY,
+    ENSEMBLE_FAMILY,
     FAMILIES,
     SCREENING_FAMILY,
     ImbalanceParams,
@@ -257,6 +258,13 @@ class ModelParams(_Section):
         found = self.sections.get(name)
         return found if found is not None else family(name).params()
 
+    def searched_family(self) -> str:
+        """What `fraudctl tune` searches when not told: the chosen family, or a blend's
+        first member (each member is fitted from its own block, so tuning it tunes the
+        blend's member)."""
+        members = getattr(self.section(), "members", None)
+        return str(members[0]) if members else self.name
+
     def hyperparameters(self) -> dict[str, Any]:
         """The chosen estimator's hyper-parameters, as keyword arguments."""
         return self.section().model_dump()
@@ -290,6 +298,9 @@ class SelectionParams(_Section):
     # the first validation block starts after this share of the training period
     min_train: Annotated[float, Field(ge=0.2, le=0.9)] = 0.5
     gap: Duration | None = None
+    # Families the same folds compare with model.name; the best mean out-of-fold PR-AUC is
+    # the one refitted and saved (a tie keeps model.name). Needs folds >= 2.
+    candidates: list[str] = Field(default_factory=lambda: [ENSEMBLE_FAMILY])
 
     @field_validator("folds")
     @classmethod
@@ -297,6 +308,14 @@ class SelectionParams(_Section):
         if folds == 1:
             raise ValueError("one fold is not a comparison; use 0 (plain split) or 2 or more")
         return folds
+
+    @field_validator("candidates")
+    @classmethod
+    def _known(cls, candidates: list[str]) -> list[str]:
+        unknown = [name for name in candidates if name not in FAMILIES]
+        if unknown:
+            raise ValueError(f"unknown model {unknown[0]!r}; valid names: {names()}")
+        return list(dict.fromkeys(candidates))
 
 
 class SearchRange(_Section):
@@ -468,7 +487,10 @@ class PoisonParams(_Section):
     # does not follow `model` (a slow production model would make the grid take an hour).
     model: ModelParams = Field(
         default_factory=lambda: ModelParams.model_validate(
-            {SCREENING_FAMILY: {"n_estimators": 200, "learning_rate": 0.1}}
+            {
+                "name": SCREENING_FAMILY,
+                SCREENING_FAMILY: {"n_estimators": 200, "learning_rate": 0.1},
+            }
         )
     )
     defence: DefenceParams = DefenceParams()

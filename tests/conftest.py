@@ -22,6 +22,9 @@ SMALL_PARAMS: dict[str, Any] = {
     "base": {"seed": 7},
     "data": {"synthetic": {"n_rows": 6000, "fraud_rate": 0.02}},
     "model": {"lightgbm": {"n_estimators": 40, "learning_rate": 0.1, "min_child_samples": 10}},
+    # One quick family; comparing it with the blend (params.yaml) is tested in
+    # tests/models/test_selection.py and runs in `dvc repro` in tests/pipeline.
+    "selection": {"candidates": []},
     # CodeCarbon is measured by its own tests (tests/models/test_card.py)
     "emissions": {"enabled": False},
 }

@@ -139,6 +139,7 @@ def select_partitioned(
         scored[schema.target].to_numpy(), scores, amounts(scored, schema), params.threshold
     )
     return Selected(
+        model=params.model,  # selection.candidates are compared by engine: local only
         estimator=estimator,
         fit_seconds=fit_seconds,
         threshold=choice,

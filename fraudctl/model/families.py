@@ -63,6 +63,9 @@ class Family:
 
 FAMILIES: dict[str, Family] = {}
 DEFAULT_FAMILY = "lightgbm"
+# what selection.candidates compares with model.name by default: the blend of the
+# ensemble block (the best out-of-fold PR-AUC on the ULB table's training period)
+ENSEMBLE_FAMILY = "ensemble"
 # the quick model of the poisoning grid and of its label-screening defence
 SCREENING_FAMILY = "lightgbm"
 
@@ -381,7 +384,9 @@ register(
 class EnsembleParams(_Section):
     """A blend of other families, each with its own params block (e.g. as tuned)."""
 
-    members: list[str] = Field(default_factory=lambda: ["lightgbm", "xgboost"], min_length=2)
+    members: list[str] = Field(
+        default_factory=lambda: ["lightgbm", "mlp", "logistic_regression"], min_length=2
+    )
     # rank_average: mean of each member's score quantile; stacking: a logistic regression
     # on the members' log-odds, fitted on the later share of the training rows
     method: Literal["rank_average", "stacking"] = "rank_average"

@@ -7,13 +7,13 @@ build, fit and score a model in the project.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from fraudctl import tracking
-from fraudctl.config import Params, ProjectPaths
+from fraudctl.config import ModelParams, Params, ProjectPaths
 from fraudctl.data.schema import Schema
 from fraudctl.data.splits import load_schema, load_split, load_transform_dict
 from fraudctl.features.transform import FeatureTransform
@@ -25,6 +25,9 @@ from fraudctl.model.leakage import check_for_leaks
 from fraudctl.model.metrics import card_precision_at_k, classification_metrics
 from fraudctl.model.threshold import ThresholdChoice, choose_threshold
 from fraudctl.progress import Progress, quiet
+
+if TYPE_CHECKING:
+    from fraudctl.model.selection import CrossValidation
 
 MODEL_ARTIFACT_PATH = "model"
 
@@ -158,6 +161,7 @@ def raw_example(paths: ProjectPaths, transform: FeatureTransform, rows: int = 5)
 class Selected:
     """What model selection hands to recording: the same for both engines."""
 
+    model: ModelParams  # the family chosen (model.name, or a selection candidate)
     estimator: Any
     fit_seconds: float
     threshold: ThresholdChoice
@@ -178,7 +182,36 @@ def train(params: Params, paths: ProjectPaths, progress: Progress = quiet) -> Tr
         selected = select_partitioned(params, paths, schema, progress)
     else:
         selected = select(params, paths, schema, progress)
+    params = params.model_copy(update={"model": selected.model})
     return record(params, paths, schema, transform, selected, progress)
+
+
+def compare_families(
+    params: Params, period: pd.DataFrame, schema: Schema, progress: Progress = quiet
+) -> tuple[Params, CrossValidation, dict[str, float]]:
+    """Prequential CV of model.name and each of selection.candidates on the same folds:
+    (params with the winner as model.name, its CV, every family's mean out-of-fold PR-AUC).
+    The test split plays no part; a tie keeps the earlier family."""
+    from fraudctl.model.selection import cross_validate
+
+    names = list(dict.fromkeys([params.model.name, *params.selection.candidates]))
+    compared: dict[str, float] = {}
+    best: tuple[Params, CrossValidation] | None = None
+    for name in names:
+        candidate = params.model_copy(
+            update={"model": params.model.model_copy(update={"name": name})}
+        )
+        if len(names) > 1:
+            progress(f"comparing {', '.join(names)}: cross-validating {name}")
+        cv = cross_validate(candidate, period, schema, progress)
+        compared[name] = round(cv.mean_pr_auc, 6)
+        if best is None or cv.mean_pr_auc > best[1].mean_pr_auc:
+            best = (candidate, cv)
+    assert best is not None
+    if len(names) > 1:
+        scores = ", ".join(f"{name} {score:.4f}" for name, score in compared.items())
+        progress(f"out-of-fold PR-AUC: {scores}; training {best[0].model.name}")
+    return best[0], best[1], compared
 
 
 def check_fits_in_memory(paths: ProjectPaths, schema: Schema) -> None:
@@ -195,7 +228,6 @@ def select(
     params: Params, paths: ProjectPaths, schema: Schema, progress: Progress = quiet
 ) -> Selected:
     """Fit and choose the threshold: prequential folds, or the validation split."""
-    from fraudctl.model.selection import cross_validate
 
     check_fits_in_memory(paths, schema)
     progress("loading splits")
@@ -215,8 +247,10 @@ def select(
     selection: dict[str, Any] = {"method": "holdout", "validated_rows": len(validation)}
     if params.selection.folds:
         period = pd.concat([train_frame, validation], ignore_index=True)
-        cv = cross_validate(params, period, schema, progress)
+        params, cv, compared = compare_families(params, period, schema, progress)
         selection = cv.summary()
+        if len(compared) > 1:
+            selection |= {"chosen": params.model.name, "candidates": compared}
         validated = period.iloc[cv.positions]
         progress("choosing the decision threshold on the out-of-fold scores")
         choice = choose_threshold(
@@ -228,21 +262,24 @@ def select(
         val_metrics = split_metrics(params, validated, schema, cv.scores, choice.value)
         progress(f"refitting {params.model.name} on the training period ({len(period):,} rows)")
         estimator, fit_seconds = _timed_fit(params, period, schema)
+        fitted_rows = len(period)
     else:
         validated = validation
         progress(f"fitting {params.model.name} on {len(train_frame):,} rows")
         estimator, fit_seconds = _timed_fit(params, train_frame, schema)
+        fitted_rows = len(train_frame)
         progress("choosing the decision threshold on validation")
         choice, val_scores = choose_on_validation(params, estimator, validation, schema)
         val_metrics = split_metrics(params, validation, schema, val_scores, choice.value)
     return Selected(
+        model=params.model,
         estimator=estimator,
         fit_seconds=fit_seconds,
         threshold=choice,
         validation=val_metrics,
         selection=selection,
         fingerprint=fingerprint(validated[[*schema.features, schema.target]]),
-        train_rows=len(train_frame),
+        train_rows=fitted_rows,
     )
 
 

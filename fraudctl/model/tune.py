@@ -86,7 +86,7 @@ def tune(
 
     from fraudctl.model.selection import cross_validate
 
-    family = family or params.model.name
+    family = family or params.model.searched_family()
     if family not in params.tune.search_space:
         raise ConfigError(
             f"tune.search_space: no search space for {family!r} (declared: "
@@ -221,7 +221,11 @@ def write_best(
         key: (round(value, 6) if isinstance(value, float) else value)
         for key, value in best.params.items()
     }
-    command = " ".join(["dvc exp run", f"-S model.name={family}", *apply_arguments(family, values)])
+    # a member of the chosen blend is tuned for the blend: applying it keeps model.name
+    members = getattr(params.model.section(), "members", ())
+    member = family != params.model.name and family in members
+    choose = [] if member else [f"-S model.name={family}"]
+    command = " ".join(["dvc exp run", *choose, *apply_arguments(family, values)])
     header = (
         f"# Best of {finished} trial(s) in study {study} ({params.tune.storage}):\n"
         f"# mean out-of-fold PR-AUC {best.value:.4f} over {params.selection.folds} "
@@ -229,7 +233,8 @@ def write_best(
         f"# Apply with:\n#   {command}\n"
         "# or copy the block below into params.yaml.\n"
     )
-    body = yaml.safe_dump({"model": {"name": family, family: values}}, sort_keys=False)
+    block = {family: values} if member else {"name": family, family: values}
+    body = yaml.safe_dump({"model": block}, sort_keys=False)
     target = paths.tune_dir / "best.yaml"
     target.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(target) as staging:

@@ -197,6 +197,38 @@ def test_a_new_family_is_one_registry_entry(project, runner, registry_name, reco
         assert client.get("/model").json()["kind"] == "recording_forest"
 
 
+def test_selection_candidates_train_the_best_out_of_fold_family(project, runner, registry_name):
+    """selection.candidates: the same folds score each family; the best mean out-of-fold
+    PR-AUC is what is refitted, saved and registered (here a one-split LightGBM loses)."""
+    write_params(
+        project,
+        {
+            "tracking": {"registered_model": registry_name},
+            "model": {"lightgbm": {"n_estimators": 1, "num_leaves": 2}},
+            "selection": {"folds": 2, "candidates": ["logistic_regression"]},
+        },
+    )
+    for args in (["data"], ["features", "build"]):
+        assert invoke(runner, *args).exit_code == 0
+    result = invoke(runner, "train")
+    assert result.exit_code == 0, result.output
+    assert "out-of-fold PR-AUC: lightgbm" in result.output
+    selection = json.loads(Path("reports/train.json").read_text())["selection"]
+    compared = selection["candidates"]
+    assert set(compared) == {"lightgbm", "logistic_regression"}
+    assert selection["chosen"] == max(compared, key=compared.get) == "logistic_regression"
+    assert selection["mean_pr_auc"] == pytest.approx(compared["logistic_regression"], abs=1e-6)
+    from fraudctl.model.bundle import load_model
+
+    assert load_model(Path("models/model")).kind == "logistic_regression"
+    assert "logistic_regression fitted on" in result.output
+
+    write_params(project, {"selection": {"candidates": ["lightgbm", "xgbost"]}})
+    refused = invoke(runner, "train")
+    assert refused.exit_code == 2
+    assert "selection.candidates" in refused.output and "xgbost" in refused.output
+
+
 def test_family_names_appear_only_in_the_registry():
     """The registry is the only module (and dvc.yaml no stage) that names a family."""
     alternatives = "|".join(map(re.escape, families.FAMILIES))

@@ -179,9 +179,10 @@ def test_promtool_checks_and_unit_tests_the_rules():
 
 
 @pytest.mark.slow
-def test_serving_requirements_alone_run_the_service(tmp_path, model_dir):
+def test_serving_requirements_alone_run_the_service(tmp_path, model_dir, default_model_dir):
     """What the image installs (docker/requirements-serve.txt + fraudctl without its
-    pipeline dependencies) is enough to serve, and leaves MLflow, DVC and matplotlib out."""
+    pipeline dependencies) is enough to serve, the default blend included, and leaves
+    MLflow, DVC, matplotlib and PyTorch out."""
     import sys
 
     from tests.serve.test_server_process import free_port, http, wait_for
@@ -194,24 +195,28 @@ def test_serving_requirements_alone_run_the_service(tmp_path, model_dir):
     )
     subprocess.run([*pip, "--no-deps", str(REPO_ROOT)], check=True, timeout=300, cwd=tmp_path)
     python = str(venv / "bin" / "python")
-    for heavy in ("mlflow", "dvc", "matplotlib"):
+    for heavy in ("mlflow", "dvc", "matplotlib", "torch"):
         probe = subprocess.run([python, "-c", f"import {heavy}"], capture_output=True)
         assert probe.returncode != 0, f"{heavy} should not be in the serving image"
-    port = free_port()
-    server = subprocess.Popen(
-        [str(venv / "bin" / "fraudctl"), "serve", "--model", str(model_dir), "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        base = f"http://127.0.0.1:{port}"
-        wait_for(f"{base}/health/ready")
-        row = {f"V{i}": 0.0 for i in range(1, 29)} | {"Amount": 10.0}
-        status, body = http("POST", f"{base}/predict", row)
-        assert status == 200 and 0 <= body["probability"] <= 1
-        status, body = http("POST", f"{base}/explain", row)
-        assert status == 200 and len(body["contributions"]) == 29
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
+    row = {f"V{i}": 0.0 for i in range(1, 29)} | {"Amount": 10.0}
+    # the image ships the default blend; a LightGBM model also explains itself
+    for model, explains in ((model_dir, 200), (default_model_dir, 501)):
+        port = free_port()
+        server = subprocess.Popen(
+            [str(venv / "bin" / "fraudctl"), "serve", "--model", str(model), "--port", str(port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            base = f"http://127.0.0.1:{port}"
+            wait_for(f"{base}/health/ready")
+            status, body = http("POST", f"{base}/predict", row)
+            assert status == 200 and 0 <= body["probability"] <= 1
+            status, body = http("POST", f"{base}/explain", row)
+            assert status == explains
+            if explains == 200:
+                assert len(body["contributions"]) == 29
+        finally:
+            server.terminate()
+            server.wait(timeout=20)
