@@ -451,6 +451,7 @@ def ui(
 def models() -> None:
     """List the model families `model.name` accepts (from the family registry)."""
     from fraudctl.model.families import FAMILIES
+    from fraudctl.model.payloads import BLEND
 
     explanation = {
         "native": "exact (the library's own)",
@@ -462,10 +463,10 @@ def models() -> None:
         table.add_row(
             name,
             explanation[entry.explainer],
-            "compiled trees" if entry.fast_scoring else "predict_proba",
+            "compiled trees" if entry.fast_scoring else entry.serving,
             "yes" if entry.distributed else "-",
             entry.payload.name,
-            ", ".join(entry.requirements) or "its members'",
+            ", ".join(entry.requirements) or ("its members'" if entry.payload is BLEND else "-"),
             entry.summary,
         )
     console.print(table)

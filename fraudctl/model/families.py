@@ -54,6 +54,8 @@ class Family:
     explainer: Literal["native", "tree", "agnostic"] = "agnostic"
     # trees compiled to machine code for serving and batch scoring (fraudctl.serve.forest)
     fast_scoring: bool = False
+    # how `fraudctl serve` scores it (fraudctl.serve.scorers), for `fraudctl models`
+    serving: str = "predict_proba"
     fit_options: Callable[[BuildContext], dict[str, Any]] = field(default=lambda _: {})
     # compute.engine: dask: (context, client) -> an estimator that trains on Dask
     # collections and has ``to_local()`` (fraudctl.distributed.train); None: local only
@@ -336,6 +338,7 @@ register(
         _logistic_regression,
         payloads.SKOPS,
         requirements=("skops",),
+        serving="numpy",
         summary="a linear baseline",
     )
 )
@@ -372,6 +375,7 @@ register(
         MLPParams,
         _mlp,
         payloads.NETWORK,
+        serving="numpy",
         summary="a small PyTorch network with early stopping (a neural baseline; "
         "the torch extra trains it, numpy scores it)",
     )
@@ -416,6 +420,7 @@ register(
         EnsembleParams,
         _ensemble,
         payloads.BLEND,
+        serving="members, then the blend",
         summary="rank-average or stacked blend of other families; one saved model",
     )
 )
