@@ -16,6 +16,7 @@ from fraudctl import tracking
 from fraudctl.config import ModelParams, Params, ProjectPaths
 from fraudctl.data.schema import Schema
 from fraudctl.data.splits import load_schema, load_split, load_transform_dict
+from fraudctl.errors import ConfigError
 from fraudctl.features.transform import FeatureTransform
 from fraudctl.io import atomic_directory, atomic_path, json_text
 from fraudctl.model import bundle
@@ -92,8 +93,6 @@ def split_metrics(
         role = params.evaluate.card_entity or next(iter(schema.entities))
         column = schema.entities.get(role)
         if column is None:
-            from fraudctl.errors import ConfigError
-
             raise ConfigError(
                 f"evaluate.card_entity: {role!r} is not an entity role "
                 f"(declared: {', '.join(schema.entities)})"
@@ -203,7 +202,14 @@ def compare_families(
         )
         if len(names) > 1:
             progress(f"comparing {', '.join(names)}: cross-validating {name}")
-        cv = cross_validate(candidate, period, schema, progress)
+        try:
+            cv = cross_validate(candidate, period, schema, progress)
+        except ConfigError as exc:  # e.g. the network's PyTorch is not installed
+            if name == params.model.name:
+                raise
+            raise ConfigError(
+                f"selection.candidates: {name}: {exc}; or remove {name} from selection.candidates"
+            ) from None
         compared[name] = round(cv.mean_pr_auc, 6)
         if best is None or cv.mean_pr_auc > best[1].mean_pr_auc:
             best = (candidate, cv)

@@ -229,6 +229,29 @@ def test_selection_candidates_train_the_best_out_of_fold_family(project, runner,
     assert "selection.candidates" in refused.output and "xgbost" in refused.output
 
 
+def test_a_candidate_whose_library_is_missing_names_both_ways_out(
+    project, runner, registry_name, monkeypatch
+):
+    import sys
+
+    write_params(
+        project,
+        {
+            "tracking": {"registered_model": registry_name},
+            "selection": {"folds": 2, "candidates": ["mlp"]},
+        },
+    )
+    for args in (["data"], ["features", "build"]):
+        assert invoke(runner, *args).exit_code == 0
+    monkeypatch.setitem(sys.modules, "torch", None)  # `import torch` now fails
+    result = invoke(runner, "train")
+    assert result.exit_code == 2, result.output
+    message = " ".join(result.output.split())
+    assert "selection.candidates: mlp:" in message and "fraudctl[torch]" in message
+    assert "remove mlp from selection.candidates" in message
+    assert not Path("models/model").exists()
+
+
 def test_family_names_appear_only_in_the_registry():
     """The registry is the only module (and dvc.yaml no stage) that names a family."""
     alternatives = "|".join(map(re.escape, families.FAMILIES))
