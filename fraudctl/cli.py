@@ -403,7 +403,6 @@ def ui(
     from the Registry page is off unless FRAUDCTL_ADMIN_TOKEN is set.
     """
     import os
-    import subprocess
     import sys
 
     _load(params_file)  # bad params stop here, with the usual message
@@ -440,10 +439,10 @@ def ui(
         "viewer",
     ]
     console.print(f"fraudctl ui on http://{host}:{port} (Ctrl+C stops it)")
-    try:
-        raise typer.Exit(subprocess.call(command, env=env))
-    except KeyboardInterrupt:
-        raise typer.Exit(0) from None
+    sys.stdout.flush()
+    # Streamlit takes this process's place, so a SIGTERM from a supervisor (or a test)
+    # stops the server itself; as a child it was left running when fraudctl was killed.
+    os.execve(sys.executable, command, env)
 
 
 @app.command()

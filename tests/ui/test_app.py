@@ -153,9 +153,9 @@ def test_the_real_app_in_headless_chromium(full_project, tmp_path):
         stderr=subprocess.STDOUT,
         text=True,
     )
-    try:
-        import httpx
+    import httpx
 
+    try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
@@ -176,6 +176,9 @@ def test_the_real_app_in_headless_chromium(full_project, tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=30)
+    # stopping `fraudctl ui` stops Streamlit: no server is left behind on the port
+    with pytest.raises(httpx.HTTPError):
+        httpx.get(f"http://127.0.0.1:{port}/_stcore/health", timeout=2)
 
 
 @pytest.mark.slow
