@@ -326,13 +326,15 @@ def test_other_families_through_dvc_exp_run(clone, family):
     """`dvc exp run -S model.name=...` re-runs train, evaluate, fairness and drift with
     another family, but not the poisoning grid, which has its own model; the model it
     leaves serves /predict. Every family goes through every door in-process in
-    tests/models/test_families.py; the ensemble (LightGBM and XGBoost members, saved as a
-    blend folder) covers the other saved formats under DVC."""
+    tests/models/test_families.py; the ensemble (params.yaml's members: LightGBM text, the
+    network's numpy archive and a skops file in one blend folder) covers the other saved
+    formats under DVC."""
     root, env = clone
     _run(["dvc", "repro"], root, env)
     _run(["git", "add", "-A"], root, env)
     _run(["git", "commit", "-qm", "baseline", "--allow-empty"], root, env)
-    small = ["-S", "model.catboost.iterations=40", "-S", "model.xgboost.n_estimators=30"]
+    # small: the network's epochs, and rows for the blend's permutation SHAP
+    small = ["-S", "model.mlp.max_iter=30", "-S", "experiments.fairness.shap_rows=50"]
     ran = _run(
         ["dvc", "exp", "run", "-n", "other", "-S", f"model.name={family}", *small], root, env
     )
