@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
+import json
 import logging
 import re
 from collections.abc import AsyncIterator
@@ -29,9 +30,11 @@ from fraudctl import __version__
 from fraudctl.serve.columnar import (
     ARROW_STREAM,
     ColumnarError,
+    Columns,
     from_arrow,
     from_json,
     is_columnar_json,
+    numbers_from_json,
     numeric,
 )
 from fraudctl.serve.docs import add_offline_docs
@@ -252,26 +255,14 @@ async def _batch_matrix(
     limit = schemas.max_batch_size
     # the transaction id is optional in both formats (it lets a later label find the row)
     optional = () if model.raw_only else ("transaction_id",)
-    columns = None
+    columns = rows = None
     if _media(request) == ARROW_STREAM:
         columns = await asyncio.to_thread(from_arrow, body, schemas.features, limit, optional)
     else:
-        document = None
-        if _first_key(body) not in {"transactions", None}:  # columns and data, most likely
-            document = _json_document(body)
-        if not is_columnar_json(document):
-            try:
-                rows = schemas.batch.validate_json(body).transactions
-            except ValidationError as exc:
-                document = _json_document(body)
-                if not is_columnar_json(document):
-                    if is_json_error(exc):
-                        raise ApiError(
-                            400, "body is not valid JSON", describe_errors(exc)
-                        ) from None
-                    raise ApiError(422, "invalid request", describe_errors(exc)) from None
-        if is_columnar_json(document):
-            columns = from_json(document, schemas.features, limit, optional)
+        if model.raw_only and _first_key(body) == "columns":  # plain numbers: one parse
+            columns = numbers_from_json(body, schemas.features, limit, optional)
+        if columns is None:
+            columns, rows = _json_batch(body, schemas, limit, optional)
     if columns is not None:
         if model.raw_only:
             checked = numeric(columns, model.features, model.amount_column)
@@ -282,6 +273,25 @@ async def _batch_matrix(
         return _matrix(rows, model.features)
     # store look-ups: off the event loop
     return await asyncio.to_thread(_features, model, rows, _record(request))
+
+
+def _json_batch(
+    body: bytes, schemas: ApiSchemas, limit: int, optional: tuple[str, ...]
+) -> tuple[Columns | None, Any]:
+    """A JSON batch as (columns, None) or (None, validated rows); errors name the field."""
+    document = None
+    if _first_key(body) not in {"transactions", None}:  # columns and data, most likely
+        document = _json_document(body)
+    if not is_columnar_json(document):
+        try:
+            return None, schemas.batch.validate_json(body).transactions
+        except ValidationError as exc:
+            document = _json_document(body)
+            if not is_columnar_json(document):
+                if is_json_error(exc):
+                    raise ApiError(400, "body is not valid JSON", describe_errors(exc)) from None
+                raise ApiError(422, "invalid request", describe_errors(exc)) from None
+    return from_json(document, schemas.features, limit, optional), None
 
 
 FIRST_KEY = re.compile(rb'\s*\{\s*"([A-Za-z_]+)"')
@@ -299,7 +309,15 @@ def _json_document(body: bytes) -> Any:
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError:
+        pass
+    try:  # orjson refuses a number beyond float's range (1e400): the checks then name it
+        return json.loads(body, parse_constant=_not_json)
+    except (ValueError, RecursionError):
         return None
+
+
+def _not_json(constant: str) -> None:
+    raise ValueError(f"{constant} is not JSON")
 
 
 def _validate_columns(adapter: Any, body: bytes) -> Any:
@@ -468,7 +486,11 @@ async def _load_model(service: ServiceState) -> None:
     settings = service.settings
     try:
         loaded = await asyncio.to_thread(
-            load_predictor, settings.model, settings.tracking_uri, settings.online_store
+            load_predictor,
+            settings.model,
+            settings.tracking_uri,
+            settings.online_store,
+            settings.scoring_threads,
         )
     except Exception as exc:  # a worker keeps answering probes and says why it is not ready
         service.load_error = str(exc)

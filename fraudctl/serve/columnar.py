@@ -13,6 +13,7 @@ the same contract, one implementation of it.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -87,6 +88,73 @@ def from_json(
         )
     table = np.array(data, dtype=object)
     return Columns(list(names), {name: table[:, j] for j, name in enumerate(names)}, len(data))
+
+
+def numbers_from_json(
+    body: bytes, fields: Sequence[str], max_rows: int, optional: Sequence[str] = ()
+) -> Columns | None:
+    """A columnar body of numbers only, parsed straight into one float64 table; None when
+    the body is anything else, which then goes through :func:`from_json` and its errors.
+
+    simdjson validates the JSON and copies the numbers into a buffer without a Python
+    object per value: about 8 ms for 10,000 rows of 29 numbers, where building Python
+    lists and checking each value's type took about 30. The answer is the same as
+    :func:`from_json` then :func:`numeric`'s, because the fast path is taken only when the
+    body proves its shape: exactly the keys ``columns`` and ``data``, every row a list of
+    one value per column, no list nested inside a row (the body holds no ``[`` besides
+    the two outer lists' and the rows'), and every value a number (the buffer refuses a
+    string, a boolean or null).
+    """
+    import simdjson
+
+    parser = _parser()
+    document = names = data = None
+    try:
+        try:
+            document = parser.parse(body)
+        except RuntimeError:  # something still points into its last document
+            document = simdjson.Parser().parse(body)
+        if not isinstance(document, simdjson.Object) or sorted(document.keys()) != [
+            "columns",
+            "data",
+        ]:
+            return None
+        names, data = document["columns"], document["data"]
+        if not isinstance(names, simdjson.Array) or not isinstance(data, simdjson.Array):
+            return None
+        names = names.as_list()
+        rows = len(data)
+        if not rows or not all(isinstance(n, str) and "[" not in n for n in names):
+            return None
+        if body.count(b"[") != rows + 2:
+            return None
+        _check_names(names, fields, optional)
+        _check_size(rows, max_rows)
+        width = len(names)
+        if not all(isinstance(row, simdjson.Array) and len(row) == width for row in data):
+            return None
+        table = np.frombuffer(data.as_buffer(of_type="d"), dtype=np.float64)
+    except (ValueError, TypeError):  # not JSON, or a value that is not a number
+        return None
+    finally:
+        del document, data  # the parser is reused only once nothing points into it
+    if table.size != rows * width:
+        return None
+    table = table.reshape(rows, width)
+    return Columns(list(names), {name: table[:, j] for j, name in enumerate(names)}, rows)
+
+
+_parsers = threading.local()
+
+
+def _parser() -> Any:
+    """One simdjson parser per thread: it keeps its buffers between requests."""
+    parser = getattr(_parsers, "parser", None)
+    if parser is None:
+        import simdjson
+
+        parser = _parsers.parser = simdjson.Parser()
+    return parser
 
 
 def from_arrow(

@@ -138,7 +138,10 @@ class RegistryFollower:
             return
         try:
             challenger = load_predictor(
-                self.target.version_uri(wanted), settings.tracking_uri, settings.online_store
+                self.target.version_uri(wanted),
+                settings.tracking_uri,
+                settings.online_store,
+                settings.scoring_threads,
             )
             challenger.alias = CHALLENGER
             shared = registry_threshold(settings.tracking_uri, challenger.name, wanted)
@@ -167,7 +170,10 @@ class RegistryFollower:
         old = service.predictor
         try:
             new = load_predictor(
-                self.target.version_uri(version), settings.tracking_uri, settings.online_store
+                self.target.version_uri(version),
+                settings.tracking_uri,
+                settings.online_store,
+                settings.scoring_threads,
             )
             new.alias = self.target.alias
             shared = registry_threshold(settings.tracking_uri, new.name, new.version)

@@ -46,6 +46,7 @@ class Predictor:
     source: str
     online: OnlineFeatures
     threshold: float = 0.0
+    scoring_threads: int = 1  # for large batches (ServeSettings.scoring_threads)
     _booster: Any = None
     _score: Any = None
     _engine: str = ""
@@ -58,7 +59,9 @@ class Predictor:
         booster = getattr(self.model.estimator, "booster_", None)
         if family(self.kind).fast_scoring and booster is not None:
             self._booster = booster  # LightGBM's own exact SHAP for /explain
-        self._score, self._engine = scorer_for(self.kind, self.model.estimator)
+        self._score, self._engine = scorer_for(
+            self.kind, self.model.estimator, self.scoring_threads
+        )
         self.probabilities(np.zeros((1, len(self.features))))  # compile and warm up now
 
     @property
@@ -163,7 +166,10 @@ def input_columns(transform: FeatureTransform) -> list[str]:
 
 
 def load_predictor(
-    model: str, tracking_uri: str | None = None, online_store: str | None = None
+    model: str,
+    tracking_uri: str | None = None,
+    online_store: str | None = None,
+    scoring_threads: int = 1,
 ) -> Predictor:
     """Load a local MLflow model directory, or fetch ``models:/name@alias`` from the registry.
 
@@ -206,6 +212,7 @@ def load_predictor(
         alias=alias,
         source=model,
         online=OnlineFeatures(loaded.transform, store),
+        scoring_threads=scoring_threads,
     )
 
 

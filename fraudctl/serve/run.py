@@ -26,7 +26,9 @@ def run_server(overrides: dict[str, Any], console: Any) -> None:
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise ConfigError(f"serve settings: {problems}") from None
-    predictor = load_predictor(settings.model, settings.tracking_uri, settings.online_store)
+    predictor = load_predictor(
+        settings.model, settings.tracking_uri, settings.online_store, settings.scoring_threads
+    )
     console.print(
         f"serving {predictor.name} v{predictor.version} ({predictor.kind}, threshold "
         f"{predictor.threshold:.4f}) on http://{settings.host}:{settings.port} "

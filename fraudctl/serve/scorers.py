@@ -24,13 +24,19 @@ import numpy as np
 Scorer = Callable[[np.ndarray], np.ndarray]
 
 
-def scorer_for(kind: str, estimator: Any) -> tuple[Scorer, str]:
-    """(scorer, engine): the engine names the code that scores, for ``/model``."""
+def scorer_for(kind: str, estimator: Any, threads: int = 1) -> tuple[Scorer, str]:
+    """(scorer, engine): the engine names the code that scores, for ``/model``.
+
+    ``threads`` > 1 lets the compiled forest split a large batch's rows between threads
+    (it keeps small ones, and every single row, on one).
+    """
     from fraudctl.model.ensemble import BlendClassifier
     from fraudctl.model.families import family
 
     if isinstance(estimator, BlendClassifier):
-        parts = [scorer_for(member_kind, member) for member_kind, member in estimator.members]
+        parts = [
+            scorer_for(member_kind, member, threads) for member_kind, member in estimator.members
+        ]
         members = [member for member, _ in parts]
 
         def blended(matrix: np.ndarray) -> np.ndarray:
@@ -43,7 +49,7 @@ def scorer_for(kind: str, estimator: Any) -> tuple[Scorer, str]:
 
         forest = compile_booster(booster)
         if forest is not None:
-            return forest.probabilities, "compiled-forest"
+            return partial(forest.probabilities, threads=threads), "compiled-forest"
         return partial(booster.predict, num_threads=1), "lightgbm-booster"
     linear = linear_scorer(estimator)
     if linear is not None:

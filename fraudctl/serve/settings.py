@@ -5,6 +5,7 @@ The container and the Kubernetes Deployment configure the service only through t
 
 from __future__ import annotations
 
+import os
 from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr
@@ -32,3 +33,12 @@ class ServeSettings(BaseSettings):
     # Also load the `challenger` alias of a followed model and score every request with it
     # off the request path (fraudctl_shadow_* metrics; `fraudctl shadow-report`).
     shadow: bool = False
+    # Threads that score one large batch (the compiled forest splits its rows; a single row
+    # always takes one): 0 shares the cores this process may use among the workers.
+    batch_threads: Annotated[int, Field(ge=0, le=64)] = 0
+
+    @property
+    def scoring_threads(self) -> int:
+        if self.batch_threads:
+            return self.batch_threads
+        return max(1, len(os.sched_getaffinity(0)) // self.workers)

@@ -100,3 +100,109 @@ def test_arrow_errors(client, test_rows, make_client):
     assert too_many.status_code == 413
     wrong_type = client.post("/predict", content=b"x", headers={"Content-Type": ARROW})
     assert wrong_type.status_code == 415
+
+
+def _body(document: dict) -> bytes:
+    import json
+
+    return json.dumps(document).encode()
+
+
+def _nested_pair(document: dict) -> None:
+    """Two rows of the right length whose values still add up to rows x columns numbers:
+    an empty list in one row, a pair in another (a flattening parser would shift them)."""
+    document["data"][1][5] = []
+    document["data"][2][5] = [1.0, 2.0]
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "field", "problem"),
+    [
+        (
+            lambda d: _body({**d, "data": d["data"]}).replace(b"]]}", b']], "data": [[1]]}'),
+            422,
+            "data[0]",  # the last "data" counts, as in any JSON parser here
+            "expected a list of 29 values",
+        ),
+        (lambda d: (_nested_pair(d), _body(d))[1], 422, "data[1].V6", "got list"),
+        (
+            lambda d: _body(d).replace(b"]]}", b"], [1e400" + b", 1" * 28 + b"]]}"),
+            422,
+            "data[10].V1",
+            "finite",
+        ),
+        (
+            lambda d: _body(d).replace(b"]]}", b"], [1, 2]]}"),
+            422,
+            "data[10]",
+            "expected a list of 29 values",
+        ),
+        (lambda d: _body(d).replace(b"]]}", b"]"), 400, None, "not valid JSON"),
+    ],
+    ids=["repeated-key", "nested-lists", "overflow", "short-row", "truncated"],
+)
+def test_bodies_of_numbers_that_break_the_contract_are_refused(
+    client, test_rows, body, status, field, problem
+):
+    """Numbers-only bodies take a faster parser; these must still be refused as the general
+    path refuses them, never scored with shifted or invented values."""
+    response = client.post(
+        "/predict/batch",
+        content=body(_columnar(test_rows, 10)),
+        headers={"Content-Type": "application/json"},
+    )
+    assert response.status_code == status, response.text
+    payload = response.json()
+    text = str(payload)
+    assert problem in text, payload
+    if field is not None:
+        assert payload["detail"][0]["field"] == field, payload
+
+
+def test_integers_and_spacing_score_like_floats(client, test_rows):
+    """Whitespace, integers and exponents read the same through either parser."""
+    document = _columnar(test_rows, 12)
+    document["data"][0] = [round(v) for v in document["data"][0][:-1]] + [100]
+    compact = _probabilities(
+        client.post(
+            "/predict/batch",
+            content=_body(document).replace(b" ", b""),
+            headers={"Content-Type": "application/json"},
+        )
+    )
+    spaced = _probabilities(
+        client.post(
+            "/predict/batch",
+            content=_body(document).replace(b", ", b" ,\n\t ").replace(b"[", b"[ "),
+            headers={"Content-Type": "application/json"},
+        )
+    )
+    rows = [dict(zip(FEATURES, map(float, row), strict=True)) for row in document["data"]]
+    expected = _probabilities(client.post("/predict/batch", json={"transactions": rows}))
+    assert compact == spaced == expected
+
+
+def test_the_numbers_parser_takes_plain_bodies_and_leaves_the_rest(test_rows):
+    """The fast parser answers for clean numeric bodies (so the tests above compare two
+    parsers) and declines every body it cannot prove, leaving it to the general path."""
+    from fraudctl.serve.columnar import numbers_from_json
+
+    document = _columnar(test_rows, 10)
+    columns = numbers_from_json(_body(document), FEATURES, 100)
+    assert columns is not None and columns.rows == 10
+    np.testing.assert_array_equal(columns.matrix(FEATURES), np.array(document["data"]))
+    nested = _columnar(test_rows, 10)
+    _nested_pair(nested)
+    flagged = _columnar(test_rows, 10)
+    flagged["data"][4][2] = True
+    declined = [
+        _body(nested),
+        _body(flagged),
+        _body({"data": document["data"], "columns": FEATURES}),  # another key order is fine
+        _body(document).replace(b"]]}", b']], "data": [[1]]}'),
+        _body(document)[:-3],
+        _body({**document, "columns": ["V[1]", *FEATURES[1:]]}),
+    ]
+    answers = [numbers_from_json(body, FEATURES, 100) for body in declined]
+    assert answers[2] is not None  # key order does not matter
+    assert [a is None for i, a in enumerate(answers) if i != 2] == [True] * 5
