@@ -18,7 +18,7 @@ from fraudctl.data.schema import Schema
 from fraudctl.data.splits import load_schema, load_split, load_transform_dict
 from fraudctl.errors import ConfigError
 from fraudctl.features.transform import FeatureTransform
-from fraudctl.io import atomic_directory, atomic_path, json_text
+from fraudctl.io import atomic_directory, atomic_path, json_text, release_arrow_memory
 from fraudctl.model import bundle
 from fraudctl.model.estimators import build_estimator, library_requirements
 from fraudctl.model.imbalance import fitted_model
@@ -253,6 +253,8 @@ def select(
     selection: dict[str, Any] = {"method": "holdout", "validated_rows": len(validation)}
     if params.selection.folds:
         period = pd.concat([train_frame, validation], ignore_index=True)
+        del train_frame, validation  # the period holds every row now
+        release_arrow_memory()
         params, cv, compared = compare_families(params, period, schema, progress)
         selection = cv.summary()
         if len(compared) > 1:
