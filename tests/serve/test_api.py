@@ -255,3 +255,28 @@ def test_openapi_documents_the_model_fields(client):
     assert set(transaction_schema["required"]) == set(FEATURES)
     assert transaction_schema["properties"]["Amount"]["minimum"] == 0
     assert client.get("/docs").status_code == 200
+
+
+def test_an_unexpected_error_in_predict_is_a_counted_500(make_client, test_rows, monkeypatch):
+    """/predict skips the router (PredictFastLane), but a failure inside it still ends as
+    the server's 500, counted and logged under the /predict route, and the next request
+    is served normally."""
+    from fastapi.testclient import TestClient
+
+    from fraudctl.serve.predictor import Predictor
+
+    client = make_client()
+    real = Predictor.probabilities
+    calls = {"n": 0}
+
+    def flaky(self, matrix):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("scorer broke")
+        return real(self, matrix)
+
+    monkeypatch.setattr(Predictor, "probabilities", flaky)
+    quiet = TestClient(client.app, raise_server_exceptions=False)
+    assert quiet.post("/predict", json=transaction(test_rows, 0)).status_code == 500
+    assert _metric(client, "fraudctl_http_requests_total", route="/predict", status="500") == 1
+    assert client.post("/predict", json=transaction(test_rows, 0)).status_code == 200
