@@ -6,7 +6,7 @@ BIN := $(abspath $(VENV))/bin
 export PATH := $(BIN):$(PATH)
 export MPLBACKEND := Agg
 
-.PHONY: install repro test test-fast lint bench clean
+.PHONY: install repro test test-fast lint bench bench-feast clean
 
 # pip prints one line per package it collects: a cold install (no pip cache) takes a few
 # minutes (README: Install), and it should never look stuck.
@@ -37,5 +37,17 @@ test-fast: install
 bench: install
 	$(BIN)/python -m benchmarks.pipeline
 
+# Feast pins its own versions of shared libraries: it gets a virtualenv of its own, with
+# fraudctl's online store beside it (benchmarks/feature_store.py).
+FEAST_VENV := .venv-feast
+$(FEAST_VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(FEAST_VENV)
+	$(FEAST_VENV)/bin/python -m pip install --quiet "feast>=0.60,<1"
+	$(FEAST_VENV)/bin/python -m pip install --quiet --no-deps -e .
+	touch $@
+
+bench-feast: $(FEAST_VENV)/.installed
+	$(FEAST_VENV)/bin/python -m benchmarks.feature_store
+
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(FEAST_VENV) .pytest_cache .ruff_cache
