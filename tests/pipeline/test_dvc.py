@@ -172,13 +172,14 @@ def test_repro_runs_every_stage_then_nothing(clone):
 
 
 def test_rerunning_stages_on_the_same_inputs_changes_no_tracked_file(clone):
-    """A fresh clone's `dvc repro` must not leave git dirty: retraining on the same data and
-    params gives a byte-identical model, and the reports carry no run ids or random ids."""
+    """A fresh clone's `dvc repro` must not leave git dirty: the reports carry no run ids or
+    random ids. (Retraining on the same data and params giving a byte-identical model is
+    checked by the next test, whose `dvc repro` retrains what `fraudctl train` trained.)"""
     root, env = clone
     _run(["dvc", "repro"], root, env)
     _run(["git", "add", "-A"], root, env)
     _run(["git", "commit", "-qm", "outputs", "--allow-empty"], root, env)
-    for stage in ("train", "evaluate", "fairness", "drift"):
+    for stage in ("evaluate", "fairness", "drift"):
         _run(["dvc", "repro", "--force", "--single-item", stage], root, env)
     changed = _run(["git", "status", "--porcelain"], root, env).stdout.splitlines()
     # Only the energy measurements differ: they measure the machine, not the model.
@@ -333,8 +334,10 @@ def test_other_families_through_dvc_exp_run(clone, family):
     _run(["dvc", "repro"], root, env)
     _run(["git", "add", "-A"], root, env)
     _run(["git", "commit", "-qm", "baseline", "--allow-empty"], root, env)
-    # small: the network's epochs, and rows for the blend's permutation SHAP
-    small = ["-S", "model.mlp.max_iter=30", "-S", "experiments.fairness.shap_rows=50"]
+    # small: the network's epochs, rows for the blend's permutation SHAP, and one fit on
+    # the train split (the blend's cross-validation runs in every repro of this clone)
+    small = ["-S", "model.mlp.max_iter=30", "-S", "experiments.fairness.shap_rows=20"]
+    small += ["-S", "selection.folds=0"]
     ran = _run(
         ["dvc", "exp", "run", "-n", "other", "-S", f"model.name={family}", *small], root, env
     )
