@@ -213,6 +213,9 @@ def test_serving_requirements_alone_run_the_service(tmp_path, model_dir, default
             wait_for(f"{base}/health/ready")
             status, body = http("POST", f"{base}/predict", row)
             assert status == 200 and 0 <= body["probability"] <= 1
+            columnar = {"columns": list(row), "data": [list(row.values())] * 3}  # simdjson
+            status, body = http("POST", f"{base}/predict/batch", columnar)
+            assert status == 200 and len(body["predictions"]) == 3, body
             status, body = http("POST", f"{base}/explain", row)
             assert status == explains
             if explains == 200:
