@@ -20,7 +20,9 @@ pytestmark = pytest.mark.slow
 TOKEN = "schemathesis-token"
 
 
-def run_schemathesis(base: str) -> subprocess.CompletedProcess[str]:
+def run_schemathesis(base: str, workdir: Path) -> subprocess.CompletedProcess[str]:
+    """Runs in ``workdir``: schemathesis keeps a cache in the current directory, which must
+    not be the checkout (a test run would leave git dirty)."""
     st = Path(sys.executable).parent / "st"
     if not st.exists() and shutil.which("st") is None:
         pytest.skip("schemathesis is not installed (it is in the dev extra)")
@@ -43,12 +45,13 @@ def run_schemathesis(base: str) -> subprocess.CompletedProcess[str]:
         capture_output=True,
         text=True,
         timeout=600,
+        cwd=workdir,
     )
 
 
-def test_no_schemathesis_failures_on_the_ulb_model(model_dir):
+def test_no_schemathesis_failures_on_the_ulb_model(model_dir, tmp_path):
     with serving(model_dir, env=cli_env(FRAUDCTL_ADMIN_TOKEN=TOKEN)) as base:
-        result = run_schemathesis(base)
+        result = run_schemathesis(base, tmp_path)
     assert result.returncode == 0, result.stdout[-4000:]
 
 
@@ -65,5 +68,5 @@ def test_no_schemathesis_failures_on_a_raw_transaction_model(transactions_projec
     )
     assert materialized.returncode == 0, materialized.stderr
     with serving(transactions_project / "models" / "model", env=env) as base:
-        result = run_schemathesis(base)
+        result = run_schemathesis(base, tmp_path)
     assert result.returncode == 0, result.stdout[-4000:]
