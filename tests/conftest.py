@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 import yaml
 from typer.testing import CliRunner
@@ -166,3 +167,41 @@ def transactions_project(tmp_path_factory: pytest.TempPathFactory, mlflow_store:
     write_example_params(root)
     run_training_stages(parse_params(example_params()), ProjectPaths(root), mlflow_store)
     return root
+
+
+# --- the small trained models the model and serving tests share ---
+
+
+@pytest.fixture(scope="session")
+def model_dir(trained: ProjectPaths) -> Path:
+    return trained.model_dir
+
+
+@pytest.fixture(scope="session")
+def default_model_dir(tmp_path_factory: pytest.TempPathFactory, mlflow_store: str) -> Path:
+    """params.yaml's blend (what selection trains on the ULB table) on small data."""
+    params = parse_params(
+        {
+            **SMALL_PARAMS,
+            "model": {"name": "ensemble", **SMALL_PARAMS["model"]},
+            "tracking": {"registered_model": "default-blend"},
+        }
+    )
+    paths = ProjectPaths(tmp_path_factory.mktemp("default-blend"))
+    return run_training_stages(params, paths, mlflow_store).model_dir
+
+
+@pytest.fixture(scope="session")
+def test_rows(trained: ProjectPaths) -> pd.DataFrame:
+    return pd.read_parquet(trained.features_file("test"))
+
+
+FEATURES = [f"V{i}" for i in range(1, 29)] + ["Amount"]
+
+
+# --- Hypothesis: a fixed seed and few examples unless asked for more ---
+from hypothesis import settings as _hypothesis_settings  # noqa: E402
+
+_hypothesis_settings.register_profile("ci", max_examples=15, derandomize=True, print_blob=True)
+_hypothesis_settings.register_profile("thorough", max_examples=200, derandomize=False)
+_hypothesis_settings.load_profile("ci")

@@ -14,6 +14,7 @@ import pandas as pd
 from fraudctl.config import ProjectPaths
 from fraudctl.data.schema import Schema
 from fraudctl.errors import ArtifactError
+from fraudctl.features.transform import FeatureTransform
 from fraudctl.io import read_json, read_table
 
 
@@ -73,24 +74,30 @@ def load_split(paths: ProjectPaths, split: str) -> pd.DataFrame:
     return read_table(path)
 
 
-def load_transform_dict(paths: ProjectPaths) -> dict:
+def load_transform(paths: ProjectPaths) -> FeatureTransform:
+    """The transform the features stage fitted (data/features/transform.json)."""
     if not paths.transform_file.exists():
         raise ArtifactError(
             f"{paths.transform_file}: not found; run `fraudctl features build` first"
         )
-    return read_json(paths.transform_file)
+    try:
+        return FeatureTransform.from_dict(read_json(paths.transform_file))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ArtifactError(
+            f"{paths.transform_file}: unreadable ({exc}); run `fraudctl features build` again"
+        ) from None
 
 
 def load_schema(paths: ProjectPaths) -> Schema:
     """The schema of the model inputs: the transform's output columns as features."""
     raw = load_raw_schema(paths)
-    transform = load_transform_dict(paths)
+    transform = load_transform(paths)
     return Schema(
         time=raw.time,
         amount=raw.amount,
         target=raw.target,
-        features=tuple(transform["output_columns"]),
+        features=tuple(transform.output_columns),
         group=raw.group,
         entities=raw.entities,
-        categorical=tuple(transform["categorical"]),
+        categorical=tuple(transform.categorical),
     )

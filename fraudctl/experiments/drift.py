@@ -137,9 +137,10 @@ def run_drift(
     features = list(schema.features)
 
     progress("scoring both samples")
-    estimator = load_model(paths.model_dir).estimator
-    ref_scores = estimator.predict_proba(reference[features])[:, 1]
-    cur_scores = estimator.predict_proba(current[features])[:, 1]
+    model = load_model(paths.model_dir)
+    model.require_trained_on(paths, paths.model_dir)
+    ref_scores = model.score_features(reference)
+    cur_scores = model.score_features(current)
 
     progress("PSI and Kolmogorov-Smirnov per feature")
     per_feature = {}

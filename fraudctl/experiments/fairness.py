@@ -25,7 +25,7 @@ from fraudctl.data.schema import Schema
 from fraudctl.experiments.common import load_workspace, write_results
 from fraudctl.experiments.explain import explain_model
 from fraudctl.io import relocated, staged_copy, write_text, write_with
-from fraudctl.model.bundle import load_model
+from fraudctl.model.bundle import FraudModel, load_model
 from fraudctl.model.metrics import pr_auc
 from fraudctl.progress import Progress, quiet
 
@@ -148,14 +148,14 @@ def run_fairness(params: Params, paths: ProjectPaths, progress: Progress = quiet
     workspace = load_workspace(paths)
     schema = workspace.schema
     model = load_model(paths.model_dir)
+    model.require_trained_on(paths, paths.model_dir)
     estimator, metadata = model.estimator, model.metadata
     threshold = float(metadata["threshold"])
-    features = list(schema.features)
     test = workspace.test
     y = test[schema.target].to_numpy()
 
     progress("scoring the test split")
-    scores = estimator.predict_proba(test[features])[:, 1]
+    scores = model.score_features(test)
     groups, group_name = group_labels(schema, workspace.train, test, settings)
 
     progress("fairlearn MetricFrame by group")
@@ -178,7 +178,7 @@ def run_fairness(params: Params, paths: ProjectPaths, progress: Progress = quiet
     mitigation = None
     if settings.mitigation != "none":
         progress(f"mitigation: {settings.mitigation}")
-        mitigation = _mitigate(params, estimator, workspace, schema, groups, settings, threshold)
+        mitigation = _mitigate(params, model, workspace, schema, groups, settings, threshold)
 
     target = paths.experiment_dir("fairness")
     with staged_copy(target) as directory:
@@ -302,7 +302,7 @@ def equal_recall_thresholds(
 
 def _mitigate(
     params: Params,
-    estimator: Any,
+    model: FraudModel,
     workspace: Any,
     schema: Schema,
     test_groups: pd.Series,
@@ -324,10 +324,10 @@ def _mitigate(
     val_labels = validation[schema.target].to_numpy()
     test = workspace.test
     if settings.mitigation == "group_thresholds":
-        val_scores = estimator.predict_proba(validation[features])[:, 1]
+        val_scores = model.score_features(validation)
         target = float((val_scores[val_labels == 1] >= threshold).mean())
         cuts = equal_recall_thresholds(val_scores, val_labels, val_groups, target, threshold)
-        test_scores = estimator.predict_proba(test[features])[:, 1]
+        test_scores = model.score_features(test)
         per_row = test_groups.astype(str).map(cuts).fillna(threshold).to_numpy()
         decisions = (test_scores >= per_row).astype(int)
         method = (
@@ -340,7 +340,7 @@ def _mitigate(
 
         constraint = settings.mitigation.removeprefix("threshold_optimizer_")
         optimizer = ThresholdOptimizer(
-            estimator=estimator,
+            estimator=model.estimator,
             constraints=constraint,
             objective="balanced_accuracy_score",
             prefit=True,

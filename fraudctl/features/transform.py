@@ -7,6 +7,8 @@ experiments (through the stage's output), ``fraudctl score``, the MLflow pyfunc 
 A model is ``raw row -> transform -> estimator -> probability -> threshold``.
 
 JSON, not pickle: loading a model must never run code (see :mod:`fraudctl.model.bundle`).
+Every ordered thing is written as a JSON list, never as the key order of an object: a
+writer that sorts keys (ours did) must not be able to change which column a code lands in.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from fraudctl.features.kernel import (
     entity_features,
 )
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 # Below this many rows the entity kinds run one after another (threads cost more).
 PARALLEL_FROM_ROWS = 50_000
 
@@ -134,20 +136,55 @@ class FeatureTransform:
         )
 
     def to_dict(self) -> dict[str, Any]:
+        """The transform as JSON-ready data; column order lives in lists only."""
         data = {k: v for k, v in asdict(self).items() if not k.startswith("_")}
-        data["output_columns"] = self.output_columns
+        data["categorical"] = [
+            {"column": column, "vocabulary": list(vocabulary)}
+            for column, vocabulary in self.categorical.items()
+        ]
+        data["entities"] = [{"role": role, "column": c} for role, c in self.entities.items()]
+        data["output_columns"] = list(self.output_columns)
         return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FeatureTransform:
+        """Rebuild a saved transform, refusing one whose recorded output order is not the
+        order its definition produces (a hand-edited or damaged file)."""
         if data.get("version") != FORMAT_VERSION:
-            raise ValueError(f"feature transform format {data.get('version')!r} is not supported")
+            raise ValueError(
+                f"feature transform format {data.get('version')!r} is not {FORMAT_VERSION}"
+            )
         specs = [
             WindowSpec(**{k: tuple(v) if isinstance(v, list) else v for k, v in s.items()})
             for s in data["specs"]
         ]
-        fields = {k: v for k, v in data.items() if k not in {"specs", "output_columns"}}
-        return cls(**fields, specs=specs)
+        fields = {
+            k: v
+            for k, v in data.items()
+            if k not in {"specs", "output_columns", "categorical", "entities"}
+        }
+        transform = cls(
+            **fields,
+            specs=specs,
+            categorical={item["column"]: list(item["vocabulary"]) for item in data["categorical"]},
+            entities={item["role"]: item["column"] for item in data["entities"]},
+        )
+        recorded = list(data["output_columns"])
+        if recorded != transform.output_columns:
+            raise ValueError(
+                f"output_columns {recorded} is not the order the transform computes "
+                f"({transform.output_columns})"
+            )
+        return transform
+
+    def digest(self) -> str:
+        """SHA-256 of the transform's canonical JSON: two transforms with equal digests
+        compute the same model inputs from the same raw rows."""
+        import hashlib
+        import json
+
+        text = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
     # --- applying -----------------------------------------------------------------
 

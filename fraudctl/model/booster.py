@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-# From this many rows on, batch scoring compiles the trees (fraudctl.serve.forest): its
+# From this many rows on, batch scoring compiles the trees (fraudctl.model.forest): its
 # set-up (a few tenths of a second) is then repaid, and it scores on every core without the GIL.
 COMPILE_FROM_ROWS = 200_000
 
@@ -56,7 +56,7 @@ class BoosterClassifier(_classifier_base()):  # type: ignore[misc]
     def _compiled_forest(self) -> Any:
         if not self._compiled:
             try:
-                from fraudctl.serve.forest import compile_booster
+                from fraudctl.model.forest import compile_booster
             except ImportError:  # pragma: no cover - numba comes with the serve extra
                 compile_booster = None
             self._forest = compile_booster(self.booster_) if compile_booster else None

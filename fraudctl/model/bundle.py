@@ -6,7 +6,15 @@ module (:mod:`fraudctl.model.pyfunc`) and a data folder holding:
 - ``transform.json``: the fitted feature transform (roles, vocabularies, definitions);
 - the estimator in its family's own safe format (:mod:`fraudctl.model.payloads`: LightGBM
   text, XGBoost JSON, CatBoost binary, skops with trusted types, or a blend folder);
-- ``model.json``: threshold, kind, feature order, validation metrics and fingerprint.
+- ``model.json``: threshold, kind, feature order, validation metrics and fingerprint;
+- ``contract.json``: the input contract (:mod:`fraudctl.model.contract`): raw columns in
+  order with roles, dtypes and vocabularies, the estimator's inputs in order, the
+  transform's digest, the data it was trained on, and the SHA-256 of every file above.
+
+Every door (evaluate, the experiments, the card, ``score``, ``serve``, the pyfunc, the UI)
+loads a model here, which checks the files against the contract, and scores through
+:meth:`FraudModel.probabilities` on inputs placed by name (:meth:`FraudModel.inputs`,
+:meth:`FraudModel.inputs_from_features`): one model, one answer, whichever door.
 
 No pickle is written or read: a model file from the registry, a bucket or a pull request
 cannot execute code when loaded. A directory in the old pickled format is refused with a
@@ -30,6 +38,7 @@ import pandas as pd
 
 from fraudctl.errors import ArtifactError
 from fraudctl.features.transform import FeatureTransform
+from fraudctl.model import contract as contracts
 from fraudctl.model import payloads
 
 PAYLOAD_DIR = "fraudctl"
@@ -37,7 +46,7 @@ LOADER_MODULE = "fraudctl.model.pyfunc"
 TRANSFORM_FILE = "transform.json"
 METADATA_FILE = "model.json"
 LIGHTGBM_FILE = payloads.LIGHTGBM.filename
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 # Run-specific facts beside the model (not inside: see the module docstring).
 REGISTRY_FILE = "registry.json"
 UNSTABLE_MLMODEL_KEYS = ("utc_time_created", "model_uuid", "run_id", "mlflow_version")
@@ -55,14 +64,17 @@ class FraudModel:
     transform: FeatureTransform
     metadata: dict[str, Any]
     payload: Path
+    contract: contracts.InputContract
     _estimator: Any = field(default=None, repr=False)
-    _forest: Any = field(default=None, repr=False)
-    _forest_tried: bool = field(default=False, repr=False)
+    _scorer: Any = field(default=None, repr=False)
+    _engine: str = field(default="", repr=False)
 
     @property
     def estimator(self) -> Any:
         if self._estimator is None:
-            self._estimator = _load_estimator(self.payload)
+            estimator = _load_estimator(self.payload)
+            _check_estimator_inputs(estimator, self.contract.model_inputs, self.payload)
+            self._estimator = estimator
         return self._estimator
 
     @property
@@ -75,24 +87,76 @@ class FraudModel:
 
     @property
     def features(self) -> list[str]:
-        return self.transform.output_columns
+        """The estimator's input columns, in the order it was fitted on (the contract's)."""
+        return self.contract.model_inputs
 
-    def feature_frame(self, raw: pd.DataFrame, history: pd.DataFrame | None = None) -> pd.DataFrame:
-        return self.transform.apply(raw, history)
+    # --- the one way from rows to probabilities ---------------------------------------
 
-    def predict_features(self, features: pd.DataFrame | np.ndarray) -> np.ndarray:
-        return self.estimator.predict_proba(features)[:, 1]
+    def inputs(self, raw: pd.DataFrame, history: pd.DataFrame | None = None) -> np.ndarray:
+        """Raw rows -> the estimator's (rows, inputs) float64 matrix, each column placed by
+        its name in the contract (the transform computes every input by name)."""
+        return self.transform.matrix(raw, history)
+
+    def inputs_from_features(self, frame: pd.DataFrame) -> np.ndarray:
+        """Rows of already computed inputs (``data/features``) -> the same matrix, columns
+        taken by name, never by position."""
+        missing = [c for c in self.features if c not in frame.columns]
+        if missing:
+            raise ArtifactError(
+                f"{self.payload}: the feature rows lack model input(s) {', '.join(missing[:5])}"
+                f"{' …' if len(missing) > 5 else ''}; the model and data/features disagree"
+            )
+        return np.ascontiguousarray(frame[self.features].to_numpy(dtype=np.float64))
+
+    def probabilities(self, matrix: np.ndarray, threads: int = 1) -> np.ndarray:
+        """Fraud probabilities of an input matrix: the one scorer every door uses."""
+        if matrix.ndim != 2 or matrix.shape[1] != len(self.features):
+            raise ValueError(f"expected (rows, {len(self.features)}) inputs, got {matrix.shape}")
+        return self.scorer(threads)(matrix)
+
+    def scorer(self, threads: int = 1) -> Any:
+        """The fastest exact scorer of the estimator (:mod:`fraudctl.model.scorers`)."""
+        from functools import partial
+
+        if self._scorer is None:
+            self._scorer, self._engine = self._build_scorer()
+        if threads > 1 and self._engine == "compiled-forest":
+            return partial(self._scorer, threads=threads)
+        return self._scorer
+
+    @property
+    def engine(self) -> str:
+        """Which code scores rows, e.g. ``compiled-forest`` or ``blend(...)``."""
+        if self._scorer is None:
+            self._scorer, self._engine = self._build_scorer()
+        return self._engine
+
+    def _build_scorer(self) -> tuple[Any, str]:
+        text_model = self.payload / LIGHTGBM_FILE
+        if self._estimator is None and text_model.exists():
+            from fraudctl.model.forest import compile_model_text
+
+            forest = compile_model_text(text_model.read_text(encoding="utf-8"))
+            if forest is not None:
+                if forest.n_features != len(self.features):
+                    raise ArtifactError(
+                        f"{text_model}: the trees read {forest.n_features} inputs, the "
+                        f"contract lists {len(self.features)}; retrain the model"
+                    )
+                return forest.probabilities, "compiled-forest"
+        from fraudctl.model.scorers import scorer_for
+
+        return scorer_for(self.kind, self.estimator)
+
+    def score_features(self, frame: pd.DataFrame) -> np.ndarray:
+        """Probabilities of rows of computed inputs (evaluate, the experiments, the card)."""
+        return self.probabilities(self.inputs_from_features(frame), threads=os.cpu_count() or 1)
 
     def predict_raw(self, raw: pd.DataFrame, history: pd.DataFrame | None = None) -> np.ndarray:
-        matrix = self.transform.matrix(raw, history)
-        forest = self._compiled_forest() if self._estimator is None else None
-        if forest is not None:
-            return forest.probabilities(matrix, threads=os.cpu_count() or 1)
-        from fraudctl.model.booster import BoosterClassifier
+        return self.probabilities(self.inputs(raw, history), threads=os.cpu_count() or 1)
 
-        if isinstance(self.estimator, BoosterClassifier):
-            return self.estimator.predict_proba(matrix)[:, 1]
-        return self.predict_features(pd.DataFrame(matrix, columns=self.features))
+    def feature_frame(self, raw: pd.DataFrame, history: pd.DataFrame | None = None) -> pd.DataFrame:
+        return pd.DataFrame(self.inputs(raw, history), columns=self.features, index=raw.index)
 
     def warm_up(self) -> None:
         """Load the compiled kernels (numba's start-up, a few tenths of a second) now, so a
@@ -101,24 +165,11 @@ class FraudModel:
             from fraudctl.features.kernel import warm_up
 
             warm_up()
-        forest = self._compiled_forest()
-        if forest is not None:
-            forest.probabilities(np.zeros((1, forest.n_features)))
+        self.probabilities(np.zeros((1, len(self.features))))
 
-    def _compiled_forest(self) -> Any:
-        if not self._forest_tried:
-            self._forest_tried = True
-            text_model = self.payload / LIGHTGBM_FILE
-            if text_model.exists():
-                try:
-                    from fraudctl.serve.forest import compile_model_text
-                except ImportError:  # pragma: no cover - numba comes with the serve extra
-                    return None
-                try:
-                    self._forest = compile_model_text(text_model.read_text(encoding="utf-8"))
-                except (OSError, UnicodeDecodeError):
-                    self._forest = None  # the estimator load below says what is wrong
-        return self._forest
+    def require_trained_on(self, paths: Any, model_dir: Path) -> None:
+        """Refuse to measure this model on features it was not trained on."""
+        contracts.require_trained_on(self.contract, paths, model_dir)
 
 
 # --- writing ---------------------------------------------------------------------------
@@ -139,8 +190,13 @@ def save_model(
     metadata: dict[str, Any],
     raw_example: pd.DataFrame,
     requirements: list[str],
+    trained_on: list[contracts.FileDigest] | None = None,
 ) -> None:
-    """Write the MLflow model directory ``path`` (which must not exist yet)."""
+    """Write the MLflow model directory ``path`` (which must not exist yet).
+
+    ``raw_example`` holds a few raw rows in the training table's column order: the
+    contract's column order and the MLflow signature come from it.
+    """
     import tempfile
     import warnings
 
@@ -152,6 +208,16 @@ def save_model(
         _write_json(
             payload / METADATA_FILE,
             {"format": FORMAT_VERSION, "estimator_format": chosen, **metadata},
+        )
+        contracts.write_contract(
+            payload,
+            contracts.build_contract(
+                payload,
+                transform,
+                raw_example,
+                trained_on or [],
+                str(metadata.get("validation_fingerprint", "")),
+            ),
         )
         model = load_payload(payload)
         probabilities = model.predict_raw(raw_example)
@@ -220,7 +286,19 @@ def payload_dir(path: Path) -> Path:
             f"{flavour.get('loader_module')!r}); models stored as pickles can run code when "
             "loaded and are refused: retrain it with `fraudctl train`"
         )
-    return path / flavour["data"]
+    data = flavour["data"]
+    inside = (
+        isinstance(data, str)
+        and not Path(data).is_absolute()
+        and ".." not in Path(data).parts
+        and (path / data).resolve().is_relative_to(path.resolve())
+    )
+    if not inside:  # never a path out of the model directory
+        raise ArtifactError(
+            f"{mlmodel}: data: {data!r} points out of the model directory; a fraudctl "
+            "model keeps its files inside its own directory"
+        )
+    return path / data
 
 
 def load_model(path: Path, *, lazy: bool = False) -> FraudModel:
@@ -233,17 +311,31 @@ def load_model(path: Path, *, lazy: bool = False) -> FraudModel:
 
 
 def load_payload(payload: Path, *, lazy: bool = False) -> FraudModel:
-    try:
-        transform = FeatureTransform.from_dict(_read_json(payload / TRANSFORM_FILE))
-        metadata = _read_json(payload / METADATA_FILE)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ArtifactError(f"{payload}: unreadable model files ({exc})") from None
-    if metadata.get("format") != FORMAT_VERSION:
+    """Read a payload folder after checking it against its input contract: every file's
+    SHA-256, the transform's digest and input order, the threshold."""
+    metadata = _read_json(payload / METADATA_FILE)
+    if not isinstance(metadata, dict) or metadata.get("format") != FORMAT_VERSION:
+        found = metadata.get("format") if isinstance(metadata, dict) else None
         raise ArtifactError(
-            f"{payload}: model format {metadata.get('format')!r} is not {FORMAT_VERSION}; "
+            f"{payload}: model format {found!r} is not {FORMAT_VERSION}; "
             "retrain it with this version of fraudctl"
         )
-    model = FraudModel(transform=transform, metadata=metadata, payload=payload)
+    contract = contracts.verify(payload)
+    try:
+        transform = FeatureTransform.from_dict(_read_json(payload / TRANSFORM_FILE))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ArtifactError(f"{payload / TRANSFORM_FILE}: unreadable transform ({exc})") from None
+    if transform.digest() != contract.transform_sha256:
+        raise ArtifactError(
+            f"{payload / TRANSFORM_FILE}: not the transform the contract records; retrain"
+        )
+    if transform.output_columns != contract.model_inputs:
+        raise ArtifactError(
+            f"{payload / TRANSFORM_FILE}: computes inputs {transform.output_columns} but the "
+            f"estimator was fitted on {contract.model_inputs}; retrain the model"
+        )
+    _check_metadata(metadata, payload)
+    model = FraudModel(transform=transform, metadata=metadata, payload=payload, contract=contract)
     if not lazy:
         model.estimator  # noqa: B018 - read now, so a damaged file fails at load time
     return model
@@ -256,6 +348,58 @@ def _read_json(path: Path) -> Any:
         raise ArtifactError(f"{path}: missing from the model directory") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ArtifactError(f"{path}: unreadable ({exc}); retrain the model") from None
+
+
+def _check_metadata(metadata: dict[str, Any], payload: Path) -> None:
+    import math
+
+    threshold = metadata.get("threshold")
+    if (
+        isinstance(threshold, bool)
+        or not isinstance(threshold, int | float)
+        or not math.isfinite(threshold)
+        or not 0.0 <= threshold <= 1.0
+    ):
+        raise ArtifactError(
+            f"{payload / METADATA_FILE}: threshold {threshold!r} is not a probability "
+            "between 0 and 1"
+        )
+    if not isinstance(metadata.get("kind"), str):
+        raise ArtifactError(f"{payload / METADATA_FILE}: kind {metadata.get('kind')!r} is unknown")
+
+
+def estimator_input_names(estimator: Any) -> list[str] | None:
+    """The input names a fitted estimator recorded itself, where its library keeps them."""
+    from fraudctl.model.ensemble import BlendClassifier
+
+    if isinstance(estimator, BlendClassifier):
+        for _, member in estimator.members:
+            names = estimator_input_names(member)
+            if names is not None:
+                return names
+        return None
+    booster = getattr(estimator, "booster_", None)
+    if booster is not None and hasattr(booster, "feature_name"):
+        return list(booster.feature_name())
+    names = getattr(estimator, "feature_names_in_", None)
+    return None if names is None else [str(n) for n in names]
+
+
+def _check_estimator_inputs(estimator: Any, inputs: list[str], payload: Path) -> None:
+    import re
+
+    names = estimator_input_names(estimator)
+    if names is None or names == [f"Column_{j}" for j in range(len(names))]:
+        return  # fitted on an array: the library kept no names to check
+
+    def plain(name: str) -> str:  # LightGBM writes spaces in names as underscores
+        return re.sub(r"\s", "_", name)
+
+    if [plain(n) for n in names] != [plain(n) for n in inputs]:
+        raise ArtifactError(
+            f"{payload}: the estimator was fitted on inputs {names[:8]}… in another order than "
+            f"the contract's {list(inputs)[:8]}…; retrain the model"
+        )
 
 
 def _load_estimator(payload: Path) -> Any:

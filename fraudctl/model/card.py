@@ -134,7 +134,6 @@ def _optional(path: Path) -> Any:
 def build_card(params: Params, paths: ProjectPaths, progress: Progress = quiet) -> CardResult:
     from fraudctl.data.splits import load_schema, load_split
     from fraudctl.model import bundle
-    from fraudctl.model.train import score
 
     metrics = read_json(paths.metrics_file)
     trained = read_json(paths.train_report)
@@ -142,8 +141,9 @@ def build_card(params: Params, paths: ProjectPaths, progress: Progress = quiet) 
     schema = load_schema(paths)
     progress("scoring the test split")
     model = bundle.load_model(paths.model_dir)
+    model.require_trained_on(paths, paths.model_dir)
     test = load_split(paths, "test")
-    scores = score(model.estimator, test, schema)
+    scores = model.score_features(test)
     labels = test[schema.target].to_numpy()
     _check_current(paths, metrics, labels, scores, model.threshold, params)
     progress(f"bootstrap: {params.card.bootstrap_samples} resamples of {len(test):,} rows")

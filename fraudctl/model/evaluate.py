@@ -17,7 +17,7 @@ from fraudctl.io import atomic_path, relocated, staged_copy, write_with
 from fraudctl.model import bundle
 from fraudctl.model import metrics as m
 from fraudctl.model.plots import save_confusion_plot, save_line_plot
-from fraudctl.model.train import score, split_metrics
+from fraudctl.model.train import split_metrics
 from fraudctl.progress import Progress, quiet
 
 
@@ -32,12 +32,12 @@ def evaluate(params: Params, paths: ProjectPaths, progress: Progress = quiet) ->
     schema = load_schema(paths)
     progress("loading the model and the test split")
     model = bundle.load_model(paths.model_dir)
-    estimator = model.estimator
+    model.require_trained_on(paths, paths.model_dir)  # before anything is measured or logged
     test = load_split(paths, "test")
     threshold = model.threshold
 
     progress(f"scoring {len(test):,} test rows")
-    scores = score(estimator, test, schema)
+    scores = model.score_features(test)
     y = test[schema.target].to_numpy()
     results = split_metrics(params, test, schema, scores, threshold)
 

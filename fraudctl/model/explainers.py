@@ -117,7 +117,7 @@ def _agnostic(
     import shap
 
     from fraudctl.model.ensemble import log_odds
-    from fraudctl.serve.scorers import scorer_for
+    from fraudctl.model.scorers import scorer_for
 
     score, _ = scorer_for(kind, estimator)
 

@@ -52,9 +52,9 @@ class Family:
     # "native": the library computes exact SHAP values itself; "tree": shap's TreeExplainer;
     # "agnostic": shap's permutation explainer over a background sample
     explainer: Literal["native", "tree", "agnostic"] = "agnostic"
-    # trees compiled to machine code for serving and batch scoring (fraudctl.serve.forest)
+    # trees compiled to machine code for serving and batch scoring (fraudctl.model.forest)
     fast_scoring: bool = False
-    # how `fraudctl serve` scores it (fraudctl.serve.scorers), for `fraudctl models`
+    # how `fraudctl serve` scores it (fraudctl.model.scorers), for `fraudctl models`
     serving: str = "predict_proba"
     fit_options: Callable[[BuildContext], dict[str, Any]] = field(default=lambda _: {})
     # compute.engine: dask: (context, client) -> an estimator that trains on Dask

@@ -77,7 +77,7 @@ class NeuralNetworkClassifier(ClassifierMixin, BaseEstimator):
         self.means_ = filled.mean(axis=0)
         spread = filled.std(axis=0)
         self.scales_ = np.where(spread > 0, spread, 1.0)
-        inputs = self._standardise(x)
+        inputs = self._standardise(x).astype(np.float32)  # torch trains in float32
         fit_rows, held_rows = self._split(y)
 
         torch.manual_seed(self.random_state)
@@ -133,15 +133,29 @@ class NeuralNetworkClassifier(ClassifierMixin, BaseEstimator):
         if x.ndim != 2 or x.shape[1] != self.n_features_in_:
             raise ValueError(f"expected {self.n_features_in_} columns, got shape {x.shape}")
         filled = np.where(np.isnan(x), self.medians_, x)
-        return ((filled - self.means_) / self.scales_).astype(np.float32)
+        return (filled - self.means_) / self.scales_
 
     def decision_function(self, features: Any) -> np.ndarray:
-        """Log-odds of fraud."""
+        """Log-odds of fraud, in float64: float32 products round differently for one row
+        (a matrix-vector product) and for a batch (a matrix product), and a served row
+        must get the same number whichever way it arrives."""
         hidden = self._standardise(features)
-        *layers, (last_weight, last_bias) = self.weights_
+        *layers, (last_weight, last_bias) = self._weights64()
         for weight, bias in layers:
-            hidden = np.maximum(hidden @ weight.T + bias, 0.0)
-        return (hidden @ last_weight.T + last_bias)[:, 0].astype(np.float64)
+            hidden = np.maximum(hidden @ weight + bias, 0.0)
+        return (hidden @ last_weight + last_bias)[:, 0]
+
+    def _weights64(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        """The layers as float64 (transposed weight, bias), converted once per fit."""
+        cached = getattr(self, "_cached_weights", None)
+        if cached is None or cached[0] is not self.weights_:
+            converted = [
+                (np.ascontiguousarray(w.T, dtype=np.float64), b.astype(np.float64))
+                for w, b in self.weights_
+            ]
+            cached = (self.weights_, converted)
+            self._cached_weights = cached
+        return cached[1]
 
     def predict_proba(self, features: Any) -> np.ndarray:
         fraud = 1.0 / (1.0 + np.exp(-self.decision_function(features)))

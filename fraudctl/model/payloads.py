@@ -18,11 +18,27 @@ from typing import Any
 from fraudctl.errors import ArtifactError
 from fraudctl.io import atomic_path
 
-# Module prefixes whose types a scikit-learn model may contain; anything else is refused.
-TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.", "builtins.", "collections.")
-# Exact names also allowed: scikit-learn's categorical boosting keeps a functools.partial
-# (skops lists the function it wraps separately, and that must pass the prefixes above).
-TRUSTED_NAMES = frozenset({"functools.partial"})
+# The exact types beyond skops' own safe list that the scikit-learn families save, and
+# nothing by prefix: a prefix such as ``builtins.`` admitted ``builtins.eval``, so a crafted
+# file ran code on load. Categorical boosting keeps a ``functools.partial`` of
+# ``check_array`` (skops lists the wrapped function separately, and it must be here too).
+# A family that saves other types names them when it registers (``trust_skops_types``).
+_TRUSTED_SKOPS_TYPES: set[str] = {
+    "functools.partial",
+    "numpy.dtype",
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    "sklearn.tree._tree.Tree",
+    "sklearn.utils.validation.check_array",
+}
+
+
+def trust_skops_types(*names: str) -> None:
+    """Allow these exact type names in skops files (called by a family's registration)."""
+    _TRUSTED_SKOPS_TYPES.update(names)
+
+
+def trusted_skops_types() -> frozenset[str]:
+    return frozenset(_TRUSTED_SKOPS_TYPES)
 
 
 @dataclass(frozen=True)
@@ -126,14 +142,17 @@ def _load_skops(path: Path) -> Any:
         untrusted = skops.io.get_untrusted_types(file=path)
     except Exception as exc:  # skops raises zipfile and its own errors for a damaged file
         raise ArtifactError(f"{path}: unreadable ({exc}); retrain the model") from None
-    refused = [
-        t for t in untrusted if not t.startswith(TRUSTED_PREFIXES) and t not in TRUSTED_NAMES
-    ]
+    refused = sorted(set(untrusted) - _TRUSTED_SKOPS_TYPES)
     if refused:
+        shown = ", ".join(name[:80] for name in refused[:5])
         raise ArtifactError(
-            f"{path}: refusing to load types outside scikit-learn and numpy: {', '.join(refused)}"
+            f"{path}: refusing to load types no fraudctl model saves: {shown}"
+            f"{' …' if len(refused) > 5 else ''}"
         )
-    return skops.io.load(path, trusted=untrusted)
+    try:
+        return skops.io.load(path, trusted=untrusted)
+    except Exception as exc:  # a damaged file that lists only trusted types
+        raise ArtifactError(f"{path}: unreadable ({exc}); retrain the model") from None
 
 
 def _save_network(estimator: Any, path: Path) -> None:

@@ -15,11 +15,12 @@ import pandas as pd
 from fraudctl import tracking
 from fraudctl.config import ModelParams, Params, ProjectPaths
 from fraudctl.data.schema import Schema
-from fraudctl.data.splits import load_schema, load_split, load_transform_dict
+from fraudctl.data.splits import load_schema, load_split, load_transform
 from fraudctl.errors import ConfigError
 from fraudctl.features.transform import FeatureTransform
 from fraudctl.io import atomic_directory, atomic_path, json_text, release_arrow_memory
 from fraudctl.model import bundle
+from fraudctl.model.contract import TRAINED_SPLITS, digest_features
 from fraudctl.model.estimators import build_estimator, library_requirements
 from fraudctl.model.imbalance import fitted_model
 from fraudctl.model.leakage import check_for_leaks
@@ -150,10 +151,13 @@ def _flat_params(params: Params) -> dict[str, Any]:
 
 
 def raw_example(paths: ProjectPaths, transform: FeatureTransform, rows: int = 5) -> pd.DataFrame:
-    """A few raw validation rows: the MLflow model's input example and signature."""
+    """A few raw validation rows, in the prepared table's column order: the MLflow model's
+    input example and signature, and the order of the contract's raw columns."""
     from fraudctl.data.splits import prepared_head
 
-    return prepared_head(paths, "validation", rows)[transform.raw_columns]
+    head = prepared_head(paths, "validation", rows)
+    reads = set(transform.raw_columns)
+    return head[[c for c in head.columns if c in reads]]
 
 
 @dataclass
@@ -176,7 +180,7 @@ def train(params: Params, paths: ProjectPaths, progress: Progress = quiet) -> Tr
 
         check_supported(params)  # before any work
     schema = load_schema(paths)  # names the first stage that has not run
-    transform = FeatureTransform.from_dict(load_transform_dict(paths))
+    transform = load_transform(paths)
     if params.compute.engine == "dask":
         selected = select_partitioned(params, paths, schema, progress)
     else:
@@ -351,6 +355,9 @@ def record(
                     metadata,
                     raw_example(paths, transform),
                     library_requirements(params.model),
+                    trained_on=digest_features(
+                        paths, TRAINED_SPLITS, [*transform.output_columns, schema.target]
+                    ),
                 )
                 tracking.log_artifacts(staging, MODEL_ARTIFACT_PATH)
                 progress("registering the model")

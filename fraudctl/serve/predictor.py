@@ -53,15 +53,12 @@ class Predictor:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
-        from fraudctl.serve.scorers import scorer_for
-
         self.threshold = self.model.threshold
         booster = getattr(self.model.estimator, "booster_", None)
         if family(self.kind).fast_scoring and booster is not None:
             self._booster = booster  # LightGBM's own exact SHAP for /explain
-        self._score, self._engine = scorer_for(
-            self.kind, self.model.estimator, self.scoring_threads
-        )
+        # The model's own scorer: the one evaluate, `score` and the pyfunc use.
+        self._score, self._engine = self.model.scorer(self.scoring_threads), self.model.engine
         self.probabilities(np.zeros((1, len(self.features))))  # compile and warm up now
 
     @property
@@ -89,7 +86,7 @@ class Predictor:
 
     @property
     def engine(self) -> str:
-        """Which code scores rows (:mod:`fraudctl.serve.scorers`): e.g. the compiled forest,
+        """Which code scores rows (:mod:`fraudctl.model.scorers`): e.g. the compiled forest,
         LightGBM's booster, numpy, a blend of those, or the estimator's predict_proba."""
         return self._engine
 
@@ -156,11 +153,12 @@ class Predictor:
 
 
 def input_columns(transform: FeatureTransform) -> list[str]:
-    """The raw fields a request carries: what the transform reads."""
+    """The raw fields a request carries: what the transform reads (an amount that is not
+    a model input is read only by history features)."""
     columns = [transform.time] if transform.needs_time else []
     columns += [transform.entities[spec.role] for spec in transform.specs]
     columns += [*transform.numeric, *transform.categorical]
-    if transform.amount and transform.amount not in columns:
+    if transform.amount and transform.amount not in columns and transform.specs:
         columns.append(transform.amount)
     return list(dict.fromkeys(columns))
 

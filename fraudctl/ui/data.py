@@ -41,7 +41,7 @@ def test_scores(paths: ProjectPaths) -> TestScores | None:
     """None when there is no model or no test split yet."""
     from fraudctl.data.splits import load_schema, load_split
     from fraudctl.model import bundle
-    from fraudctl.model.train import amounts, score
+    from fraudctl.model.train import amounts
 
     if not (paths.model_dir / "MLmodel").exists() or not paths.features_file("test").exists():
         return None
@@ -51,7 +51,7 @@ def test_scores(paths: ProjectPaths) -> TestScores | None:
     return TestScores(
         frame=test,
         labels=test[schema.target].to_numpy(),
-        scores=score(model.estimator, test, schema),
+        scores=model.score_features(test),
         amounts=amounts(test, schema),
         threshold=model.threshold,
     )

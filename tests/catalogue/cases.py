@@ -363,13 +363,13 @@ def fault_cases() -> list[Case]:
     return [
         _fault(
             "corrupt LightGBM text",
-            "not a LightGBM model",
+            "changed after training",
             lambda p: (_payload(p) / "estimator.lgb.txt").write_text("tree\ngarbage"),
             ["evaluate"],
         ),
         _fault(
             "corrupt transform",
-            "unreadable",
+            "changed after training",
             lambda p: (_payload(p) / "transform.json").write_text("{"),
             ["evaluate"],
         ),

@@ -9,37 +9,7 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
-from fraudctl.config import ProjectPaths
-
-
-@pytest.fixture(scope="session")
-def model_dir(trained: ProjectPaths) -> Path:
-    return trained.model_dir
-
-
-@pytest.fixture(scope="session")
-def default_model_dir(tmp_path_factory: pytest.TempPathFactory, mlflow_store: str) -> Path:
-    """params.yaml's blend (what selection trains on the ULB table) on small data."""
-    from fraudctl.config import parse_params
-    from tests.conftest import SMALL_PARAMS, run_training_stages
-
-    params = parse_params(
-        {
-            **SMALL_PARAMS,
-            "model": {"name": "ensemble", **SMALL_PARAMS["model"]},
-            "tracking": {"registered_model": "default-blend"},
-        }
-    )
-    paths = ProjectPaths(tmp_path_factory.mktemp("default-blend"))
-    return run_training_stages(params, paths, mlflow_store).model_dir
-
-
-@pytest.fixture(scope="session")
-def test_rows(trained: ProjectPaths) -> pd.DataFrame:
-    return pd.read_parquet(trained.features_file("test"))
-
-
-FEATURES = [f"V{i}" for i in range(1, 29)] + ["Amount"]
+from tests.conftest import FEATURES
 
 
 def transaction(frame: pd.DataFrame, i: int) -> dict[str, float]:

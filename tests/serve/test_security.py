@@ -3,6 +3,7 @@ bodies are bounded."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import pickle
 import shutil
@@ -10,6 +11,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from fraudctl.errors import ArtifactError
 from tests.conftest import cli_env
@@ -71,11 +74,56 @@ def test_serve_refuses_the_crafted_pickle_with_one_line(tmp_path):
     assert not marker.exists()
 
 
-def test_a_tampered_skops_file_with_foreign_types_is_refused(tmp_path, model_dir):
-    """Only scikit-learn and numpy types load from a skops file."""
-    import skops.io
+def _reseal(payload: Path) -> None:
+    """Rewrite the contract's file digests to match the files as they are now: what an
+    attacker who can write the model directory can do. The digests catch damage and
+    mix-ups; the loaders' own checks must still refuse hostile content."""
+    from dataclasses import replace
 
-    from fraudctl.model.bundle import METADATA_FILE, load_model, payload_dir
+    from fraudctl.model.contract import digest_folder, read_contract, write_contract
+
+    write_contract(payload, replace(read_contract(payload), files=digest_folder(payload)))
+
+
+def _skops_file(path: Path, schema: dict) -> None:
+    import zipfile
+
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("schema.json", json.dumps(schema))
+
+
+def _eval_schema(marker: Path) -> dict:
+    """A skops file whose only object is ``builtins.eval("<touch marker>")``."""
+    code = f"__import__('pathlib').Path({str(marker)!r}).touch()"
+    argument = {
+        "__class__": "str",
+        "__module__": "builtins",
+        "__loader__": "JsonNode",
+        "content": json.dumps(code),
+        "is_json": True,
+        "__id__": 2,
+    }
+    return {
+        "__class__": "eval",
+        "__module__": "builtins",
+        "__loader__": "ConstructorFromReduceNode",
+        "content": {
+            "__class__": "tuple",
+            "__module__": "builtins",
+            "__loader__": "TupleNode",
+            "content": [argument],
+            "__id__": 3,
+        },
+        "__id__": 1,
+        "protocol": 2,
+        "_skops_version": "0.16.0",
+    }
+
+
+def _skops_model(tmp_path: Path, model_dir: Path, schema: dict) -> Path:
+    """A copy of the served model whose estimator is the given skops file, contract
+    digests rewritten to match."""
+    from fraudctl.model.bundle import METADATA_FILE, payload_dir
     from fraudctl.model.payloads import SKOPS
 
     copy = tmp_path / "model"
@@ -84,10 +132,98 @@ def test_a_tampered_skops_file_with_foreign_types_is_refused(tmp_path, model_dir
     (payload / "estimator.lgb.txt").unlink()
     metadata = json.loads((payload / METADATA_FILE).read_text())
     (payload / METADATA_FILE).write_text(json.dumps({**metadata, "estimator_format": "skops"}))
-    skops.io.dump({"step": _Exploit(tmp_path / "pwned")}, payload / SKOPS.filename)
-    with pytest.raises(ArtifactError, match="refusing to load types"):
+    _skops_file(payload / SKOPS.filename, schema)
+    _reseal(payload)
+    return copy
+
+
+def test_the_crafted_eval_file_runs_code_when_trusted(tmp_path):
+    """The crafted file is a real exploit (so the refusals below prove something)."""
+    import skops.io
+
+    marker = tmp_path / "ran"
+    _skops_file(tmp_path / "evil.skops", _eval_schema(marker))
+    skops.io.load(tmp_path / "evil.skops", trusted=["builtins.eval"])
+    assert marker.exists()
+
+
+@pytest.mark.parametrize("door", ["score", "evaluate-load", "serve"])
+def test_a_skops_file_that_calls_eval_is_refused_at_every_door(
+    tmp_path, trained, model_dir, door, runner
+):
+    from tests.conftest import invoke
+
+    marker = tmp_path / "pwned"
+    model = _skops_model(tmp_path, model_dir, _eval_schema(marker))
+    if door == "evaluate-load":
+        from fraudctl.model.bundle import load_model
+
+        with pytest.raises(ArtifactError, match="refusing to load types no fraudctl model saves"):
+            load_model(model)
+    elif door == "score":
+        rows = str(trained.split_file("test"))
+        result = invoke(
+            runner, "score", rows, "-o", str(tmp_path / "out.csv"), "--model", str(model)
+        )
+        assert result.exit_code == 2 and "builtins.eval" in result.output, result.output
+    else:
+        result = subprocess.run(
+            ["fraudctl", "serve", "--model", str(model), "--port", "1"],
+            capture_output=True,
+            text=True,
+            env=cli_env(),
+            timeout=120,
+        )
+        assert result.returncode == 2, result.stderr
+        assert "builtins.eval" in result.stderr and "Traceback" not in result.stderr
+    assert not marker.exists()
+
+
+def test_a_tampered_skops_file_is_refused_by_its_digest_first(tmp_path, model_dir):
+    from fraudctl.model.bundle import load_model, payload_dir
+
+    copy = tmp_path / "model"
+    shutil.copytree(model_dir, copy)
+    (payload_dir(copy) / "estimator.skops").write_bytes(b"PK")
+    with pytest.raises(ArtifactError, match=r"estimator.skops: not part of the model"):
         load_model(copy)
-    assert not (tmp_path / "pwned").exists()
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    module=st.from_regex(
+        r"(builtins|os|subprocess|numpy|sklearn|scipy|collections|functools)(\.[a-z_]{1,12}){0,2}",
+        fullmatch=True,
+    ),
+    name=st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,15}", fullmatch=True),
+)
+def test_random_skops_type_names_load_only_from_the_allow_list(tmp_path, module, name):
+    """Any type a file names is refused unless a family saves exactly that type."""
+    from fraudctl.model.payloads import SKOPS, trusted_skops_types
+
+    path = tmp_path / f"{module}.{name}.skops"
+    _skops_file(
+        path,
+        {
+            "__class__": name,
+            "__module__": module,
+            "__loader__": "ObjectNode",
+            "__id__": 1,
+            "protocol": 2,
+            "_skops_version": "0.16.0",
+        },
+    )
+    import skops.io
+
+    untrusted = set(skops.io.get_untrusted_types(file=path))
+    if untrusted - trusted_skops_types():
+        with pytest.raises(ArtifactError, match="refusing to load types"):
+            SKOPS.load(path)
+    else:  # an allowed type that does not build from an empty object is unreadable
+        with contextlib.suppress(ArtifactError):
+            SKOPS.load(path)
 
 
 @pytest.mark.parametrize("token", ["", "   "])

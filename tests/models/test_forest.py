@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from fraudctl.model.bundle import load_model
-from fraudctl.serve.forest import compile_booster
-from tests.serve.conftest import FEATURES
+from fraudctl.model.forest import compile_booster
+from tests.conftest import FEATURES
 
 
 def test_matches_the_booster_on_real_rows_and_at_split_thresholds(model_dir, test_rows):

@@ -31,11 +31,9 @@ from typing import Any
 
 import numpy as np
 
-# LightGBM's kZeroThreshold is the float literal 1e-35f, compared in double precision.
-ZERO_THRESHOLD = float(np.float32(1e-35))
-BLOCK = 64  # rows per vectorised block
-SCALAR_BELOW = 8  # fewer rows than this: the early-stopping scan is cheaper than a block
-MAX_LEAVES = 64  # a tree's live-leaf set is one machine word
+from fraudctl.model.forest_constants import BLOCK, MAX_LEAVES, SCALAR_BELOW, ZERO_THRESHOLD
+
+__all__ = ["BLOCK", "MAX_LEAVES", "SCALAR_BELOW", "ZERO_THRESHOLD", "CompiledForest"]
 
 
 _KERNEL: Any = None
@@ -45,7 +43,7 @@ def _kernel() -> Any:
     """The numba kernel, compiled on first use and cached on disk beside the package."""
     global _KERNEL
     if _KERNEL is None:
-        from fraudctl.serve.forest_kernel import raw_scores
+        from fraudctl.model.forest_kernel import raw_scores
 
         _KERNEL = raw_scores
     return _KERNEL

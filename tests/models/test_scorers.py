@@ -7,7 +7,7 @@ import pytest
 
 from fraudctl.config import parse_params
 from fraudctl.model.families import FAMILIES, BuildContext
-from fraudctl.serve.scorers import linear_scorer, scorer_for
+from fraudctl.model.scorers import linear_scorer, scorer_for
 
 FEATURES = tuple(f"f{i}" for i in range(6))
 

@@ -1,4 +1,4 @@
-"""The compiled forest's kernel (see :mod:`fraudctl.serve.forest` for the method).
+"""The compiled forest's kernel (see :mod:`fraudctl.model.forest` for the method).
 
 A module of its own so that numba's on-disk cache finds it again: a kernel defined inside
 a function closes over what it uses, and that closure changes the cache key every run,
@@ -11,7 +11,7 @@ import numba
 import numpy as np
 from numba.cpython.unsafe.numbers import trailing_zeros
 
-from fraudctl.serve.forest import BLOCK, SCALAR_BELOW, ZERO_THRESHOLD
+from fraudctl.model.forest_constants import BLOCK, SCALAR_BELOW, ZERO_THRESHOLD
 
 
 @numba.njit(nogil=True, cache=True, boundscheck=False)

@@ -4,7 +4,7 @@ A scikit-learn ``predict_proba`` costs a few hundred microseconds of input check
 more than the arithmetic of one row, and LightGBM's booster is slower again on large
 batches. So each model is scored its own quickest way with the same numbers:
 
-- LightGBM's trees compiled to machine code (:mod:`fraudctl.serve.forest`), or its
+- LightGBM's trees compiled to machine code (:mod:`fraudctl.model.forest`), or its
   booster where the forest does not compile;
 - an imputed, scaled linear model as the same numpy operations its pipeline performs;
 - a blend's members each by their own scorer, then the blend's own arithmetic;
@@ -45,7 +45,7 @@ def scorer_for(kind: str, estimator: Any, threads: int = 1) -> tuple[Scorer, str
         return blended, "blend(" + ", ".join(engine for _, engine in parts) + ")"
     booster = getattr(estimator, "booster_", None)
     if family(kind).fast_scoring and booster is not None:
-        from fraudctl.serve.forest import compile_booster
+        from fraudctl.model.forest import compile_booster
 
         forest = compile_booster(booster)
         if forest is not None:
