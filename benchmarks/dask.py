@@ -104,9 +104,7 @@ def run(
     import yaml
 
     from fraudctl.config import ProjectPaths, parse_params
-    from fraudctl.data.prepare import prepare
-    from fraudctl.features.build import build_features
-    from fraudctl.model.train import train
+    from fraudctl.engines import build_features, prepare, train
 
     raw = yaml.safe_load((REPO / "examples/transactions/params.yaml").read_text())
     raw["data"]["source"] = str(log)

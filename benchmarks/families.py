@@ -41,11 +41,9 @@ def main() -> None:
     args = parser.parse_args()
 
     from fraudctl.config import ProjectPaths, load_params
-    from fraudctl.data.prepare import prepare
-    from fraudctl.features.build import build_features
+    from fraudctl.engines import build_features, prepare, train
     from fraudctl.model.evaluate import evaluate
     from fraudctl.model.families import FAMILIES
-    from fraudctl.model.train import train
 
     names = [n for n in args.only.split(",") if n] or [*FAMILIES, DEFAULT]
     base = load_params(REPO / "params.yaml")

@@ -234,7 +234,7 @@ def data(
 ) -> None:
     """Ingest, validate and time-split the data (DVC stage `prepare`)."""
     params, paths = _load(params_file)
-    from fraudctl.data.prepare import prepare
+    from fraudctl.engines import prepare
 
     with progress("prepare") as step:
         step("reading and validating")
@@ -278,7 +278,7 @@ def _fmt_time(value: float | str) -> str:
 def features_build(params_file: ParamsOption = DEFAULT_PARAMS_FILE) -> None:
     """Compute the declared features for every split (DVC stage `features`)."""
     params, paths = _load(params_file)
-    from fraudctl.features.build import build_features
+    from fraudctl.engines import build_features
 
     with progress("features") as step:
         result = build_features(params, paths, progress=step)
@@ -343,7 +343,7 @@ def features_labels(
 def train(params_file: ParamsOption = DEFAULT_PARAMS_FILE) -> None:
     """Fit the model, pick its threshold on validation, save and register it (stage `train`)."""
     params, paths = _load(params_file)
-    from fraudctl.model.train import train as run_train
+    from fraudctl.engines import train as run_train
 
     with _emissions("train", params, paths), progress(f"train {params.model.name}") as step:
         result = run_train(params, paths, progress=step)

@@ -78,9 +78,7 @@ def tracking_uri(uri: str) -> Iterator[None]:
 
 
 def run_training_stages(params: Any, paths: ProjectPaths, store: str) -> ProjectPaths:
-    from fraudctl.data.prepare import prepare
-    from fraudctl.features.build import build_features
-    from fraudctl.model.train import train
+    from fraudctl.engines import build_features, prepare, train
 
     with tracking_uri(store):
         prepare(params, paths)

@@ -183,11 +183,8 @@ def data_report(
 
 
 def prepare(params: Params, paths: ProjectPaths, source: str | None = None) -> PrepareResult:
-    """Run the whole stage; ``source`` overrides ``data.source`` from params."""
-    if params.compute.engine == "dask":
-        from fraudctl.distributed.prepare import prepare_partitions
-
-        return prepare_partitions(params, paths, source or params.data.source)
+    """Run the whole stage in this process; ``source`` overrides ``data.source``.
+    (:mod:`fraudctl.engines` chooses between this and the Dask engine.)"""
     raw, name = load_source(params, source)
     clean, schema, summary = validate_table(
         raw,

@@ -32,7 +32,7 @@ from fraudctl.data.schema import Schema
 from fraudctl.experiments.common import load_workspace, sample_training_rows, write_results
 from fraudctl.io import relocated, staged_copy, write_text, write_with
 from fraudctl.model.families import SCREENING_FAMILY
-from fraudctl.model.train import choose_on_validation, fit, score, split_metrics
+from fraudctl.model.fitting import choose_on_validation, fit, score, split_metrics
 from fraudctl.progress import Progress, quiet
 
 EXPERIMENT = "fraud-poisoning"

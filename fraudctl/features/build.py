@@ -67,10 +67,7 @@ def check_fits_in_memory(params: Params, paths: ProjectPaths, schema: Schema) ->
 def build_features(
     params: Params, paths: ProjectPaths, progress: Progress = quiet
 ) -> FeaturesResult:
-    if params.compute.engine == "dask":
-        from fraudctl.distributed.features import build_features_partitioned
-
-        return build_features_partitioned(params, paths, progress)
+    """The stage in this process (:mod:`fraudctl.engines` chooses the engine)."""
     schema = load_raw_schema(paths)
     check_fits_in_memory(params, paths, schema)
     progress("loading the prepared splits")

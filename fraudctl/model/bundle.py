@@ -178,6 +178,8 @@ class FraudModel:
 def estimator_payload(estimator: Any, kind: str, directory: Path) -> str:
     """Write the fitted estimator in a format that loads without running code; returns
     the format's name (recorded in model.json)."""
+    from fraudctl.model import families  # noqa: F401 - registers each family's format
+
     chosen = payloads.format_for(estimator, kind)
     chosen.save(estimator, directory / chosen.filename)
     return chosen.name

@@ -16,8 +16,8 @@ from fraudctl.data.splits import load_schema, load_split
 from fraudctl.io import atomic_path, relocated, staged_copy, write_with
 from fraudctl.model import bundle
 from fraudctl.model import metrics as m
+from fraudctl.model.fitting import split_metrics
 from fraudctl.model.plots import save_confusion_plot, save_line_plot
-from fraudctl.model.train import split_metrics
 from fraudctl.progress import Progress, quiet
 
 

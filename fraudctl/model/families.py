@@ -76,6 +76,7 @@ def register(family: Family) -> Family:
     """Add (or replace) a family; it is then valid in params.yaml everywhere."""
     FAMILIES[family.name] = family
     payloads.FORMATS.setdefault(family.payload.name, family.payload)
+    payloads.KIND_FORMATS[family.name] = family.payload
     return family
 
 

@@ -208,12 +208,20 @@ NETWORK = Format("numpy-network", "estimator.network.npz", _save_network, _load_
 FORMATS = {f.name: f for f in (LIGHTGBM, XGBOOST, CATBOOST, SKOPS, BLEND, NETWORK)}
 
 
+# family name -> its format; filled by each family's registration (fraudctl.model.families),
+# so this module needs nothing from the registry that imports it
+KIND_FORMATS: dict[str, Format] = {}
+
+
 def format_for(estimator: Any, kind: str) -> Format:
     """The blend format for blends (ensembles, balanced bags), else the family's own."""
     from fraudctl.model.ensemble import BlendClassifier
-    from fraudctl.model.families import family
 
-    return BLEND if isinstance(estimator, BlendClassifier) else family(kind).payload
+    if isinstance(estimator, BlendClassifier):
+        return BLEND
+    if kind not in KIND_FORMATS:
+        raise ArtifactError(f"model kind {kind!r} has no registered file format")
+    return KIND_FORMATS[kind]
 
 
 def find_format(payload: Path, name: str | None) -> Format:

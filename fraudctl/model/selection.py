@@ -92,7 +92,7 @@ def cross_validate(
     stop early (tuning prunes hopeless trials by raising there)."""
     import time
 
-    from fraudctl.model.train import fit, score
+    from fraudctl.model.fitting import fit, score
 
     labels = period[schema.target].to_numpy()
     folds = prequential_folds(seconds_of(period[schema.time]), labels, params.selection)

@@ -1,15 +1,15 @@
 """Stage ``train``: fit on the train split, pick the threshold on validation, save and register.
 
-Other stages (the experiments) reuse :func:`fit` and :func:`score` so there is one way to
-build, fit and score a model in the project.
+Fitting, scoring and the metric set live in :mod:`fraudctl.model.fitting`, the library the
+other stages use too.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import pandas as pd
 
 from fraudctl import tracking
@@ -21,10 +21,15 @@ from fraudctl.features.transform import FeatureTransform
 from fraudctl.io import atomic_directory, atomic_path, json_text, release_arrow_memory
 from fraudctl.model import bundle
 from fraudctl.model.contract import TRAINED_SPLITS, digest_features
-from fraudctl.model.estimators import build_estimator, library_requirements
-from fraudctl.model.imbalance import fitted_model
+from fraudctl.model.estimators import library_requirements
+from fraudctl.model.fitting import (
+    timed_fit,
+    amounts,
+    choose_on_validation,
+    fingerprint,
+    split_metrics,
+)
 from fraudctl.model.leakage import check_for_leaks
-from fraudctl.model.metrics import card_precision_at_k, classification_metrics
 from fraudctl.model.threshold import ThresholdChoice, choose_threshold
 from fraudctl.progress import Progress, quiet
 
@@ -44,95 +49,6 @@ class TrainResult:
     version: str
     promotion: tracking.Promotion
     train_rows: int
-
-
-def fit(params: Params, frame: pd.DataFrame, schema: Schema, seed: int | None = None) -> Any:
-    """A fitted estimator of the configured kind, trained on ``frame``."""
-    estimator, options = build_estimator(
-        params.model,
-        params.base.seed if seed is None else seed,
-        schema.features,
-        schema.categorical,
-    )
-    estimator.fit(frame[list(schema.features)], frame[schema.target].to_numpy(), **options)
-    return fitted_model(estimator)
-
-
-def score(estimator: Any, frame: pd.DataFrame, schema: Schema) -> np.ndarray:
-    """Fraud probabilities for every row of ``frame``."""
-    return estimator.predict_proba(frame[list(schema.features)])[:, 1]
-
-
-def amounts(frame: pd.DataFrame, schema: Schema) -> np.ndarray:
-    """Transaction amounts for the money metrics; zeros when the data has no amount."""
-    if schema.amount is None:
-        return np.zeros(len(frame))
-    return frame[schema.amount].to_numpy(dtype=np.float64)
-
-
-def day_numbers(times: pd.Series) -> np.ndarray:
-    if pd.api.types.is_datetime64_any_dtype(times):
-        return times.astype("int64").to_numpy() // (86_400 * 10**9)
-    return np.floor(times.to_numpy(dtype=np.float64) / 86_400).astype(np.int64)
-
-
-def split_metrics(
-    params: Params, frame: pd.DataFrame, schema: Schema, scores: np.ndarray, threshold: float
-) -> dict[str, float]:
-    """The project's metric set for one split at a threshold (shared with evaluate)."""
-    y = frame[schema.target].to_numpy()
-    results = classification_metrics(
-        y,
-        scores,
-        amounts(frame, schema),
-        threshold,
-        max_fpr=params.evaluate.max_false_positive_rate,
-        top_k=params.evaluate.top_k,
-        review_cost=params.threshold.review_cost,
-    )
-    if schema.entities:
-        role = params.evaluate.card_entity or next(iter(schema.entities))
-        column = schema.entities.get(role)
-        if column is None:
-            raise ConfigError(
-                f"evaluate.card_entity: {role!r} is not an entity role "
-                f"(declared: {', '.join(schema.entities)})"
-            )
-        results["card_precision_at_k"] = card_precision_at_k(
-            y,
-            scores,
-            frame[column].to_numpy(),
-            day_numbers(frame[schema.time]),
-            params.evaluate.card_k,
-        )
-    return results
-
-
-def choose_on_validation(
-    params: Params, estimator: Any, validation: pd.DataFrame, schema: Schema
-) -> tuple[ThresholdChoice, np.ndarray]:
-    """The decision threshold for ``estimator``, picked on the validation split."""
-    scores = score(estimator, validation, schema)
-    choice = choose_threshold(
-        validation[schema.target].to_numpy(), scores, amounts(validation, schema), params.threshold
-    )
-    return choice, scores
-
-
-def _timed_fit(params: Params, frame: pd.DataFrame, schema: Schema) -> tuple[Any, float]:
-    import time
-
-    started = time.perf_counter()
-    estimator = fit(params, frame, schema)
-    return estimator, time.perf_counter() - started
-
-
-def fingerprint(frame: pd.DataFrame) -> str:
-    """A short hash of a split's content: models are only compared on the same data."""
-    import hashlib
-
-    hashed = pd.util.hash_pandas_object(frame, index=False).to_numpy()
-    return hashlib.sha256(hashed.tobytes()).hexdigest()[:16]
 
 
 def _flat_params(params: Params) -> dict[str, Any]:
@@ -174,17 +90,17 @@ class Selected:
     train_rows: int
 
 
-def train(params: Params, paths: ProjectPaths, progress: Progress = quiet) -> TrainResult:
-    if params.compute.engine == "dask":
-        from fraudctl.distributed.train import check_supported, select_partitioned
-
-        check_supported(params)  # before any work
+def train(
+    params: Params,
+    paths: ProjectPaths,
+    progress: Progress = quiet,
+    select_with: Callable[..., Selected] | None = None,
+) -> TrainResult:
+    """Select, save and register a model; ``select_with`` is the engine's selection
+    (:mod:`fraudctl.engines`), this process's :func:`select` by default."""
     schema = load_schema(paths)  # names the first stage that has not run
     transform = load_transform(paths)
-    if params.compute.engine == "dask":
-        selected = select_partitioned(params, paths, schema, progress)
-    else:
-        selected = select(params, paths, schema, progress)
+    selected = (select_with or select)(params, paths, schema, progress)
     params = params.model_copy(update={"model": selected.model})
     return record(params, paths, schema, transform, selected, progress)
 
@@ -273,12 +189,12 @@ def select(
         )
         val_metrics = split_metrics(params, validated, schema, cv.scores, choice.value)
         progress(f"refitting {params.model.name} on the training period ({len(period):,} rows)")
-        estimator, fit_seconds = _timed_fit(params, period, schema)
+        estimator, fit_seconds = timed_fit(params, period, schema)
         fitted_rows = len(period)
     else:
         validated = validation
         progress(f"fitting {params.model.name} on {len(train_frame):,} rows")
-        estimator, fit_seconds = _timed_fit(params, train_frame, schema)
+        estimator, fit_seconds = timed_fit(params, train_frame, schema)
         fitted_rows = len(train_frame)
         progress("choosing the decision threshold on validation")
         choice, val_scores = choose_on_validation(params, estimator, validation, schema)

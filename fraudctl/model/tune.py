@@ -29,7 +29,7 @@ from fraudctl.config import Params, ProjectPaths, SearchRange
 from fraudctl.data.splits import load_schema, load_split
 from fraudctl.errors import ConfigError
 from fraudctl.io import atomic_path
-from fraudctl.model.train import fingerprint
+from fraudctl.model.fitting import fingerprint
 from fraudctl.progress import Progress, quiet
 
 TUNING_EXPERIMENT_SUFFIX = "-tuning"

@@ -41,7 +41,7 @@ def test_scores(paths: ProjectPaths) -> TestScores | None:
     """None when there is no model or no test split yet."""
     from fraudctl.data.splits import load_schema, load_split
     from fraudctl.model import bundle
-    from fraudctl.model.train import amounts
+    from fraudctl.model.fitting import amounts
 
     if not (paths.model_dir / "MLmodel").exists() or not paths.features_file("test").exists():
         return None

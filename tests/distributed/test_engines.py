@@ -124,8 +124,7 @@ def test_other_partition_sizes_give_the_same_features(engines, tmp_path):
         pd.concat(group, ignore_index=True).to_parquet(weekly / f"{start:03d}.parquet")
     params = _params(weekly, compute={**DASK, "rows_per_task": 5000})
     paths = ProjectPaths(tmp_path / "project")
-    from fraudctl.data.prepare import prepare
-    from fraudctl.features.build import build_features
+    from fraudctl.engines import build_features, prepare
 
     prepare(params, paths)
     build_features(params, paths)

@@ -13,8 +13,8 @@ import pytest
 from fraudctl.config import parse_params
 from fraudctl.data.schema import Schema
 from fraudctl.experiments.poison import inject, random_flip, screen_labels, targeted_flip
+from fraudctl.model.fitting import fit, score
 from fraudctl.model.metrics import pr_auc
-from fraudctl.model.train import fit, score
 from tests.conftest import invoke, write_params
 from tests.experiments.conftest import SMALL_EXPERIMENTS
 

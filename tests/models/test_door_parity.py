@@ -195,7 +195,7 @@ def test_every_door_gives_the_same_probabilities(spec, tmp_path_factory, runner,
     from fraudctl.config import ProjectPaths
     from fraudctl.data.splits import load_schema, load_split
     from fraudctl.model.bundle import load_model
-    from fraudctl.model.train import score
+    from fraudctl.model.fitting import score
 
     root = tmp_path_factory.mktemp("parity")
     monkeypatch.chdir(root)

@@ -166,3 +166,74 @@ def test_evaluate_without_model_says_what_to_run(project, runner):
     result = invoke(runner, "evaluate")
     assert result.exit_code == 2
     assert "run `fraudctl train` first" in result.output
+
+
+def test_evaluate_refuses_a_model_trained_on_other_data(project, runner, registry_name):
+    """After a train that did not run (or failed), models/ holds the model of an earlier
+    dataset: evaluate must not measure it on the new test split, nor log to its run."""
+    import mlflow
+
+    for command in (["data"], ["features", "build"], ["train"], ["evaluate"]):
+        assert invoke(runner, *command).exit_code == 0
+    run_id = json.loads((project / "models/registry.json").read_text())["run_id"]
+    logged = mlflow.get_run(run_id).data.metrics
+    metrics_before = (project / "reports/metrics.json").read_bytes()
+
+    write_params(
+        project,
+        {"tracking": {"registered_model": registry_name}, "data": {"synthetic": {"n_rows": 5000}}},
+    )
+    for command in (["data"], ["features", "build"]):
+        assert invoke(runner, *command).exit_code == 0
+    for command in (["evaluate"], ["card"], ["experiment", "drift"]):
+        result = invoke(runner, *command)
+        assert result.exit_code == 2, (command, result.output)
+        assert "trained on other data" in result.output and "fraudctl train" in result.output
+        assert "Traceback" not in result.output
+    assert (project / "reports/metrics.json").read_bytes() == metrics_before
+    assert mlflow.get_run(run_id).data.metrics == logged
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        ("extra-input", "changed after training"),
+        ("threshold", "not a probability"),
+        ("data-path", "points out of the model directory"),
+        ("cut-trees", "changed after training"),
+        ("extra-file", "not part of the model"),
+    ],
+)
+def test_a_damaged_model_directory_is_refused_with_one_line(
+    project, runner, registry_name, damage, message
+):
+    from fraudctl.model.contract import digest_folder, read_contract, write_contract
+
+    for command in (["data"], ["features", "build"], ["train"]):
+        assert invoke(runner, *command).exit_code == 0
+    payload = project / "models/model/data/fraudctl"
+    if damage == "extra-input":
+        transform = json.loads((payload / "transform.json").read_text())
+        transform["numeric"].append("V99")
+        (payload / "transform.json").write_text(json.dumps(transform))
+    elif damage == "threshold":  # with the digests rewritten: the value itself is checked
+        from dataclasses import replace
+
+        model = json.loads((payload / "model.json").read_text())
+        (payload / "model.json").write_text(json.dumps({**model, "threshold": 5.0}))
+        write_contract(payload, replace(read_contract(payload), files=digest_folder(payload)))
+    elif damage == "data-path":
+        mlmodel = project / "models/model/MLmodel"
+        mlmodel.write_text(mlmodel.read_text().replace("data: data/fraudctl", "data: ../elsewhere"))
+    elif damage == "cut-trees":
+        trees = payload / "estimator.lgb.txt"
+        text = trees.read_text()
+        trees.write_text(text[: text.index("Tree=3")])
+    else:
+        (payload / "notes.txt").write_text("hello")
+    (project / "in.parquet").write_bytes((project / "data/prepared/test.parquet").read_bytes())
+    for command in (["evaluate"], ["score", "in.parquet", "-o", "out.parquet"]):
+        result = invoke(runner, *command)
+        assert result.exit_code == 2, (command, result.output)
+        assert message in result.output and "Traceback" not in result.output
+    assert not (project / "out.parquet").exists()

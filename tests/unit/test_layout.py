@@ -135,3 +135,119 @@ def test_stage_deps_name_every_module_the_stage_imports():
             if not any(module == d or module.startswith(d.rstrip("/") + "/") for d in deps)
         )
         assert not missing, f"stage {stage}: add to deps in dvc.yaml: {missing}"
+
+
+# --- layers: no import cycles, and the library layers never import the doors above them ---
+
+LOW_LAYERS = ("fraudctl.data", "fraudctl.features", "fraudctl.model")
+HIGH_LAYERS = ("fraudctl.distributed", "fraudctl.serve", "fraudctl.ui", "fraudctl.cli")
+
+
+def import_graph(package: Path) -> dict[str, set[str]]:
+    """Module -> the package's modules it imports anywhere (function bodies included, not
+    ``if TYPE_CHECKING:`` blocks)."""
+    import ast
+
+    modules = {}
+    for path in package.rglob("*.py"):
+        name = ".".join(path.relative_to(package.parent).with_suffix("").parts)
+        modules[name.removesuffix(".__init__")] = path
+
+    def resolve(target: str) -> str | None:
+        while target and target not in modules:
+            target = target.rpartition(".")[0]
+        return target or None
+
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        found: set[str] = set()
+        is_package = path.name == "__init__.py"
+
+        def visit(
+            node: ast.AST, name: str = name, is_package: bool = is_package, found: set = found
+        ) -> None:
+            if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+                for child in node.orelse:
+                    visit(child)
+                return
+            if isinstance(node, ast.Import):
+                found.update(resolve(a.name) for a in node.names if a.name.startswith("fraudctl"))
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    parts = name.split(".") if is_package else name.split(".")[:-1]
+                    parts = parts[: len(parts) - node.level + 1]
+                    base = ".".join([*parts, *([node.module] if node.module else [])])
+                if base.startswith("fraudctl"):
+                    for alias in node.names:
+                        full = f"{base}.{alias.name}"
+                        found.add(resolve(full) if full in modules else resolve(base))
+            for child in ast.iter_child_nodes(node):
+                visit(child)
+
+        visit(ast.parse(path.read_text(encoding="utf-8")))
+        graph[name] = {t for t in found if t and t != name and not name.startswith(t + ".")}
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected groups of more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def strong(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for other in graph.get(node, ()):
+            if other not in index:
+                strong(other)
+                low[node] = min(low[node], low[other])
+            elif other in stack:
+                low[node] = min(low[node], index[other])
+        if low[node] == index[node]:
+            group = []
+            while True:
+                top = stack.pop()
+                group.append(top)
+                if top == node:
+                    break
+            if len(group) > 1:
+                found.append(sorted(group))
+
+    for node in graph:
+        if node not in index:
+            strong(node)
+    return found
+
+
+def upward_imports(graph: dict[str, set[str]]) -> list[str]:
+    def within(module: str, layers: tuple[str, ...]) -> bool:
+        return any(module == layer or module.startswith(layer + ".") for layer in layers)
+
+    return sorted(
+        f"{module} -> {target}"
+        for module, targets in graph.items()
+        for target in targets
+        if within(module, LOW_LAYERS) and within(target, HIGH_LAYERS)
+    )
+
+
+def test_the_package_has_no_import_cycles_and_no_upward_imports():
+    graph = import_graph(REPO_ROOT / "fraudctl")
+    assert not cycles(graph), cycles(graph)
+    assert not upward_imports(graph), upward_imports(graph)
+
+
+def test_the_layer_check_sees_a_cycle_and_an_upward_import(tmp_path):
+    package = tmp_path / "fraudctl"
+    for folder in ("model", "serve"):
+        (package / folder).mkdir(parents=True)
+        (package / folder / "__init__.py").write_text("")
+    (package / "__init__.py").write_text("")
+    (package / "model" / "a.py").write_text("def f():\n    from fraudctl.serve import b\n")
+    (package / "serve" / "b.py").write_text("from fraudctl.model.a import f\n")
+    graph = import_graph(package)
+    assert cycles(graph) == [["fraudctl.model.a", "fraudctl.serve.b"]]
+    assert upward_imports(graph) == ["fraudctl.model.a -> fraudctl.serve.b"]
