@@ -23,11 +23,11 @@ from fraudctl.model import bundle
 from fraudctl.model.contract import TRAINED_SPLITS, digest_features
 from fraudctl.model.estimators import library_requirements
 from fraudctl.model.fitting import (
-    timed_fit,
     amounts,
     choose_on_validation,
     fingerprint,
     split_metrics,
+    timed_fit,
 )
 from fraudctl.model.leakage import check_for_leaks
 from fraudctl.model.threshold import ThresholdChoice, choose_threshold
