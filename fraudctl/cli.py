@@ -193,11 +193,17 @@ def _fmt(value: Any) -> str:
 
 
 def metrics_table(title: str, values: dict[str, Any], keys: list[str] | None = None) -> Table:
+    """Headline metrics; money metrics of data without amounts show as n/a."""
     table = Table(title=title, show_header=False, title_justify="left")
     for key in keys or list(values):
         if key in values:
             table.add_row(key, _fmt(values[key]))
+        elif key in MONEY_METRICS:
+            table.add_row(key, "n/a (no amount column)")
     return table
+
+
+MONEY_METRICS = ("fraud_amount_caught", "fraud_amount_missed", "expected_cost")
 
 
 HEADLINE = [
@@ -205,6 +211,7 @@ HEADLINE = [
     "roc_auc",
     "recall_at_fpr",
     "precision_at_k",
+    "card_precision_at_k",
     "threshold",
     "precision",
     "recall",
@@ -247,6 +254,8 @@ def data(
     )
     if summary.extra_columns:
         console.print(f"[yellow]ignored columns:[/] {', '.join(summary.extra_columns)}")
+    for note in result.notes:
+        console.print(f"[yellow]note:[/] {note}")
     table = Table(
         "split",
         "rows",
@@ -270,7 +279,10 @@ def data(
 
 
 def _fmt_time(value: float | str) -> str:
-    return value if isinstance(value, str) else f"{value:,.0f}"
+    """Datetimes as text; numeric times as plain numbers (a year is 1994, not 1,994)."""
+    if isinstance(value, str):
+        return value
+    return f"{value:.0f}" if float(value).is_integer() else f"{value:.3f}"
 
 
 @features_app.command("build")
@@ -561,6 +573,8 @@ def evaluate(params_file: ParamsOption = DEFAULT_PARAMS_FILE) -> None:
     with progress("evaluate") as step:
         result = run_evaluate(params, paths, progress=step)
     console.print(metrics_table("test", result.metrics, HEADLINE))
+    for warning in result.warnings:
+        console.print(f"[yellow]warning:[/] {warning}")
     console.print(
         f"[green]✓[/] wrote {paths.metrics_file} and {len(result.outputs) - 1} plot files"
     )

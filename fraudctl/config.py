@@ -559,6 +559,17 @@ class Params(_Section):
         )
         if needs_amount and not self.data.schema_.amount:
             raise ValueError("features: amount aggregates need data.schema.amount")
+        if self.threshold.strategy == "min_cost" and not self.data.schema_.amount:
+            raise ValueError(
+                "threshold.strategy: min_cost weighs each missed fraud by its amount, but "
+                "data.schema.amount is null; use max_f1 or min_precision"
+            )
+        role = self.evaluate.card_entity
+        if role is not None and role not in declared:
+            raise ValueError(
+                f"evaluate.card_entity: {role!r} is not an entity role in data.schema.entities "
+                f"(declared: {', '.join(declared) or 'none'})"
+            )
         return self
 
 

@@ -6,7 +6,7 @@ file is renamed into place, so a bad input leaves the previous outputs untouched
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +42,29 @@ class PrepareResult:
     schema: Schema
     splits: dict[str, SplitSummary]
     outputs: list[Path]
+    notes: list[str] = field(default_factory=list)  # facts a user should know, not errors
+
+
+def split_ties(frame: pd.DataFrame, schema: Schema, split: SplitParams) -> list[str]:
+    """Where a time split cuts through rows that share one time value (a day, a year):
+    said, not hidden, since such a value then lands on both sides of the cut."""
+    if split.method != "time" or frame.empty:
+        return []
+    times = np.sort(frame[schema.time].to_numpy(), kind="stable")
+    first = round(len(times) * split.train)
+    second = first + round(len(times) * split.validation)
+    notes = []
+    for cut, between in ((first, "train/validation"), (second, "validation/test")):
+        if 0 < cut < len(times) and times[cut - 1] == times[cut]:
+            value = times[cut]
+            before = int(np.sum(times[:cut] == value))
+            after = int(np.sum(times[cut:] == value))
+            shown = str(value)[:19] if not isinstance(value, float) else f"{value:g}"
+            notes.append(
+                f"the {between} cut falls inside time value {shown}: {before:,} of its rows "
+                f"before the cut, {after:,} after (rows are cut by position within a value)"
+            )
+    return notes
 
 
 def load_source(params: Params, source: str | None = None) -> tuple[pd.DataFrame, str]:
@@ -120,9 +143,16 @@ def split_table(
     for name, part in parts.items():
         labels = part[schema.target]
         if part.empty or labels.nunique() < 2:
+            gap = (
+                f" after split.gap ({split.gap}) set aside the first "
+                f"{len(gap_parts[0 if name == 'validation' else -1]):,} rows"
+                if split.gap_seconds and name != "train" and gap_parts
+                else ""
+            )
             raise DataError(
-                f"the {name} split has {len(part)} rows and {int(labels.sum())} frauds; "
-                "every split needs both classes: use more data or change split fractions"
+                f"the {name} split has {len(part)} rows and {int(labels.sum())} frauds{gap}; "
+                "every split needs both classes: use more data, change split fractions"
+                f"{' or a smaller split.gap' if gap else ''}"
             )
     result = {name: part.reset_index(drop=True) for name, part in parts.items()}
     result["gap"] = (
@@ -182,6 +212,23 @@ def data_report(
     }
 
 
+def refuse_order_columns(frame: pd.DataFrame, schema: Schema, params: Params, source: str) -> None:
+    """``features: all`` takes every undeclared column: stop on ids and clocks among them
+    (:mod:`fraudctl.data.idlike`) unless they are listed in features.leak_guard_allow."""
+    from fraudctl.data.idlike import describe, order_like_columns
+
+    allowed = set(params.features.leak_guard_allow)
+    candidates = [c for c in schema.features if c not in allowed]
+    found = order_like_columns(frame, candidates, schema.time, params.base.seed)
+    if found:
+        raise DataError(
+            f"{source}: data.schema.features: all takes in column(s) that look like ids or "
+            f"clocks ({describe(found)}); a model learns a row's place in the file from them, "
+            "which does not carry over to new data: add them to data.schema.exclude, or to "
+            "features.leak_guard_allow to keep them"
+        )
+
+
 def prepare(params: Params, paths: ProjectPaths, source: str | None = None) -> PrepareResult:
     """Run the whole stage in this process; ``source`` overrides ``data.source``.
     (:mod:`fraudctl.engines` chooses between this and the Dask engine.)"""
@@ -193,6 +240,8 @@ def prepare(params: Params, paths: ProjectPaths, source: str | None = None) -> P
         drop_duplicates=params.data.drop_duplicates,
         max_amount=params.data.max_amount,
     )
+    if params.data.schema_.features == "all":
+        refuse_order_columns(clean, schema, params, name)
     parts = split_table(clean, schema, params.split, params.base.seed)
     splits = {name: _summarise(parts[name], schema) for name in SPLITS}
 
@@ -206,4 +255,10 @@ def prepare(params: Params, paths: ProjectPaths, source: str | None = None) -> P
             for split_name in (*SPLITS, "gap"):
                 parts[split_name].to_parquet(staging / f"{split_name}.parquet", index=False)
     outputs = [paths.split_file(s) for s in SPLITS] + [paths.gap_file, paths.data_report]
-    return PrepareResult(validation=summary, schema=schema, splits=splits, outputs=outputs)
+    return PrepareResult(
+        validation=summary,
+        schema=schema,
+        splits=splits,
+        outputs=outputs,
+        notes=split_ties(clean, schema, params.split),
+    )

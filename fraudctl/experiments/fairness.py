@@ -123,15 +123,22 @@ def _disparities(y: np.ndarray, decisions: np.ndarray, groups: pd.Series) -> dic
     }
 
 
-def _overall(y: np.ndarray, decisions: np.ndarray, amounts: np.ndarray) -> dict[str, float]:
+def _overall(y: np.ndarray, decisions: np.ndarray, amounts: np.ndarray | None) -> dict[str, float]:
+    """Overall rates; the money caught only where the data has amounts."""
     flagged = decisions.astype(bool)
     fraud = y == 1
-    return {
+    overall = {
         "recall": float(flagged[fraud].mean()) if fraud.any() else float("nan"),
         "precision": float(fraud[flagged].mean()) if flagged.any() else float("nan"),
         "alerts": int(flagged.sum()),
-        "fraud_amount_caught": round(float(amounts[flagged & fraud].sum()), 2),
     }
+    if amounts is not None:
+        overall["fraud_amount_caught"] = round(float(amounts[flagged & fraud].sum()), 2)
+    return overall
+
+
+def _amounts(frame: pd.DataFrame, schema: Schema) -> np.ndarray | None:
+    return None if schema.amount is None else frame[schema.amount].to_numpy()
 
 
 @dataclass
@@ -166,7 +173,7 @@ def run_fairness(params: Params, paths: ProjectPaths, progress: Progress = quiet
     decisions = (scores >= threshold).astype(int)
     before = {
         **_disparities(y, decisions, groups),
-        **_overall(y, decisions, test[schema.amount].to_numpy()),
+        **_overall(y, decisions, _amounts(test, schema)),
     }
     checks = {
         "equalized_odds_difference": before["equalized_odds_difference"]
@@ -228,7 +235,9 @@ def run_fairness(params: Params, paths: ProjectPaths, progress: Progress = quiet
             "by_group": _records(by_group),
             "disparity": {k: before[k] for k in _disparities_keys()},
             "overall": {
-                k: before[k] for k in ("recall", "precision", "alerts", "fraud_amount_caught")
+                k: before[k]
+                for k in ("recall", "precision", "alerts", "fraud_amount_caught")
+                if k in before
             },
             "checks": {**checks, "passed": all(checks.values())},
             "limits": {
@@ -357,7 +366,7 @@ def _mitigate(
     y = test[schema.target].to_numpy()
     after = {
         **_disparities(y, decisions, test_groups),
-        **_overall(y, decisions, test[schema.amount].to_numpy()),
+        **_overall(y, decisions, _amounts(test, schema)),
     }
     by_group = in_group_order(
         MetricFrame(

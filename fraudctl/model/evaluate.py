@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from fraudctl import tracking
 from fraudctl.config import Params, ProjectPaths
@@ -26,6 +27,54 @@ class EvaluateResult:
     metrics: dict[str, float]
     run_id: str | None
     outputs: list[Path] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+DISAGREEMENT_SAMPLES = 200
+
+
+def disagreement(
+    params: Params, paths: ProjectPaths, model: bundle.FraudModel, test: Any, scores: Any
+) -> str | None:
+    """A warning when the out-of-fold PR-AUC (what train saw) lies outside the test PR-AUC's
+    bootstrap interval: the training period predicted itself better (or worse) than it
+    predicts the future. Id-like and clock-like inputs are the usual cause, so they are
+    named."""
+    import numpy as np
+
+    from fraudctl.data.idlike import describe, order_like_columns
+    from fraudctl.io import read_json
+    from fraudctl.model.bootstrap import bootstrap_intervals
+
+    if not paths.train_report.exists():
+        return None
+    validated = read_json(paths.train_report).get("validation", {}).get("pr_auc")
+    labels = test[model.transform.target].to_numpy()
+    if validated is None or labels.min() == labels.max():
+        return None
+    low, high = bootstrap_intervals(
+        labels,
+        np.asarray(scores),
+        model.threshold,
+        params.evaluate.max_false_positive_rate,
+        DISAGREEMENT_SAMPLES,
+        0.95,
+        params.base.seed,
+    )["pr_auc"]
+    if low <= validated <= high:
+        return None
+    raw_inputs = [c for c in (*model.transform.numeric, *model.transform.categorical) if c in test]
+    time = model.transform.time if model.transform.time in test else None
+    suspects = order_like_columns(test, raw_inputs, time, params.base.seed)
+    hint = (
+        f"inputs that look like ids or clocks: {describe(suspects)}"
+        if suspects
+        else "look for inputs that encode a row's time or position, or for drift"
+    )
+    return (
+        f"test PR-AUC's 95% bootstrap interval [{low:.3f}, {high:.3f}] does not hold the "
+        f"out-of-fold PR-AUC {validated:.3f} that selected this model; {hint}"
+    )
 
 
 def evaluate(params: Params, paths: ProjectPaths, progress: Progress = quiet) -> EvaluateResult:
@@ -41,6 +90,7 @@ def evaluate(params: Params, paths: ProjectPaths, progress: Progress = quiet) ->
     y = test[schema.target].to_numpy()
     results = split_metrics(params, test, schema, scores, threshold)
 
+    warning = disagreement(params, paths, model, test, scores)
     progress("writing metrics and plots")
     # Plots and metrics describe one model at one threshold: the metrics file is written
     # (under a temporary name) before the plots folder is built, and the two are renamed into
@@ -109,4 +159,6 @@ def evaluate(params: Params, paths: ProjectPaths, progress: Progress = quiet) ->
                 tracking.log_artifact(path, "evaluation")
         tracking.log_artifact(paths.metrics_file, "evaluation")
         run_id = active.info.run_id
-    return EvaluateResult(metrics=results, run_id=run_id, outputs=outputs)
+    return EvaluateResult(
+        metrics=results, run_id=run_id, outputs=outputs, warnings=[warning] if warning else []
+    )

@@ -59,7 +59,7 @@ def split_metrics(
     results = classification_metrics(
         y,
         scores,
-        amounts(frame, schema),
+        amounts(frame, schema) if schema.amount else None,
         threshold,
         max_fpr=params.evaluate.max_false_positive_rate,
         top_k=params.evaluate.top_k,

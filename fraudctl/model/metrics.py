@@ -107,15 +107,21 @@ def money(
 def classification_metrics(
     y_true: np.ndarray,
     scores: np.ndarray,
-    amounts: np.ndarray,
+    amounts: np.ndarray | None,
     threshold: float,
     *,
     max_fpr: float,
     top_k: int,
     review_cost: float,
 ) -> dict[str, float]:
-    """Every headline number for one split, as a flat mapping (what dvc metrics shows)."""
+    """Every headline number for one split, as a flat mapping (what dvc metrics shows).
+
+    Without amounts (``data.schema.amount: null``) the money metrics are left out rather
+    than reported as zeros: a table without amounts says nothing about money."""
     counts = counts_at(y_true, scores, threshold)
+    money_metrics = (
+        {} if amounts is None else money(y_true, scores, amounts, threshold, review_cost)
+    )
     return {
         "pr_auc": pr_auc(y_true, scores),
         "roc_auc": roc_auc(y_true, scores),
@@ -130,7 +136,7 @@ def classification_metrics(
         "true_positives": counts.tp,
         "false_positives": counts.fp,
         "false_negatives": counts.fn,
-        **money(y_true, scores, amounts, threshold, review_cost),
+        **money_metrics,
         "rows": len(y_true),
         "frauds": int(y_true.sum()),
     }

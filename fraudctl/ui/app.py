@@ -93,9 +93,12 @@ def page_model() -> None:
     cols[0].metric("alerts", f"{result['alerts']:,}")
     cols[1].metric("precision", f"{result['precision']:.3f}")
     cols[2].metric("recall", f"{result['recall']:.3f}")
-    cols[3].metric("fraud caught", f"{result['fraud_amount_caught']:,.2f}")
-    cols[4].metric("fraud missed", f"{result['fraud_amount_missed']:,.2f}")
-    cols[5].metric("expected cost", f"{result['expected_cost']:,.2f}")
+    for col, label, key in (
+        (cols[3], "fraud caught", "fraud_amount_caught"),
+        (cols[4], "fraud missed", "fraud_amount_missed"),
+        (cols[5], "expected cost", "expected_cost"),
+    ):  # n/a: the data has no amount column
+        col.metric(label, f"{result[key]:,.2f}" if key in result else "n/a")
     champion_and_challenger()
     if API:
         api_metrics()

@@ -33,7 +33,7 @@ class TestScores:
     frame: pd.DataFrame  # the raw test rows (model inputs, label)
     labels: np.ndarray
     scores: np.ndarray
-    amounts: np.ndarray
+    amounts: np.ndarray | None  # None: the data has no amount column
     threshold: float
 
 
@@ -52,7 +52,7 @@ def test_scores(paths: ProjectPaths) -> TestScores | None:
         frame=test,
         labels=test[schema.target].to_numpy(),
         scores=model.score_features(test),
-        amounts=amounts(test, schema),
+        amounts=amounts(test, schema) if schema.amount else None,
         threshold=model.threshold,
     )
 
@@ -63,16 +63,18 @@ def what_if(scores: TestScores, threshold: float, review_cost: float) -> dict[st
     fraud = scores.labels == 1
     caught = int(np.sum(flagged & fraud))
     alerts = int(flagged.sum())
-    missed_amount = float(scores.amounts[~flagged & fraud].sum())
-    return {
+    result: dict[str, float] = {
         "alerts": alerts,
         "precision": caught / alerts if alerts else 0.0,
         "recall": caught / max(int(fraud.sum()), 1),
         "frauds_caught": caught,
-        "fraud_amount_caught": float(scores.amounts[flagged & fraud].sum()),
-        "fraud_amount_missed": missed_amount,
-        "expected_cost": alerts * review_cost + missed_amount,
     }
+    if scores.amounts is not None:  # money only where the data has amounts
+        missed_amount = float(scores.amounts[~flagged & fraud].sum())
+        result["fraud_amount_caught"] = float(scores.amounts[flagged & fraud].sum())
+        result["fraud_amount_missed"] = missed_amount
+        result["expected_cost"] = alerts * review_cost + missed_amount
+    return result
 
 
 def registry_versions(params: Params) -> pd.DataFrame:

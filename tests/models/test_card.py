@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fraudctl.model.card import bootstrap_intervals, weighted_metrics
+from fraudctl.model.bootstrap import bootstrap_intervals, weighted_metrics
 from fraudctl.model.metrics import pr_auc, recall_at_fpr, roc_auc
 from tests.conftest import invoke, write_params
 from tests.experiments.conftest import SMALL_EXPERIMENTS

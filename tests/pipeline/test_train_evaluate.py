@@ -237,3 +237,104 @@ def test_a_damaged_model_directory_is_refused_with_one_line(
         assert result.exit_code == 2, (command, result.output)
         assert message in result.output and "Traceback" not in result.output
     assert not (project / "out.parquet").exists()
+
+
+def _claims_table(rows: int = 3000, seed: int = 0) -> pd.DataFrame:
+    """A claims-like table: text columns out of alphabetical order, the target in the middle,
+    a year as its time, no amount, and a sequential policy number."""
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame(
+        {
+            "Zone": rng.choice(["north", "south", "east"], rows),
+            "Year": np.sort(rng.integers(1994, 1997, rows)),
+            "Make": rng.choice(["honda", "toyota", "bmw", "audi"], rows),
+            "Fraud": 0,
+            "Premium": rng.gamma(2, 50, rows).round(2),
+            "Agent": rng.choice(["x", "y"], rows),
+            "PolicyNumber": np.arange(rows) + 10_000,
+        }
+    )
+    logit = -3 + 2.5 * (frame.Make == "bmw") + 1.5 * (frame.Zone == "east") - (frame.Agent == "y")
+    frame["Fraud"] = (rng.random(rows) < 1 / (1 + np.exp(-logit))).astype(int)
+    return frame
+
+
+def _claims_params(project, registry_name, **schema):
+    write_params(
+        project,
+        {
+            "tracking": {"registered_model": registry_name},
+            "data": {
+                "source": "claims.csv",
+                "schema": {
+                    "time": "Year",
+                    "amount": None,
+                    "target": "Fraud",
+                    "features": "all",
+                    "categorical": ["Zone", "Make", "Agent"],
+                    **schema,
+                },
+            },
+            "threshold": {"strategy": "max_f1"},
+        },
+    )
+
+
+def test_features_all_refuses_an_id_column_until_it_is_declared(project, runner, registry_name):
+    _claims_table().to_csv(project / "claims.csv", index=False)
+    _claims_params(project, registry_name)
+    result = invoke(runner, "data")
+    assert result.exit_code == 2, result.output
+    assert "'PolicyNumber'" in result.output and "data.schema.exclude" in result.output
+    assert not (project / "data/prepared").exists()
+    _claims_params(project, registry_name, exclude=["PolicyNumber"])
+    result = invoke(runner, "data")
+    assert result.exit_code == 0, result.output
+    assert "1994" in result.output and "1,994" not in result.output
+    assert "cut falls inside time value 199" in result.output  # three years, cut by rows
+
+
+def test_a_table_without_amounts_reports_no_money(project, runner, registry_name):
+    _claims_table().to_csv(project / "claims.csv", index=False)
+    _claims_params(project, registry_name, exclude=["PolicyNumber"])
+    for command in (["data"], ["features", "build"], ["train"], ["evaluate"], ["card"]):
+        result = invoke(runner, *command)
+        assert result.exit_code == 0, (command, result.output)
+        if command in (["train"], ["evaluate"]):
+            assert "n/a (no amount column)" in result.output
+    metrics = json.loads((project / "reports/metrics.json").read_text())
+    assert not {"fraud_amount_caught", "fraud_amount_missed", "expected_cost"} & set(metrics)
+    assert "n/a (no amount column)" in (project / "reports/model_card.md").read_text()
+
+
+def test_evaluate_warns_when_test_and_out_of_fold_scores_disagree(project, runner, registry_name):
+    frame = _claims_table()
+    frame["Seconds"] = np.arange(len(frame)) * 60.0  # a clock the guard was told to allow
+    frame.to_csv(project / "claims.csv", index=False)
+    _claims_params(project, registry_name, exclude=["PolicyNumber"])
+    write_params(
+        project,
+        {
+            "tracking": {"registered_model": registry_name},
+            "data": {
+                "source": "claims.csv",
+                "schema": {
+                    "time": "Year",
+                    "amount": None,
+                    "target": "Fraud",
+                    "features": "all",
+                    "categorical": ["Zone", "Make", "Agent"],
+                    "exclude": ["PolicyNumber"],
+                },
+            },
+            "features": {"leak_guard_allow": ["Seconds"]},
+        },
+    )
+    for command in (["data"], ["features", "build"], ["train"]):
+        assert invoke(runner, *command).exit_code == 0
+    report = json.loads((project / "reports/train.json").read_text())
+    report["validation"]["pr_auc"] = 0.999  # as a leaking clock would make it
+    (project / "reports/train.json").write_text(json.dumps(report))
+    result = invoke(runner, "evaluate")
+    assert result.exit_code == 0, result.output
+    assert "out-of-fold PR-AUC 0.999" in result.output and "'Seconds'" in result.output
