@@ -95,6 +95,47 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
+def _disk_error(exc: OSError) -> str | None:
+    """One line for a full, read-only or forbidden disk (None: not such an error)."""
+    import shutil
+
+    if isinstance(exc, shutil.Error):  # copytree: a list of (source, destination, why)
+        first = exc.args[0][0] if exc.args and exc.args[0] else None
+        why = first[2] if first else str(exc)
+        return f"cannot copy {first[1] if first else 'outputs'}: {why}; fix that and run again"
+    if exc.errno not in DISK_ERRORS:
+        return None
+    where: Path | str = "an output"
+    if exc.filename is not None:
+        where = Path(exc.filename)
+        where = where.parent if where.name.startswith(".") else where
+    return (
+        f"cannot write {where}: {DISK_ERRORS[exc.errno]}; fix that and run again "
+        "(outputs are written whole or not at all: the previous ones are unchanged)"
+    )
+
+
+# Failures of the systems fraudctl talks to, by the module their exception comes from.
+OUTSIDE_SYSTEMS = {
+    "sqlalchemy": "the MLflow store",
+    "sqlite3": "a SQLite database (the online store?)",
+    "redis": "Redis (the online store)",
+    "optuna": "the Optuna study storage (tune.storage)",
+}
+
+
+def outside_failure(exc: Exception) -> str | None:
+    """One line for a store that is unreachable, read-only or not a database."""
+    root = type(exc).__module__.split(".")[0]
+    if isinstance(exc, OSError):
+        return _disk_error(exc)
+    system = OUTSIDE_SYSTEMS.get(root)
+    if system is None:
+        return None
+    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+    return f"{system} failed: {first}"
+
+
 def user_errors(command: F) -> F:
     """Turn a user's problem into one red line and exit code 2: a FraudctlError, a disk that
     is full or read-only, an optional extra that is not installed. Other errors are bugs
@@ -115,14 +156,15 @@ def user_errors(command: F) -> F:
                 f"pip install 'fraudctl[{EXTRAS[root]}]'"
             ) from None
         except OSError as exc:
-            if exc.errno not in DISK_ERRORS or exc.filename is None:
+            message = _disk_error(exc)
+            if message is None:
                 raise
-            where = Path(exc.filename)
-            where = where.parent if where.name.startswith(".") else where
-            raise _fail(
-                f"cannot write {where}: {DISK_ERRORS[exc.errno]}; fix that and run again "
-                "(outputs are written whole or not at all: the previous ones are unchanged)"
-            ) from None
+            raise _fail(message) from None
+        except Exception as exc:
+            message = outside_failure(exc)
+            if message is None:
+                raise
+            raise _fail(message) from None
 
     return wrapper  # type: ignore[return-value]
 

@@ -361,10 +361,22 @@ class TuneParams(_Section):
     # finished trials the study should hold; a stopped search resumes up to it
     trials: Annotated[int, Field(ge=1, le=10_000)] = 50
     timeout: Annotated[float, Field(gt=0)] | None = None  # seconds per invocation
+    # an SQLAlchemy database URL: sqlite:///file.db, postgresql://user@host/db, ...
     storage: str = "sqlite:///optuna.db"
     # the first trials are never pruned; later ones stop when a fold is below the median
     startup_trials: Annotated[int, Field(ge=0)] = 5
     search_space: dict[str, dict[str, SearchRange]] = Field(default_factory=_default_search_space)
+
+    @model_validator(mode="after")
+    def _storage_is_a_url(self) -> TuneParams:
+        import re
+
+        if not re.match(r"^[a-z][a-z0-9+]*://", self.storage):
+            raise ValueError(
+                f"storage: {self.storage!r} is not a database URL; expected e.g. "
+                "sqlite:///optuna.db or postgresql://user@host/db"
+            )
+        return self
 
     @model_validator(mode="after")
     def _known_parameters(self) -> TuneParams:

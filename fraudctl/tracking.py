@@ -7,6 +7,7 @@ and ``import mlflow`` (a second or more) happens only in commands that track som
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import logging
 import os
@@ -35,8 +36,58 @@ def _mlflow(params: TrackingParams) -> Any:
 
     for noisy in ("alembic", "mlflow"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    mlflow.set_tracking_uri(tracking_uri(params))
+    uri = tracking_uri(params)
+    check_store(uri)
+    mlflow.set_tracking_uri(uri)
     return mlflow
+
+
+SQLITE_MAGIC = b"SQLite format 3\x00"
+# A dead tracking server made `train` retry for minutes with MLflow's defaults (7 retries
+# with back-off, 120 s per request): fail within seconds instead, unless the user says so.
+HTTP_DEFAULTS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_TIMEOUT": "20"}
+PROBE_SECONDS = 5.0
+
+
+@functools.cache
+def check_store(uri: str) -> None:
+    """One line, before MLflow is asked anything, for a store it would fail on with a
+    traceback or a long hang: a server that does not answer, a file that is not a SQLite
+    database, a store that cannot be written."""
+    if uri.startswith(("http://", "https://")):
+        from urllib.parse import urlsplit
+
+        for name, value in HTTP_DEFAULTS.items():
+            os.environ.setdefault(name, value)
+        parts = urlsplit(uri)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        try:
+            socket.create_connection((parts.hostname or "localhost", port), PROBE_SECONDS).close()
+        except OSError as exc:
+            raise TrackingError(
+                f"MLflow tracking server {uri} does not answer ({exc.strerror or exc}); "
+                "start it, or unset MLFLOW_TRACKING_URI to use tracking.uri from params.yaml"
+            ) from None
+        return
+    if not uri.startswith("sqlite:///"):
+        return
+    path = Path(uri.removeprefix("sqlite:///"))
+    if path.is_dir():
+        raise TrackingError(f"MLflow store {path}: a folder, not a SQLite database file")
+    if path.exists() and path.stat().st_size:
+        with path.open("rb") as handle:
+            if handle.read(len(SQLITE_MAGIC)) != SQLITE_MAGIC:
+                raise TrackingError(
+                    f"MLflow store {path}: not a SQLite database; move it away or point "
+                    "tracking.uri (or MLFLOW_TRACKING_URI) elsewhere"
+                )
+    folder = path.parent if str(path.parent) else Path()
+    if (path.exists() and not os.access(path, os.W_OK)) or (
+        folder.exists() and not os.access(folder, os.W_OK)
+    ):
+        raise TrackingError(
+            f"MLflow store {path}: read-only (the database and its folder must be writable)"
+        )
 
 
 def ensure_experiment(params: TrackingParams, name: str) -> str:

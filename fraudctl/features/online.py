@@ -92,13 +92,28 @@ class OnlineStore(Protocol):
 
 
 def open_store(uri: str) -> OnlineStore:
+    """Open the store and ask it one question, so an unreachable Redis, a folder where the
+    SQLite file should be or a file that is not a database is one line here."""
     if uri.startswith("sqlite:///"):
-        return SQLiteStore(Path(uri.removeprefix("sqlite:///")))
-    if uri.startswith(("redis://", "rediss://", "unix://")):
-        return RedisStore(uri)
-    raise ConfigError(
-        f"online store {uri!r}: expected sqlite:///path/to/file.db or redis://host:port/db"
-    )
+        path = Path(uri.removeprefix("sqlite:///"))
+        if path.is_dir():
+            raise ArtifactError(f"online store {uri}: {path} is a folder, not a database file")
+        opener: Any = lambda: SQLiteStore(path)  # noqa: E731
+    elif uri.startswith(("redis://", "rediss://", "unix://")):
+        opener = lambda: RedisStore(uri)  # noqa: E731
+    else:
+        raise ConfigError(
+            f"online store {uri!r}: expected sqlite:///path/to/file.db or redis://host:port/db"
+        )
+    try:
+        store = opener()
+        store.count()
+    except Exception as exc:
+        if type(exc).__module__.split(".")[0] not in {"sqlite3", "redis"}:
+            raise
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+        raise ArtifactError(f"online store {uri}: {first}") from None
+    return store
 
 
 # --- SQLite ------------------------------------------------------------------------------

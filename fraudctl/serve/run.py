@@ -17,6 +17,28 @@ from fraudctl.errors import ConfigError
 from fraudctl.serve.predictor import limit_math_threads, load_predictor
 
 
+def require_free_port(host: str, port: int) -> None:
+    """Say plainly that the port is taken, before loading anything (uvicorn would exit 3
+    with one JSON log line after "serving on ..." had been printed)."""
+    import errno
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            reason = (
+                "is already in use (another server?)"
+                if exc.errno == errno.EADDRINUSE
+                else f"cannot be bound ({exc.strerror})"
+            )
+            raise ConfigError(
+                f"serve: port {port} on {host} {reason}; pick another with --port"
+            ) from None
+
+
 def run_server(overrides: dict[str, Any], console: Any) -> None:
     limit_math_threads()
     from fraudctl.serve.settings import ServeSettings
@@ -26,6 +48,7 @@ def run_server(overrides: dict[str, Any], console: Any) -> None:
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise ConfigError(f"serve settings: {problems}") from None
+    require_free_port(settings.host, settings.port)
     predictor = load_predictor(
         settings.model, settings.tracking_uri, settings.online_store, settings.scoring_threads
     )
