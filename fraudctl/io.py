@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import glob
 import gzip
 import json
 import os
@@ -25,12 +26,52 @@ if TYPE_CHECKING:
 TABLE_SUFFIXES = (".csv", ".csv.gz", ".parquet", ".pq")
 
 
+def _staging_prefix(target: Path) -> str:
+    """Temporary names carry the writer's pid, so a later run can tell a killed writer's
+    leftovers (removed) from a live writer's (kept)."""
+    return f".{target.name}.{os.getpid()}-"
+
+
+def _leftovers(target: Path) -> Iterator[Path]:
+    """Temporaries of ``target`` whose writer is gone (or whose name carries no pid)."""
+    marker = f".{target.name}."
+    for path in target.parent.glob(f"{glob.escape(marker)}*"):
+        pid_text = path.name[len(marker) :].partition("-")[0]
+        pid = int(pid_text) if pid_text.isdigit() else None
+        if pid is not None and (pid == os.getpid() or _alive(pid)):
+            continue
+        yield path
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
+def remove_leftovers(target: Path) -> None:
+    """Remove what a killed writer of ``target`` left beside it (files and folders)."""
+    for leftover in _leftovers(Path(target)):
+        if leftover.is_dir() and not leftover.is_symlink():
+            shutil.rmtree(leftover, ignore_errors=True)
+        elif leftover.name.endswith(".tmp"):
+            leftover.unlink(missing_ok=True)
+
+
 @contextlib.contextmanager
 def atomic_path(target: Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``target``; move it over ``target`` only on success."""
+    """Yield a temporary path beside ``target``; move it over ``target`` only on success.
+    Temporaries a killed run left for the same target are removed first."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    remove_leftovers(target)
+    fd, tmp_name = tempfile.mkstemp(
+        prefix=_staging_prefix(target), suffix=".tmp", dir=target.parent
+    )
     os.close(fd)
     tmp = Path(tmp_name)
     try:
@@ -55,10 +96,8 @@ def atomic_directory(target: Path) -> Iterator[Path]:
     on success. A staging folder left by a killed run is removed on the next call."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    for leftover in target.parent.glob(f".{target.name}.*"):
-        if leftover.is_dir():  # staging of a killed run: never tracked, never reused
-            shutil.rmtree(leftover, ignore_errors=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    remove_leftovers(target)  # staging of a killed run: never tracked, never reused
+    staging = Path(tempfile.mkdtemp(prefix=_staging_prefix(target), dir=target.parent))
     building = staging / "content"
     old = staging / "old"
     try:

@@ -17,6 +17,7 @@ from fraudctl.config import SPLITS, Params, ProjectPaths, SplitParams
 from fraudctl.data.schema import Schema, seconds_of
 from fraudctl.data.validate import ValidationSummary, validate_table
 from fraudctl.errors import DataError
+from fraudctl.faults import crash_point
 from fraudctl.io import (
     atomic_directory,
     atomic_path,
@@ -254,6 +255,8 @@ def prepare(params: Params, paths: ProjectPaths, source: str | None = None) -> P
             staging.mkdir()
             for split_name in (*SPLITS, "gap"):
                 parts[split_name].to_parquet(staging / f"{split_name}.parquet", index=False)
+            crash_point("prepare:before-swap")
+        crash_point("prepare:after-swap")
     outputs = [paths.split_file(s) for s in SPLITS] + [paths.gap_file, paths.data_report]
     return PrepareResult(
         validation=summary,

@@ -17,6 +17,7 @@ from fraudctl.config import ModelParams, Params, ProjectPaths
 from fraudctl.data.schema import Schema
 from fraudctl.data.splits import load_schema, load_split, load_transform
 from fraudctl.errors import ConfigError
+from fraudctl.faults import crash_point
 from fraudctl.features.transform import FeatureTransform
 from fraudctl.io import atomic_directory, atomic_path, json_text, release_arrow_memory
 from fraudctl.model import bundle
@@ -260,8 +261,14 @@ def record(
             "validation": val_metrics,
             "selection": {k: v for k, v in selection.items() if k != "seconds"},
         }
-        # The model and its report are one output: renamed together once registered.
-        with atomic_path(paths.train_report) as report_tmp:
+        # The model, its report and its registry record are one output: each is built under
+        # a temporary name, and they are renamed one after the other only once the version
+        # is registered. The record names the model's contract digest, so a crash between
+        # two renames leaves a record that readers see is not this model's (not a wrong one).
+        with (
+            atomic_path(bundle.registry_record_path(paths.model_dir)) as record_tmp,
+            atomic_path(paths.train_report) as report_tmp,
+        ):
             report_tmp.write_text(json_text(report), encoding="utf-8")
             with atomic_directory(paths.model_dir) as staging:
                 bundle.save_model(
@@ -277,19 +284,24 @@ def record(
                 )
                 tracking.log_artifacts(staging, MODEL_ARTIFACT_PATH)
                 progress("registering the model")
+                crash_point("train:before-register")
                 version = tracking.register(params.tracking, run_id, MODEL_ARTIFACT_PATH)
+                crash_point("train:after-register")
+                record_tmp.write_text(
+                    json_text(
+                        bundle.registry_record(
+                            staging, run_id, version, params.tracking.registered_model
+                        )
+                    ),
+                    encoding="utf-8",
+                )
+            crash_point("train:after-model-swap")
+        crash_point("train:after-record")
         promotion = tracking.promote_if_better(
             params.tracking, version, val_metrics["pr_auc"], data_fingerprint
         )
+        crash_point("train:after-promotion")
         tracking.set_tags({"registered_version": version, "champion": str(promotion.promoted)})
-    bundle.write_registry_record(
-        paths.model_dir,
-        {
-            "run_id": run_id,
-            "version": version,
-            "registered_model": params.tracking.registered_model,
-        },
-    )
     return TrainResult(
         model_name=params.model.name,
         threshold=choice,
