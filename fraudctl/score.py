@@ -38,11 +38,15 @@ class ScoreResult:
 
 
 def read_raw(path: Path, model: FraudModel) -> pd.DataFrame:
-    return check_raw(read_table(path), model.transform, str(path))
+    return check_raw(read_table(path), model.transform, str(path), limits=model.input_limits)
 
 
 def check_raw(
-    frame: pd.DataFrame, transform: FeatureTransform, source: str, history_only: bool = False
+    frame: pd.DataFrame,
+    transform: FeatureTransform,
+    source: str,
+    history_only: bool = False,
+    limits: dict[str, float] | None = None,
 ) -> pd.DataFrame:
     """Raw rows against the model's own input contract; history rows need only what the
     feature kernel reads (time, ids, amount, label)."""
@@ -55,6 +59,7 @@ def check_raw(
         amount=transform.amount,
         target=transform.target,
         source=source,
+        limits=None if history_only else limits,
     )
 
 

@@ -309,12 +309,15 @@ def validate_model_input(
     target: str,
     source: str,
     max_amount: float = 1e9,
+    limits: dict[str, float] | None = None,
 ) -> pd.DataFrame:
     """Check raw rows against a saved model's own contract (its transform's raw columns).
 
     Used where the model, not params.yaml, is the authority: ``fraudctl score`` and history
-    files. Labels are optional; extra columns are kept untouched.
+    files. Labels are optional; extra columns are kept untouched. ``limits`` bound each
+    numeric column's magnitude (the contract's).
     """
+    limits = limits or {}
     if frame.empty or len(frame.columns) == 0:
         raise DataError(f"{source}: the table has no rows")
     frame = frame.reset_index(drop=True)
@@ -336,6 +339,16 @@ def validate_model_input(
         clean[column] = _categories(frame, column, source)
     for column in numeric + ([amount] if amount and amount not in numeric else []):
         clean[column] = _finite(_as_numbers(frame, column, source), column, source)
+        if column in limits:
+            beyond = np.flatnonzero(np.abs(clean[column].to_numpy()) > limits[column])
+            if beyond.size:
+                raise _fail(
+                    source,
+                    column,
+                    f"values beyond ±{limits[column]:g} (1,000 times the largest magnitude "
+                    "in the model's training data: a unit or export mistake?)",
+                    beyond,
+                )
     if amount:
         _check_amounts(clean[amount], amount, source, max_amount)
     if target in frame.columns:

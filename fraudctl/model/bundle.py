@@ -27,6 +27,7 @@ gives a byte-identical model directory and DVC sees no change.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from dataclasses import dataclass, field
@@ -89,6 +90,11 @@ class FraudModel:
     def features(self) -> list[str]:
         """The estimator's input columns, in the order it was fitted on (the contract's)."""
         return self.contract.model_inputs
+
+    @functools.cached_property
+    def input_limits(self) -> dict[str, float]:
+        """Raw numeric column -> the largest magnitude scoring accepts."""
+        return contracts.input_limits(self.contract)
 
     # --- the one way from rows to probabilities ---------------------------------------
 
@@ -193,6 +199,7 @@ def save_model(
     raw_example: pd.DataFrame,
     requirements: list[str],
     trained_on: list[contracts.FileDigest] | None = None,
+    magnitudes: dict[str, float] | None = None,
 ) -> None:
     """Write the MLflow model directory ``path`` (which must not exist yet).
 
@@ -219,6 +226,7 @@ def save_model(
                 raw_example,
                 trained_on or [],
                 str(metadata.get("validation_fingerprint", "")),
+                magnitudes,
             ),
         )
         model = load_payload(payload)

@@ -34,6 +34,9 @@ if TYPE_CHECKING:
     from fraudctl.features.transform import FeatureTransform
 
 CONTRACT_FILE = "contract.json"
+# A number more than 1,000 times larger than any the model saw in training is an export or
+# unit mistake (a 1e308), not a transaction: scoring refuses it rather than extrapolate.
+INPUT_HEADROOM = 1000.0
 CONTRACT_FORMAT = 1
 CHUNK = 1 << 20
 # The feature files a model is fitted and validated on (the test split is evaluate's).
@@ -47,6 +50,8 @@ class RawColumn:
     dtype: str
     required: bool = True
     vocabulary: list[str] | None = None
+    # numbers: the largest magnitude accepted at scoring (INPUT_HEADROOM x the training range)
+    limit: float | None = None
 
 
 @dataclass(frozen=True)
@@ -84,8 +89,19 @@ class InputContract:
 # --- building ----------------------------------------------------------------------------
 
 
-def raw_columns(transform: FeatureTransform, example: pd.DataFrame) -> list[RawColumn]:
-    """The raw columns the transform reads, in ``example``'s (the training table's) order."""
+def magnitude_limit(largest: float) -> float:
+    """INPUT_HEADROOM times the training range, rounded up to a power of ten."""
+    import math
+
+    return float(10 ** math.ceil(math.log10(max(largest, 1.0) * INPUT_HEADROOM)))
+
+
+def raw_columns(
+    transform: FeatureTransform, example: pd.DataFrame, magnitudes: dict[str, float] | None = None
+) -> list[RawColumn]:
+    """The raw columns the transform reads, in ``example``'s (the training table's) order;
+    ``magnitudes`` are the largest absolute values of the numeric columns in training."""
+    magnitudes = magnitudes or {}
     roles: dict[str, str] = {transform.time: "time"} if transform.needs_time else {}
     roles |= {column: "entity" for column in transform.entities.values()}
     roles |= {column: "numeric" for column in transform.numeric}
@@ -103,9 +119,14 @@ def raw_columns(transform: FeatureTransform, example: pd.DataFrame) -> list[RawC
             dtype=str(example[column].dtype) if column in example.columns else "unknown",
             required=roles[column] != "label",
             vocabulary=transform.categorical.get(column),
+            limit=magnitude_limit(magnitudes[column]) if column in magnitudes else None,
         )
         for column in ordered
     ]
+
+
+def input_limits(contract: InputContract) -> dict[str, float]:
+    return {c.name: c.limit for c in contract.raw_columns if c.limit is not None}
 
 
 def build_contract(
@@ -114,10 +135,11 @@ def build_contract(
     example: pd.DataFrame,
     trained_on: list[FileDigest],
     validation_fingerprint: str,
+    magnitudes: dict[str, float] | None = None,
 ) -> InputContract:
     """The contract of a payload folder whose other files are all written."""
     return InputContract(
-        raw_columns=raw_columns(transform, example),
+        raw_columns=raw_columns(transform, example, magnitudes),
         model_inputs=list(transform.output_columns),
         transform_sha256=transform.digest(),
         trained_on=trained_on,

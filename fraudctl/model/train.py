@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 from fraudctl import tracking
@@ -65,6 +66,18 @@ def _flat_params(params: Params) -> dict[str, Any]:
     flat.update({f"model.{k}": v for k, v in params.model.hyperparameters().items()})
     flat.update({f"threshold.{k}": v for k, v in params.threshold.model_dump().items()})
     return flat
+
+
+def training_magnitudes(paths: ProjectPaths, transform: FeatureTransform) -> dict[str, float]:
+    """The largest absolute value of each raw numeric input (and the amount) in the train
+    split: scoring refuses numbers far beyond them (the contract's limits)."""
+    columns = list(
+        dict.fromkeys([*transform.numeric, *([transform.amount] if transform.amount else [])])
+    )
+    if not columns:
+        return {}
+    frame = pd.read_parquet(paths.split_file("train"), columns=columns)
+    return {c: float(np.nanmax(np.abs(frame[c].to_numpy(dtype=np.float64)))) for c in columns}
 
 
 def raw_example(paths: ProjectPaths, transform: FeatureTransform, rows: int = 5) -> pd.DataFrame:
@@ -281,6 +294,7 @@ def record(
                     trained_on=digest_features(
                         paths, TRAINED_SPLITS, [*transform.output_columns, schema.target]
                     ),
+                    magnitudes=training_magnitudes(paths, transform),
                 )
                 tracking.log_artifacts(staging, MODEL_ARTIFACT_PATH)
                 progress("registering the model")

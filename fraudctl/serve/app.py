@@ -125,7 +125,8 @@ class ServiceState:
         gc.collect()
         gc.freeze()
         schemas = build_schemas(
-            request_fields(predictor.model.transform), self.settings.max_batch_size
+            request_fields(predictor.model.transform, predictor.model.input_limits),
+            self.settings.max_batch_size,
         )
         previous = self.predictor
         self._active = (predictor, schemas)
@@ -266,7 +267,9 @@ async def _batch_matrix(
             columns, rows = _json_batch(body, schemas, limit, optional)
     if columns is not None:
         if model.raw_only:
-            checked = numeric(columns, model.features, model.amount_column)
+            checked = numeric(
+                columns, model.features, model.amount_column, model.model.input_limits
+            )
             return checked.matrix(model.features)
         # JSON again, so text timestamps and ids meet exactly the row format's validator
         rows = _validate_columns(schemas.batch, orjson.dumps({"transactions": columns.records()}))
@@ -285,7 +288,9 @@ def _json_batch(
         document = _json_document(body)
     if not is_columnar_json(document):
         try:
-            return None, schemas.batch.validate_json(body).transactions
+            rows = schemas.batch.validate_json(body).transactions
+            refuse_repeated_keys(body, 1 + sum(map(len, rows)))
+            return None, rows
         except ValidationError as exc:
             document = _json_document(body)
             if not is_columnar_json(document):
@@ -340,11 +345,42 @@ def _record(request: Request) -> bool:
 
 def _validate(adapter: Any, body: bytes) -> Any:
     try:
-        return adapter.validate_json(body)
+        row = adapter.validate_json(body)
     except ValidationError as exc:
         if is_json_error(exc):
             raise ApiError(400, "body is not valid JSON", describe_errors(exc)) from None
         raise ApiError(422, "invalid request", describe_errors(exc)) from None
+    refuse_repeated_keys(body, len(row))
+    return row
+
+
+def refuse_repeated_keys(body: bytes, keys: int) -> None:
+    """JSON parsers keep the last of two equal keys (``"V1": 0, "V1": 99``): a client bug
+    that must not be scored as whatever came last. Counting ``":`` is a cheap upper bound
+    of the keys in the text; only when it exceeds the keys parsed is the body read again
+    key by key to name the repeated one."""
+    if body.count(b'":') <= keys:
+        return
+    repeated: list[str] = []
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        seen: set[str] = set()
+        for name, _ in items:
+            if name in seen and len(repeated) < 5:
+                repeated.append(name)
+            seen.add(name)
+        return dict(items)
+
+    try:
+        json.loads(body, object_pairs_hook=pairs)
+    except (ValueError, RecursionError):
+        return  # the validator accepted it; a parse difference is not a repeated key
+    if repeated:
+        raise ApiError(
+            422,
+            "invalid request",
+            [{"field": name[:100], "problem": "repeated key"} for name in repeated],
+        )
 
 
 def create_app(

@@ -185,10 +185,18 @@ def from_arrow(
     return Columns(names, values, table.num_rows)
 
 
-def numeric(columns: Columns, fields: Sequence[str], amount: str | None) -> Columns:
+def numeric(
+    columns: Columns,
+    fields: Sequence[str],
+    amount: str | None,
+    limits: dict[str, float] | None = None,
+) -> Columns:
     """Vectorised checks for a model of plain numbers: every value a finite number (not a
-    boolean or text), the amount within [0, 1e9]; returns float64 columns."""
+    boolean or text), the amount within [0, 1e9], each within its contract limit (1,000
+    times the training range); returns float64 columns."""
     from fraudctl.serve.schemas import MAX_AMOUNT
+
+    limits = limits or {}
 
     problems: list[dict[str, str]] = []
     converted = {}
@@ -205,8 +213,12 @@ def numeric(columns: Columns, fields: Sequence[str], amount: str | None) -> Colu
         bad = wrong | ~np.isfinite(floats)
         if name == amount:
             bad |= ~bad & ((floats < 0) | (floats > MAX_AMOUNT))
+        limit = limits.get(name)
+        if limit is not None:
+            bad |= ~bad & (np.abs(floats) > limit)
         for row in np.flatnonzero(bad)[:MAX_ERRORS]:
-            problems.append(_item(f"data[{row}].{name}", _why(raw[row], name == amount)))
+            problem = _why(raw[row], name == amount, limit)
+            problems.append(_item(f"data[{row}].{name}", problem))
         converted[name] = floats
     if problems:
         problems.sort(key=lambda p: int(p["field"].split("]")[0].removeprefix("data[")))
@@ -214,14 +226,18 @@ def numeric(columns: Columns, fields: Sequence[str], amount: str | None) -> Colu
     return Columns(columns.names, converted, columns.rows)
 
 
-def _why(value: Any, is_amount: bool) -> str:
+def _why(value: Any, is_amount: bool, limit: float | None = None) -> str:
     if value is None:
         return "a value is required"
     if isinstance(value, bool) or not isinstance(value, int | float):
         return f"expected a number, got {type(value).__name__}"
     if not np.isfinite(value):
         return "expected a finite number"
-    return "amount must be between 0 and 1e9" if is_amount else "invalid number"
+    if is_amount and not 0 <= value <= 1e9:
+        return "amount must be between 0 and 1e9"
+    if limit is not None and abs(value) > limit:
+        return f"must be within ±{limit:g} (1,000 times the model's training range)"
+    return "invalid number"
 
 
 def _check_names(names: list[str], fields: Sequence[str], optional: Sequence[str]) -> None:

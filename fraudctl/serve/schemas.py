@@ -95,19 +95,31 @@ class ApiSchemas:
         return {"required": True, "content": {"application/json": {"schema": schema}}}
 
 
-def request_fields(transform: Any) -> dict[str, Any]:
-    """The raw transaction's fields, from the model's transform (its own contract)."""
+def bounded(kind: Any, limit: float | None) -> Any:
+    """A number field bounded by the contract's magnitude limit for that column."""
+    if limit is None:
+        return kind
+    low = 0.0 if kind is Amount else -limit
+    high = min(limit, MAX_AMOUNT) if kind is Amount else limit
+    return Annotated[float, Field(strict=True, allow_inf_nan=False, ge=low, le=high)]
+
+
+def request_fields(transform: Any, limits: dict[str, float] | None = None) -> dict[str, Any]:
+    """The raw transaction's fields, from the model's transform (its own contract);
+    ``limits`` bound the numbers (1,000 times the training range: FraudModel.input_limits)."""
+    limits = limits or {}
     fields: dict[str, Any] = {}
     if transform.needs_time:
         fields[transform.time] = Timestamp if transform.time_kind == "datetime" else FiniteFloat
     for spec in transform.specs:
         fields[transform.entities[spec.role]] = EntityId
     for name in transform.numeric:
-        fields[name] = Amount if name == transform.amount else FiniteFloat
+        kind = Amount if name == transform.amount else FiniteFloat
+        fields[name] = bounded(kind, limits.get(name))
     for name in transform.categorical:
         fields[name] = Category
     if transform.amount and transform.amount not in fields and transform.specs:
-        fields[transform.amount] = Amount
+        fields[transform.amount] = bounded(Amount, limits.get(transform.amount))
     if transform.needs_history:
         # lets a label sent later (POST /labels) find this transaction in the store
         fields["transaction_id"] = NotRequired[EntityId]

@@ -338,3 +338,15 @@ def test_evaluate_warns_when_test_and_out_of_fold_scores_disagree(project, runne
     result = invoke(runner, "evaluate")
     assert result.exit_code == 0, result.output
     assert "out-of-fold PR-AUC 0.999" in result.output and "'Seconds'" in result.output
+
+
+def test_score_refuses_a_number_far_beyond_the_training_range(project, runner, registry_name):
+    for command in (["data"], ["features", "build"], ["train"]):
+        assert invoke(runner, *command).exit_code == 0
+    rows = pd.read_parquet(project / "data/prepared/test.parquet").head(50)
+    rows.loc[7, "V1"] = 1e308
+    rows.to_csv(project / "in.csv", index=False)
+    result = invoke(runner, "score", "in.csv", "-o", "out.csv")
+    assert result.exit_code == 2, result.output
+    assert "column 'V1'" in result.output and "line 9" in result.output
+    assert not (project / "out.csv").exists()

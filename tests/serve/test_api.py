@@ -280,3 +280,34 @@ def test_an_unexpected_error_in_predict_is_a_counted_500(make_client, test_rows,
     assert quiet.post("/predict", json=transaction(test_rows, 0)).status_code == 500
     assert _metric(client, "fraudctl_http_requests_total", route="/predict", status="500") == 1
     assert client.post("/predict", json=transaction(test_rows, 0)).status_code == 200
+
+
+def test_a_repeated_key_is_refused_not_scored_as_the_last(client, test_rows):
+    row = transaction(test_rows, 0)
+    text = json.dumps(row)
+    twice = text.replace('"V1": ', '"V1": 99.0, "V1": ', 1)
+    response = client.post("/predict", content=twice, headers={"content-type": "application/json"})
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"] == [{"field": "V1", "problem": "repeated key"}]
+    batch = '{"transactions": [' + text + ", " + twice + "]}"
+    response = client.post(
+        "/predict/batch", content=batch, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 422 and "repeated key" in response.text
+    quoted = {**row}  # a colon inside no key is fine
+    assert client.post("/predict", json=quoted).status_code == 200
+
+
+def test_numbers_far_beyond_the_training_range_are_refused(client, test_rows, model_dir):
+    from fraudctl.model.bundle import load_model
+
+    limit = load_model(model_dir).input_limits["V1"]
+    assert 1e3 <= limit <= 1e6  # V1 is a standardised component
+    row = {**transaction(test_rows, 0), "V1": 1e308}
+    response = client.post("/predict", json=row)
+    assert response.status_code == 422 and response.json()["detail"][0]["field"] == "V1"
+    columnar = {"columns": list(row), "data": [list(row.values())]}
+    response = client.post("/predict/batch", json=columnar)
+    assert response.status_code == 422, response.text
+    assert "1,000 times the model's training range" in response.text
+    assert client.post("/predict", json={**row, "V1": limit / 2}).status_code == 200
