@@ -223,6 +223,11 @@ def _log_to_training_run(
 
 
 def _load(params_file: Path) -> tuple[Params, ProjectPaths]:
+    if not params_file.exists() and params_file == DEFAULT_PARAMS_FILE:
+        err_console.print(
+            f"[yellow]note:[/] {params_file} not found: using fraudctl's built-in defaults "
+            "(the synthetic ULB-shaped data); run from the project folder, or pass --params"
+        )
     return load_params(params_file), ProjectPaths()
 
 
@@ -341,6 +346,8 @@ def features_build(params_file: ParamsOption = DEFAULT_PARAMS_FILE) -> None:
         f"[green]✓[/] {len(result.transform.output_columns)} model inputs for {rows:,} rows "
         f"in {result.seconds:.1f} s -> {paths.features_dir}"
     )
+    for note in result.notes:
+        console.print(f"[yellow]note:[/] {note}")
 
 
 @features_app.command("materialize")

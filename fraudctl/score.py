@@ -72,6 +72,14 @@ def score_file(
 ) -> ScoreResult:
     if not str(output_path).lower().endswith(TABLE_SUFFIXES):
         raise DataError(f"{output_path}: the output must end in {', '.join(TABLE_SUFFIXES)}")
+    if str(output_path).endswith(("/", "\\")) or Path(output_path).is_dir():
+        raise DataError(f"{output_path}: a folder; the output must be a file path")
+    for name, given in (("input", input_path), ("history", history_path)):
+        if given is not None and Path(output_path).resolve() == Path(given).resolve():
+            raise DataError(
+                f"{output_path}: the output would overwrite the {name} file; "
+                "write the scores to another path"
+            )
     progress(f"loading the model from {model_path}")
     model = load_model(model_path, lazy=True)
     started = time.perf_counter()

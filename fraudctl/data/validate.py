@@ -94,6 +94,26 @@ def _labels(frame: pd.DataFrame, column: str, source: str) -> pd.Series:
     return _as_numbers(frame, column, source)
 
 
+OFFSET = r"(?:Z|[+-]\d\d:?\d\d)\s*$"
+
+
+def _same_offset_kind(text: pd.Series, column: str, source: str) -> None:
+    """Refuse a column that mixes timestamps with and without a UTC offset: the ones
+    without would be read as UTC, which for local times is silently wrong by hours."""
+    present = text.notna().to_numpy()
+    with_offset = text.str.contains(OFFSET, regex=True, na=False).to_numpy()
+    if with_offset.any() and (present & ~with_offset).any():
+        naive = np.flatnonzero(present & ~with_offset)
+        example = text.iloc[int(np.flatnonzero(with_offset)[0])]
+        raise _fail(
+            source,
+            column,
+            f"timestamps without a UTC offset among ones with an offset (e.g. {example!r}); "
+            "give every timestamp an offset, or none",
+            naive,
+        )
+
+
 def _time_column(frame: pd.DataFrame, column: str, source: str) -> pd.Series:
     """A datetime (kept as datetime, in UTC-naive form) or numeric seconds; never guessed.
 
@@ -123,6 +143,7 @@ def _time_column(frame: pd.DataFrame, column: str, source: str) -> pd.Series:
             )
         return _finite(numbers.astype("float64"), column, source)
     text = values.astype("string")
+    _same_offset_kind(text, column, source)
     parsed = pd.to_datetime(text, errors="coerce", utc=True, format="ISO8601")
     bad = np.flatnonzero(parsed.isna().to_numpy())
     if bad.size:
@@ -339,18 +360,20 @@ def validate_model_input(
         clean[column] = _categories(frame, column, source)
     for column in numeric + ([amount] if amount and amount not in numeric else []):
         clean[column] = _finite(_as_numbers(frame, column, source), column, source)
-        if column in limits:
-            beyond = np.flatnonzero(np.abs(clean[column].to_numpy()) > limits[column])
-            if beyond.size:
-                raise _fail(
-                    source,
-                    column,
-                    f"values beyond ±{limits[column]:g} (1,000 times the largest magnitude "
-                    "in the model's training data: a unit or export mistake?)",
-                    beyond,
-                )
     if amount:
         _check_amounts(clean[amount], amount, source, max_amount)
+    for column, limit in limits.items():
+        if column not in clean.columns:
+            continue
+        beyond = np.flatnonzero(np.abs(clean[column].to_numpy(dtype=np.float64)) > limit)
+        if beyond.size:
+            raise _fail(
+                source,
+                column,
+                f"values beyond ±{limit:g} (1,000 times the largest magnitude in the model's "
+                "training data: a unit or export mistake?)",
+                beyond,
+            )
     if target in frame.columns:
         labels = pd.to_numeric(frame[target], errors="coerce")
         wrong = np.flatnonzero(labels.notna().to_numpy() & ~labels.isin([0, 1]).to_numpy())

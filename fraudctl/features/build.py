@@ -8,7 +8,7 @@ everything before it, as it would be in production. Gap rows are history only.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +30,18 @@ class FeaturesResult:
     rows: dict[str, int]
     seconds: float
     outputs: list[Path]
+    notes: list[str] = field(default_factory=list)  # facts a user should know, not errors
+
+
+def level_notes(train: pd.DataFrame, transform: FeatureTransform) -> list[str]:
+    from fraudctl.features.transform import MAX_CATEGORY_LEVELS, capped_levels
+
+    return [
+        f"categorical column {column!r} has {levels:,} levels in the train split: the "
+        f"{MAX_CATEGORY_LEVELS:,} most frequent are kept, the rest score as unknown (is it "
+        "an id? then declare it in data.schema.entities or exclude it)"
+        for column, levels in capped_levels(train, transform).items()
+    ]
 
 
 def fit_transform(params: Params, schema: Schema, train: pd.DataFrame) -> FeatureTransform:
@@ -73,6 +85,7 @@ def build_features(
     progress("loading the prepared splits")
     parts = {name: load_prepared(paths, name) for name in (*SPLITS, "gap")}
     transform = fit_transform(params, schema, parts["train"])
+    notes = level_notes(parts["train"], transform)
 
     progress(f"computing {len(transform.output_columns)} features")
     started = time.perf_counter()
@@ -101,4 +114,6 @@ def build_features(
             del columns
         write_json(staging / paths.transform_file.name, transform.to_dict())
     outputs = [paths.features_file(s) for s in SPLITS] + [paths.transform_file]
-    return FeaturesResult(transform=transform, rows=rows, seconds=seconds, outputs=outputs)
+    return FeaturesResult(
+        transform=transform, rows=rows, seconds=seconds, outputs=outputs, notes=notes
+    )

@@ -30,6 +30,10 @@ from fraudctl.features.kernel import (
 )
 
 FORMAT_VERSION = 2
+# A categorical column keeps at most this many levels, the most frequent in the train split;
+# rarer ones score as unknown. 123,665 levels (an id declared categorical) would otherwise
+# become a vocabulary nobody meant and a model that memorises rows.
+MAX_CATEGORY_LEVELS = 1000
 # Below this many rows the entity kinds run one after another (threads cost more).
 PARALLEL_FROM_ROWS = 50_000
 
@@ -116,9 +120,10 @@ class FeatureTransform:
         entities: dict[str, str],
         params: FeaturesParams,
     ) -> FeatureTransform:
-        """Learn the vocabularies of the categorical columns from the train split."""
+        """Learn the vocabularies of the categorical columns from the train split (at most
+        MAX_CATEGORY_LEVELS each, the most frequent; :func:`capped_levels` says which)."""
         vocabularies = {
-            column: sorted(pd.unique(category_strings(train[column]).dropna()).tolist())
+            column: frequent_levels(category_strings(train[column]))
             for column in features
             if column in categorical
         }
@@ -275,6 +280,21 @@ class FeatureTransform:
         for name, values in calendar_features(frame_ms, tuple(self.calendar)).items():
             out[:, position[name]] = values
         return out
+
+
+def frequent_levels(values: pd.Series) -> list[str]:
+    """The sorted levels of a categorical column, capped at the most frequent ones."""
+    counts = values.dropna().value_counts(sort=False)
+    if len(counts) > MAX_CATEGORY_LEVELS:
+        ranked = sorted(counts.items(), key=lambda item: (-item[1], str(item[0])))
+        return sorted(str(level) for level, _ in ranked[:MAX_CATEGORY_LEVELS])
+    return sorted(str(level) for level in counts.index)
+
+
+def capped_levels(train: pd.DataFrame, transform: FeatureTransform) -> dict[str, int]:
+    """Column -> how many levels the train split had, for columns whose vocabulary was cut."""
+    seen = {c: int(category_strings(train[c]).nunique()) for c in transform.categorical}
+    return {c: n for c, n in seen.items() if n > len(transform.categorical[c])}
 
 
 def entity_codes(parts: list[pd.Series]) -> np.ndarray:

@@ -323,6 +323,7 @@ def load_model(path: Path, *, lazy: bool = False) -> FraudModel:
 def load_payload(payload: Path, *, lazy: bool = False) -> FraudModel:
     """Read a payload folder after checking it against its input contract: every file's
     SHA-256, the transform's digest and input order, the threshold."""
+    contract = contracts.verify(payload)  # first: any file changed since training is named
     metadata = _read_json(payload / METADATA_FILE)
     if not isinstance(metadata, dict) or metadata.get("format") != FORMAT_VERSION:
         found = metadata.get("format") if isinstance(metadata, dict) else None
@@ -330,7 +331,6 @@ def load_payload(payload: Path, *, lazy: bool = False) -> FraudModel:
             f"{payload}: model format {found!r} is not {FORMAT_VERSION}; "
             "retrain it with this version of fraudctl"
         )
-    contract = contracts.verify(payload)
     try:
         transform = FeatureTransform.from_dict(_read_json(payload / TRANSFORM_FILE))
     except (KeyError, TypeError, ValueError) as exc:

@@ -350,7 +350,8 @@ def _validate(adapter: Any, body: bytes) -> Any:
         if is_json_error(exc):
             raise ApiError(400, "body is not valid JSON", describe_errors(exc)) from None
         raise ApiError(422, "invalid request", describe_errors(exc)) from None
-    refuse_repeated_keys(body, len(row))
+    if isinstance(row, dict):  # a transaction: its fields are flat keys
+        refuse_repeated_keys(body, len(row))
     return row
 
 

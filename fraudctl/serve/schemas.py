@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal, NotRequired
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -31,10 +32,28 @@ FiniteFloat = Annotated[float, Field(strict=True, allow_inf_nan=False)]
 MAX_AMOUNT = 1e9
 Amount = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=0.0, le=MAX_AMOUNT)]
 # ISO 8601 text only: a bare number is ambiguous (seconds? milliseconds?) and refused.
+# Years a transaction can have: the offline features keep nanoseconds since 1970 (pandas'
+# range ends in 2262), so year 1 or 9999 is a client bug, not a payment.
+FIRST_YEAR, LAST_YEAR = 1970, 2261
+
+
+def _plausible_year(value: datetime) -> datetime:
+    if not FIRST_YEAR <= value.year <= LAST_YEAR:
+        raise ValueError(f"year {value.year} is outside {FIRST_YEAR}-{LAST_YEAR}")
+    return value
+
+
 Timestamp = Annotated[
-    datetime, Field(strict=True, description="ISO 8601, e.g. 2026-04-01T13:45:00Z")
+    datetime,
+    Field(strict=True, description="ISO 8601, e.g. 2026-04-01T13:45:00Z"),
+    AfterValidator(_plausible_year),
 ]
-EntityId = Annotated[StrictStr | StrictInt, Field(description="an id: text or a whole number")]
+# Ids are short: a megabyte of customer id is an attack or a bug, not a customer.
+MAX_ID_LENGTH = 256
+EntityId = Annotated[
+    Annotated[StrictStr, Field(max_length=MAX_ID_LENGTH)] | StrictInt,
+    Field(description="an id: text (at most 256 characters) or a whole number"),
+]
 Category = Annotated[
     StrictStr | StrictInt | None, Field(description="a category; unknown or null is allowed")
 ]

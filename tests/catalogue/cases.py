@@ -268,6 +268,26 @@ def data_cases() -> list[Case]:
             _parquet(lambda f: f.assign(timestamp=True), _log),
             **TX,
         ),
+        _data_case(
+            "naive and offset timestamps mixed",
+            "timestamps without a UTC offset among ones with an offset",
+            _csv(
+                lambda f: f.assign(
+                    timestamp=[
+                        t.isoformat() + ("+02:00" if i % 2 else "")
+                        for i, t in enumerate(pd.to_datetime(f["timestamp"]))
+                    ]
+                ),
+                _log,
+            ),
+            **TX,
+        ),
+        _data_case(
+            "an id column under features: all",
+            "look like ids or clocks ('transaction_id'",
+            _csv(lambda f: f, _log),
+            **{**TX, "data__schema__exclude": []},
+        ),
     ]
 
 
@@ -342,6 +362,20 @@ def params_cases() -> list[Case]:
             "negative max amount", "data.max_amount", data__max_amount=-1.0, command="data"
         ),
         _params_case("not utf-8", "not UTF-8", text=b"base:\n  seed: 1\n# caf\xe9\n"),
+        _params_case("tune storage not a URL", "is not a database URL", tune__storage="not-a-url"),
+        _params_case(
+            "min_cost without amounts",
+            "min_cost weighs each missed fraud by its amount",
+            threshold__strategy="min_cost",
+            data__schema__amount=None,
+            command="data",
+        ),
+        _params_case(
+            "card entity not declared",
+            "evaluate.card_entity: 'customer' is not an entity role",
+            evaluate__card_entity="customer",
+            command="evaluate",
+        ),
     ]
 
 
@@ -446,6 +480,40 @@ def fault_cases() -> list[Case]:
             "missing column(s) transaction_id",
             lambda p: pd.DataFrame({"x": [1]}).to_csv(p / "labels.csv", index=False),
             ["features", "labels", "labels.csv", "--store", "sqlite:///online.db"],
+        ),
+        _fault(
+            "score: output over the input",
+            "would overwrite the input file",
+            lambda p: shutil.copy(p / "data/prepared/test.parquet", p / "in.parquet"),
+            ["score", "in.parquet", "-o", "in.parquet"],
+        ),
+        _fault(
+            "score: a number 1e308",
+            "values beyond",
+            lambda p: _ulb(50).assign(V1=1e308).to_csv(p / "batch.csv", index=False),
+            ["score", "batch.csv", "-o", "out.csv"],
+        ),
+        _fault(
+            "model file changed after training",
+            "changed after training",
+            lambda p: (_payload(p) / "model.json").write_text('{"threshold": 5.0}'),
+            ["score", "data/prepared/test.parquet", "-o", "o.csv"],
+        ),
+        _fault(
+            "an extra file in the model",
+            "not part of the model",
+            lambda p: (_payload(p) / "notes.txt").write_text("x"),
+            ["evaluate"],
+        ),
+        _fault(
+            "MLmodel data outside the model",
+            "points out of the model directory",
+            lambda p: (p / "models/model/MLmodel").write_text(
+                (p / "models/model/MLmodel")
+                .read_text()
+                .replace("data: data/fraudctl", "data: ../elsewhere")
+            ),
+            ["evaluate"],
         ),
         _fault(
             "drift: current lacks columns",

@@ -253,3 +253,33 @@ def test_a_damaged_store_file_is_one_clear_error(in_project, tmp_path):
     assert "features materialize" in result.output
     with pytest.raises(ArtifactError, match="not a usable online store"):
         load_predictor("models/model", online_store=f"sqlite:///{damaged}")
+
+
+def test_implausible_raw_requests_are_refused(in_project, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from fraudctl.serve.app import create_app
+    from fraudctl.serve.settings import ServeSettings
+    from tests.serve.conftest import wait_ready
+
+    store = f"sqlite:///{tmp_path / 'online.db'}"
+    assert invoke_materialize(store).exit_code == 0
+    body = {
+        "timestamp": "2026-06-01T12:00:00Z",
+        "customer_id": 7,
+        "terminal_id": 9,
+        "amount": 25.0,
+        "merchant_category": "grocery",
+    }
+    with TestClient(create_app(ServeSettings(model="models/model", online_store=store))) as client:
+        wait_ready(client)
+        assert client.post("/predict?record=false", json=body).status_code == 200
+        for change, field in (
+            ({"timestamp": "9999-01-01T00:00:00Z"}, "timestamp"),
+            ({"timestamp": "0001-01-01T00:00:00Z"}, "timestamp"),
+            ({"customer_id": "c" * 1_000_000}, "customer_id"),
+        ):
+            response = client.post("/predict?record=false", json={**body, **change})
+            assert response.status_code == 422, response.text[:200]
+            assert response.json()["detail"][0]["field"].startswith(field)
+            assert len(response.text) < 2000  # the error does not echo the megabyte back
