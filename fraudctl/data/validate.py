@@ -50,8 +50,27 @@ def _fail(source: str, column: str, problem: str, positions: np.ndarray) -> Data
     return DataError(f"{source}: column {column!r}: {problem} at {_row_labels(source, positions)}")
 
 
+def _all_decimals(values: pd.Series) -> bool:
+    from decimal import Decimal
+
+    present = values.dropna()
+    return (
+        len(present) > 0
+        and all(isinstance(v, Decimal) for v in present.head(1000))
+        and all(isinstance(v, Decimal) for v in present)
+    )
+
+
+def shown(value: object, limit: int = 60) -> str:
+    """A value quoted in a message, cut short: a 5 MB cell must not become the message."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _as_numbers(frame: pd.DataFrame, column: str, source: str) -> pd.Series:
     values = frame[column]
+    if values.dtype == object and _all_decimals(values):  # parquet decimal128 (money)
+        return values.astype("float64")
     if pd.api.types.is_bool_dtype(values):
         raise _fail(
             source, column, "expected numbers, found booleans (true/false)", np.arange(len(values))
@@ -67,7 +86,7 @@ def _as_numbers(frame: pd.DataFrame, column: str, source: str) -> pd.Series:
         raise _fail(
             source,
             column,
-            f"expected numbers, found non-numeric values such as {example!r} (a text column "
+            f"expected numbers, found non-numeric values such as {shown(example)} (a text column "
             "belongs in data.schema.categorical or data.schema.exclude)",
             bad,
         )
@@ -108,7 +127,7 @@ def _same_offset_kind(text: pd.Series, column: str, source: str) -> None:
         raise _fail(
             source,
             column,
-            f"timestamps without a UTC offset among ones with an offset (e.g. {example!r}); "
+            f"timestamps without a UTC offset among ones with an offset (e.g. {shown(example)}); "
             "give every timestamp an offset, or none",
             naive,
         )
@@ -138,7 +157,7 @@ def _time_column(frame: pd.DataFrame, column: str, source: str) -> pd.Series:
             raise _fail(
                 source,
                 column,
-                f"expected numeric seconds, found {values.iloc[bad[0]]!r}",
+                f"expected numeric seconds, found {shown(values.iloc[bad[0]])}",
                 bad,
             )
         return _finite(numbers.astype("float64"), column, source)
@@ -151,7 +170,7 @@ def _time_column(frame: pd.DataFrame, column: str, source: str) -> pd.Series:
         raise _fail(
             source,
             column,
-            f"unparseable timestamp {example!r}; expected ISO 8601 "
+            f"unparseable timestamp {shown(example)}; expected ISO 8601 "
             "(e.g. 2026-04-01 13:45:00) or numeric seconds",
             bad,
         )

@@ -26,6 +26,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from pydantic import TypeAdapter, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from fraudctl import __version__
 from fraudctl.serve.columnar import (
@@ -211,14 +212,20 @@ async def _body(request: Request, accepted: tuple[str, ...] = (JSON,)) -> bytes:
     if declared is not None and declared.isdigit():
         if int(declared) > limit:
             raise ApiError(413, f"body of {int(declared):,} bytes exceeds the {limit:,}-byte limit")
-        body = await request.body()  # the server stops reading at the declared length
+        try:
+            body = await request.body()  # the server stops reading at the declared length
+        except ClientDisconnect:
+            raise ApiError(400, "the client disconnected before sending the whole body") from None
     else:  # chunked: count as it arrives
         chunks, size = [], 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise ApiError(413, f"body exceeds the {limit:,}-byte limit")
-            chunks.append(chunk)
+        try:
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise ApiError(413, f"body exceeds the {limit:,}-byte limit")
+                chunks.append(chunk)
+        except ClientDisconnect:
+            raise ApiError(400, "the client disconnected before sending the whole body") from None
         body = b"".join(chunks)
     if not body:
         raise ApiError(400, "empty body: expected a JSON object")

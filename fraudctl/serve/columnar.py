@@ -112,7 +112,10 @@ def numbers_from_json(
     try:
         try:
             document = parser.parse(body)
-        except RuntimeError:  # something still points into its last document
+        except RuntimeError as exc:
+            if "DEPTH_ERROR" in str(exc):  # nested beyond reason: not a columnar body
+                return None
+            # something still points into the parser's last document
             document = simdjson.Parser().parse(body)
         if not isinstance(document, simdjson.Object) or sorted(document.keys()) != [
             "columns",

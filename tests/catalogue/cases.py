@@ -269,6 +269,20 @@ def data_cases() -> list[Case]:
             **TX,
         ),
         _data_case(
+            "a 5 MB cell",
+            "such as 'xxxxx",
+            _csv(
+                lambda f: f.assign(V2=f["V2"].astype(object).where(f.index != 3, "x" * 5_000_000))
+            ),
+        ),
+        _data_case(
+            "a 5 MB cell",
+            "such as 'xxxxx",
+            _csv(
+                lambda f: f.assign(V2=f["V2"].astype(object).where(f.index != 3, "x" * 5_000_000))
+            ),
+        ),
+        _data_case(
             "naive and offset timestamps mixed",
             "timestamps without a UTC offset among ones with an offset",
             _csv(
@@ -727,6 +741,8 @@ def run_case(case: Case, project: Path, model_dir: Path) -> str | None:
         problems.append("printed a traceback")
     if case.fragment and case.fragment not in " ".join(output.split()):
         problems.append(f"message lacks {case.fragment!r}")
+    if len(output) > 5_000:  # a message quotes values, never whole cells
+        problems.append(f"output of {len(output):,} characters")
     if before != after:
         changed = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
         problems.append(f"outputs changed: {changed[:5]}")
