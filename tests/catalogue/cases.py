@@ -276,13 +276,6 @@ def data_cases() -> list[Case]:
             ),
         ),
         _data_case(
-            "a 5 MB cell",
-            "such as 'xxxxx",
-            _csv(
-                lambda f: f.assign(V2=f["V2"].astype(object).where(f.index != 3, "x" * 5_000_000))
-            ),
-        ),
-        _data_case(
             "naive and offset timestamps mixed",
             "timestamps without a UTC offset among ones with an offset",
             _csv(
