@@ -613,6 +613,9 @@ def api_error_response(exc: ApiError) -> Response:
     return json_response({"error": exc.error, "detail": exc.detail}, exc.status)
 
 
+MAX_HEADER_BYTES = 16_384  # all request headers together (nginx's default buffer is 8-32 KB)
+
+
 class PredictFastLane:
     """``POST /predict`` straight to its handler, past the router and FastAPI's per-request
     machinery (route matching, dependency solving, exit stacks, the exception middleware).
@@ -628,6 +631,17 @@ class PredictFastLane:
         self.app, self.service, self.routes = app, service, routes
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            # Every request's headers are bounded here: the HTTP parser under uvicorn
+            # (httptools) accepts headers of any size.
+            size = sum(len(name) + len(value) for name, value in scope["headers"])
+            if size > MAX_HEADER_BYTES:
+                error = ApiError(
+                    431,
+                    f"request headers of {size:,} bytes exceed the {MAX_HEADER_BYTES:,}-byte limit",
+                )
+                await api_error_response(error)(scope, receive, send)
+                return
         if scope["type"] != "http" or scope["path"] != "/predict" or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return

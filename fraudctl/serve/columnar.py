@@ -181,7 +181,14 @@ def from_arrow(
         kind = column.type
         if pa.types.is_boolean(kind):
             values[name] = np.array(column.to_pylist(), dtype=object)  # refused below
-        elif (pa.types.is_integer(kind) or pa.types.is_floating(kind)) and not column.null_count:
+        elif pa.types.is_timestamp(kind):  # as ISO 8601 text, what the row format carries
+            values[name] = np.array(
+                [None if v is None else v.isoformat() for v in column.to_pylist()], dtype=object
+            )
+        elif pa.types.is_integer(kind) and not column.null_count:
+            # kept whole: an id stays an id (a raw model refuses 7.0 as a customer)
+            values[name] = column.to_numpy().astype(np.int64)
+        elif pa.types.is_floating(kind) and not column.null_count:
             values[name] = column.to_numpy().astype(np.float64)  # the fast path: no per-value work
         else:
             values[name] = np.array(column.to_pylist(), dtype=object)
@@ -207,7 +214,7 @@ def numeric(
         raw = columns.values[name]
         if raw.dtype == np.float64:
             floats, wrong = raw, np.zeros(len(raw), dtype=bool)
-        elif set(map(type, raw)) <= PLAIN_NUMBERS:  # the usual case, at C speed
+        elif raw.dtype.kind in "iu" or set(map(type, raw)) <= PLAIN_NUMBERS:  # at C speed
             floats, wrong = raw.astype(np.float64), np.zeros(len(raw), dtype=bool)
         else:
             kinds = np.frompyfunc(type, 1, 1)(raw)  # bool is not int here: True is refused

@@ -283,3 +283,39 @@ def test_implausible_raw_requests_are_refused(in_project, tmp_path):
             assert response.status_code == 422, response.text[:200]
             assert response.json()["detail"][0]["field"].startswith(field)
             assert len(response.text) < 2000  # the error does not echo the megabyte back
+
+
+def test_an_arrow_batch_with_integer_ids_scores_like_rows(in_project, tmp_path):
+    import pyarrow as pa
+    from fastapi.testclient import TestClient
+
+    from fraudctl.serve.app import create_app
+    from fraudctl.serve.settings import ServeSettings
+    from tests.serve.conftest import wait_ready
+
+    store = f"sqlite:///{tmp_path / 'online.db'}"
+    assert invoke_materialize(store).exit_code == 0
+    new = later_log(5).drop(columns=["is_fraud", "transaction_id"])
+    new["timestamp"] = (
+        new["timestamp"].dt.tz_localize("UTC")
+        if new["timestamp"].dt.tz is None
+        else new["timestamp"]
+    )
+    rows = [{**r, "timestamp": r["timestamp"].isoformat()} for r in new.to_dict("records")]
+    sink = pa.BufferOutputStream()
+    table = pa.Table.from_pandas(
+        new.astype({"customer_id": "int64", "terminal_id": "int64"}), preserve_index=False
+    )
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    with TestClient(create_app(ServeSettings(model="models/model", online_store=store))) as client:
+        wait_ready(client)
+        as_rows = client.post("/predict/batch?record=false", json={"transactions": rows})
+        as_arrow = client.post(
+            "/predict/batch?record=false",
+            content=sink.getvalue().to_pybytes(),
+            headers={"Content-Type": "application/vnd.apache.arrow.stream"},
+        )
+    assert as_rows.status_code == 200, as_rows.text
+    assert as_arrow.status_code == 200, as_arrow.text
+    assert as_arrow.json()["predictions"] == as_rows.json()["predictions"]

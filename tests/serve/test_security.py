@@ -270,3 +270,10 @@ def test_a_chunked_body_is_cut_off_at_the_limit(make_client):
         "/predict/batch", content=pieces, headers={"content-type": "application/json"}
     )
     assert response.status_code == 413 and "limit" in response.json()["error"]
+
+
+@pytest.mark.parametrize("size", [100_000, 16_000_000])
+def test_oversized_headers_are_refused(client, size):
+    response = client.get("/health/live", headers={"X-Padding": "a" * size})
+    assert response.status_code == 431 and "16,384-byte limit" in response.text
+    assert client.get("/health/live", headers={"X-Padding": "a" * 1000}).status_code == 200
