@@ -296,11 +296,6 @@ def test_an_arrow_batch_with_integer_ids_scores_like_rows(in_project, tmp_path):
     store = f"sqlite:///{tmp_path / 'online.db'}"
     assert invoke_materialize(store).exit_code == 0
     new = later_log(5).drop(columns=["is_fraud", "transaction_id"])
-    new["timestamp"] = (
-        new["timestamp"].dt.tz_localize("UTC")
-        if new["timestamp"].dt.tz is None
-        else new["timestamp"]
-    )
     rows = [{**r, "timestamp": r["timestamp"].isoformat()} for r in new.to_dict("records")]
     sink = pa.BufferOutputStream()
     table = pa.Table.from_pandas(
