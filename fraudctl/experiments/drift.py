@@ -278,7 +278,9 @@ def _write(directory: Path, metrics: dict[str, Any], settings: DriftParams) -> l
     )
     table = table.sort_values("psi", ascending=False)
     features_path = directory / "features.csv"
-    write_with(features_path, lambda tmp: table.to_csv(tmp, index=False))
+    # Six significant digits: the last digits of a statistic differ between machines, and
+    # a tracked file must not change with them.
+    write_with(features_path, lambda tmp: table.to_csv(tmp, index=False, float_format="%.6g"))
     headline = {
         "gate_passed": not metrics["drift_detected"],
         "drifted_share": metrics["drifted_share"],

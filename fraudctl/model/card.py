@@ -139,11 +139,13 @@ def render(
 ) -> str:
     confidence = f"{params.card.confidence:.0%}"
     source = data["source"]
-    version = f" v{record['version']}" if record.get("version") else ""
     fpr = params.evaluate.max_false_positive_rate
     selection = trained.get("selection", {})
     lines = [
-        f"# Model card: {params.tracking.registered_model}{version} ({metadata['kind']})",
+        # No registry version here: versions are facts of the local MLflow store, and the
+        # card is a tracked file that a fresh clone's `dvc repro` must write byte for byte.
+        # The card is attached to its version in the registry, which names it there.
+        f"# Model card: {params.tracking.registered_model} ({metadata['kind']})",
         "",
         "## Intended use",
         "",
@@ -258,24 +260,15 @@ def _experiments(paths: ProjectPaths) -> list[str]:
 
 
 def _emissions(paths: ProjectPaths) -> list[str]:
-    found = emissions.recorded(paths)
-    if not found:
+    """Where the energy figures are: they measure the machine that ran the stages, so they
+    stay out of this tracked card (a fresh clone's run would rewrite it)."""
+    if not emissions.recorded(paths):
         return []
-    lines = [
+    return [
         "## Energy and emissions",
         "",
-        "| stage | energy (Wh) | CO₂e (g) |",
-        "| --- | --- | --- |",
-    ]
-    for stage, values in found.items():
-        lines.append(
-            f"| {stage} | {values['energy_kwh'] * 1000:.3g} | "
-            f"{values['emissions_kg_co2eq'] * 1000:.3g} |"
-        )
-    lines += [
-        "",
-        "Measured by CodeCarbon in offline mode (estimated where the machine "
-        "has no energy counters).",
+        "Measured by CodeCarbon in offline mode for train and each experiment, on the machine "
+        "that ran them: `reports/emissions/*.json` (not tracked) and "
+        "each stage's MLflow run; `fraudctl report` compares them with the base commit.",
         "",
     ]
-    return lines

@@ -118,7 +118,11 @@ def evaluate(params: Params, paths: ProjectPaths, progress: Progress = quiet) ->
             outputs: list[Path] = []
             for name, (frame, x, y_col, title, diagonal) in curves.items():
                 csv_path = plots / f"{name}.csv"
-                write_with(csv_path, lambda tmp, f=frame: f.to_csv(tmp, index=False))
+                # ten significant digits: the last ones of a float differ between machines
+                write_with(
+                    csv_path,
+                    lambda tmp, f=frame: f.to_csv(tmp, index=False, float_format="%.10g"),
+                )
                 save_line_plot(
                     plots / f"{name}.png",
                     frame,

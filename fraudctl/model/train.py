@@ -144,12 +144,15 @@ def compare_families(
             raise ConfigError(
                 f"selection.candidates: {name}: {exc}; or remove {name} from selection.candidates"
             ) from None
-        compared[name] = round(cv.mean_pr_auc, 6)
+        # Three decimals in the report: the network's fourth decimal differs between CPUs
+        # (its matrix kernels), and a tracked report must not change with the machine. The
+        # choice below compares the unrounded scores.
+        compared[name] = round(cv.mean_pr_auc, 3)
         if best is None or cv.mean_pr_auc > best[1].mean_pr_auc:
             best = (candidate, cv)
     assert best is not None
     if len(names) > 1:
-        scores = ", ".join(f"{name} {score:.4f}" for name, score in compared.items())
+        scores = ", ".join(f"{name} {score:.3f}" for name, score in compared.items())
         progress(f"out-of-fold PR-AUC: {scores}; training {best[0].model.name}")
     return best[0], best[1], compared
 
