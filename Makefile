@@ -6,7 +6,7 @@ BIN := $(abspath $(VENV))/bin
 export PATH := $(BIN):$(PATH)
 export MPLBACKEND := Agg
 
-.PHONY: install repro test test-fast lint bench bench-feast clean
+.PHONY: install repro test test-fast lint bench bench-feast docs clean
 
 # pip prints one line per package it collects: a cold install (no pip cache) takes a few
 # minutes (README: Install), and it should never look stuck.
@@ -33,6 +33,10 @@ test: lint
 
 test-fast: install
 	$(BIN)/python -m pytest -m "not slow"
+
+# The manual at http://127.0.0.1:8000 (mkdocs.yml; `mkdocs build --strict` is in the tests).
+docs: install
+	DISABLE_MKDOCS_2_WARNING=true NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve
 
 bench: install
 	$(BIN)/python -m benchmarks.pipeline

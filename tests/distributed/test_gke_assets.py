@@ -12,7 +12,7 @@ from tests.conftest import REPO_ROOT
 from tests.serve.test_deploy_assets import KUBERNETES_VERSION
 
 DASK_K8S = REPO_ROOT / "k8s" / "dask"
-README = (REPO_ROOT / "README.md").read_text()
+README = (REPO_ROOT / "docs" / "dask.md").read_text()  # the Dask page of the manual
 
 
 def documents() -> list[dict]:

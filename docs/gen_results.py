@@ -1,0 +1,53 @@
+"""Build the measured-results page from the benchmarks' own output files (mkdocs-gen-files).
+
+Each ``benchmarks/results/<name>.json`` (written by ``benchmarks/results.py``) becomes a
+table with the machine and date it was measured on: numbers are never copied by hand.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import mkdocs_gen_files
+
+RESULTS = Path("benchmarks/results")
+
+
+def cell(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:.4f}" if abs(value) < 10 else f"{value:,.1f}"
+    return str(value)
+
+
+lines = [
+    "# Measured results",
+    "",
+    "Built from the files the benchmarks write (`benchmarks/results/*.json`); run a benchmark",
+    "(`python -m benchmarks.<name>`) and rebuild the site to refresh a table.",
+    "",
+]
+files = sorted(RESULTS.glob("*.json"))
+if not files:
+    lines.append("No benchmark has written results in this checkout yet.")
+for path in files:
+    document = json.loads(path.read_text(encoding="utf-8"))
+    machine = document["machine"]
+    rows = document["rows"]
+    lines += [
+        f"## {document['benchmark']}",
+        "",
+        f"`{document['command']}`, {document['measured_at']}, on {machine['cores']} cores "
+        f"({machine['cpu'] or 'unknown CPU'}), Python {machine['python']}.",
+        "",
+    ]
+    if rows:
+        columns = list(rows[0])
+        lines += ["| " + " | ".join(columns) + " |", "|" + " --- |" * len(columns)]
+        lines += ["| " + " | ".join(cell(row.get(c, "")) for c in columns) + " |" for row in rows]
+    if document.get("targets"):
+        lines += ["", document["targets"]]
+    lines.append("")
+
+with mkdocs_gen_files.open("measured.md", "w") as page:
+    page.write("\n".join(lines) + "\n")

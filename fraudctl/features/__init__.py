@@ -1,0 +1,1 @@
+"""History features: the transform, its kernel, the offline stage and the online store."""

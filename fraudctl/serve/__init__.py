@@ -1,0 +1,1 @@
+"""The scoring API: the app, its request parsing, telemetry and registry following."""
