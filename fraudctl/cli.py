@@ -26,7 +26,7 @@ from fraudctl.config import (
     ProjectPaths,
     load_params,
 )
-from fraudctl.errors import FraudctlError
+from fraudctl.errors import ArtifactError, FraudctlError
 
 help_style.apply()
 
@@ -633,13 +633,31 @@ def evaluate(params_file: ParamsOption = DEFAULT_PARAMS_FILE) -> None:
 @user_errors
 def promote(
     model_version: Annotated[
-        str, typer.Argument(metavar="VERSION", help="Registry version to make champion.")
+        str,
+        typer.Argument(
+            metavar="VERSION",
+            help="Registry version to make champion, or 'latest': the model in models/model.",
+        ),
     ],
     params_file: ParamsOption = DEFAULT_PARAMS_FILE,
 ) -> None:
-    """Set the `champion` alias to a registered model version by hand."""
-    params = load_params(params_file)
+    """Set the `champion` alias to a registered model version by hand.
+
+    A model validated on other data than the champion (after switching data.source on
+    purpose) is registered as challenger only; `fraudctl promote latest` makes it champion.
+    """
+    params, paths = _load(params_file)
     from fraudctl.tracking import set_champion
+
+    if model_version == "latest":
+        from fraudctl.model.bundle import read_registry_record
+
+        model_version = str(read_registry_record(paths.model_dir).get("version") or "")
+        if not model_version:
+            raise ArtifactError(
+                f"{paths.model_dir}: no registered model recorded beside it; run "
+                "`fraudctl train` (or `dvc repro`) first"
+            )
 
     previous = set_champion(params.tracking, model_version)
     name = params.tracking.registered_model
