@@ -16,7 +16,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
-from rich.table import Table
+from rich.table import Column, Table
 
 from fraudctl import __version__, help_style
 from fraudctl.config import (
@@ -518,7 +518,9 @@ def models() -> None:
         "tree": "exact tree SHAP where it adds up",
         "agnostic": "permutation SHAP (experiments only)",
     }
-    table = Table("family", "explanations", "serving", "on dask", "saved as", "needs", "what it is")
+    table = Table("explanations", "serving", "on dask", "saved as", "needs", "what it is")
+    # the name is the value params.yaml takes: never cut, whatever the terminal's width
+    table.columns.insert(0, Column("family", no_wrap=True, min_width=22))
     for name, entry in FAMILIES.items():
         table.add_row(
             name,

@@ -51,8 +51,11 @@ def measured(stage: str, settings: EmissionsParams) -> Iterator[Measurement]:
     if not settings.enabled:
         yield measurement
         return
-    logging.getLogger("codecarbon").setLevel(logging.ERROR)
     from codecarbon import OfflineEmissionsTracker
+
+    # After the import, which sets its own level: codecarbon warns at every start that
+    # several instances may run (we allow them: no lock file) and logs its set-up at INFO.
+    logging.getLogger("codecarbon").setLevel(logging.ERROR)
 
     tracker = OfflineEmissionsTracker(
         country_iso_code=settings.country_iso_code,

@@ -170,11 +170,16 @@ def build_schemas(fields: dict[str, Any], max_batch_size: int) -> ApiSchemas:
 def describe_errors(exc: ValidationError, limit: int = 20) -> list[dict[str, str]]:
     """Pydantic errors as ``{"field": "transactions[3].V5", "problem": ...}`` items."""
     described = []
-    for error in exc.errors(include_url=False, include_input=False)[:limit]:
+    errors = exc.errors(include_url=False, include_input=False)
+    for error in errors[:limit]:
         field = ""
         for part in error["loc"]:
             field += f"[{part}]" if isinstance(part, int) else (f".{part}" if field else str(part))
         described.append({"field": field or "(body)", "problem": error["msg"]})
+    if len(errors) > limit:  # say the list is cut, and by how much
+        described.append(
+            {"field": "(more)", "problem": f"{len(errors) - limit} more problem(s) not listed"}
+        )
     return described
 
 

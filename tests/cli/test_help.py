@@ -59,3 +59,15 @@ def test_serve_help_shows_defaults_and_every_environment_variable():
 
 def test_a_required_argument_reads_plainly_in_usage():
     assert "Usage: fraudctl promote [OPTIONS] VERSION" in " ".join(_help("promote").split())
+
+
+def test_model_family_names_are_never_cut(monkeypatch):
+    import subprocess
+
+    from tests.conftest import cli_env
+
+    result = subprocess.run(
+        ["fraudctl", "models"], capture_output=True, text=True, env=cli_env(COLUMNS="120")
+    )
+    assert result.returncode == 0
+    assert "hist_gradient_boosting" in result.stdout and "logistic_regression" in result.stdout

@@ -311,3 +311,9 @@ def test_numbers_far_beyond_the_training_range_are_refused(client, test_rows, mo
     assert response.status_code == 422, response.text
     assert "1,000 times the model's training range" in response.text
     assert client.post("/predict", json={**row, "V1": limit / 2}).status_code == 200
+
+
+def test_a_cut_list_of_problems_says_so(client):
+    detail = client.post("/predict", json={}).json()["detail"]
+    assert len(detail) == 21 and detail[-1]["field"] == "(more)"
+    assert detail[-1]["problem"] == "9 more problem(s) not listed"  # 29 fields are missing
