@@ -169,6 +169,9 @@ def user_errors(command: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+HEARTBEAT_SECONDS = 30.0
+
+
 @contextlib.contextmanager
 def progress(title: str) -> Iterator[Callable[[str], None]]:
     """A spinner whose text the stage updates through the callback it is given.
@@ -177,19 +180,48 @@ def progress(title: str) -> Iterator[Callable[[str], None]]:
     so each step is one plain line with the seconds since the stage began instead: a long
     stage never goes silent for minutes.
     """
-    if not console.is_terminal:
-        import time
+    import threading
+    import time
 
-        started = time.monotonic()
+    started = time.monotonic()
+    last = {"step": "starting", "at": started}
+    done = threading.Event()
 
-        def line(step: str) -> None:
-            seconds = time.monotonic() - started
-            console.print(f"{title}: {step} ({seconds:.0f} s)", markup=False, highlight=False)
+    def heartbeat() -> None:
+        """A long step (a fold's fit, a tune trial) says it is alive every HEARTBEAT_SECONDS,
+        in a terminal and in a CI log alike, so a run never looks stuck."""
+        while not done.wait(HEARTBEAT_SECONDS / 3):
+            now = time.monotonic()
+            if now - last["at"] >= HEARTBEAT_SECONDS:
+                last["at"] = now
+                console.print(
+                    f"{title}: still {last['step']} ({now - started:.0f} s)",
+                    markup=False,
+                    highlight=False,
+                )
 
-        yield line
-        return
-    with console.status(f"[bold]{title}[/]") as status:
-        yield lambda step: status.update(f"[bold]{title}[/]: {step}")
+    beating = threading.Thread(target=heartbeat, daemon=True)
+    beating.start()
+    try:
+        if not console.is_terminal:
+
+            def line(step: str) -> None:
+                last.update(step=step, at=time.monotonic())
+                seconds = last["at"] - started
+                console.print(f"{title}: {step} ({seconds:.0f} s)", markup=False, highlight=False)
+
+            yield line
+            return
+        with console.status(f"[bold]{title}[/]") as status:
+
+            def show(step: str) -> None:
+                last.update(step=step, at=time.monotonic())
+                status.update(f"[bold]{title}[/]: {step}")
+
+            yield show
+    finally:
+        done.set()
+        beating.join()
 
 
 @contextlib.contextmanager

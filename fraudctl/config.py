@@ -26,7 +26,6 @@ from pydantic import (
 from fraudctl.errors import ConfigError
 from fraudctl.model.families import (
     DEFAULT_FAMILY,
-    ENSEMBLE_FAMILY,
     FAMILIES,
     SCREENING_FAMILY,
     ImbalanceParams,
@@ -299,8 +298,9 @@ class SelectionParams(_Section):
     min_train: Annotated[float, Field(ge=0.2, le=0.9)] = 0.5
     gap: Duration | None = None
     # Families the same folds compare with model.name; the best mean out-of-fold PR-AUC is
-    # the one refitted and saved (a tie keeps model.name). Needs folds >= 2.
-    candidates: list[str] = Field(default_factory=lambda: [ENSEMBLE_FAMILY])
+    # the one refitted and saved (a tie keeps model.name). Needs folds >= 2. None by
+    # default: on the synthetic data LightGBM wins; the ULB table wants [ensemble].
+    candidates: list[str] = Field(default_factory=list)
 
     @field_validator("folds")
     @classmethod

@@ -71,3 +71,17 @@ def test_model_family_names_are_never_cut(monkeypatch):
     )
     assert result.returncode == 0
     assert "hist_gradient_boosting" in result.stdout and "logistic_regression" in result.stdout
+
+
+def test_a_long_step_says_it_is_alive(monkeypatch, capsys):
+    """A fold that fits for minutes prints a heartbeat line, terminal or not."""
+    import time
+
+    import fraudctl.cli as cli
+
+    monkeypatch.setattr(cli, "HEARTBEAT_SECONDS", 0.3)
+    with cli.progress("train") as step:
+        step("fold 2/3: fitting lightgbm on 1,000 rows")
+        time.sleep(1.0)
+    out = capsys.readouterr().out
+    assert "train: still fold 2/3: fitting lightgbm on 1,000 rows" in out

@@ -217,7 +217,9 @@ def test_selection_candidates_train_the_best_out_of_fold_family(project, runner,
     compared = selection["candidates"]
     assert set(compared) == {"lightgbm", "logistic_regression"}
     assert selection["chosen"] == max(compared, key=compared.get) == "logistic_regression"
-    assert selection["mean_pr_auc"] == pytest.approx(compared["logistic_regression"], abs=1e-6)
+    assert selection["mean_pr_auc"] == pytest.approx(
+        compared["logistic_regression"], abs=5e-4
+    )  # the report keeps three decimals
     from fraudctl.model.bundle import load_model
 
     assert load_model(Path("models/model")).kind == "logistic_regression"
