@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import streamlit as st
@@ -73,7 +74,10 @@ def page_model() -> None:
     ):
         frame = data.optional_csv(paths.plots_dir / f"{name}.csv")
         if frame is not None:
-            column.caption(name.replace("_", " "))
+            caption = name.replace("_", " ")
+            if name == "calibration" and rank_scores(trained["model"]):
+                caption += " (the blend's score is a rank average, not a probability)"
+            column.caption(caption)
             column.line_chart(frame, x=x, y=y, height=260)
     scores = cached_test_scores(model_stamp())
     if scores is None:
@@ -168,7 +172,8 @@ def page_score() -> None:
     background = _background()
     scored = data.score_row(paths, raw, background)
     cols = st.columns(3)
-    cols[0].metric("probability", f"{scored.probability:.6f}")
+    label = "score (rank)" if rank_scores(str(data.trained_kind(paths))) else "probability"
+    cols[0].metric(label, f"{scored.probability:.6f}")
     cols[1].metric("decision", scored.decision)
     cols[2].metric("risk band", scored.risk)
     st.session_state["probability"] = scored.probability
@@ -253,6 +258,39 @@ def api_metrics() -> None:
     st.dataframe(pd.Series(totals, name="value").to_frame(), use_container_width=True)
 
 
+def rank_scores(kind: str) -> bool:
+    """A rank-average blend's score orders transactions but is no probability: the web app
+    then says "score", and its calibration chart says what it shows."""
+    return kind == "ensemble" and params.model.section("ensemble").method == "rank_average"
+
+
+def attack_chart(frame: pd.DataFrame) -> Any:
+    """PR-AUC against attack level, the y axis fitted to the data (an effect of 0.02 on a
+    0-0.8 axis was invisible), undefended and defended in clearly different colours."""
+    import altair as alt
+
+    long = frame.melt(
+        id_vars="level",
+        value_vars=["undefended_pr_auc", "defended_pr_auc"],
+        var_name="model",
+        value_name="test PR-AUC",
+    )
+    long["model"] = long["model"].str.removesuffix("_pr_auc")
+    return (
+        alt.Chart(long)
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("level:Q", title="attack level"),
+            y=alt.Y("test PR-AUC:Q", scale=alt.Scale(zero=False)),
+            color=alt.Color(
+                "model:N",
+                scale=alt.Scale(domain=["undefended", "defended"], range=["#d62728", "#1f77b4"]),
+            ),
+        )
+        .properties(height=320)
+    )
+
+
 def page_experiments() -> None:
     st.header("Experiments")
     outputs = data.experiment_outputs(paths)
@@ -262,14 +300,20 @@ def page_experiments() -> None:
         empty("The poisoning experiment", "fraudctl experiment poison")
     else:
         head = poison["headline"]
+        recovered = head["defence_recovered"]
+        defence = (
+            f"the defence recovers {recovered:.3f} of it"
+            if recovered >= 0
+            else f"the defence costs a further {-recovered:.3f} instead of recovering any"
+        )
         st.write(
             f"Worst attack: **{head['worst_attack']}** at {head['worst_level']:g} drops test "
             f"PR-AUC by {head['worst_pr_auc_drop']:.3f} (from {head['baseline_pr_auc']:.3f}); "
-            f"the defence recovers {head['defence_recovered']:.3f}."
+            f"{defence}."
         )
         for attack, frame in poison["curves"].items():
             st.caption(f"{attack}: test PR-AUC by attack level")
-            st.line_chart(frame, x="level", y=["undefended_pr_auc", "defended_pr_auc"], height=220)
+            st.altair_chart(attack_chart(frame), use_container_width=True)
     st.subheader("Fairness")
     fairness = outputs["fairness"]
     if fairness is None:
@@ -296,7 +340,15 @@ def page_experiments() -> None:
             f"prediction PSI {head['prediction_psi']:.3f}."
         )
         if drift["features"] is not None:
-            st.dataframe(drift["features"], hide_index=True)
+            st.dataframe(
+                drift["features"],
+                hide_index=True,
+                column_config={  # p-values of 1e-90 are not rows of zeros
+                    name: st.column_config.NumberColumn(name, format="%.2e")
+                    for name in drift["features"].columns
+                    if "p_value" in name
+                },
+            )
 
 
 def page_registry() -> None:
@@ -305,7 +357,19 @@ def page_registry() -> None:
     if versions.empty:
         empty(f"A registered version of {params.tracking.registered_model}", "fraudctl train")
         return
-    st.dataframe(versions, hide_index=True)
+    st.dataframe(
+        versions,
+        hide_index=True,
+        use_container_width=True,
+        column_config={
+            "decision": st.column_config.TextColumn("decision", width="large"),
+            "trained on": st.column_config.TextColumn("trained on", width="medium"),
+            "val_pr_auc": st.column_config.NumberColumn("validation PR-AUC", format="%.4f"),
+            "test_pr_auc": st.column_config.NumberColumn(
+                "test PR-AUC", format="%.4f", help="empty: not evaluated yet"
+            ),
+        },
+    )
     if not ADMIN_TOKEN:
         st.caption("Promotion from here is off: set FRAUDCTL_ADMIN_TOKEN to enable it.")
         return

@@ -98,17 +98,21 @@ def registry_versions(params: Params) -> pd.DataFrame:
     rows = []
     for item in versions:
         metrics: dict[str, float] = {}
+        run_params: dict[str, str] = {}
         if item.run_id:
             try:
-                metrics = client.get_run(item.run_id).data.metrics
+                run = client.get_run(item.run_id).data
+                metrics, run_params = run.metrics, run.params
             except MlflowException:
-                metrics = {}
+                pass
         rows.append(
             {
                 "version": int(item.version),
                 "aliases": ", ".join(sorted(by_version.get(str(item.version), []))),
-                "created": pd.Timestamp(item.creation_timestamp, unit="ms", tz="UTC"),
-                "promoted_at": item.tags.get(tracking.PROMOTED_AT_TAG, ""),
+                "family": run_params.get("model", ""),
+                "trained on": run_params.get("data_source", ""),
+                "created": _when(pd.Timestamp(item.creation_timestamp, unit="ms", tz="UTC")),
+                "promoted": _when(item.tags.get(tracking.PROMOTED_AT_TAG)),
                 "decision": item.tags.get(tracking.PROMOTION_TAG, ""),
                 "val_pr_auc": metrics.get("val_pr_auc"),
                 "test_pr_auc": metrics.get("test_pr_auc"),
@@ -118,6 +122,25 @@ def registry_versions(params: Params) -> pd.DataFrame:
     if not rows:
         return pd.DataFrame()
     return pd.DataFrame(rows).sort_values("version", ascending=False).reset_index(drop=True)
+
+
+def trained_kind(paths: ProjectPaths) -> str | None:
+    """The family of the model in models/model (train.json), None before `fraudctl train`."""
+    import json
+
+    try:
+        return str(json.loads(paths.train_report.read_text(encoding="utf-8"))["model"])
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def _when(value: Any) -> str:
+    """One date format for every time in the table (UTC, to the minute)."""
+    if value is None or value == "":
+        return ""
+    stamp = pd.Timestamp(value)
+    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    return stamp.strftime("%Y-%m-%d %H:%M UTC")
 
 
 def input_fields(paths: ProjectPaths) -> list[dict[str, Any]]:
