@@ -229,16 +229,17 @@ def test_readiness_waits_for_the_model(model_dir, monkeypatch):
     from fastapi.testclient import TestClient
 
     from fraudctl.serve import app as app_module
+    from fraudctl.serve import state as state_module
     from fraudctl.serve.settings import ServeSettings
 
     release = threading.Event()
-    real_loader = app_module.load_predictor
+    real_loader = state_module.load_predictor
 
     def slow_loader(*args, **kwargs):
         release.wait(10)
         return real_loader(*args, **kwargs)
 
-    monkeypatch.setattr(app_module, "load_predictor", slow_loader)
+    monkeypatch.setattr(state_module, "load_predictor", slow_loader)
     with TestClient(app_module.create_app(ServeSettings(model=str(model_dir)))) as client:
         assert client.get("/health/live").status_code == 200
         not_ready = client.get("/health/ready")
