@@ -77,7 +77,7 @@ def test_a_long_step_says_it_is_alive(monkeypatch, capsys):
     """A fold that fits for minutes prints a heartbeat line, terminal or not."""
     import time
 
-    import fraudctl.cli as cli
+    import fraudctl.cli.common as cli
 
     monkeypatch.setattr(cli, "HEARTBEAT_SECONDS", 0.3)
     with cli.progress("train") as step:

@@ -1,0 +1,122 @@
+"""``fraudctl experiment poison | fairness | drift``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from fraudctl.cli.common import (
+    ParamsOption,
+    console,
+    emissions_of,
+    experiment_app,
+    fmt,
+    load_project,
+    progress,
+    user_errors,
+)
+from fraudctl.config import (
+    DEFAULT_PARAMS_FILE,
+)
+
+
+@experiment_app.command("poison")
+@user_errors
+def experiment_poison(params_file: ParamsOption = DEFAULT_PARAMS_FILE) -> None:
+    """Label-poisoning attacks x levels x seeds, with and without the defence."""
+    params, paths = load_project(params_file)
+    from fraudctl.experiments.poison import run_poisoning
+
+    with emissions_of("poison", params, paths), progress("poisoning") as step:
+        result = run_poisoning(params, paths, progress=step)
+    table = Table(
+        "attack",
+        "level",
+        "changed",
+        "PR-AUC undefended",
+        "PR-AUC defended",
+        title="test PR-AUC, mean ± sd over seeds",
+        title_justify="left",
+    )
+    for attack, cells in result.metrics["attacks"].items():
+        for level, cell in cells.items():
+            u, d = cell["undefended"]["pr_auc"], cell["defended"]["pr_auc"]
+            table.add_row(
+                attack,
+                level,
+                f"{cell['labels_changed']:,}",
+                f"{u['mean']:.3f} ± {u['std']:.3f}",
+                f"{d['mean']:.3f} ± {d['std']:.3f}",
+            )
+    console.print(table)
+    console.print(
+        f"[green]✓[/] {result.headline} ({result.fits} fits); "
+        f"see {paths.experiment_dir('poison') / 'summary.md'}"
+    )
+
+
+@experiment_app.command("fairness")
+@user_errors
+def experiment_fairness(params_file: ParamsOption = DEFAULT_PARAMS_FILE) -> None:
+    """Group metrics with fairlearn, a mitigation, and SHAP explanations."""
+    params, paths = load_project(params_file)
+    from fraudctl.experiments.fairness import run_fairness
+
+    with emissions_of("fairness", params, paths), progress("fairness") as step:
+        result = run_fairness(params, paths, progress=step)
+    metrics = result.metrics
+    table = Table(
+        "group",
+        "rows",
+        "frauds",
+        "recall",
+        "FPR",
+        "precision",
+        title=f"by {metrics['group_column']}",
+        title_justify="left",
+    )
+    for group, row in metrics["by_group"].items():
+        table.add_row(
+            group,
+            fmt(int(row["count"])),
+            fmt(int(row["frauds"])),
+            fmt(row["recall"]),
+            fmt(row["false_positive_rate"]),
+            fmt(row["precision"]),
+        )
+    console.print(table)
+    top = ", ".join(f["feature"] for f in metrics["shap"]["top_features"][:5])
+    console.print(f"top SHAP features: {top}")
+    mark = "[green]✓[/]" if metrics["checks"]["passed"] else "[yellow]![/]"
+    console.print(f"{mark} {result.headline}; see {paths.experiment_dir('fairness') / 'report.md'}")
+
+
+@experiment_app.command("drift")
+@user_errors
+def experiment_drift(
+    params_file: ParamsOption = DEFAULT_PARAMS_FILE,
+    current: Annotated[
+        Path | None,
+        typer.Option(help="A newer batch (CSV, CSV.gz or parquet) instead of the test split."),
+    ] = None,
+    simulate: Annotated[
+        bool, typer.Option(help="Shift the current batch on purpose, to see the gate fire.")
+    ] = False,
+    fail_on_drift: Annotated[
+        bool, typer.Option(help="Exit with code 1 when the drift gate fails (for schedulers).")
+    ] = False,
+) -> None:
+    """Data and prediction drift (Evidently, PSI, KS) with a retraining gate."""
+    params, paths = load_project(params_file)
+    from fraudctl.experiments.drift import run_drift
+
+    with emissions_of("drift", params, paths), progress("drift") as step:
+        result = run_drift(params, paths, current_path=current, simulate=simulate, progress=step)
+    mark = "[red]✗[/]" if result.drift_detected else "[green]✓[/]"
+    console.print(f"{mark} {result.headline}")
+    console.print(f"see {result.directory / 'summary.md'} and report.html")
+    if result.drift_detected and fail_on_drift:
+        raise typer.Exit(1)
