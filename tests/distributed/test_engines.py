@@ -150,12 +150,15 @@ def test_distributed_lightgbm_is_within_tolerance_of_local(engines):
 def test_score_on_dask_writes_one_file_per_day_with_the_local_scores(
     engines, tmp_path, runner, monkeypatch
 ):
+    """The Dask door of the parity test (tests/models/test_door_parity.py checks local
+    `score` against every other door): the same probabilities, columns taken by name."""
     days = sorted(engines["log"].glob("*.parquet"))
     batch, earlier = tmp_path / "batch", tmp_path / "earlier"
     for directory, files in ((batch, days[-5:]), (earlier, days[:-5])):
         directory.mkdir()
-        for file in files:
-            (directory / file.name).write_bytes(file.read_bytes())
+        for file in files:  # columns in another order than training: read by name
+            day = pd.read_parquet(file)
+            day[list(reversed(day.columns))].to_parquet(directory / file.name, index=False)
     model = engines["local"].model_dir
     params = tmp_path / "params.yaml"
     params.write_text(json.dumps(example_params({"compute": DASK})))
