@@ -21,74 +21,32 @@ request time, which Feast would only hold as opaque blobs (see ARCHITECTURE.md).
 
 from __future__ import annotations
 
-import contextlib
-import functools
-import sqlite3
-import threading
-from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
 from fraudctl.errors import ArtifactError, ConfigError
 from fraudctl.features.kernel import AMOUNT_SCALE, WindowSpec, calendar_features, entity_features
+from fraudctl.features.redis_store import RedisStore
+from fraudctl.features.sqlite_store import SQLiteStore
+from fraudctl.features.store import Events, Lookup, OnlineStore, Transaction
 from fraudctl.features.transform import FeatureTransform
+
+__all__ = [
+    "Events",
+    "OnlineFeatures",
+    "OnlineStore",
+    "RedisStore",
+    "SQLiteStore",
+    "Transaction",
+    "materialize",
+    "open_store",
+]
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 ONE_MS = timedelta(milliseconds=1)
-
-
-@dataclass
-class Events:
-    """One entity's stored events, oldest first, as the kernel's arrays."""
-
-    time_ms: np.ndarray
-    amount_fp: np.ndarray
-    labelled: np.ndarray
-    fraud: np.ndarray
-
-    @classmethod
-    def from_rows(cls, rows: list[tuple[int, int, int, int]]) -> Events:
-        if not rows:
-            empty = np.zeros(0, dtype=np.int64)
-            return cls(empty, empty, empty, empty)
-        array = np.asarray(rows, dtype=np.int64)
-        return cls(array[:, 0], array[:, 1], array[:, 2], array[:, 3])
-
-
-@dataclass(frozen=True)
-class Transaction:
-    """What the online path needs of one raw transaction."""
-
-    tx_id: str | None
-    time_ms: int
-    amount_fp: int
-    entities: dict[str, str]  # role -> entity id
-
-
-Lookup = tuple[str, str, int, int]  # role, entity, since_ms, until_ms
-
-
-class OnlineStore(Protocol):
-    def window(self, lookups: list[Lookup]) -> list[tuple[Events, int | None]]:
-        """For each (role, entity, since, until): the entity's events with
-        since < time <= until, oldest first, and, when there are none, the time of its
-        latest event at or before ``since`` (for time-since-previous), else None."""
-
-    def append(self, txs: list[Transaction]) -> None:
-        """Add scored transactions, in order, in one write."""
-
-    def label(self, tx_id: str, fraud: int) -> bool:
-        """Record a label; False when no stored transaction has that id."""
-
-    def load(self, role: str, entities: np.ndarray, columns: dict[str, np.ndarray]) -> None: ...
-
-    def count(self) -> int: ...
-
-    def clear(self) -> None: ...
 
 
 def open_store(uri: str) -> OnlineStore:
@@ -114,290 +72,6 @@ def open_store(uri: str) -> OnlineStore:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
         raise ArtifactError(f"online store {uri}: {first}") from None
     return store
-
-
-# --- SQLite ------------------------------------------------------------------------------
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS events (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    role TEXT NOT NULL,
-    entity TEXT NOT NULL,
-    time_ms INTEGER NOT NULL,
-    amount_fp INTEGER NOT NULL,
-    labelled INTEGER NOT NULL,
-    fraud INTEGER NOT NULL,
-    tx TEXT
-);
-DROP INDEX IF EXISTS events_by_entity;
-CREATE INDEX IF NOT EXISTS events_window
-    ON events (role, entity, time_ms, seq, amount_fp, labelled, fraud);
-CREATE INDEX IF NOT EXISTS events_by_tx ON events (tx);
-"""
-
-
-# Look-ups (or rows) per statement: SQLite allows 32,766 parameters and 500 SELECTs in a
-# compound statement.
-_UNION_LIMIT = 400
-
-
-@functools.lru_cache(maxsize=64)
-def _window_query(lookups: int) -> str:
-    """The UNION ALL of ``lookups`` window reads (built once per size, not per request)."""
-    return " UNION ALL ".join(
-        f"SELECT time_ms, seq * 512 + {k}, amount_fp * 4 + labelled * 2 + fraud "
-        "FROM events WHERE role = ? AND entity = ? AND time_ms > ? AND time_ms <= ?"
-        for k in range(lookups)
-    )
-
-
-@contextlib.contextmanager
-def _usable(path: Path) -> Iterator[None]:
-    """A damaged store file (or one that is not SQLite at all, or a database copied without
-    its -wal file) gets one message that says what to do, not SQLite's traceback."""
-    try:
-        yield
-    except sqlite3.DatabaseError as exc:
-        if type(exc) is not sqlite3.DatabaseError:  # locked, constraint...: not damage
-            raise
-        raise ArtifactError(
-            f"{path}: not a usable online store ({exc}); delete it with its -wal and -shm "
-            "files, then run `fraudctl features materialize`"
-        ) from None
-
-
-class SQLiteStore:
-    """One file; WAL mode so readers never wait for the writer; a connection per thread."""
-
-    def __init__(self, path: Path):
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._local = threading.local()
-        with _usable(self.path):
-            self._connection().executescript(_SCHEMA)
-
-    def _connection(self) -> sqlite3.Connection:
-        connection = getattr(self._local, "connection", None)
-        if connection is None:
-            connection = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            connection.execute("PRAGMA journal_mode=WAL")
-            # No fsync: a power cut may lose the last events (as Redis's default does); the
-            # store can always be rebuilt with `features materialize`. An fsync at each
-            # checkpoint made the slowest requests 3x slower.
-            connection.execute("PRAGMA synchronous=OFF")
-            # Read through memory maps and keep hot pages: look-ups hit random entities.
-            connection.execute("PRAGMA mmap_size=1073741824")
-            connection.execute("PRAGMA cache_size=-131072")
-            self._local.connection = connection
-        return connection
-
-    def window(self, lookups: list[Lookup]) -> list[tuple[Events, int | None]]:
-        """One statement for every look-up of a request (a UNION ALL), then, for entities
-        with no event in their window only, the latest earlier event.
-
-        The index covers every column read, so a look-up never visits the table; the rows
-        go into one array at once (building a tuple per event cost more than the query).
-        """
-        db = self._connection()
-        parts, which, seq = [], [], []
-        for start in range(0, len(lookups), _UNION_LIMIT):
-            chunk = lookups[start : start + _UNION_LIMIT]
-            # Three integers a row, not six: each column read costs Python an object, and a
-            # look-up returns about a hundred rows. Packed: (seq, look-up in the chunk) and
-            # (amount, labelled, fraud); _UNION_LIMIT < 512 and labels are 0 or 1.
-            # No ORDER BY: it costs SQLite a temporary B-tree; the array is sorted below.
-            query = _window_query(len(chunk))
-            rows = db.execute(query, [value for lookup in chunk for value in lookup]).fetchall()
-            part = np.array(rows, dtype=np.int64).reshape(-1, 3)
-            parts.append(part)
-            which.append((part[:, 1] & 511) + start)
-            seq.append(part[:, 1] >> 9)
-        array, look_up, order_within = (np.concatenate(x) for x in (parts, which, seq))
-        if array.shape[0] > 1:  # (look-up, time, seq): arrival order within equal times
-            order = np.lexsort((order_within, array[:, 0], look_up))
-            array, look_up = array[order], look_up[order]
-        time_ms, amount_fp = array[:, 0], array[:, 2] >> 2
-        labelled, fraud = (array[:, 2] >> 1) & 1, array[:, 2] & 1
-        bounds = np.searchsorted(look_up, np.arange(len(lookups) + 1))
-        out = []
-        for k, (role, entity, since_ms, _) in enumerate(lookups):
-            at = slice(bounds[k], bounds[k + 1])
-            previous = None
-            if at.start == at.stop:  # only then can the previous event lie before the window
-                found = db.execute(
-                    "SELECT time_ms FROM events WHERE role = ? AND entity = ? AND time_ms <= ? "
-                    "ORDER BY time_ms DESC, seq DESC LIMIT 1",
-                    (role, entity, since_ms),
-                ).fetchone()
-                previous = None if found is None else found[0]
-            out.append((Events(time_ms[at], amount_fp[at], labelled[at], fraud[at]), previous))
-        return out
-
-    def append(self, txs: list[Transaction]) -> None:
-        """One multi-row INSERT per chunk: a single statement is its own transaction."""
-        db = self._connection()
-        rows = [
-            (role, entity, tx.time_ms, tx.amount_fp, tx.tx_id)
-            for tx in txs
-            for role, entity in tx.entities.items()
-        ]
-        with _transaction(db) if len(rows) > _UNION_LIMIT else contextlib.nullcontext():
-            for start in range(0, len(rows), _UNION_LIMIT):
-                chunk = rows[start : start + _UNION_LIMIT]
-                db.execute(
-                    "INSERT INTO events (role, entity, time_ms, amount_fp, labelled, fraud, tx) "
-                    "VALUES " + ", ".join(["(?, ?, ?, ?, 0, 0, ?)"] * len(chunk)),
-                    [value for row in chunk for value in row],
-                )
-
-    def label(self, tx_id: str, fraud: int) -> bool:
-        db = self._connection()
-        with _transaction(db):
-            cursor = db.execute(
-                "UPDATE events SET labelled = 1, fraud = ? WHERE tx = ?", (int(fraud), tx_id)
-            )
-        return cursor.rowcount > 0
-
-    def load(self, role: str, entities: np.ndarray, columns: dict[str, np.ndarray]) -> None:
-        db = self._connection()
-        rows = zip(
-            [role] * len(entities),
-            entities.tolist(),
-            columns["time_ms"].tolist(),
-            columns["amount_fp"].tolist(),
-            columns["labelled"].tolist(),
-            columns["fraud"].tolist(),
-            columns["tx"].tolist(),
-            strict=True,
-        )
-        with _usable(self.path), _transaction(db):
-            db.executemany(
-                "INSERT INTO events (role, entity, time_ms, amount_fp, labelled, fraud, tx) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                rows,
-            )
-        # Fold the bulk load into the database now, so the server does not pay for
-        # checkpointing it while requests wait.
-        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-
-    def count(self) -> int:
-        return int(self._connection().execute("SELECT COUNT(*) FROM events").fetchone()[0])
-
-    def clear(self) -> None:
-        with _usable(self.path):
-            self._connection().execute("DELETE FROM events")
-
-
-class _transaction:
-    def __init__(self, db: sqlite3.Connection):
-        self.db = db
-
-    def __enter__(self) -> None:
-        self.db.execute("BEGIN IMMEDIATE")
-
-    def __exit__(self, kind: Any, *_: Any) -> None:
-        self.db.execute("COMMIT" if kind is None else "ROLLBACK")
-
-
-# --- Redis -------------------------------------------------------------------------------
-
-SEQ_WIDTH = 20
-
-
-class RedisStore:
-    """``{prefix}:{role}:{entity}`` sorted sets of ``seq|amount_fp|tx`` members scored by
-    time (equal times order by the zero-padded sequence), and a ``{prefix}:labels`` hash."""
-
-    def __init__(self, uri: str, prefix: str = "fraudctl"):
-        try:
-            import redis
-        except ImportError:  # pragma: no cover - redis comes with the serve extra
-            raise ConfigError(
-                "the redis online store needs the redis package: pip install 'fraudctl[serve]'"
-            ) from None
-        self.client = redis.Redis.from_url(uri)
-        self.prefix = prefix
-
-    def _key(self, role: str, entity: str) -> str:
-        return f"{self.prefix}:{role}:{entity}"
-
-    def window(self, lookups: list[Lookup]) -> list[tuple[Events, int | None]]:
-        pipe = self.client.pipeline(transaction=False)
-        for role, entity, since_ms, until_ms in lookups:
-            key = self._key(role, entity)
-            pipe.zrangebyscore(key, f"({since_ms}", until_ms, withscores=True)
-            pipe.zrevrangebyscore(key, since_ms, "-inf", start=0, num=1, withscores=True)
-        replies = pipe.execute()
-        parsed = []
-        tx_ids: list[bytes] = []
-        for k in range(len(lookups)):
-            members, previous = replies[2 * k], replies[2 * k + 1]
-            parts = [member.split(b"|", 2) for member, _ in members]
-            tx_ids += [p[2] for p in parts]
-            parsed.append((members, parts, previous))
-        labels = self.client.hmget(f"{self.prefix}:labels", tx_ids) if tx_ids else []
-        out, offset = [], 0
-        for members, parts, previous in parsed:
-            rows = []
-            for (_, score), part in zip(members, parts, strict=True):
-                label = labels[offset] if part[2] else None
-                offset += 1
-                known = label is not None
-                rows.append((int(score), int(part[1]), int(known), int(label or 0)))
-            before = int(previous[0][1]) if previous else None
-            out.append((Events.from_rows(rows), before))
-        return out
-
-    def append(self, txs: list[Transaction]) -> None:
-        last = self.client.incrby(f"{self.prefix}:seq", len(txs))
-        pipe = self.client.pipeline(transaction=False)
-        for seq, tx in enumerate(txs, start=last - len(txs) + 1):
-            member = f"{seq:0{SEQ_WIDTH}d}|{tx.amount_fp}|{tx.tx_id or ''}"
-            for role, entity in tx.entities.items():
-                pipe.zadd(self._key(role, entity), {member: tx.time_ms})
-            if tx.tx_id:
-                pipe.sadd(f"{self.prefix}:txs", tx.tx_id)
-        pipe.execute()
-
-    def label(self, tx_id: str, fraud: int) -> bool:
-        known = self.client.sismember(f"{self.prefix}:txs", tx_id)
-        if known:
-            self.client.hset(f"{self.prefix}:labels", tx_id, int(fraud))
-        return bool(known)
-
-    def load(self, role: str, entities: np.ndarray, columns: dict[str, np.ndarray]) -> None:
-        first = self.client.incrby(f"{self.prefix}:seq", len(entities)) - len(entities) + 1
-        pipe = self.client.pipeline(transaction=False)
-        tx_ids = columns["tx"].tolist()
-        for k, (entity, time_ms, amount, tx) in enumerate(
-            zip(
-                entities.tolist(),
-                columns["time_ms"].tolist(),
-                columns["amount_fp"].tolist(),
-                tx_ids,
-                strict=True,
-            )
-        ):
-            member = f"{first + k:0{SEQ_WIDTH}d}|{amount}|{tx or ''}"
-            pipe.zadd(self._key(role, entity), {member: time_ms})
-            if k % 10_000 == 9_999:
-                pipe.execute()
-        flags = zip(tx_ids, columns["fraud"].tolist(), columns["labelled"].tolist(), strict=True)
-        known = {tx: int(fraud) for tx, fraud, has_label in flags if tx and has_label}
-        if known:
-            pipe.hset(f"{self.prefix}:labels", mapping=known)
-        ids = [tx for tx in tx_ids if tx]
-        for start in range(0, len(ids), 10_000):
-            pipe.sadd(f"{self.prefix}:txs", *ids[start : start + 10_000])
-        pipe.execute()
-
-    def count(self) -> int:
-        return int(self.client.get(f"{self.prefix}:seq") or 0)
-
-    def clear(self) -> None:
-        keys = list(self.client.scan_iter(f"{self.prefix}:*", count=10_000))
-        for start in range(0, len(keys), 10_000):
-            self.client.delete(*keys[start : start + 10_000])
 
 
 # --- features from the store -------------------------------------------------------------

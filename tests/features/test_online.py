@@ -133,7 +133,7 @@ def test_batches_give_the_offline_features_too(
 ):
     """/predict/batch's path: one look-up per entity, the batch's rows seeing each other;
     with 7 look-ups per statement, a batch's look-ups span several statements."""
-    import fraudctl.features.online as online_module
+    import fraudctl.features.sqlite_store as online_module
 
     monkeypatch.setattr(online_module, "_UNION_LIMIT", per_statement)
     store = open_store(f"sqlite:///{tmp_path / 'online.db'}")

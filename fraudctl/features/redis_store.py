@@ -1,0 +1,107 @@
+"""The online store for several pods (``redis://host:port/db``): a sorted set per entity
+(score = time, members ordered by a global sequence) and a hash of labels."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fraudctl.errors import ConfigError
+from fraudctl.features.store import Events, Lookup, Transaction
+
+SEQ_WIDTH = 20
+
+
+class RedisStore:
+    """``{prefix}:{role}:{entity}`` sorted sets of ``seq|amount_fp|tx`` members scored by
+    time (equal times order by the zero-padded sequence), and a ``{prefix}:labels`` hash."""
+
+    def __init__(self, uri: str, prefix: str = "fraudctl"):
+        try:
+            import redis
+        except ImportError:  # pragma: no cover - redis comes with the serve extra
+            raise ConfigError(
+                "the redis online store needs the redis package: pip install 'fraudctl[serve]'"
+            ) from None
+        self.client = redis.Redis.from_url(uri)
+        self.prefix = prefix
+
+    def _key(self, role: str, entity: str) -> str:
+        return f"{self.prefix}:{role}:{entity}"
+
+    def window(self, lookups: list[Lookup]) -> list[tuple[Events, int | None]]:
+        pipe = self.client.pipeline(transaction=False)
+        for role, entity, since_ms, until_ms in lookups:
+            key = self._key(role, entity)
+            pipe.zrangebyscore(key, f"({since_ms}", until_ms, withscores=True)
+            pipe.zrevrangebyscore(key, since_ms, "-inf", start=0, num=1, withscores=True)
+        replies = pipe.execute()
+        parsed = []
+        tx_ids: list[bytes] = []
+        for k in range(len(lookups)):
+            members, previous = replies[2 * k], replies[2 * k + 1]
+            parts = [member.split(b"|", 2) for member, _ in members]
+            tx_ids += [p[2] for p in parts]
+            parsed.append((members, parts, previous))
+        labels = self.client.hmget(f"{self.prefix}:labels", tx_ids) if tx_ids else []
+        out, offset = [], 0
+        for members, parts, previous in parsed:
+            rows = []
+            for (_, score), part in zip(members, parts, strict=True):
+                label = labels[offset] if part[2] else None
+                offset += 1
+                known = label is not None
+                rows.append((int(score), int(part[1]), int(known), int(label or 0)))
+            before = int(previous[0][1]) if previous else None
+            out.append((Events.from_rows(rows), before))
+        return out
+
+    def append(self, txs: list[Transaction]) -> None:
+        last = self.client.incrby(f"{self.prefix}:seq", len(txs))
+        pipe = self.client.pipeline(transaction=False)
+        for seq, tx in enumerate(txs, start=last - len(txs) + 1):
+            member = f"{seq:0{SEQ_WIDTH}d}|{tx.amount_fp}|{tx.tx_id or ''}"
+            for role, entity in tx.entities.items():
+                pipe.zadd(self._key(role, entity), {member: tx.time_ms})
+            if tx.tx_id:
+                pipe.sadd(f"{self.prefix}:txs", tx.tx_id)
+        pipe.execute()
+
+    def label(self, tx_id: str, fraud: int) -> bool:
+        known = self.client.sismember(f"{self.prefix}:txs", tx_id)
+        if known:
+            self.client.hset(f"{self.prefix}:labels", tx_id, int(fraud))
+        return bool(known)
+
+    def load(self, role: str, entities: np.ndarray, columns: dict[str, np.ndarray]) -> None:
+        first = self.client.incrby(f"{self.prefix}:seq", len(entities)) - len(entities) + 1
+        pipe = self.client.pipeline(transaction=False)
+        tx_ids = columns["tx"].tolist()
+        for k, (entity, time_ms, amount, tx) in enumerate(
+            zip(
+                entities.tolist(),
+                columns["time_ms"].tolist(),
+                columns["amount_fp"].tolist(),
+                tx_ids,
+                strict=True,
+            )
+        ):
+            member = f"{first + k:0{SEQ_WIDTH}d}|{amount}|{tx or ''}"
+            pipe.zadd(self._key(role, entity), {member: time_ms})
+            if k % 10_000 == 9_999:
+                pipe.execute()
+        flags = zip(tx_ids, columns["fraud"].tolist(), columns["labelled"].tolist(), strict=True)
+        known = {tx: int(fraud) for tx, fraud, has_label in flags if tx and has_label}
+        if known:
+            pipe.hset(f"{self.prefix}:labels", mapping=known)
+        ids = [tx for tx in tx_ids if tx]
+        for start in range(0, len(ids), 10_000):
+            pipe.sadd(f"{self.prefix}:txs", *ids[start : start + 10_000])
+        pipe.execute()
+
+    def count(self) -> int:
+        return int(self.client.get(f"{self.prefix}:seq") or 0)
+
+    def clear(self) -> None:
+        keys = list(self.client.scan_iter(f"{self.prefix}:*", count=10_000))
+        for start in range(0, len(keys), 10_000):
+            self.client.delete(*keys[start : start + 10_000])

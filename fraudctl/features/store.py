@@ -1,0 +1,60 @@
+"""The online store's interface: what a store keeps per entity (:class:`Events`), what a
+scored transaction adds (:class:`Transaction`), and the protocol each backend implements
+(:mod:`~fraudctl.features.sqlite_store`, :mod:`~fraudctl.features.redis_store`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+
+@dataclass
+class Events:
+    """One entity's stored events, oldest first, as the kernel's arrays."""
+
+    time_ms: np.ndarray
+    amount_fp: np.ndarray
+    labelled: np.ndarray
+    fraud: np.ndarray
+
+    @classmethod
+    def from_rows(cls, rows: list[tuple[int, int, int, int]]) -> Events:
+        if not rows:
+            empty = np.zeros(0, dtype=np.int64)
+            return cls(empty, empty, empty, empty)
+        array = np.asarray(rows, dtype=np.int64)
+        return cls(array[:, 0], array[:, 1], array[:, 2], array[:, 3])
+
+
+@dataclass(frozen=True)
+class Transaction:
+    """What the online path needs of one raw transaction."""
+
+    tx_id: str | None
+    time_ms: int
+    amount_fp: int
+    entities: dict[str, str]  # role -> entity id
+
+
+Lookup = tuple[str, str, int, int]  # role, entity, since_ms, until_ms
+
+
+class OnlineStore(Protocol):
+    def window(self, lookups: list[Lookup]) -> list[tuple[Events, int | None]]:
+        """For each (role, entity, since, until): the entity's events with
+        since < time <= until, oldest first, and, when there are none, the time of its
+        latest event at or before ``since`` (for time-since-previous), else None."""
+
+    def append(self, txs: list[Transaction]) -> None:
+        """Add scored transactions, in order, in one write."""
+
+    def label(self, tx_id: str, fraud: int) -> bool:
+        """Record a label; False when no stored transaction has that id."""
+
+    def load(self, role: str, entities: np.ndarray, columns: dict[str, np.ndarray]) -> None: ...
+
+    def count(self) -> int: ...
+
+    def clear(self) -> None: ...
