@@ -6,16 +6,28 @@ BIN := $(abspath $(VENV))/bin
 export PATH := $(BIN):$(PATH)
 export MPLBACKEND := Agg
 
-.PHONY: install repro test test-fast lint bench bench-feast docs clean
+.PHONY: install repro test test-fast lint bench bench-feast docs lock clean
 
 # pip prints one line per package it collects: a cold install (no pip cache) takes a few
 # minutes (README: Install), and it should never look stuck.
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml requirements.lock
 	@echo "installing fraudctl with all extras into $(VENV) (a cold install takes a few minutes)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --progress-bar off -e ".[all,dev]"
+	$(BIN)/python -m pip install --progress-bar off -c requirements.lock -e ".[all,dev]"
 	touch $@
+
+# Refresh the locked versions: resolve fraudctl[all,dev] afresh in a scratch venv, then
+# freeze it (local version labels such as +cpu dropped, so the lock works on any index).
+lock:
+	rm -rf .venv-lock
+	$(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/python -m pip install --quiet --upgrade pip
+	.venv-lock/bin/python -m pip install --quiet -e ".[all,dev]"
+	{ sed -n '1,3p' requirements.lock; .venv-lock/bin/pip freeze --exclude-editable \
+	  | grep -v '^-e \|^fraudctl' | sed -E 's/^([A-Za-z0-9_.-]+)==([^+]+)\+.*/\1==\2/' \
+	  | sort -f; } > requirements.lock.tmp && mv requirements.lock.tmp requirements.lock
+	rm -rf .venv-lock
 
 install: $(VENV)/.installed
 
