@@ -259,10 +259,11 @@ def _claims_table(rows: int = 3000, seed: int = 0) -> pd.DataFrame:
     return frame
 
 
-def _claims_params(project, registry_name, **schema):
+def _claims_params(project, registry_name, sections=None, **schema):
     write_params(
         project,
         {
+            **(sections or {}),
             "tracking": {"registered_model": registry_name},
             "data": {
                 "source": "claims.csv",
@@ -311,24 +312,11 @@ def test_evaluate_warns_when_test_and_out_of_fold_scores_disagree(project, runne
     frame = _claims_table()
     frame["Seconds"] = np.arange(len(frame)) * 60.0  # a clock the guard was told to allow
     frame.to_csv(project / "claims.csv", index=False)
-    _claims_params(project, registry_name, exclude=["PolicyNumber"])
-    write_params(
+    _claims_params(
         project,
-        {
-            "tracking": {"registered_model": registry_name},
-            "data": {
-                "source": "claims.csv",
-                "schema": {
-                    "time": "Year",
-                    "amount": None,
-                    "target": "Fraud",
-                    "features": "all",
-                    "categorical": ["Zone", "Make", "Agent"],
-                    "exclude": ["PolicyNumber"],
-                },
-            },
-            "features": {"leak_guard_allow": ["Seconds"]},
-        },
+        registry_name,
+        {"features": {"leak_guard_allow": ["Seconds"]}},
+        exclude=["PolicyNumber"],
     )
     for command in (["data"], ["features", "build"], ["train"]):
         assert invoke(runner, *command).exit_code == 0
