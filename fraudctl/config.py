@@ -35,7 +35,7 @@ from fraudctl.model.families import (
 from fraudctl.sections import Fraction, PositiveInt, _Section
 
 DEFAULT_PARAMS_FILE = Path("params.yaml")
-# The embedded online feature store (fraudctl/features/sqlite_store.py); redis://... for several pods.
+# The embedded online feature store (fraudctl/features/sqlite_store.py); redis://... for pods.
 DEFAULT_ONLINE_STORE = "sqlite:///data/online/store.db"
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")

@@ -23,6 +23,7 @@ from fraudctl.config import ProjectPaths
 from fraudctl.errors import FraudctlError
 from fraudctl.experiments.common import RESULTS_FILE
 from fraudctl.io import read_json, write_text
+from fraudctl.numbers import MINUS, number
 
 HIGHER_IS_BETTER = {
     "pr_auc",
@@ -143,9 +144,6 @@ def param_rows(root: Path, base: str | None) -> list[dict[str, Any]]:
     ]
 
 
-MINUS = "\u2212"  # the minus sign, everywhere a number is negative
-
-
 def _is_money(metric: str) -> bool:
     name = metric.rsplit(".", 1)[-1]
     return "amount" in name or "cost" in name
@@ -199,23 +197,6 @@ def draw_curves(paths: ProjectPaths, base: str | None, assets: Path) -> list[Pat
         save_figure(fig, image)
         images.append(image)
     return images
-
-
-def _fmt(value: Any, metric: str = "", signed: bool = False) -> str:
-    """Counts whole, money to the cent, rates to four places; negatives with a real minus."""
-    if value is None:
-        return "–"
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return str(value)
-    if isinstance(value, int):
-        text = f"{abs(value):,}"
-    elif _is_money(metric) or abs(value) >= 1000:
-        text = f"{abs(value):,.2f}"
-    else:
-        text = f"{abs(value):,.4f}"
-    if value < 0 and text.strip("0.,"):
-        return f"{MINUS}{text}"
-    return f"+{text}" if signed else text
 
 
 def _verdict(metrics: list[dict[str, Any]], paths: ProjectPaths) -> str:
@@ -296,9 +277,9 @@ def _experiment_sections(paths: ProjectPaths, report_dir: Path) -> list[str]:
         ]
         for group, row in fairness["by_group"].items():
             lines.append(
-                f"| {group} | {_fmt(int(row['count']))} | {_fmt(int(row['frauds']))} | "
-                f"{_fmt(row['recall'])} | {_fmt(row['false_positive_rate'])} | "
-                f"{_fmt(row['precision'])} |"
+                f"| {group} | {number(int(row['count']))} | {number(int(row['frauds']))} | "
+                f"{number(row['recall'])} | {number(row['false_positive_rate'])} | "
+                f"{number(row['precision'])} |"
             )
         top = ", ".join(f"`{f['feature']}`" for f in fairness["shap"]["top_features"][:5])
         lines += ["", f"Top SHAP features: {top}.", ""]
@@ -397,18 +378,19 @@ def build_report(paths: ProjectPaths, base: str | None, output: Path) -> ReportR
     ]
     for row in metrics:
         name, diff = row["metric"], row["diff"]
-        change = "–" if diff is None else _fmt(diff, name, signed=True)
+        change = "–" if diff is None else number(diff, name, signed=True)
         if diff is not None and _shown_as_zero(name, diff):
             change = "0"
         lines.append(
-            f"| {row['file']} | {name} | {_fmt(row['old'], name)} | "
-            f"{_fmt(row['new'], name)} | {change} | {direction(name, diff)} |"
+            f"| {row['file']} | {name} | {number(row['old'], name)} | "
+            f"{number(row['new'], name)} | {change} | {direction(name, diff)} |"
         )
     lines += ["", "## Parameters", ""]
     if params:
         lines += ["| file | param | base | this change |", "| --- | --- | --- | --- |"]
         lines += [
-            f"| {p['file']} | {p['param']} | {_fmt(p['old'])} | {_fmt(p['new'])} |" for p in params
+            f"| {p['file']} | {p['param']} | {number(p['old'])} | {number(p['new'])} |"
+            for p in params
         ]
     else:
         lines.append("No parameter changed." if base_commit else "Nothing to compare with.")

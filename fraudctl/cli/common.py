@@ -259,12 +259,11 @@ def load_project(params_file: Path) -> tuple[Params, ProjectPaths]:
     return load_params(params_file), ProjectPaths()
 
 
-def fmt(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:,.4f}" if abs(value) < 1000 else f"{value:,.2f}"
-    if isinstance(value, int):
-        return f"{value:,}"
-    return str(value)
+def fmt(value: Any, name: str = "") -> str:
+    """A number as the report and the experiments print it (:mod:`fraudctl.numbers`)."""
+    from fraudctl.numbers import number
+
+    return number(value, name)
 
 
 def metrics_table(title: str, values: dict[str, Any], keys: list[str] | None = None) -> Table:
@@ -272,7 +271,7 @@ def metrics_table(title: str, values: dict[str, Any], keys: list[str] | None = N
     table = Table(title=title, show_header=False, title_justify="left")
     for key in keys or list(values):
         if key in values:
-            table.add_row(key, fmt(values[key]))
+            table.add_row(key, fmt(values[key], key))
         elif key in MONEY_METRICS:
             table.add_row(key, "n/a (no amount column)")
     return table

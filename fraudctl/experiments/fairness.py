@@ -27,6 +27,7 @@ from fraudctl.experiments.explain import explain_model
 from fraudctl.io import relocated, staged_copy, write_text, write_with
 from fraudctl.model.bundle import FraudModel, load_model
 from fraudctl.model.metrics import pr_auc
+from fraudctl.numbers import number
 from fraudctl.progress import Progress, quiet
 
 EXPERIMENT = "fraud-fairness"
@@ -395,21 +396,6 @@ def _write(
     return [*written, by_group_path, report_path, *extra]
 
 
-COUNT_COLUMNS = frozenset({"count", "frauds", "alerts"})
-MONEY_COLUMNS = frozenset({"fraud_amount_caught", "fraud_amount_missed"})
-
-
-def _fmt(value: Any, column: str = "") -> str:
-    """One format per kind of number: counts whole, money to the cent, rates to 4 places."""
-    if value is None or (isinstance(value, float) and not np.isfinite(value)):
-        return "–"
-    if column in COUNT_COLUMNS:
-        return f"{round(value):,}"
-    if column in MONEY_COLUMNS:
-        return f"{value:,.2f}"
-    return f"{value:.4f}"
-
-
 def render_report(metrics: dict[str, Any]) -> str:
     lines = [
         "# Fairness and explanations",
@@ -433,7 +419,7 @@ def render_report(metrics: dict[str, Any]) -> str:
     ]
     lines += ["| group | " + " | ".join(columns) + " |", "|" + " --- |" * (len(columns) + 1)]
     for group, row in metrics["by_group"].items():
-        lines.append(f"| {group} | " + " | ".join(_fmt(row[c], c) for c in columns) + " |")
+        lines.append(f"| {group} | " + " | ".join(number(row[c], c) for c in columns) + " |")
     lines += [
         "",
         "## Disparities",
@@ -470,7 +456,7 @@ def render_report(metrics: dict[str, Any]) -> str:
             "alerts",
             "fraud_amount_caught",
         ):
-            lines.append(f"| {key} | {_fmt(before[key], key)} | {_fmt(after[key], key)} |")
+            lines.append(f"| {key} | {number(before[key], key)} | {number(after[key], key)} |")
     shap = metrics["shap"]
     lines += [
         "",

@@ -397,7 +397,11 @@ def page_card() -> None:
     st.markdown(card.read_text(encoding="utf-8"))
 
 
-page = st.sidebar.radio("page", PAGES, key="page")
+# ?page=Experiments opens that page: a link to one view, and what the browser test uses
+linked = st.query_params.get("page")
+page = st.sidebar.radio(
+    "page", PAGES, key="page", index=PAGES.index(linked) if linked in PAGES else 0
+)
 st.sidebar.caption(f"project: {ROOT.resolve()}" + (f" · API: {API}" if API else ""))
 {
     "Model": page_model,

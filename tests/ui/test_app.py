@@ -173,6 +173,19 @@ def test_the_real_app_in_headless_chromium(full_project, tmp_path):
         for shown in ("Score a transaction", "Experiments", "Registry", "Model card", "family"):
             assert shown in text, shown
         assert "Traceback" not in text
+        # every page, as an analyst opens it: what each must say, and a screenshot to read
+        for page, wait_for, shown in (
+            ("Experiments", "Drift", ("Worst attack", "attack level", "gate")),
+            ("Registry", "decision", ("trained on", "family", "UTC")),
+            ("Model card", "Intended use", ("Energy and emissions",)),
+        ):
+            url = f"http://127.0.0.1:{port}/?page={page.replace(' ', '+')}"
+            text, png, _ = render(chromium, url, wait_for)
+            (tmp_path / f"ui-{page.replace(' ', '-').lower()}.png").write_bytes(png)
+            assert png.startswith(b"\x89PNG") and len(png) > 20_000, page
+            for phrase in shown:
+                assert phrase in text, (page, phrase)
+            assert "Traceback" not in text, page
     finally:
         server.terminate()
         server.wait(timeout=30)
