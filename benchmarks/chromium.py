@@ -20,12 +20,16 @@ def free_port() -> int:
 
 
 def render(
-    chromium: str, url: str, wait_for: str, milestones: tuple[str, ...] = ()
+    chromium: str,
+    url: str,
+    wait_for: str,
+    milestones: tuple[str, ...] = (),
+    settle: float = 0.0,
 ) -> tuple[str, bytes, dict[str, float]]:
     """Load ``url`` in headless Chromium over the DevTools protocol, wait until the page's
     text contains ``wait_for`` (Streamlit renders over a websocket, after the load event),
     and return the text, a PNG screenshot, and the seconds after navigation at which each
-    of ``milestones`` first appeared."""
+    of ``milestones`` first appeared. ``settle`` seconds pass before the screenshot."""
     import base64
     import itertools
     import json as jsonlib
@@ -84,6 +88,7 @@ def render(
                 for milestone in milestones:
                     if milestone in text and milestone not in seen:
                         seen[milestone] = time.monotonic() - navigated
+            time.sleep(settle)  # canvas tables draw after their text has arrived
             png = base64.b64decode(call("Page.captureScreenshot", format="png")["data"])
         return text, png, seen
     finally:

@@ -199,7 +199,7 @@ def ui(
 
     if importlib.util.find_spec("streamlit") is None:
         raise ModuleNotFoundError("streamlit is not installed", name="streamlit")
-    app_file = Path(__file__).parent / "ui" / "app.py"
+    app_file = Path(__file__).resolve().parents[1] / "ui" / "app.py"  # fraudctl/ui/app.py
     env = {
         **os.environ,
         "FRAUDCTL_UI_ROOT": str(Path.cwd()),

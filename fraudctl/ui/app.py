@@ -361,6 +361,19 @@ def page_registry() -> None:
         versions,
         hide_index=True,
         use_container_width=True,
+        # the numbers an analyst compares first, the long decision text last
+        column_order=[
+            "version",
+            "aliases",
+            "family",
+            "trained on",
+            "val_pr_auc",
+            "test_pr_auc",
+            "created",
+            "promoted",
+            "decision",
+            "run_id",
+        ],
         column_config={
             "decision": st.column_config.TextColumn("decision", width="large"),
             "trained on": st.column_config.TextColumn("trained on", width="medium"),
