@@ -168,7 +168,9 @@ def json_batch(
             document = json_document(body)
             if not is_columnar_json(document):
                 if is_json_error(exc):
-                    raise ApiError(400, "body is not valid JSON", describe_errors(exc)) from None
+                    raise ApiError(
+                        400, "body is not valid JSON", json_error_fields(body, describe_errors(exc))
+                    ) from None
                 raise ApiError(422, "invalid request", describe_errors(exc)) from None
     return from_json(document, schemas.features, limit, optional), None
 
@@ -221,7 +223,8 @@ def validate_body(adapter: Any, body: bytes) -> Any:
         row = adapter.validate_json(body)
     except ValidationError as exc:
         if is_json_error(exc):
-            raise ApiError(400, "body is not valid JSON", describe_errors(exc)) from None
+            problems = json_error_fields(body, describe_errors(exc))
+            raise ApiError(400, "body is not valid JSON", problems) from None
         raise ApiError(422, "invalid request", describe_errors(exc)) from None
     if isinstance(row, dict):  # a transaction: its fields are flat keys
         refuse_repeated_keys(body, len(row))
@@ -255,3 +258,23 @@ def refuse_repeated_keys(body: bytes, keys: int) -> None:
             "invalid request",
             [{"field": name[:100], "problem": "repeated key"} for name in repeated],
         )
+
+
+JSON_POSITION = re.compile(r"line (\d+) column (\d+)")
+JSON_KEY = re.compile(rb'"((?:[^"\\]|\\.){1,100})"\s*:')
+
+
+def json_error_fields(body: bytes, problems: list[dict[str, str]]) -> list[dict[str, str]]:
+    """Name the field of a JSON error the parser reports by position only (a number with
+    5,000 digits is "number out of range at line 1 column 4309"): the last key before it."""
+    named = []
+    for problem in problems:
+        where = JSON_POSITION.search(problem["problem"])
+        if problem["field"] == "(body)" and where:
+            line, column = int(where[1]), int(where[2])
+            offset = sum(len(part) + 1 for part in body.split(b"\n")[: line - 1]) + column - 1
+            keys = JSON_KEY.findall(body, 0, offset)
+            if keys:
+                problem = {**problem, "field": keys[-1].decode("utf-8", "replace")}
+        named.append(problem)
+    return named

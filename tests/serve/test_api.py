@@ -318,3 +318,11 @@ def test_a_cut_list_of_problems_says_so(client):
     detail = client.post("/predict", json={}).json()["detail"]
     assert len(detail) == 21 and detail[-1]["field"] == "(more)"
     assert detail[-1]["problem"] == "9 more problem(s) not listed"  # 29 fields are missing
+
+
+def test_a_number_too_long_to_parse_names_its_field(client, test_rows):
+    row = json.dumps({**transaction(test_rows, 0), "V7": "here"}).replace('"here"', "9" * 5000)
+    response = client.post("/predict", content=row, headers={"content-type": "application/json"})
+    assert response.status_code == 400, response.text[:300]
+    detail = response.json()["detail"][0]
+    assert detail["field"] == "V7" and "number out of range" in detail["problem"]
