@@ -98,6 +98,13 @@ class RedisStore:
             pipe.sadd(f"{self.prefix}:txs", *ids[start : start + 10_000])
         pipe.execute()
 
+    def recall(self, tx_id: str) -> float | None:
+        found = self.client.hget(f"{self.prefix}:answers", tx_id)
+        return None if found is None else float(found)
+
+    def remember(self, tx_id: str, probability: float) -> None:
+        self.client.hsetnx(f"{self.prefix}:answers", tx_id, repr(probability))
+
     def count(self) -> int:
         return int(self.client.get(f"{self.prefix}:seq") or 0)
 

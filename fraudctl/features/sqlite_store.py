@@ -31,6 +31,7 @@ DROP INDEX IF EXISTS events_by_entity;
 CREATE INDEX IF NOT EXISTS events_window
     ON events (role, entity, time_ms, seq, amount_fp, labelled, fraud);
 CREATE INDEX IF NOT EXISTS events_by_tx ON events (tx);
+CREATE TABLE IF NOT EXISTS answers (tx TEXT PRIMARY KEY, probability REAL NOT NULL);
 """
 
 
@@ -178,12 +179,28 @@ class SQLiteStore:
         # checkpointing it while requests wait.
         db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
+    def recall(self, tx_id: str) -> float | None:
+        found = (
+            self._connection()
+            .execute("SELECT probability FROM answers WHERE tx = ?", (tx_id,))
+            .fetchone()
+        )
+        return None if found is None else float(found[0])
+
+    def remember(self, tx_id: str, probability: float) -> None:
+        with _usable(self.path):
+            self._connection().execute(
+                "INSERT OR IGNORE INTO answers (tx, probability) VALUES (?, ?)",
+                (tx_id, probability),
+            )
+
     def count(self) -> int:
         return int(self._connection().execute("SELECT COUNT(*) FROM events").fetchone()[0])
 
     def clear(self) -> None:
         with _usable(self.path):
             self._connection().execute("DELETE FROM events")
+            self._connection().execute("DELETE FROM answers")
 
 
 class _transaction:

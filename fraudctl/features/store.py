@@ -55,6 +55,12 @@ class OnlineStore(Protocol):
 
     def load(self, role: str, entities: np.ndarray, columns: dict[str, np.ndarray]) -> None: ...
 
+    def recall(self, tx_id: str) -> float | None:
+        """The probability a transaction id was first answered with, if it was scored."""
+
+    def remember(self, tx_id: str, probability: float) -> None:
+        """Keep the first answer for a transaction id (a later one does not replace it)."""
+
     def count(self) -> int: ...
 
     def clear(self) -> None: ...

@@ -69,11 +69,22 @@ async def predict(request: Request, state: State) -> Response:
     """Score one transaction: probability, decision at the threshold, risk band."""
     model, schemas = state.ready()
     row = validate_body(schemas.transaction, await read_body(request))
-    matrix = model_inputs(model, [row], record_requested(request))
-    scores = model.probabilities(matrix)
-    if state.shadow is not None:
-        state.shadow.submit(matrix, scores, model.threshold)
-    probability = float(scores[0])
+    record = record_requested(request)
+    store = model.online.store
+    tx_id = row.get("transaction_id") if store is not None and record else None
+    answered = None if tx_id is None else store.recall(str(tx_id))  # type: ignore[union-attr]
+    if answered is not None:
+        # Posted again (a client retry): the first answer, and the history is not
+        # recorded twice. Idempotent by transaction id.
+        probability = answered
+    else:
+        matrix = model_inputs(model, [row], record)
+        scores = model.probabilities(matrix)
+        if state.shadow is not None:
+            state.shadow.submit(matrix, scores, model.threshold)
+        probability = float(scores[0])
+        if tx_id is not None:
+            store.remember(str(tx_id), probability)  # type: ignore[union-attr]
     fraud = probability >= model.threshold
     state.metrics.record_scores((probability,), int(fraud))
     request.state.log_fields = {

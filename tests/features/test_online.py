@@ -153,3 +153,19 @@ def test_batches_give_the_offline_features_too(
         for row in chunk:  # labels arrive after the batch (the delay keeps them out for now)
             store.label(row["transaction_id"], int(row["is_fraud"]))
     assert_same_features(np.vstack(chunks), transform.matrix(log)[start:])
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "redis"])
+def test_both_stores_keep_the_first_answer_per_transaction(backend, tmp_path, request):
+    uri = (
+        f"sqlite:///{tmp_path / 'answers.db'}"
+        if backend == "sqlite"
+        else request.getfixturevalue("redis_uri")
+    )
+    store = open_store(uri)
+    assert store.recall("t-1") is None
+    store.remember("t-1", 0.25)
+    store.remember("t-1", 0.75)  # a later answer does not replace the first
+    assert store.recall("t-1") == 0.25 and store.recall("t-2") is None
+    store.clear()
+    assert store.recall("t-1") is None

@@ -314,3 +314,35 @@ def test_an_arrow_batch_with_integer_ids_scores_like_rows(in_project, tmp_path):
     assert as_rows.status_code == 200, as_rows.text
     assert as_arrow.status_code == 200, as_arrow.text
     assert as_arrow.json()["predictions"] == as_rows.json()["predictions"]
+
+
+def test_a_transaction_posted_twice_is_answered_once(in_project, tmp_path):
+    """A client retry: the same answer, and the history is not recorded twice."""
+    from fastapi.testclient import TestClient
+
+    from fraudctl.features.online import open_store
+    from fraudctl.serve.app import create_app
+    from fraudctl.serve.settings import ServeSettings
+    from tests.serve.conftest import wait_ready
+
+    store = f"sqlite:///{tmp_path / 'online.db'}"
+    assert invoke_materialize(store).exit_code == 0
+    body = {
+        "timestamp": "2026-06-01T12:00:00Z",
+        "customer_id": 7,
+        "terminal_id": 9,
+        "amount": 25.0,
+        "merchant_category": "grocery",
+        "transaction_id": "retry-1",
+    }
+    with TestClient(create_app(ServeSettings(model="models/model", online_store=store))) as client:
+        wait_ready(client)
+        before = open_store(store).count()
+        first = client.post("/predict", json=body).json()
+        after_first = open_store(store).count()
+        again = client.post("/predict", json=body).json()
+        assert again["probability"] == first["probability"]
+        assert after_first == before + 2 and open_store(store).count() == after_first
+        other = client.post("/predict", json={**body, "transaction_id": "retry-2"}).json()
+        assert open_store(store).count() == after_first + 2  # a new id is a new transaction
+        assert other["probability"] != first["probability"]  # it sees the first in its history
