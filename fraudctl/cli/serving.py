@@ -18,6 +18,7 @@ from fraudctl.cli.common import (
     user_errors,
 )
 from fraudctl.config import (
+    DEFAULT_ONLINE_STORE,
     DEFAULT_PARAMS_FILE,
 )
 
@@ -112,11 +113,9 @@ def shadow_report(
 
 
 SERVE_EPILOG = (
-    "Also read from the environment: FRAUDCTL_ONLINE_STORE (history features; default "
-    "sqlite:///data/online/store.db, or redis://host:port/db), FRAUDCTL_ADMIN_TOKEN (enables "
-    "PUT /model/threshold and POST /labels; unset or empty disables them), "
-    "FRAUDCTL_MAX_BATCH_SIZE (default 10000), FRAUDCTL_LOG_LEVEL (default INFO) and "
-    "MLFLOW_TRACKING_URI (for models:/ URIs)."
+    "Also read from the environment: FRAUDCTL_ADMIN_TOKEN (enables PUT /model/threshold and "
+    "POST /labels; unset or empty disables them; never an option, so it stays out of the "
+    "process list) and MLFLOW_TRACKING_URI (for models:/ URIs)."
 )
 
 
@@ -155,12 +154,72 @@ def serve(
             show_envvar=True,
         ),
     ] = 1,
+    online_store: Annotated[
+        str,
+        typer.Option(
+            help="History features' store: sqlite:///path (one pod) or redis://host:port/db.",
+            envvar="FRAUDCTL_ONLINE_STORE",
+            show_envvar=True,
+        ),
+    ] = DEFAULT_ONLINE_STORE,
+    max_batch_size: Annotated[
+        int,
+        typer.Option(
+            help="Most transactions one /predict/batch may carry.",
+            envvar="FRAUDCTL_MAX_BATCH_SIZE",
+            show_envvar=True,
+        ),
+    ] = 10_000,
+    poll_seconds: Annotated[
+        float,
+        typer.Option(
+            help="With models:/name@alias: how often to ask where the alias points (0: never).",
+            envvar="FRAUDCTL_POLL_SECONDS",
+            show_envvar=True,
+        ),
+    ] = 30.0,
+    shadow: Annotated[
+        bool,
+        typer.Option(
+            "--shadow/--no-shadow",
+            help="Also score every request with the challenger, off the request path.",
+            envvar="FRAUDCTL_SHADOW",
+            show_envvar=True,
+        ),
+    ] = False,
+    batch_threads: Annotated[
+        int,
+        typer.Option(
+            help="Threads that score one large batch (0: the cores shared among workers).",
+            envvar="FRAUDCTL_BATCH_THREADS",
+            show_envvar=True,
+        ),
+    ] = 0,
+    log_level: Annotated[
+        str,
+        typer.Option(
+            help="DEBUG, INFO, WARNING or ERROR.",
+            envvar="FRAUDCTL_LOG_LEVEL",
+            show_envvar=True,
+        ),
+    ] = "INFO",
 ) -> None:
     """Serve the model over HTTP: /predict, /predict/batch, /explain, /metrics, /docs."""
     from fraudctl.serve.run import run_server
 
-    # Typer has already applied the FRAUDCTL_* variables above; the rest come from settings.
-    overrides = {"model": model, "host": host, "port": port, "workers": workers}
+    # Typer has already applied the FRAUDCTL_* variables above; run_server validates them.
+    overrides = {
+        "model": model,
+        "host": host,
+        "port": port,
+        "workers": workers,
+        "online_store": online_store,
+        "max_batch_size": max_batch_size,
+        "poll_seconds": poll_seconds,
+        "shadow": shadow,
+        "batch_threads": batch_threads,
+        "log_level": log_level,
+    }
     run_server(overrides, console=err_console)
 
 

@@ -85,3 +85,20 @@ def test_a_long_step_says_it_is_alive(monkeypatch, capsys):
         time.sleep(1.0)
     out = capsys.readouterr().out
     assert "train: still fold 2/3: fitting lightgbm on 1,000 rows" in out
+
+
+def test_serve_help_lists_every_setting():
+    """Every ServeSettings field can be found from `fraudctl serve --help` (as an option
+    with its FRAUDCTL_* variable, or in the epilog)."""
+    import subprocess
+
+    from fraudctl.serve.settings import ServeSettings
+    from tests.conftest import cli_env
+
+    result = subprocess.run(
+        ["fraudctl", "serve", "--help"], capture_output=True, text=True, env=cli_env(COLUMNS="200")
+    )
+    text = " ".join(result.stdout.split())
+    for name in ServeSettings.model_fields:
+        variable = "MLFLOW_TRACKING_URI" if name == "tracking_uri" else f"FRAUDCTL_{name.upper()}"
+        assert variable in text, variable
