@@ -261,7 +261,11 @@ def api_metrics() -> None:
 def rank_scores(kind: str) -> bool:
     """A rank-average blend's score orders transactions but is no probability: the web app
     then says "score", and its calibration chart says what it shows."""
-    return kind == "ensemble" and params.model.section("ensemble").method == "rank_average"
+    from fraudctl.model.families import ENSEMBLE_FAMILY
+
+    return (
+        kind == ENSEMBLE_FAMILY and params.model.section(ENSEMBLE_FAMILY).method == "rank_average"
+    )
 
 
 def attack_chart(frame: pd.DataFrame) -> Any:
