@@ -495,6 +495,12 @@ def fault_cases() -> list[Case]:
             ["score", "in.parquet", "-o", "in.parquet"],
         ),
         _fault(
+            "score: output into a folder",
+            "a folder; the output must be a file path",
+            lambda p: (p / "out.parquet").mkdir(),
+            ["score", "data/prepared/test.parquet", "-o", "out.parquet"],
+        ),
+        _fault(
             "score: a number 1e308",
             "values beyond",
             lambda p: _ulb(50).assign(V1=1e308).to_csv(p / "batch.csv", index=False),
@@ -611,6 +617,16 @@ def api_cases() -> list[Case]:
             "invalid request",
             _post("/predict/batch", {"transactions": [_row()] * 3}),
             {"max_batch_size": 2},
+        ),
+        Case(
+            "columnar body nested 100k deep",
+            "api",
+            400,
+            "not valid JSON",
+            _post(
+                "/predict/batch",
+                content=b'{"columns": ' + b"[" * 100_000 + b"]" * 100_000 + b', "data": []}',
+            ),
         ),
         Case(
             "body over the limit",

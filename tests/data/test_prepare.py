@@ -214,3 +214,21 @@ def test_custom_schema_with_listed_features_and_group(project, runner):
     assert "ignored columns" in result.output
     train = pd.read_parquet(project / "data/prepared/train.parquet")
     assert list(train.columns) == ["Time", "V1", "V2", "V14", "amt", "is_fraud", "region"]
+
+
+def test_a_decimal_amount_in_parquet_reads_as_numbers(project, runner):
+    """Money exported as parquet decimal128 is numbers, not "numbers stored as text"."""
+    from decimal import Decimal
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    frame = small_table()
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    amounts = pa.array([Decimal(f"{a:.2f}") for a in frame["Amount"]], pa.decimal128(12, 2))
+    table = table.set_column(table.column_names.index("Amount"), "Amount", amounts)
+    pq.write_table(table, project / "money.parquet")
+    result = invoke(runner, "data", "--source", str(project / "money.parquet"))
+    assert result.exit_code == 0, result.output
+    train = pd.read_parquet(project / "data/prepared/train.parquet")
+    assert train["Amount"].dtype == "float64"
