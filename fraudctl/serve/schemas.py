@@ -45,7 +45,12 @@ def _plausible_year(value: datetime) -> datetime:
 
 Timestamp = Annotated[
     datetime,
-    Field(strict=True, description="ISO 8601, e.g. 2026-04-01T13:45:00Z"),
+    Field(
+        strict=True,
+        description=f"ISO 8601, e.g. 2026-04-01T13:45:00Z; years {FIRST_YEAR}-{LAST_YEAR}",
+        # the year range in the published schema too, so clients (and fuzzers) know it
+        json_schema_extra={"pattern": r"^(19[7-9][0-9]|2[01][0-9]{2}|22[0-5][0-9]|226[01])-"},
+    ),
     AfterValidator(_plausible_year),
 ]
 # Ids are short: a megabyte of customer id is an attack or a bug, not a customer.
