@@ -200,6 +200,6 @@ FEATURES = [f"V{i}" for i in range(1, 29)] + ["Amount"]
 # --- Hypothesis: a fixed seed and few examples unless asked for more ---
 from hypothesis import settings as _hypothesis_settings  # noqa: E402
 
-_hypothesis_settings.register_profile("ci", max_examples=15, derandomize=True, print_blob=True)
+_hypothesis_settings.register_profile("ci", max_examples=8, derandomize=True, print_blob=True)
 _hypothesis_settings.register_profile("thorough", max_examples=200, derandomize=False)
 _hypothesis_settings.load_profile("ci")
