@@ -255,7 +255,19 @@ def test_a_damaged_store_file_is_one_clear_error(in_project, tmp_path):
         load_predictor("models/model", online_store=f"sqlite:///{damaged}")
 
 
-def test_implausible_raw_requests_are_refused(in_project, tmp_path):
+RAW_BODY = {
+    "timestamp": "2026-06-01T12:00:00Z",
+    "customer_id": 7,
+    "terminal_id": 9,
+    "amount": 25.0,
+    "merchant_category": "grocery",
+}
+
+
+@pytest.fixture
+def raw_client(in_project, tmp_path):
+    """The example's model served in-process over a freshly materialized SQLite store:
+    (client, store URI)."""
     from fastapi.testclient import TestClient
 
     from fraudctl.serve.app import create_app
@@ -264,37 +276,29 @@ def test_implausible_raw_requests_are_refused(in_project, tmp_path):
 
     store = f"sqlite:///{tmp_path / 'online.db'}"
     assert invoke_materialize(store).exit_code == 0
-    body = {
-        "timestamp": "2026-06-01T12:00:00Z",
-        "customer_id": 7,
-        "terminal_id": 9,
-        "amount": 25.0,
-        "merchant_category": "grocery",
-    }
     with TestClient(create_app(ServeSettings(model="models/model", online_store=store))) as client:
         wait_ready(client)
-        assert client.post("/predict?record=false", json=body).status_code == 200
-        for change, field in (
-            ({"timestamp": "9999-01-01T00:00:00Z"}, "timestamp"),
-            ({"timestamp": "0001-01-01T00:00:00Z"}, "timestamp"),
-            ({"customer_id": "c" * 1_000_000}, "customer_id"),
-        ):
-            response = client.post("/predict?record=false", json={**body, **change})
-            assert response.status_code == 422, response.text[:200]
-            assert response.json()["detail"][0]["field"].startswith(field)
-            assert len(response.text) < 2000  # the error does not echo the megabyte back
+        yield client, store
 
 
-def test_an_arrow_batch_with_integer_ids_scores_like_rows(in_project, tmp_path):
+def test_implausible_raw_requests_are_refused(raw_client):
+    client, _ = raw_client
+    assert client.post("/predict?record=false", json=RAW_BODY).status_code == 200
+    for change, field in (
+        ({"timestamp": "9999-01-01T00:00:00Z"}, "timestamp"),
+        ({"timestamp": "0001-01-01T00:00:00Z"}, "timestamp"),
+        ({"customer_id": "c" * 1_000_000}, "customer_id"),
+    ):
+        response = client.post("/predict?record=false", json={**RAW_BODY, **change})
+        assert response.status_code == 422, response.text[:200]
+        assert response.json()["detail"][0]["field"].startswith(field)
+        assert len(response.text) < 2000  # the error does not echo the megabyte back
+
+
+def test_an_arrow_batch_with_integer_ids_scores_like_rows(raw_client):
     import pyarrow as pa
-    from fastapi.testclient import TestClient
 
-    from fraudctl.serve.app import create_app
-    from fraudctl.serve.settings import ServeSettings
-    from tests.serve.conftest import wait_ready
-
-    store = f"sqlite:///{tmp_path / 'online.db'}"
-    assert invoke_materialize(store).exit_code == 0
+    client, _ = raw_client
     new = later_log(5).drop(columns=["is_fraud", "transaction_id"])
     rows = [{**r, "timestamp": r["timestamp"].isoformat()} for r in new.to_dict("records")]
     sink = pa.BufferOutputStream()
@@ -303,46 +307,29 @@ def test_an_arrow_batch_with_integer_ids_scores_like_rows(in_project, tmp_path):
     )
     with pa.ipc.new_stream(sink, table.schema) as writer:
         writer.write_table(table)
-    with TestClient(create_app(ServeSettings(model="models/model", online_store=store))) as client:
-        wait_ready(client)
-        as_rows = client.post("/predict/batch?record=false", json={"transactions": rows})
-        as_arrow = client.post(
-            "/predict/batch?record=false",
-            content=sink.getvalue().to_pybytes(),
-            headers={"Content-Type": "application/vnd.apache.arrow.stream"},
-        )
+    as_rows = client.post("/predict/batch?record=false", json={"transactions": rows})
+    as_arrow = client.post(
+        "/predict/batch?record=false",
+        content=sink.getvalue().to_pybytes(),
+        headers={"Content-Type": "application/vnd.apache.arrow.stream"},
+    )
     assert as_rows.status_code == 200, as_rows.text
     assert as_arrow.status_code == 200, as_arrow.text
     assert as_arrow.json()["predictions"] == as_rows.json()["predictions"]
 
 
-def test_a_transaction_posted_twice_is_answered_once(in_project, tmp_path):
+def test_a_transaction_posted_twice_is_answered_once(raw_client):
     """A client retry: the same answer, and the history is not recorded twice."""
-    from fastapi.testclient import TestClient
-
     from fraudctl.features.online import open_store
-    from fraudctl.serve.app import create_app
-    from fraudctl.serve.settings import ServeSettings
-    from tests.serve.conftest import wait_ready
 
-    store = f"sqlite:///{tmp_path / 'online.db'}"
-    assert invoke_materialize(store).exit_code == 0
-    body = {
-        "timestamp": "2026-06-01T12:00:00Z",
-        "customer_id": 7,
-        "terminal_id": 9,
-        "amount": 25.0,
-        "merchant_category": "grocery",
-        "transaction_id": "retry-1",
-    }
-    with TestClient(create_app(ServeSettings(model="models/model", online_store=store))) as client:
-        wait_ready(client)
-        before = open_store(store).count()
-        first = client.post("/predict", json=body).json()
-        after_first = open_store(store).count()
-        again = client.post("/predict", json=body).json()
-        assert again["probability"] == first["probability"]
-        assert after_first == before + 2 and open_store(store).count() == after_first
-        other = client.post("/predict", json={**body, "transaction_id": "retry-2"}).json()
-        assert open_store(store).count() == after_first + 2  # a new id is a new transaction
-        assert other["probability"] != first["probability"]  # it sees the first in its history
+    client, store = raw_client
+    body = {**RAW_BODY, "transaction_id": "retry-1"}
+    before = open_store(store).count()
+    first = client.post("/predict", json=body).json()
+    after_first = open_store(store).count()
+    again = client.post("/predict", json=body).json()
+    assert again["probability"] == first["probability"]
+    assert after_first == before + 2 and open_store(store).count() == after_first
+    other = client.post("/predict", json={**body, "transaction_id": "retry-2"}).json()
+    assert open_store(store).count() == after_first + 2  # a new id is a new transaction
+    assert other["probability"] != first["probability"]  # it sees the first in its history
