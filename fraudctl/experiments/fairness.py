@@ -26,6 +26,7 @@ from fraudctl.experiments.common import load_workspace, write_results
 from fraudctl.experiments.explain import explain_model
 from fraudctl.io import relocated, staged_copy, write_text, write_with
 from fraudctl.model.bundle import FraudModel, load_model
+from fraudctl.model.fitting import amounts
 from fraudctl.model.metrics import pr_auc
 from fraudctl.numbers import number
 from fraudctl.progress import Progress, quiet
@@ -138,10 +139,6 @@ def _overall(y: np.ndarray, decisions: np.ndarray, amounts: np.ndarray | None) -
     return overall
 
 
-def _amounts(frame: pd.DataFrame, schema: Schema) -> np.ndarray | None:
-    return None if schema.amount is None else frame[schema.amount].to_numpy()
-
-
 @dataclass
 class FairnessResult:
     metrics: dict[str, Any]
@@ -174,7 +171,7 @@ def run_fairness(params: Params, paths: ProjectPaths, progress: Progress = quiet
     decisions = (scores >= threshold).astype(int)
     before = {
         **_disparities(y, decisions, groups),
-        **_overall(y, decisions, _amounts(test, schema)),
+        **_overall(y, decisions, amounts(test, schema) if schema.amount else None),
     }
     checks = {
         "equalized_odds_difference": before["equalized_odds_difference"]
@@ -367,7 +364,7 @@ def _mitigate(
     y = test[schema.target].to_numpy()
     after = {
         **_disparities(y, decisions, test_groups),
-        **_overall(y, decisions, _amounts(test, schema)),
+        **_overall(y, decisions, amounts(test, schema) if schema.amount else None),
     }
     by_group = in_group_order(
         MetricFrame(

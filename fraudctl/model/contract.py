@@ -161,12 +161,20 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def payload_files(folder: Path) -> list[str]:
+    """Every file below ``folder`` but the contract, as sorted "/"-separated paths."""
+    return sorted(
+        relative
+        for p in folder.rglob("*")
+        if (p.is_file() or p.is_symlink())
+        and (relative := p.relative_to(folder).as_posix()) != CONTRACT_FILE
+    )
+
+
 def digest_folder(folder: Path) -> list[FileDigest]:
-    """Every file below ``folder`` but the contract, sorted by path."""
+    """Every file below ``folder`` but the contract, with its SHA-256, sorted by path."""
     return [
-        FileDigest(path.relative_to(folder).as_posix(), file_sha256(path))
-        for path in sorted(p for p in folder.rglob("*") if p.is_file() or p.is_symlink())
-        if path.relative_to(folder).as_posix() != CONTRACT_FILE
+        FileDigest(relative, file_sha256(folder / relative)) for relative in payload_files(folder)
     ]
 
 
@@ -212,7 +220,7 @@ def verify(payload: Path) -> InputContract:
     the first difference is the error, named by file."""
     contract = read_contract(payload)
     expected = {item.path: item.sha256 for item in contract.files}
-    present = {item.path for item in _listing(payload)}
+    present = set(payload_files(payload))
     for extra in sorted(present - expected.keys()):
         raise ArtifactError(
             f"{payload / extra}: not part of the model (not in {CONTRACT_FILE}); "
@@ -231,14 +239,6 @@ def verify(payload: Path) -> InputContract:
                 f"records {sha[:12]}…); retrain or restore the model"
             )
     return contract
-
-
-def _listing(folder: Path) -> list[FileDigest]:
-    return [
-        FileDigest(p.relative_to(folder).as_posix(), "")
-        for p in folder.rglob("*")
-        if (p.is_file() or p.is_symlink()) and p.relative_to(folder).as_posix() != CONTRACT_FILE
-    ]
 
 
 def require_trained_on(contract: InputContract, paths: ProjectPaths, model_dir: Path) -> None:
