@@ -21,7 +21,12 @@ import pandas as pd
 
 from fraudctl.config import ProjectPaths
 from fraudctl.errors import FraudctlError
-from fraudctl.experiments.common import RESULTS_FILE
+from fraudctl.experiments.results import (
+    DriftOutcome,
+    FairnessOutcome,
+    PoisonOutcome,
+    read_outcome,
+)
 from fraudctl.io import read_json, write_text
 from fraudctl.numbers import MINUS, number
 
@@ -212,24 +217,22 @@ def _verdict(metrics: list[dict[str, Any]], paths: ProjectPaths) -> str:
             )
         else:
             parts.append(f"PR-AUC {pr_auc['new']:.3f}")
-    fairness = _read(paths.experiment_dir("fairness") / RESULTS_FILE)
+    fairness = read_outcome(paths, "fairness")
     if fairness:
-        failed = [k for k, ok in fairness["checks"].items() if k != "passed" and not ok]
+        failed = fairness.failed_checks
         parts.append(
             "fairness: " + (", ".join(failed) + " failed" if failed else "no fairness check failed")
         )
-    drift = _read(paths.experiment_dir("drift") / RESULTS_FILE)
+    drift = read_outcome(paths, "drift")
     if drift:
-        total = len(drift["features"])
         parts.append(
-            f"drift: {drift['drifted_features']} of {total} features"
-            + (" (gate FAILED)" if drift["drift_detected"] else "")
+            f"drift: {drift.drifted_features} of {len(drift.features)} features"
+            + (" (gate FAILED)" if drift.drift_detected else "")
         )
-    poison = _read(paths.experiment_dir("poison") / RESULTS_FILE)
-    if poison and poison["worst"]["attack"]:
+    poison = read_outcome(paths, "poison")
+    if poison and poison.worst_attack:
         parts.append(
-            f"worst attack: {poison['worst']['attack']} "
-            f"{MINUS}{poison['worst']['pr_auc_drop']:.3f} PR-AUC"
+            f"worst attack: {poison.worst_attack} {MINUS}{poison.worst_pr_auc_drop:.3f} PR-AUC"
         )
     return " · ".join(parts) or "no pipeline outputs found: run `dvc repro` first"
 
@@ -245,59 +248,56 @@ def _experiment_sections(paths: ProjectPaths, report_dir: Path) -> list[str]:
         return [f"![{alt}]({Path(_relative(path, report_dir)).as_posix()})", ""]
 
     lines: list[str] = []
-    poison = _read(paths.experiment_dir("poison") / RESULTS_FILE)
+    poison: PoisonOutcome | None = read_outcome(paths, "poison")
     if poison:
         lines += [
             "## Data poisoning",
             "",
-            poison["headline"] + ".",
+            poison.headline + ".",
             "",
             "| attack | strongest level | PR-AUC undefended | PR-AUC defended |",
             "| --- | --- | --- | --- |",
         ]
-        for attack, table in poison["attacks"].items():
-            level = max(table, key=float)
-            cell = table[level]
+        for attack in poison.attacks:
+            cell = poison.strongest(attack)
             lines.append(
-                f"| {attack} | {level} | "
-                f"{cell['undefended']['pr_auc']['mean']:.3f} | "
-                f"{cell['defended']['pr_auc']['mean']:.3f} |"
+                f"| {attack} | {cell.level} | "
+                f"{cell.undefended['pr_auc'].mean:.3f} | {cell.defended['pr_auc'].mean:.3f} |"
             )
         lines.append("")
         lines += image(paths.experiment_dir("poison") / "degradation.png", "PR-AUC under attack")
-    fairness = _read(paths.experiment_dir("fairness") / RESULTS_FILE)
+    fairness: FairnessOutcome | None = read_outcome(paths, "fairness")
     if fairness:
         lines += [
             "## Fairness and explanations",
             "",
-            fairness["headline"] + ".",
+            fairness.headline + ".",
             "",
             "| group | rows | frauds | recall | false-positive rate | precision |",
             "| --- | --- | --- | --- | --- | --- |",
         ]
-        for group, row in fairness["by_group"].items():
+        for row in fairness.groups:
             lines.append(
-                f"| {group} | {number(int(row['count']))} | {number(int(row['frauds']))} | "
-                f"{number(row['recall'])} | {number(row['false_positive_rate'])} | "
-                f"{number(row['precision'])} |"
+                f"| {row.group} | {number(row.count)} | {number(row.frauds)} | "
+                f"{number(row.recall)} | {number(row.false_positive_rate)} | "
+                f"{number(row.precision)} |"
             )
-        top = ", ".join(f"`{f['feature']}`" for f in fairness["shap"]["top_features"][:5])
+        top = ", ".join(f"`{name}`" for name in fairness.top_features[:5])
         lines += ["", f"Top SHAP features: {top}.", ""]
         lines += image(paths.experiment_dir("fairness") / "shap_bar.png", "SHAP importance")
-    drift = _read(paths.experiment_dir("drift") / RESULTS_FILE)
+    drift: DriftOutcome | None = read_outcome(paths, "drift")
     if drift:
-        ranked = sorted(drift["features"].items(), key=lambda kv: -kv[1]["psi"])[:5]
         lines += [
             "## Data drift",
             "",
-            drift["headline"] + ".",
+            drift.headline + ".",
             "",
             "| feature | PSI | drifted |",
             "| --- | --- | --- |",
         ]
         lines += [
-            f"| {name} | {values['psi']:.3f} | {'yes' if values.get('drifted') else 'no'} |"
-            for name, values in ranked
+            f"| {feature.name} | {feature.psi:.3f} | {'yes' if feature.drifted else 'no'} |"
+            for feature in drift.most_shifted(5)
         ]
         lines.append("")
         lines += image(paths.experiment_dir("drift") / "psi.png", "PSI by feature")

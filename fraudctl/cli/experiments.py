@@ -41,15 +41,15 @@ def experiment_poison(params_file: ParamsOption = DEFAULT_PARAMS_FILE) -> None:
         title="test PR-AUC, mean ± sd over seeds",
         title_justify="left",
     )
-    for attack, cells in result.metrics["attacks"].items():
-        for level, cell in cells.items():
-            u, d = cell["undefended"]["pr_auc"], cell["defended"]["pr_auc"]
+    for attack, cells in result.outcome.attacks.items():
+        for cell in cells:
+            u, d = cell.undefended["pr_auc"], cell.defended["pr_auc"]
             table.add_row(
                 attack,
-                level,
-                f"{cell['labels_changed']:,}",
-                f"{u['mean']:.3f} ± {u['std']:.3f}",
-                f"{d['mean']:.3f} ± {d['std']:.3f}",
+                cell.level,
+                f"{cell.labels_changed:,}",
+                f"{u.mean:.3f} ± {u.std:.3f}",
+                f"{d.mean:.3f} ± {d.std:.3f}",
             )
     console.print(table)
     console.print(
@@ -67,7 +67,7 @@ def experiment_fairness(params_file: ParamsOption = DEFAULT_PARAMS_FILE) -> None
 
     with emissions_of("fairness", params, paths), progress("fairness") as step:
         result = run_fairness(params, paths, progress=step)
-    metrics = result.metrics
+    outcome = result.outcome
     table = Table(
         "group",
         "rows",
@@ -75,22 +75,21 @@ def experiment_fairness(params_file: ParamsOption = DEFAULT_PARAMS_FILE) -> None
         "recall",
         "FPR",
         "precision",
-        title=f"by {metrics['group_column']}",
+        title=f"by {outcome.group_column}",
         title_justify="left",
     )
-    for group, row in metrics["by_group"].items():
+    for row in outcome.groups:
         table.add_row(
-            group,
-            fmt(int(row["count"])),
-            fmt(int(row["frauds"])),
-            fmt(row["recall"]),
-            fmt(row["false_positive_rate"]),
-            fmt(row["precision"]),
+            row.group,
+            fmt(row.count),
+            fmt(row.frauds),
+            fmt(row.recall),
+            fmt(row.false_positive_rate),
+            fmt(row.precision),
         )
     console.print(table)
-    top = ", ".join(f["feature"] for f in metrics["shap"]["top_features"][:5])
-    console.print(f"top SHAP features: {top}")
-    mark = "[green]✓[/]" if metrics["checks"]["passed"] else "[yellow]![/]"
+    console.print(f"top SHAP features: {', '.join(outcome.top_features[:5])}")
+    mark = "[green]✓[/]" if outcome.passed else "[yellow]![/]"
     console.print(f"{mark} {result.headline}; see {paths.experiment_dir('fairness') / 'report.md'}")
 
 

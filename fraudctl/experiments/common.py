@@ -12,6 +12,7 @@ import pandas as pd
 from fraudctl.config import ProjectPaths
 from fraudctl.data.schema import Schema
 from fraudctl.data.splits import load_schema, load_split
+from fraudctl.experiments.results import METRICS_FILE, RESULTS_FILE
 from fraudctl.io import write_json
 
 
@@ -46,10 +47,6 @@ def sample_training_rows(
     rng = np.random.default_rng(seed)
     keep = rng.choice(legit, size=max(max_rows - fraud.size, 0), replace=False)
     return frame.iloc[np.sort(np.concatenate([fraud, keep]))].reset_index(drop=True)
-
-
-RESULTS_FILE = "results.json"
-METRICS_FILE = "metrics.json"
 
 
 def write_results(directory: Path, results: dict[str, Any], headline: dict[str, Any]) -> list[Path]:

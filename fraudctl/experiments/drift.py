@@ -23,6 +23,7 @@ from fraudctl.data.schema import Schema
 from fraudctl.data.validate import validate_table
 from fraudctl.errors import DataError
 from fraudctl.experiments.common import load_workspace, write_results
+from fraudctl.experiments.results import DriftOutcome
 from fraudctl.io import read_table, relocated, staged_copy, write_text, write_with
 from fraudctl.model.bundle import load_model
 from fraudctl.progress import Progress, quiet
@@ -101,11 +102,17 @@ def _sample(frame: pd.DataFrame, rows: int, seed: int) -> pd.DataFrame:
 
 @dataclass
 class DriftResult:
-    metrics: dict[str, Any]
-    drift_detected: bool
-    headline: str
+    outcome: DriftOutcome
     outputs: list[Path]
     directory: Path
+
+    @property
+    def headline(self) -> str:
+        return self.outcome.headline
+
+    @property
+    def drift_detected(self) -> bool:
+        return self.outcome.drift_detected
 
 
 def run_drift(
@@ -245,13 +252,7 @@ def run_drift(
             tracking.log_artifacts(directory, "drift")
             metrics["run_id"] = active.info.run_id
     outputs = relocated(outputs, directory, out_dir)
-    return DriftResult(
-        metrics=metrics,
-        drift_detected=detected,
-        headline=headline,
-        outputs=outputs,
-        directory=out_dir,
-    )
+    return DriftResult(DriftOutcome.from_results(metrics), outputs=outputs, directory=out_dir)
 
 
 def _target_drift(

@@ -22,13 +22,14 @@ import pandas as pd
 from fraudctl import tracking
 from fraudctl.config import FairnessParams, Params, ProjectPaths
 from fraudctl.data.schema import Schema
-from fraudctl.experiments.common import load_workspace, write_results
+from fraudctl.experiments.common import load_workspace
 from fraudctl.experiments.explain import explain_model
-from fraudctl.io import relocated, staged_copy, write_text, write_with
+from fraudctl.experiments.fairness_report import write_outputs
+from fraudctl.experiments.results import FairnessOutcome
+from fraudctl.io import relocated, staged_copy
 from fraudctl.model.bundle import FraudModel, load_model
 from fraudctl.model.fitting import amounts
 from fraudctl.model.metrics import pr_auc
-from fraudctl.numbers import number
 from fraudctl.progress import Progress, quiet
 
 EXPERIMENT = "fraud-fairness"
@@ -141,9 +142,12 @@ def _overall(y: np.ndarray, decisions: np.ndarray, amounts: np.ndarray | None) -
 
 @dataclass
 class FairnessResult:
-    metrics: dict[str, Any]
-    headline: str
+    outcome: FairnessOutcome
     outputs: list[Path]
+
+    @property
+    def headline(self) -> str:
+        return self.outcome.headline
 
 
 def run_fairness(params: Params, paths: ProjectPaths, progress: Progress = quiet) -> FairnessResult:
@@ -246,7 +250,7 @@ def run_fairness(params: Params, paths: ProjectPaths, progress: Progress = quiet
             "shap": explanation.summary,
             "headline": headline,
         }
-        outputs = _write(directory, metrics, by_group, explanation.outputs)
+        outputs = write_outputs(directory, metrics, by_group, explanation.outputs)
         with tracking.run(params.tracking, EXPERIMENT, run_name="fairness") as active:
             tracking.log_params(
                 {
@@ -264,7 +268,7 @@ def run_fairness(params: Params, paths: ProjectPaths, progress: Progress = quiet
             tracking.log_artifacts(directory, "fairness")
             metrics["run_id"] = active.info.run_id
     outputs = relocated(outputs, directory, target)
-    return FairnessResult(metrics=metrics, headline=headline, outputs=outputs)
+    return FairnessResult(FairnessOutcome.from_results(metrics), outputs=outputs)
 
 
 def _disparities_keys() -> tuple[str, ...]:
@@ -373,98 +377,3 @@ def _mitigate(
         test_groups,
     )
     return {"method": method, "after": after, "by_group_after": _records(by_group), **extra}
-
-
-def _write(
-    directory: Path, metrics: dict[str, Any], by_group: pd.DataFrame, extra: list[Path]
-) -> list[Path]:
-    by_group_path = directory / "by_group.csv"
-    table = by_group.reset_index().rename(columns={by_group.index.name or "index": "group"})
-    write_with(by_group_path, lambda tmp: table.to_csv(tmp, index=False))
-    disparity = metrics.get("disparity", {})
-    headline = {
-        "equalized_odds_difference": disparity.get("equalized_odds_difference"),
-        "demographic_parity_difference": disparity.get("demographic_parity_difference"),
-        "checks_passed": metrics.get("checks", {}).get("passed"),
-    }
-    written = write_results(directory, metrics, headline)
-    report_path = directory / "report.md"
-    write_text(report_path, render_report(metrics))
-    return [*written, by_group_path, report_path, *extra]
-
-
-def render_report(metrics: dict[str, Any]) -> str:
-    lines = [
-        "# Fairness and explanations",
-        "",
-        metrics["headline"] + ".",
-        "",
-        f"Groups: `{metrics['group_column']}`; decisions at the model threshold "
-        f"{metrics['threshold']:.4f}.",
-        "",
-        "## By group (test split)",
-        "",
-    ]
-    columns = [
-        "count",
-        "frauds",
-        "selection_rate",
-        "recall",
-        "false_positive_rate",
-        "precision",
-        "pr_auc",
-    ]
-    lines += ["| group | " + " | ".join(columns) + " |", "|" + " --- |" * (len(columns) + 1)]
-    for group, row in metrics["by_group"].items():
-        lines.append(f"| {group} | " + " | ".join(number(row[c], c) for c in columns) + " |")
-    lines += [
-        "",
-        "## Disparities",
-        "",
-        "| measure | value | limit | result |",
-        "| --- | --- | --- | --- |",
-    ]
-    limits = metrics["limits"]
-    for name in ("equalized_odds_difference", "demographic_parity_difference"):
-        limit = limits[f"max_{name}"]
-        ok = metrics["checks"][name]
-        lines.append(
-            f"| {name} | {metrics['disparity'][name]:.4f} | {limit:g} | "
-            f"{'pass' if ok else 'FAIL'} |"
-        )
-    for name in ("equalized_odds_ratio", "demographic_parity_ratio"):
-        lines.append(f"| {name} | {metrics['disparity'][name]:.4f} | | |")
-    mitigation = metrics.get("mitigation")
-    if mitigation:
-        before = {**metrics["disparity"], **metrics["overall"]}
-        after = mitigation["after"]
-        lines += [
-            "",
-            f"## Mitigation: {mitigation['method']}",
-            "",
-            "| measure | before | after |",
-            "| --- | --- | --- |",
-        ]
-        for key in (
-            "equalized_odds_difference",
-            "demographic_parity_difference",
-            "recall",
-            "precision",
-            "alerts",
-            "fraud_amount_caught",
-        ):
-            lines.append(f"| {key} | {number(before[key], key)} | {number(after[key], key)} |")
-    shap = metrics["shap"]
-    lines += [
-        "",
-        "## What drives the score (SHAP)",
-        "",
-        f"Mean |SHAP| over {shap['rows']:,} test rows (log-odds), top features:",
-        "",
-    ]
-    lines += [
-        f"{i}. `{f['feature']}` {f['mean_abs_shap']:.4f}"
-        for i, f in enumerate(shap["top_features"][:10], 1)
-    ]
-    lines += ["", "![SHAP importance](shap_bar.png)", "", "![SHAP beeswarm](shap_beeswarm.png)", ""]
-    return "\n".join(lines)

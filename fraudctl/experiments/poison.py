@@ -20,7 +20,6 @@ dropped (``prune``) before the refit.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -29,8 +28,10 @@ import pandas as pd
 from fraudctl import tracking
 from fraudctl.config import Params, PoisonParams, ProjectPaths
 from fraudctl.data.schema import Schema
-from fraudctl.experiments.common import load_workspace, sample_training_rows, write_results
-from fraudctl.io import relocated, staged_copy, write_text, write_with
+from fraudctl.experiments.common import load_workspace, sample_training_rows
+from fraudctl.experiments.poison_outputs import write_outputs
+from fraudctl.experiments.results import PoisonOutcome
+from fraudctl.io import relocated, staged_copy
 from fraudctl.model.families import SCREENING_FAMILY
 from fraudctl.model.fitting import choose_on_validation, fit, score, split_metrics
 from fraudctl.progress import Progress, quiet
@@ -173,10 +174,13 @@ def levels(poison: PoisonParams, attack: str) -> list[float]:
 
 @dataclass
 class PoisonResult:
-    metrics: dict[str, Any]
-    headline: str
+    outcome: PoisonOutcome
     fits: int
     outputs: list[Any] = field(default_factory=list)
+
+    @property
+    def headline(self) -> str:
+        return self.outcome.headline
 
 
 def _aggregate(runs: list[dict[str, float]]) -> dict[str, dict[str, float]]:
@@ -289,12 +293,12 @@ def run_poisoning(params: Params, paths: ProjectPaths, progress: Progress = quie
         )
         target = paths.experiment_dir("poison")
         with staged_copy(target) as directory:
-            outputs = _write_outputs(directory, summary)
+            outputs = write_outputs(directory, summary)
             for path in outputs:
                 tracking.log_artifact(path, "poison")
         outputs = relocated(outputs, directory, target)
         summary["run_id"] = parent.info.run_id
-    return PoisonResult(metrics=summary, headline=summary["headline"], fits=fits, outputs=outputs)
+    return PoisonResult(PoisonOutcome.from_results(summary), fits=fits, outputs=outputs)
 
 
 def _summarise(
@@ -350,103 +354,3 @@ def _summarise(
             "seeds": poison.seeds,
         },
     }
-
-
-def _curve_frame(table: dict[str, Any]) -> pd.DataFrame:
-    rows = []
-    for level, cell in table.items():
-        rows.append(
-            {
-                "level": float(level),
-                "undefended_pr_auc": cell["undefended"]["pr_auc"]["mean"],
-                "undefended_pr_auc_std": cell["undefended"]["pr_auc"]["std"],
-                "defended_pr_auc": cell["defended"]["pr_auc"]["mean"],
-                "defended_pr_auc_std": cell["defended"]["pr_auc"]["std"],
-                "undefended_recall": cell["undefended"]["recall"]["mean"],
-                "defended_recall": cell["defended"]["recall"]["mean"],
-            }
-        )
-    return pd.DataFrame(rows).sort_values("level")
-
-
-def _write_outputs(directory: Path, summary: dict[str, Any]) -> list:
-    outputs = []
-    frames = {}
-    for attack, table in summary["attacks"].items():
-        frame = _curve_frame(table)
-        frames[attack] = frame
-        path = directory / f"{attack}.csv"
-        write_with(path, lambda tmp, f=frame: f.to_csv(tmp, index=False))
-        outputs.append(path)
-    png = directory / "degradation.png"
-    _plot(png, frames)
-    outputs.append(png)
-    worst = summary["worst"]
-    headline = {
-        "baseline_pr_auc": summary["baseline"]["pr_auc"]["mean"],
-        "worst_attack": worst.get("attack"),
-        "worst_level": worst.get("level"),
-        "worst_pr_auc_drop": worst.get("pr_auc_drop"),
-        "defence_recovered": worst.get("recovered"),
-    }
-    results = {k: v for k, v in summary.items() if k != "run_id"}
-    outputs += write_results(directory, results, headline)
-    summary_path = directory / "summary.md"
-    write_text(summary_path, render_summary(summary))
-    outputs.append(summary_path)
-    return outputs
-
-
-def _plot(path, frames: dict[str, pd.DataFrame]) -> None:
-    from fraudctl.model.plots import pyplot, save_figure
-
-    fig, axes = pyplot().subplots(
-        1, len(frames), figsize=(4.5 * len(frames), 3.8), dpi=100, squeeze=False, sharey=True
-    )
-    for ax, (attack, frame) in zip(axes[0], frames.items(), strict=True):
-        for variant, style in (("undefended", "-o"), ("defended", "--s")):
-            ax.errorbar(
-                frame["level"],
-                frame[f"{variant}_pr_auc"],
-                yerr=frame[f"{variant}_pr_auc_std"],
-                fmt=style,
-                capsize=3,
-                label=variant,
-            )
-        ax.set(title=attack, xlabel="attack level", ylim=(0, 1.02))
-        ax.grid(alpha=0.3)
-    axes[0][0].set_ylabel("test PR-AUC (mean ± sd over seeds)")
-    axes[0][0].legend()
-    save_figure(fig, path)
-
-
-def render_summary(summary: dict[str, Any]) -> str:
-    lines = [
-        "# Data poisoning",
-        "",
-        summary["headline"] + ".",
-        "",
-        f"Training rows used per fit: {summary['sampled']['train_rows_used']:,} of "
-        f"{summary['sampled']['train_rows_available']:,} (every fraud, a random sample of "
-        f"legitimate rows); {summary['sampled']['seeds']} seeds per cell; model "
-        f"{summary['sampled']['model']}.",
-        "",
-    ]
-    for attack, table in summary["attacks"].items():
-        lines += [
-            f"## {attack}",
-            "",
-            "| level | labels changed | rows screened | PR-AUC undefended | "
-            "PR-AUC defended | recall undefended | recall defended |",
-            "| --- | --- | --- | --- | --- | --- | --- |",
-        ]
-        for level, cell in table.items():
-            u, d = cell["undefended"], cell["defended"]
-            lines.append(
-                f"| {level} | {cell['labels_changed']:,} | {cell['rows_screened']:,.0f} | "
-                f"{u['pr_auc']['mean']:.3f} ± {u['pr_auc']['std']:.3f} | "
-                f"{d['pr_auc']['mean']:.3f} ± {d['pr_auc']['std']:.3f} | "
-                f"{u['recall']['mean']:.3f} | {d['recall']['mean']:.3f} |"
-            )
-        lines.append("")
-    return "\n".join(lines)

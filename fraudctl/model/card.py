@@ -21,6 +21,12 @@ import numpy as np
 
 from fraudctl import emissions
 from fraudctl.config import Params, ProjectPaths
+from fraudctl.experiments.results import (
+    DriftHeadline,
+    FairnessHeadline,
+    PoisonHeadline,
+    read_headline,
+)
 from fraudctl.io import read_json, write_text
 from fraudctl.model.bootstrap import bootstrap_intervals, weighted_metrics
 from fraudctl.progress import Progress, quiet
@@ -69,7 +75,7 @@ def _optional(path: Path) -> Any:
 
 def build_card(params: Params, paths: ProjectPaths, progress: Progress = quiet) -> CardResult:
     from fraudctl.data.splits import load_schema, load_split
-    from fraudctl.model import bundle
+    from fraudctl.model import bundle, registry_record
 
     metrics = read_json(paths.metrics_file)
     trained = read_json(paths.train_report)
@@ -92,7 +98,7 @@ def build_card(params: Params, paths: ProjectPaths, progress: Progress = quiet) 
         params.card.confidence,
         params.base.seed,
     )
-    record = bundle.read_registry_record(paths.model_dir)
+    record = registry_record.read_registry_record(paths.model_dir)
     text = render(params, paths, model.metadata, metrics, trained, data, intervals, record)
     card_path = paths.reports_dir / CARD_FILE
     write_text(card_path, text)
@@ -223,32 +229,31 @@ def render(
 
 def _experiments(paths: ProjectPaths) -> list[str]:
     lines = ["## Fairness, robustness and drift", ""]
-    fairness = _optional(paths.experiment_dir("fairness") / "metrics.json")
+    fairness: FairnessHeadline | None = read_headline(paths, "fairness")
     if fairness:
-        verdict = "pass" if fairness["checks_passed"] else "FAIL"
+        verdict = "pass" if fairness.checks_passed else "FAIL"
         lines.append(
             f"- Fairness ({verdict}): equalized-odds difference "
-            f"{fairness['equalized_odds_difference']:.3f}, demographic-parity difference "
-            f"{fairness['demographic_parity_difference']:.3f}."
+            f"{fairness.equalized_odds_difference:.3f}, demographic-parity difference "
+            f"{fairness.demographic_parity_difference:.3f}."
         )
     else:
         lines.append("- Fairness: not run yet (`fraudctl experiment fairness`).")
-    poison = _optional(paths.experiment_dir("poison") / "metrics.json")
+    poison: PoisonHeadline | None = read_headline(paths, "poison")
     if poison:
         lines.append(
-            f"- Poisoning: the worst attack ({poison['worst_attack']} at "
-            f"{poison['worst_level']:g}) drops test PR-AUC by {poison['worst_pr_auc_drop']:.3f} "
-            f"from {poison['baseline_pr_auc']:.3f}; the defence recovers "
-            f"{poison['defence_recovered']:.3f}."
+            f"- Poisoning: the worst attack ({poison.worst_attack} at "
+            f"{poison.worst_level:g}) drops test PR-AUC by {poison.worst_pr_auc_drop:.3f} "
+            f"from {poison.baseline_pr_auc:.3f}; {poison.defence_phrase()}."
         )
     else:
         lines.append("- Poisoning: not run yet (`fraudctl experiment poison`).")
-    drift = _optional(paths.experiment_dir("drift") / "metrics.json")
+    drift: DriftHeadline | None = read_headline(paths, "drift")
     if drift:
-        verdict = "passes" if drift["gate_passed"] else "FAILS"
+        verdict = "passes" if drift.gate_passed else "FAILS"
         lines.append(
-            f"- Drift gate {verdict}: {drift['drifted_share']:.0%} of features drifted, "
-            f"prediction PSI {drift['prediction_psi']:.3f}."
+            f"- Drift gate {verdict}: {drift.drifted_share:.0%} of features drifted, "
+            f"prediction PSI {drift.prediction_psi:.3f}."
         )
     else:
         lines.append("- Drift: not run yet (`fraudctl experiment drift`).")

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from fraudctl.config import Params, ProjectPaths
+from fraudctl.experiments.results import read_headline
 from fraudctl.io import read_json
 
 
@@ -211,9 +212,9 @@ def experiment_outputs(paths: ProjectPaths) -> dict[str, dict[str, Any] | None]:
     poison_dir = paths.experiment_dir("poison")
     fairness_dir = paths.experiment_dir("fairness")
     drift_dir = paths.experiment_dir("drift")
-    poison = optional_json(poison_dir / "metrics.json")
-    fairness = optional_json(fairness_dir / "metrics.json")
-    drift = optional_json(drift_dir / "metrics.json")
+    poison = read_headline(paths, "poison")
+    fairness = read_headline(paths, "fairness")
+    drift = read_headline(paths, "drift")
     return {
         "poison": None
         if poison is None
