@@ -242,7 +242,7 @@ def log_to_training_run(
 ) -> None:
     """Metrics about the current model join the run that trained it."""
     from fraudctl import tracking
-    from fraudctl.model.bundle import read_registry_record
+    from fraudctl.model.registry_record import read_registry_record
 
     run_id = read_registry_record(paths.model_dir).get("run_id")
     if run_id:

@@ -343,7 +343,7 @@ def promote(
     from fraudctl.tracking import set_champion
 
     if model_version == "latest":
-        from fraudctl.model.bundle import read_registry_record
+        from fraudctl.model.registry_record import read_registry_record
 
         model_version = str(read_registry_record(paths.model_dir).get("version") or "")
         if not model_version:

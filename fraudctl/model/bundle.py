@@ -49,8 +49,6 @@ METADATA_FILE = "model.json"
 LIGHTGBM_FILE = payloads.LIGHTGBM.filename
 FORMAT_VERSION = 3
 # Run-specific facts beside the model (not inside: see the module docstring).
-REGISTRY_FILE = "registry.json"
-UNSTABLE_MLMODEL_KEYS = ("utc_time_created", "model_uuid", "run_id", "mlflow_version")
 
 
 @dataclass
@@ -176,100 +174,6 @@ class FraudModel:
     def require_trained_on(self, paths: Any, model_dir: Path) -> None:
         """Refuse to measure this model on features it was not trained on."""
         contracts.require_trained_on(self.contract, paths, model_dir)
-
-
-# --- writing ---------------------------------------------------------------------------
-
-
-def estimator_payload(estimator: Any, kind: str, directory: Path) -> str:
-    """Write the fitted estimator in a format that loads without running code; returns
-    the format's name (recorded in model.json)."""
-    from fraudctl.model import families  # noqa: F401 - registers each family's format
-
-    chosen = payloads.format_for(estimator, kind)
-    chosen.save(estimator, directory / chosen.filename)
-    return chosen.name
-
-
-def save_model(
-    path: Path,
-    transform: FeatureTransform,
-    estimator: Any,
-    metadata: dict[str, Any],
-    raw_example: pd.DataFrame,
-    requirements: list[str],
-    trained_on: list[contracts.FileDigest] | None = None,
-    magnitudes: dict[str, float] | None = None,
-) -> None:
-    """Write the MLflow model directory ``path`` (which must not exist yet).
-
-    ``raw_example`` holds a few raw rows in the training table's column order: the
-    contract's column order and the MLflow signature come from it.
-    """
-    import tempfile
-    import warnings
-
-    with tempfile.TemporaryDirectory(prefix="fraudctl-payload-") as scratch:
-        payload = Path(scratch) / PAYLOAD_DIR
-        payload.mkdir()
-        _write_json(payload / TRANSFORM_FILE, transform.to_dict())
-        chosen = estimator_payload(estimator, str(metadata["kind"]), payload)
-        _write_json(
-            payload / METADATA_FILE,
-            {"format": FORMAT_VERSION, "estimator_format": chosen, **metadata},
-        )
-        contracts.write_contract(
-            payload,
-            contracts.build_contract(
-                payload,
-                transform,
-                raw_example,
-                trained_on or [],
-                str(metadata.get("validation_fingerprint", "")),
-                magnitudes,
-            ),
-        )
-        model = load_payload(payload)
-        probabilities = model.predict_raw(raw_example)
-        with warnings.catch_warnings():
-            # Entity ids are integers on purpose; MLflow's hint about missing ints is noise.
-            warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer")
-            _save_pyfunc(path, payload, raw_example, probabilities, requirements)
-    _stabilise_mlmodel(path / "MLmodel")
-
-
-def _save_pyfunc(
-    path: Path,
-    payload: Path,
-    raw_example: pd.DataFrame,
-    probabilities: np.ndarray,
-    requirements: list[str],
-) -> None:
-    import mlflow.pyfunc
-    from mlflow.models import infer_signature
-
-    mlflow.pyfunc.save_model(
-        path=str(path),
-        loader_module=LOADER_MODULE,
-        data_path=str(payload),
-        signature=infer_signature(raw_example, probabilities),
-        input_example=raw_example,
-        pip_requirements=requirements,
-    )
-
-
-def _write_json(path: Path, payload: Any) -> None:
-    path.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-
-
-def _stabilise_mlmodel(mlmodel: Path) -> None:
-    """Drop the creation time and random ids MLflow writes, so equal models hash equal."""
-    import yaml
-
-    spec = yaml.safe_load(mlmodel.read_text(encoding="utf-8"))
-    for key in UNSTABLE_MLMODEL_KEYS:
-        spec.pop(key, None)
-    mlmodel.write_text(yaml.safe_dump(spec, sort_keys=True), encoding="utf-8")
 
 
 # --- reading ---------------------------------------------------------------------------
@@ -422,40 +326,3 @@ def _load_estimator(payload: Path) -> Any:
     if not path.exists():
         raise ArtifactError(f"{path}: missing from the model directory")
     return chosen.load(path)
-
-
-def registry_record_path(model_dir: Path) -> Path:
-    return Path(model_dir).parent / REGISTRY_FILE
-
-
-def _model_digest(model_dir: Path) -> str | None:
-    """The SHA-256 of the model's contract, which holds every payload file's digest."""
-    try:
-        return contracts.file_sha256(payload_dir(model_dir) / contracts.CONTRACT_FILE)
-    except (OSError, ArtifactError):
-        return None
-
-
-def registry_record(
-    model_dir: Path, run_id: str, version: str, registered_model: str
-) -> dict[str, Any]:
-    """What `fraudctl train` records beside the model it wrote: its run and version."""
-    return {
-        "run_id": run_id,
-        "version": version,
-        "registered_model": registered_model,
-        "model_sha256": _model_digest(model_dir),
-    }
-
-
-def read_registry_record(model_dir: Path) -> dict[str, Any]:
-    """Run id and registry version of the `fraudctl train` that wrote ``model_dir``; empty
-    when the record is missing or describes another model (a run killed between renames)."""
-    path = registry_record_path(model_dir)
-    try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    if not isinstance(record, dict) or record.get("model_sha256") != _model_digest(model_dir):
-        return {}
-    return record

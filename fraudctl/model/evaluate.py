@@ -15,7 +15,7 @@ from fraudctl import tracking
 from fraudctl.config import Params, ProjectPaths
 from fraudctl.data.splits import load_schema, load_split
 from fraudctl.io import atomic_path, relocated, staged_copy, write_with
-from fraudctl.model import bundle
+from fraudctl.model import bundle, registry_record
 from fraudctl.model import metrics as m
 from fraudctl.model.fitting import split_metrics
 from fraudctl.model.plots import save_confusion_plot, save_line_plot
@@ -150,7 +150,7 @@ def evaluate(params: Params, paths: ProjectPaths, progress: Progress = quiet) ->
 
     progress("logging to MLflow")
     # Test metrics join the training run that made the model (its name stays train-...).
-    training_run = bundle.read_registry_record(paths.model_dir).get("run_id")
+    training_run = registry_record.read_registry_record(paths.model_dir).get("run_id")
     with tracking.run(
         params.tracking,
         params.tracking.experiment,

@@ -21,7 +21,7 @@ from fraudctl.errors import ConfigError
 from fraudctl.faults import crash_point
 from fraudctl.features.transform import FeatureTransform
 from fraudctl.io import atomic_directory, atomic_path, json_text, release_arrow_memory
-from fraudctl.model import bundle
+from fraudctl.model import registry_record, saving
 from fraudctl.model.contract import TRAINED_SPLITS, digest_features
 from fraudctl.model.estimators import library_requirements
 from fraudctl.model.fitting import (
@@ -282,12 +282,12 @@ def record(
         # is registered. The record names the model's contract digest, so a crash between
         # two renames leaves a record that readers see is not this model's (not a wrong one).
         with (
-            atomic_path(bundle.registry_record_path(paths.model_dir)) as record_tmp,
+            atomic_path(registry_record.registry_record_path(paths.model_dir)) as record_tmp,
             atomic_path(paths.train_report) as report_tmp,
         ):
             report_tmp.write_text(json_text(report), encoding="utf-8")
             with atomic_directory(paths.model_dir) as staging:
-                bundle.save_model(
+                saving.save_model(
                     staging,
                     transform,
                     estimator,
@@ -306,7 +306,7 @@ def record(
                 crash_point("train:after-register")
                 record_tmp.write_text(
                     json_text(
-                        bundle.registry_record(
+                        registry_record.registry_record(
                             staging, run_id, version, params.tracking.registered_model
                         )
                     ),

@@ -175,7 +175,8 @@ def load_predictor(
     have been loaded by `fraudctl features materialize`.
     """
     limit_math_threads()
-    from fraudctl.model.bundle import load_model, read_registry_record
+    from fraudctl.model.bundle import load_model
+    from fraudctl.model.registry_record import read_registry_record
 
     alias = registry_version = registered_name = None
     if model.startswith("models:/"):

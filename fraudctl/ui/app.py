@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 import streamlit as st
 
 from fraudctl.config import ProjectPaths, load_params
-from fraudctl.ui import data
+from fraudctl.ui import charts, data
 
 PAGES = ("Model", "Score a transaction", "Experiments", "Registry", "Model card")
 ROOT = Path(os.environ.get("FRAUDCTL_UI_ROOT", "."))
@@ -268,33 +267,6 @@ def rank_scores(kind: str) -> bool:
     )
 
 
-def attack_chart(frame: pd.DataFrame) -> Any:
-    """PR-AUC against attack level, the y axis fitted to the data (an effect of 0.02 on a
-    0-0.8 axis was invisible), undefended and defended in clearly different colours."""
-    import altair as alt
-
-    long = frame.melt(
-        id_vars="level",
-        value_vars=["undefended_pr_auc", "defended_pr_auc"],
-        var_name="model",
-        value_name="test PR-AUC",
-    )
-    long["model"] = long["model"].str.removesuffix("_pr_auc")
-    return (
-        alt.Chart(long)
-        .mark_line(point=True)
-        .encode(
-            x=alt.X("level:Q", title="attack level"),
-            y=alt.Y("test PR-AUC:Q", scale=alt.Scale(zero=False)),
-            color=alt.Color(
-                "model:N",
-                scale=alt.Scale(domain=["undefended", "defended"], range=["#d62728", "#1f77b4"]),
-            ),
-        )
-        .properties(height=320)
-    )
-
-
 def page_experiments() -> None:
     st.header("Experiments")
     outputs = data.experiment_outputs(paths)
@@ -304,31 +276,25 @@ def page_experiments() -> None:
         empty("The poisoning experiment", "fraudctl experiment poison")
     else:
         head = poison["headline"]
-        recovered = head["defence_recovered"]
-        defence = (
-            f"the defence recovers {recovered:.3f} of it"
-            if recovered >= 0
-            else f"the defence costs a further {-recovered:.3f} instead of recovering any"
-        )
         st.write(
-            f"Worst attack: **{head['worst_attack']}** at {head['worst_level']:g} drops test "
-            f"PR-AUC by {head['worst_pr_auc_drop']:.3f} (from {head['baseline_pr_auc']:.3f}); "
-            f"{defence}."
+            f"Worst attack: **{head.worst_attack}** at {head.worst_level:g} drops test "
+            f"PR-AUC by {head.worst_pr_auc_drop:.3f} (from {head.baseline_pr_auc:.3f}); "
+            f"{head.defence_phrase()}."
         )
         for attack, frame in poison["curves"].items():
             st.caption(f"{attack}: test PR-AUC by attack level")
-            st.altair_chart(attack_chart(frame), use_container_width=True)
+            st.altair_chart(charts.attack_chart(frame), use_container_width=True)
     st.subheader("Fairness")
     fairness = outputs["fairness"]
     if fairness is None:
         empty("The fairness experiment", "fraudctl experiment fairness")
     else:
         head = fairness["headline"]
-        mark = "passed" if head["checks_passed"] else "FAILED"
+        mark = "passed" if head.checks_passed else "FAILED"
         st.write(
             f"Checks **{mark}**: equalized-odds difference "
-            f"{head['equalized_odds_difference']:.3f}, demographic-parity difference "
-            f"{head['demographic_parity_difference']:.3f}."
+            f"{head.equalized_odds_difference:.3f}, demographic-parity difference "
+            f"{head.demographic_parity_difference:.3f}."
         )
         if fairness["by_group"] is not None:
             st.dataframe(fairness["by_group"], hide_index=True)
@@ -338,10 +304,10 @@ def page_experiments() -> None:
         empty("The drift experiment", "fraudctl experiment drift")
     else:
         head = drift["headline"]
-        gate = "passes" if head["gate_passed"] else "FAILS"
+        gate = "passes" if head.gate_passed else "FAILS"
         st.write(
-            f"The gate **{gate}**: {head['drifted_share']:.0%} of features drifted, "
-            f"prediction PSI {head['prediction_psi']:.3f}."
+            f"The gate **{gate}**: {head.drifted_share:.0%} of features drifted, "
+            f"prediction PSI {head.prediction_psi:.3f}."
         )
         if drift["features"] is not None:
             st.dataframe(

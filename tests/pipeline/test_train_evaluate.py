@@ -70,7 +70,8 @@ def test_train_evaluate_end_to_end(project, runner, registry_name):
 def test_saved_model_loads_with_mlflow_pyfunc(project, runner, registry_name):
     import mlflow.pyfunc
 
-    from fraudctl.model.bundle import load_model, read_registry_record
+    from fraudctl.model.bundle import load_model
+    from fraudctl.model.registry_record import read_registry_record
 
     assert invoke(runner, "data").exit_code == 0
     assert invoke(runner, "features", "build").exit_code == 0

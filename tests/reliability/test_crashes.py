@@ -42,7 +42,8 @@ def test_a_killed_train_leaves_the_old_or_the_new_model(project, registry_name):
     """One project, killed at each step in turn (each kill trains other params)."""
     from mlflow import MlflowClient
 
-    from fraudctl.model.bundle import load_model, read_registry_record
+    from fraudctl.model.bundle import load_model
+    from fraudctl.model.registry_record import read_registry_record
 
     for command in (["data"], ["features", "build"], ["train"]):
         assert _run(project, *command).returncode == 0
