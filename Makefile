@@ -8,13 +8,16 @@ export MPLBACKEND := Agg
 
 .PHONY: install repro test test-fast lint bench bench-feast docs lock clean
 
+# setuptools' notice that an editable install reads the working tree is what we want here:
+# it is silenced (PYTHONWARNINGS reaches the build backend).
 # pip prints one line per package it collects: a cold install (no pip cache) takes a few
 # minutes (README: Install), and it should never look stuck.
 $(VENV)/.installed: pyproject.toml requirements.lock
 	@echo "installing fraudctl with all extras into $(VENV) (a cold install takes a few minutes)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --progress-bar off -c requirements.lock -e ".[all,dev]"
+	PYTHONWARNINGS="ignore:Editable installation" \
+	  $(BIN)/python -m pip install --progress-bar off -c requirements.lock -e ".[all,dev]"
 	touch $@
 
 # Refresh the locked versions: resolve fraudctl[all,dev] afresh in a scratch venv, then
