@@ -187,6 +187,17 @@ def serve(
             show_envvar=True,
         ),
     ] = False,
+    canary: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="Share of single transactions the challenger decides (a canary), sticky by "
+            "customer or transaction id; 0: off.",
+            envvar="FRAUDCTL_CANARY",
+            show_envvar=True,
+        ),
+    ] = 0.0,
     batch_threads: Annotated[
         int,
         typer.Option(
@@ -217,6 +228,7 @@ def serve(
         "max_batch_size": max_batch_size,
         "poll_seconds": poll_seconds,
         "shadow": shadow,
+        "canary": canary,
         "batch_threads": batch_threads,
         "log_level": log_level,
     }

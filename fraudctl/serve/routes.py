@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from fraudctl.serve.canary import decide, routed
 from fraudctl.serve.columnar import (
     ARROW_STREAM,
     ColumnarError,
@@ -75,14 +76,22 @@ async def predict(request: Request, state: State) -> Response:
     answered = None if tx_id is None else store.recall(str(tx_id))  # type: ignore[union-attr]
     if answered is not None:
         # Posted again (a client retry): the first answer, and the history is not
-        # recorded twice. Idempotent by transaction id.
+        # recorded twice. Idempotent by transaction id, and by model: the key routes the
+        # replay where it routed the first answer.
         probability = answered
+        model = routed(model, state.canary, row, state.settings.canary)
     else:
         matrix = model_inputs(model, [row], record)
-        scores = model.probabilities(matrix)
-        if state.shadow is not None:
-            state.shadow.submit(matrix, scores, model.threshold)
-        probability = float(scores[0])
+        canary = state.canary
+        if canary is None:
+            scores = model.probabilities(matrix)
+            probability = float(scores[0])
+        else:
+            decision, scores = decide(
+                model, canary, matrix, row, state.settings.canary, state.metrics, state.logger
+            )
+            model, probability = decision.model, decision.probability
+        state.shadow_submit(matrix, scores, model.threshold)
         if tx_id is not None:
             store.remember(str(tx_id), probability)  # type: ignore[union-attr]
     fraud = probability >= model.threshold
@@ -171,8 +180,7 @@ def add_routes(app: FastAPI) -> None:
         # Scoring a large batch takes tens of milliseconds without the GIL: off the event loop,
         # single-row requests keep flowing meanwhile.
         probabilities = await asyncio.to_thread(model.probabilities, matrix)
-        if state.shadow is not None:
-            state.shadow.submit(matrix, probabilities, model.threshold)
+        state.shadow_submit(matrix, probabilities, model.threshold)
         flagged = probabilities >= model.threshold
         n_flagged = int(flagged.sum())
         state.metrics.batch_size.observe(len(probabilities))
@@ -226,9 +234,14 @@ def add_routes(app: FastAPI) -> None:
 
     @app.get("/model", tags=["model"])
     async def model_info(state: State) -> Response:
-        """Name, version, alias, validation metrics, threshold and feature list."""
+        """Name, version, alias, validation metrics, threshold and feature list; with a
+        canary running, which challenger version decides what share of transactions."""
         model, _ = state.ready()
-        return json_response(model.describe())
+        described = model.describe()
+        canary = state.canary
+        if canary is not None:
+            described["canary"] = {"version": canary.version, "share": state.settings.canary}
+        return json_response(described)
 
     @app.put("/model/threshold", tags=["model"])
     async def set_threshold(

@@ -33,6 +33,9 @@ class ServeSettings(BaseSettings):
     # Also load the `challenger` alias of a followed model and score every request with it
     # off the request path (fraudctl_shadow_* metrics; `fraudctl shadow-report`).
     shadow: bool = False
+    # Share of single transactions the challenger decides (a canary release), routed by a
+    # hash of the customer (or transaction) id: 0 turns it off (fraudctl.serve.canary).
+    canary: Annotated[float, Field(ge=0.0, le=1.0)] = 0.0
     # Threads that score one large batch (the compiled forest splits its rows; a single row
     # always takes one): 0 shares the cores this process may use among the workers.
     batch_threads: Annotated[int, Field(ge=0, le=64)] = 0

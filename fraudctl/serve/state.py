@@ -57,11 +57,25 @@ class ServiceState:
         self._active: tuple[Predictor, ApiSchemas] | None = None
         self.load_error: str | None = None
         self.following = RegistryAlias.parse(settings.model)
+        # The challenger is loaded for shadow scoring, for a canary, or for both.
         self.shadow = (
             Shadow(metrics, logger)
-            if settings.shadow and self.following is not None and settings.poll_seconds > 0
+            if (settings.shadow or settings.canary > 0)
+            and self.following is not None
+            and settings.poll_seconds > 0
             else None
         )
+
+    @property
+    def canary(self) -> Predictor | None:
+        """The challenger, when a canary share is set and it is loaded."""
+        if self.shadow is None or self.settings.canary <= 0:
+            return None
+        return self.shadow.challenger
+
+    def shadow_submit(self, matrix: Any, scores: Any, threshold: float) -> None:
+        if self.shadow is not None and self.settings.shadow:
+            self.shadow.submit(matrix, scores, threshold)
 
     @property
     def predictor(self) -> Predictor | None:

@@ -27,6 +27,8 @@ ASGIApp = Callable[
 LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.003, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 PROBABILITY_BUCKETS = (0.001, 0.01, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9, 0.99)
 BATCH_BUCKETS = (1, 10, 100, 500, 1000, 2500, 5000, 10000)
+# one transaction through one model: tens of microseconds (compiled trees) to milliseconds
+SCORING_BUCKETS = (0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1)
 
 
 LARGE_DIFFERENCE = 0.1
@@ -142,9 +144,40 @@ class Metrics:
             registry=owned,
             multiprocess_mode="max",
         )
+        # Canary releases (FRAUDCTL_CANARY): single transactions by the model that answered.
+        self.variant_predictions = Counter(
+            "fraudctl_variant_predictions_total",
+            "Single transactions answered with a canary running, by variant (champion or "
+            "canary), model version and decision.",
+            ["variant", "version", "decision"],
+            registry=owned,
+        )
+        self.variant_seconds = Histogram(
+            "fraudctl_variant_scoring_seconds",
+            "Time to score one transaction, by variant (model time, not HTTP time).",
+            ["variant"],
+            buckets=SCORING_BUCKETS,
+            registry=owned,
+        )
+        self.canary_decisions = Counter(
+            "fraudctl_canary_decisions_total",
+            "Canary transactions, by whether the champion would have decided the same.",
+            ["agreement"],
+            registry=owned,
+        )
+        self.canary_errors = Counter(
+            "fraudctl_canary_errors_total",
+            "Canary transactions the challenger failed to score (the champion answered).",
+            registry=owned,
+        )
         # Pre-create the decision series so rate() works from the first scrape.
         self.fraud_count = self.predictions.labels("fraud")
         self.legit_count = self.predictions.labels("legit")
+
+    def record_variant(self, variant: str, version: str, fraud: bool, seconds: float) -> None:
+        """Count one canary-routed answer and how long its model took."""
+        self.variant_predictions.labels(variant, version, "fraud" if fraud else "legit").inc()
+        self.variant_seconds.labels(variant).observe(seconds)
 
     def record_scores(self, probabilities: Any, flagged: int) -> None:
         """Count decisions and observe probabilities for one request's scores."""

@@ -171,7 +171,7 @@ def test_promtool_checks_and_unit_tests_the_rules():
         ["promtool", "check", "rules", str(rules / "alerts.yml")], capture_output=True, text=True
     )
     assert check.returncode == 0, check.stdout + check.stderr
-    assert "7 rules found" in check.stdout + check.stderr
+    assert "11 rules found" in check.stdout + check.stderr
     tests = subprocess.run(
         ["promtool", "test", "rules", "alerts_test.yml"], cwd=rules, capture_output=True, text=True
     )

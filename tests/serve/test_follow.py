@@ -171,6 +171,52 @@ def test_shadow_challenger_scores_live_traffic_off_the_request_path(
     assert summary.agreement < 1.0 and summary.mean_abs_difference == pytest.approx(0.0, abs=1e-12)
 
 
+def test_a_canary_lets_the_challenger_decide_for_a_sticky_share_of_transactions(
+    registry, mlflow_store, monkeypatch, test_rows
+):
+    from fraudctl.serve.app import create_app
+    from fraudctl.serve.canary import in_canary, routing_key
+    from fraudctl.serve.settings import ServeSettings
+
+    client, name = registry
+    client.set_registered_model_alias(name, "challenger", "2")
+    # The challenger flags everything: its answers are told apart by decision and version.
+    client.set_model_version_tag(name, "2", THRESHOLD_TAG, "0.0")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_store)
+    settings = ServeSettings(model=f"models:/{name}@champion", poll_seconds=0.2, canary=0.3)
+    rows = [transaction(test_rows, i) for i in range(200)]  # no ids: routed by content
+    with TestClient(create_app(settings)) as app:
+        wait_ready(app)
+        _eventually(lambda: app.get("/model").json().get("canary", {}).get("version") == "2")
+        answers = [app.post("/predict", json=row).json() for row in rows]
+        again = [app.post("/predict", json=row).json() for row in rows[:50]]
+        batch = app.post("/predict/batch", json={"transactions": rows[:20]}).json()
+        metrics = app.get("/metrics").text
+    versions = [a["model_version"] for a in answers]
+    expected = [in_canary(routing_key(r, []), 0.3) for r in rows]
+    assert versions == ["2" if canary else "1" for canary in expected]
+    assert 0.2 < versions.count("2") / len(rows) < 0.4  # the share, by hash
+    assert all(a["fraud"] and a["threshold"] == 0.0 for a in answers if a["model_version"] == "2")
+    # Sticky: the same transaction meets the same model every time.
+    assert [a["model_version"] for a in again] == versions[:50]
+    assert batch["model_version"] == "1"  # batches stay with the champion
+    canary_count = versions.count("2") + versions[:50].count("2")
+    assert (
+        f'fraudctl_variant_predictions_total{{decision="fraud",variant="canary",version="2"}} {canary_count:.1f}'
+        in metrics
+    )
+    champion_flags = sum(1 for a in answers + again if a["model_version"] == "1" and a["fraud"])
+    disagree = _metric_text(metrics, 'fraudctl_canary_decisions_total{agreement="disagree"}')
+    assert disagree > 0 and disagree + champion_flags >= disagree
+
+
+def _metric_text(text: str, line_start: str) -> float:
+    for line in text.splitlines():
+        if line.startswith(line_start):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
 def test_shadow_report_reads_a_running_service(registry, mlflow_store, test_rows):
     from tests.serve.test_server_process import cli_env, http, serving
 
