@@ -43,6 +43,11 @@ features_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(features_app, name="features")
+release_app = typer.Typer(
+    help="Blue-green releases on Kubernetes (k8s/blue-green/): status, switch, rollback.",
+    no_args_is_help=True,
+)
+app.add_typer(release_app, name="release")
 
 console = Console()
 err_console = Console(stderr=True)
