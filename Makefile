@@ -6,7 +6,7 @@ BIN := $(abspath $(VENV))/bin
 export PATH := $(BIN):$(PATH)
 export MPLBACKEND := Agg
 
-.PHONY: install repro test test-fast lint bench bench-feast docs lock clean
+.PHONY: install repro test test-fast lint bench bench-load bench-feast docs lock clean
 
 # setuptools' notice that an editable install reads the working tree is what we want here:
 # it is silenced (PYTHONWARNINGS reaches the build backend).
@@ -55,6 +55,10 @@ docs: install
 
 bench: install
 	$(BIN)/python -m benchmarks.pipeline
+
+# Locust's traffic mix and wrk against one local server, 60 s each (benchmarks/load.py).
+bench-load: install
+	$(BIN)/python -m benchmarks.load
 
 # Feast pins its own versions of shared libraries: it gets a virtualenv of its own, with
 # fraudctl's online store beside it (benchmarks/feature_store.py).
