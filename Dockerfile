@@ -15,9 +15,11 @@ RUN apt-get update \
 
 FROM base AS build
 WORKDIR /src
+# The locked versions the tests passed with (requirements.lock) constrain the image too.
 COPY docker/requirements-serve.txt /src/docker/
+COPY requirements.lock /src/
 RUN python -m venv /opt/venv \
-    && /opt/venv/bin/pip install -r docker/requirements-serve.txt
+    && /opt/venv/bin/pip install -c requirements.lock -r docker/requirements-serve.txt
 COPY pyproject.toml README.md /src/
 COPY fraudctl /src/fraudctl
 RUN /opt/venv/bin/pip install --no-deps /src

@@ -6,7 +6,7 @@ BIN := $(abspath $(VENV))/bin
 export PATH := $(BIN):$(PATH)
 export MPLBACKEND := Agg
 
-.PHONY: install repro test test-fast lint bench bench-load bench-feast docs lock clean
+.PHONY: install repro test test-fast lint bench bench-load bench-feast docs lock scan audit sbom clean
 
 # setuptools' notice that an editable install reads the working tree is what we want here:
 # it is silenced (PYTHONWARNINGS reaches the build backend).
@@ -41,8 +41,9 @@ lint: install
 	ruff check .
 	ruff format --check fraudctl tests benchmarks
 
-# pytest exits 5 when it collected nothing: that is a failure here, not a pass.
-test: lint
+# pytest exits 5 when it collected nothing: that is a failure here, not a pass. The scan
+# tests use checkov (its own virtualenv) and the serving image's SBOM (make sbom).
+test: lint $(CHECKOV_VENV)/.installed sbom
 	$(BIN)/python -m pytest; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$status
 
@@ -73,4 +74,50 @@ bench-feast: $(FEAST_VENV)/.installed
 	$(FEAST_VENV)/bin/python -m benchmarks.feature_store
 
 clean:
-	rm -rf $(VENV) $(FEAST_VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(FEAST_VENV) $(CHECKOV_VENV) $(AUDIT_VENV) $(SBOM_VENV) build .pytest_cache .ruff_cache
+
+# Supply-chain and code scans (README: Security scans). checkov pins its own versions of
+# libraries pip-audit and the SBOM tool also use: each side gets a virtualenv of its own.
+CHECKOV_VENV := .venv-checkov
+$(CHECKOV_VENV)/.installed:
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet "checkov>=3.2,<4"
+	touch $@
+
+AUDIT_VENV := .venv-audit
+$(AUDIT_VENV)/.installed:
+	$(PYTHON) -m venv $(AUDIT_VENV)
+	$(AUDIT_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(AUDIT_VENV)/bin/python -m pip install --quiet "pip-audit>=2.7" "cyclonedx-bom>=5"
+	touch $@
+
+# bandit on the package (medium or high severity fails; each suppression is justified
+# inline) and checkov on the Dockerfiles, manifests, Terraform and workflows
+# (deploy/checkov.yaml lists each skipped check and why), then the SBOM.
+scan: install $(CHECKOV_VENV)/.installed sbom
+	$(BIN)/bandit --quiet --recursive fraudctl --severity-level medium
+	$(CHECKOV_VENV)/bin/checkov --config-file deploy/checkov.yaml
+	$(CHECKOV_VENV)/bin/checkov --compact --quiet --skip-download --framework dockerfile \
+	  --file Dockerfile
+
+# Known vulnerabilities of the locked versions, from PyPI's advisory data. It needs
+# pypi.org's JSON API, which package mirrors do not serve: --strict fails rather than
+# report a clean audit of nothing (the GitHub workflow runs it).
+audit: $(AUDIT_VENV)/.installed
+	$(AUDIT_VENV)/bin/pip-audit --strict --disable-pip --no-deps \
+	  --requirement requirements.lock --progress-spinner off
+
+# The serving image's software bill of materials: docker/requirements-serve.txt resolved
+# against requirements.lock (as the Dockerfile installs it), in CycloneDX JSON.
+SBOM_VENV := .venv-serve-sbom
+build/sbom/serve.cdx.json: docker/requirements-serve.txt requirements.lock $(AUDIT_VENV)/.installed
+	rm -rf $(SBOM_VENV)
+	$(PYTHON) -m venv $(SBOM_VENV)
+	$(SBOM_VENV)/bin/python -m pip install --quiet -c requirements.lock -r docker/requirements-serve.txt
+	mkdir -p build/sbom
+	$(AUDIT_VENV)/bin/cyclonedx-py environment $(SBOM_VENV)/bin/python --output-format JSON \
+	  --output-file $@.tmp && mv $@.tmp $@
+	@echo "SBOM: $@"
+
+sbom: build/sbom/serve.cdx.json

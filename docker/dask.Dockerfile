@@ -20,3 +20,6 @@ RUN groupadd --gid 10001 app && useradd --uid 10001 --gid app --no-create-home -
 ENV PATH=/opt/venv/bin:$PATH
 USER 10001:10001
 WORKDIR /work/project
+# One image, three roles (scheduler, worker, pipeline job): the Kubernetes probes in
+# k8s/dask/ check each role its own way, so the image declares no check of its own.
+HEALTHCHECK NONE

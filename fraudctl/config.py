@@ -716,7 +716,8 @@ def load_params(path: Path | str = DEFAULT_PARAMS_FILE) -> Params:
             return Params()
         raise ConfigError(f"{path}: params file not found")
     try:
-        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)
+        # _UniqueKeyLoader is a yaml.SafeLoader with a repeated-key check: bandit's B506
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)  # nosec B506
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: not UTF-8 text") from None
     except yaml.YAMLError as exc:

