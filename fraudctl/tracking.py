@@ -38,7 +38,15 @@ def _mlflow(params: TrackingParams) -> Any:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     uri = tracking_uri(params)
     check_store(uri)
+    user_setting = os.environ.get("MLFLOW_TRACKING_URI")
     mlflow.set_tracking_uri(uri)
+    # MLflow exports the URI to the environment (for child processes). Left there, it would
+    # read as the user's override for the next params file this process opens: the loop's
+    # benchmark, for one, keeps a store per policy.
+    if user_setting is None:
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
+    else:
+        os.environ["MLFLOW_TRACKING_URI"] = user_setting
     return mlflow
 
 
@@ -353,8 +361,9 @@ def _decide_promotion(
     )
 
 
-def set_champion(params: TrackingParams, version: str) -> str | None:
-    """Point ``champion`` at ``version`` by hand; returns the previous champion's version."""
+def set_champion(params: TrackingParams, version: str, reason: str = "") -> str | None:
+    """Point ``champion`` at ``version`` (by hand, or the continuous-training loop with its
+    ``reason``); returns the previous champion's version."""
     from mlflow.exceptions import MlflowException
 
     client = _client(params)
@@ -368,5 +377,7 @@ def set_champion(params: TrackingParams, version: str) -> str | None:
     previous = _alias_version(client, name, CHAMPION)
     client.set_registered_model_alias(name, CHAMPION, version)
     was = "none" if previous is None else f"v{previous.version}"
-    _note_promotion(client, name, version, True, f"promoted by hand (champion was {was})")
+    _note_promotion(
+        client, name, version, True, f"{reason or 'promoted by hand'} (champion was {was})"
+    )
     return None if previous is None else str(previous.version)
