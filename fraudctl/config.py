@@ -540,6 +540,33 @@ class ExperimentsParams(_Section):
     drift: DriftParams = DriftParams()
 
 
+class ContinuousParams(_Section):
+    """Continuous training over a simulated day-by-day feed (``fraudctl simulate``,
+    ``fraudctl cycle``, dags/): the world, the labels' delay and the retraining policy."""
+
+    workspace: str = "loop"  # the feed, the labels, the scores, the decisions, the models
+    days: Annotated[int, Field(ge=2, le=3650)] = 60
+    start: str = "2026-06-01"
+    n_customers: Annotated[int, Field(ge=10)] = 600
+    n_terminals: Annotated[int, Field(ge=10)] = 1200
+    label_delay_days: Annotated[int, Field(ge=0, le=90)] = 7
+    # the world changes on change_day: a new fraud pattern, or amounts shifting
+    change_day: Annotated[int, Field(ge=0)] = 30
+    change: Literal["card_testing", "terminal_wave", "none"] = "card_testing"
+    amount_shift: Annotated[float, Field(gt=0.0, le=100.0)] = 1.0
+    # frozen: never retrain; schedule: every retrain_every_days; triggered: when the drift
+    # gate fails or labelled card precision@100 falls below min_card_precision
+    policy: Literal["frozen", "schedule", "triggered"] = "triggered"
+    retrain_every_days: Annotated[int, Field(ge=1)] = 7
+    min_card_precision: Annotated[float, Field(ge=0.0, le=1.0)] = 0.3
+    window_days: Annotated[int, Field(ge=7)] = 28
+    compare_days: Annotated[int, Field(ge=1)] = 7
+    # the challenger must win by this much; a negative margin takes the newest model unless
+    # it is that much worse (a forced refresh)
+    promote_margin: Annotated[float, Field(ge=-1.0, le=1.0)] = 0.01
+    card_k: Annotated[int, Field(ge=1)] = 100
+
+
 class Params(_Section):
     base: BaseParams = BaseParams()
     data: DataParams = DataParams()
@@ -555,6 +582,7 @@ class Params(_Section):
     evaluate: EvaluateParams = EvaluateParams()
     tracking: TrackingParams = TrackingParams()
     experiments: ExperimentsParams = ExperimentsParams()
+    continuous: ContinuousParams = ContinuousParams()
 
     @model_validator(mode="after")
     def _feature_entities_are_declared(self) -> Params:

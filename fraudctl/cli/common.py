@@ -48,6 +48,11 @@ release_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(release_app, name="release")
+cycle_app = typer.Typer(
+    help="Continuous training, one simulated day at a time (docs: Continuous training).",
+    no_args_is_help=True,
+)
+app.add_typer(cycle_app, name="cycle")
 
 console = Console()
 err_console = Console(stderr=True)

@@ -1,0 +1,111 @@
+"""Continuous training: ``simulate`` the world a day at a time, and ``cycle`` its steps."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from fraudctl.cli.common import ParamsOption, app, console, cycle_app, load_project, user_errors
+from fraudctl.config import DEFAULT_PARAMS_FILE
+
+Day = Annotated[int | None, typer.Option(min=0, help="The simulated day (0 is continuous.start).")]
+Date = Annotated[
+    str | None,
+    typer.Option(help="The day as a date, YYYY-MM-DD (what a scheduler passes: Airflow's ds)."),
+]
+
+
+def _day(world, day: int | None, date: str | None) -> int:  # type: ignore[no-untyped-def]
+    """The day index from --day or --date (exactly one)."""
+    import datetime as dt
+
+    if (day is None) == (date is None):
+        raise typer.BadParameter("give --day N or --date YYYY-MM-DD")
+    if date is not None:
+        try:
+            day = world.day_of(dt.date.fromisoformat(date))
+        except ValueError:
+            raise typer.BadParameter(f"--date {date!r}: expected YYYY-MM-DD") from None
+    world.check_day(day)
+    return day
+
+
+STEP_ORDER = ("score", "monitor", "drift", "decide", "retrain", "compare")
+
+
+@app.command()
+@user_errors
+def simulate(
+    params_file: ParamsOption = DEFAULT_PARAMS_FILE,
+    day: Annotated[int | None, typer.Option(min=0, help="Publish this one day.")] = None,
+    date: Date = None,
+    days: Annotated[
+        int | None, typer.Option(min=1, help="Publish days 0 to N-1 (a warm start).")
+    ] = None,
+) -> None:
+    """Publish simulated days: transactions, and the labels released that day.
+
+    Writes continuous.workspace/log/YYYY-MM-DD.parquet (no label column) and
+    labels/YYYY-MM-DD.parquet for the day label_delay_days earlier; deterministic by
+    base.seed, with the change of continuous.change from continuous.change_day."""
+    params, _ = load_project(params_file)
+    from fraudctl.loop.world import World
+
+    world = World(params.continuous, params.base.seed)
+    if days is not None:
+        if day is not None or date is not None:
+            raise typer.BadParameter("give --days N, or one --day/--date")
+        world.check_day(days - 1)
+        chosen = list(range(days))
+    else:
+        chosen = [_day(world, day, date)]
+    for current in chosen:
+        log, labels = world.write_day(current)
+        released = f"; labels of {labels.stem}" if labels else ""
+        console.print(f"day {current} ({world.date(current)}): {log}{released}")
+
+
+def _run_step(step: str, day: int | None, date: str | None, params_file) -> None:  # type: ignore[no-untyped-def]
+    params, _ = load_project(params_file)
+    from fraudctl.loop.cycle import Loop, run_step
+
+    loop = Loop(params)
+    day = _day(loop.world, day, date)
+    result = run_step(loop, step, day)
+    if isinstance(result, dict):
+        console.print(f"day {day} {step}: {result['outcome']}: {result['reason']}")
+    else:
+        console.print(f"day {day} {step}: {len(result)} labelled days in {loop.monitoring_file}")
+
+
+def _step_command(step: str, summary: str) -> None:
+    @user_errors
+    def command(
+        day: Day = None, date: Date = None, params_file: ParamsOption = DEFAULT_PARAMS_FILE
+    ) -> None:
+        _run_step(step, day, date, params_file)
+
+    command.__doc__ = summary
+    cycle_app.command(step)(command)
+
+
+for _step, _summary in (
+    ("score", "Score the day's transactions with the registry's champion."),
+    ("monitor", "Labelled performance of every scored day whose labels are out."),
+    ("drift", "The drift gate: the day against the last training window."),
+    ("decide", "Retrain today or not, and why (continuous.policy)."),
+    ("retrain", "Train a challenger on the rolling window, if today's decision says so."),
+    ("compare", "Challenger against champion on the same labelled days; promote the winner."),
+):
+    _step_command(_step, _summary)
+
+
+@cycle_app.command("run")
+@user_errors
+def cycle_run(
+    day: Day = None, date: Date = None, params_file: ParamsOption = DEFAULT_PARAMS_FILE
+) -> None:
+    """Every step of one day, in order (what the Airflow DAG runs as separate tasks)."""
+    for step in STEP_ORDER:
+        _run_step(step, day, date, params_file)
