@@ -6,7 +6,7 @@ BIN := $(abspath $(VENV))/bin
 export PATH := $(BIN):$(PATH)
 export MPLBACKEND := Agg
 
-.PHONY: install repro test test-fast lint bench bench-load bench-feast docs lock scan audit sbom clean
+.PHONY: install repro test test-fast lint bench bench-load bench-feast docs lock scan audit sbom exp airflow clean
 
 # setuptools' notice that an editable install reads the working tree is what we want here:
 # it is silenced (PYTHONWARNINGS reaches the build backend).
@@ -34,16 +34,23 @@ lock:
 
 install: $(VENV)/.installed
 
+# `dvc exp show` in 120 columns: the headline metrics and the model family. The full table
+# (every declared param and each stage's dependencies) is `dvc exp show --csv`.
+EXP_COLUMNS := ^(Experiment|Created|pr_auc|roc_auc|recall_at_fpr|alerts|worst_pr_auc_drop|model.name)$$
+exp: install
+	dvc exp show --no-pager --drop '.*' --keep '$(EXP_COLUMNS)'
+
 repro: install
 	dvc repro
 
 lint: install
 	ruff check .
-	ruff format --check fraudctl tests benchmarks
+	ruff format --check fraudctl tests benchmarks dags
 
 # pytest exits 5 when it collected nothing: that is a failure here, not a pass. The scan
-# tests use checkov (its own virtualenv) and the serving image's SBOM (make sbom).
-test: lint $(CHECKOV_VENV)/.installed sbom
+# tests use checkov (its own virtualenv) and the serving image's SBOM (make sbom); the
+# continuous-training DAG test runs Airflow (make airflow).
+test: lint $(CHECKOV_VENV)/.installed sbom $(AIRFLOW_VENV)/.installed
 	$(BIN)/python -m pytest; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$status
 
@@ -74,7 +81,7 @@ bench-feast: $(FEAST_VENV)/.installed
 	$(FEAST_VENV)/bin/python -m benchmarks.feature_store
 
 clean:
-	rm -rf $(VENV) $(FEAST_VENV) $(CHECKOV_VENV) $(AUDIT_VENV) $(SBOM_VENV) build .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(FEAST_VENV) $(CHECKOV_VENV) $(AIRFLOW_VENV) $(AUDIT_VENV) $(SBOM_VENV) build .pytest_cache .ruff_cache
 
 # Supply-chain and code scans (README: Security scans). checkov pins its own versions of
 # libraries pip-audit and the SBOM tool also use: each side gets a virtualenv of its own.
@@ -121,3 +128,16 @@ build/sbom/serve.cdx.json: docker/requirements-serve.txt requirements.lock $(AUD
 	@echo "SBOM: $@"
 
 sbom: build/sbom/serve.cdx.json
+
+# Airflow 3 for the continuous-training DAG (dags/). Under requirements.lock pip backs off
+# to an older Airflow, and Airflow brings ~150 packages the project does not need: it gets
+# a virtualenv of its own, and its tasks call this project's `fraudctl` (docs: Continuous
+# training). `pip install 'fraudctl[airflow]'` puts both in one environment instead.
+AIRFLOW_VENV := .venv-airflow
+$(AIRFLOW_VENV)/.installed:
+	$(PYTHON) -m venv $(AIRFLOW_VENV)
+	$(AIRFLOW_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(AIRFLOW_VENV)/bin/python -m pip install --quiet "apache-airflow==3.3.2"
+	touch $@
+
+airflow: $(AIRFLOW_VENV)/.installed

@@ -1,0 +1,69 @@
+"""One cycle a day, by hand: the first retrain makes a champion, a scheduled retrain makes
+a challenger that is compared with it on the same labelled rows and promoted by alias,
+labelled days are monitored, and a failed step is recorded while the champion serves on."""
+
+from __future__ import annotations
+
+import json
+
+import mlflow
+import pandas as pd
+import pytest
+
+from fraudctl.config import load_params
+from fraudctl.loop.cycle import Loop
+from tests.loop.conftest import loop_params
+
+
+def _run(runner, *args):  # type: ignore[no-untyped-def]
+    from fraudctl.cli import app
+
+    result = runner.invoke(app, list(args))
+    return result
+
+
+@pytest.mark.slow
+def test_days_of_the_loop_train_compare_promote_and_monitor(runner, tmp_path, loop_env):
+    params_file = loop_params(
+        tmp_path, policy="schedule", retrain_every_days=2, promote_margin=-1.0
+    )
+    params = str(params_file)
+    assert _run(runner, "simulate", "--days", "9", "--params", params).exit_code == 0
+    for day in range(9, 14):
+        assert _run(runner, "simulate", "--day", str(day), "--params", params).exit_code == 0
+        ran = _run(runner, "cycle", "run", "--day", str(day), "--params", params)
+        assert ran.exit_code == 0, ran.output
+    loop = Loop(load_params(params_file))
+    entries = loop.decisions()
+    by_day = {(e["day"], e["step"]): e for e in entries}
+    assert by_day[(9, "decide")]["reason"] == "no champion yet"
+    assert by_day[(9, "retrain")]["outcome"] == "trained"
+    assert by_day[(10, "score")]["outcome"] == "ok" and by_day[(10, "score")]["champion"] == "1"
+    assert by_day[(11, "decide")]["outcome"] == "retrain"  # the schedule: two days on
+    promoted = [e for e in entries if e["step"] == "compare" and e["outcome"] == "promoted"]
+    assert promoted, [e for e in entries if e["step"] == "compare"]
+    first = promoted[0]
+    # one set of rows for both models, named by its digest, and both numbers on record
+    assert first["rows_digest"] and "champion_card_precision" in first
+    assert "challenger_card_precision" in first and first["champion"] == "1"
+    assert loop.version("champion") == promoted[-1]["challenger"]
+    # every step of every day is on record, in MLflow too
+    assert {(d, s) for d in range(10, 14) for s in ("score", "drift", "decide")} <= set(by_day)
+    client = mlflow.MlflowClient(load_params(params_file).tracking.uri)
+    experiment = client.get_experiment_by_name("fraud-continuous")
+    runs = client.search_runs([experiment.experiment_id], max_results=500)
+    assert {"compare", "retrain", "score"} <= {r.data.tags["step"] for r in runs}
+    # scored days whose labels are out are monitored with the model that scored them
+    monitoring = pd.read_csv(loop.monitoring_file)
+    assert list(monitoring["day"]) == [10, 11]
+    assert set(monitoring.columns) >= {"card_precision", "pr_auc", "alerts", "money_caught"}
+    assert monitoring.loc[0, "model_version"] == 1
+
+    # A step that fails is recorded with its reason, and the champion does not move.
+    champion = loop.version("champion")
+    failed = _run(runner, "cycle", "score", "--day", "20", "--params", params)
+    assert failed.exit_code == 2 and "no transactions yet" in failed.output
+    last = json.loads(loop.decisions_file.read_text().splitlines()[-1])
+    assert last["step"] == "score" and last["outcome"] == "failed"
+    assert "no transactions yet" in last["reason"]
+    assert loop.version("champion") == champion
