@@ -25,6 +25,8 @@ from pathlib import Path
 import yaml
 
 from benchmarks import results
+from fraudctl.config import ProjectPaths
+from fraudctl.experiments.results import read_outcome
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_ULB = REPO.parent / "shared" / "data" / "creditcard.csv.gz"
@@ -78,18 +80,18 @@ def run_case(label: str, source: Path | None, env: dict[str, str]) -> dict[str, 
         case_env = {**env, "MLFLOW_TRACKING_URI": f"sqlite:///{root / 'mlflow.db'}"}
         repro_s, repro_mib = measure(["dvc", "repro", "evaluate"], root, case_env)
         stages = {name: measure(["dvc", "repro", name], root, case_env) for name in EXPERIMENTS}
+        card_s, _ = measure(["dvc", "repro"], root, case_env)  # what is left: the card
         noop_s, _ = measure(["dvc", "repro"], root, case_env)
         metrics = json.loads((root / "reports" / "metrics.json").read_text())
         train = json.loads((root / "reports" / "train.json").read_text())
-        findings = {
-            name: json.loads((root / "reports" / name / "metrics.json").read_text())["headline"]
-            for name in EXPERIMENTS
-        }
+        findings = {name: read_outcome(ProjectPaths(root), name).headline for name in EXPERIMENTS}
         fit_s = fit_seconds(root, case_env)
         shap_s = shap_seconds(root, case_env)
     return {
         "case": label,
         "repro_s": repro_s,
+        # every stage, one after another: what the first `make repro` of a clone runs
+        "full_repro_s": repro_s + sum(seconds for seconds, _ in stages.values()) + card_s,
         "peak_mib": repro_mib,
         "noop_s": noop_s,
         "fit_s": fit_s,
@@ -112,7 +114,7 @@ estimator = model.estimator
 test = pd.read_parquet("data/features/test.parquet")[model.features]
 rows = test.sample(1000, random_state=0)
 started = time.perf_counter()
-shap_values(estimator, rows)
+shap_values(estimator, rows, model.kind)
 print(time.perf_counter() - started)
 """
 
@@ -175,6 +177,7 @@ def main() -> None:
     print(f"fraudctl --help: {help_seconds(env):.3f} s (target <= 0.5 s)")
     training = [
         "case",
+        "full_repro_s",
         "repro_s",
         "noop_s",
         "fit_s",
@@ -201,7 +204,8 @@ def main() -> None:
             print(" | ".join(_cell(row[name]) for name in columns))
     targets = (
         "targets (ULB): pr_auc >= 0.80, roc_auc >= 0.98, recall_at_fpr(1%) >= 0.88, "
-        "fit <= 30 s, repro <= 90 s (synthetic <= 60 s), no-op <= 5 s, peak <= 2048 MiB; "
+        "fit <= 30 s, repro <= 90 s (synthetic <= 60 s), full repro (synthetic) <= 180 s, "
+        "no-op <= 5 s, peak <= 2048 MiB; "
         "experiments <= 240 s (synthetic <= 120 s), peak <= 3 GiB, SHAP(1,000 rows) <= 5 s"
     )
     print(targets)
