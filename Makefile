@@ -115,13 +115,15 @@ audit: $(AUDIT_VENV)/.installed
 	$(AUDIT_VENV)/bin/pip-audit --strict --disable-pip --no-deps \
 	  --requirement requirements.lock --progress-spinner off
 
-# The serving image's software bill of materials: docker/requirements-serve.txt resolved
-# against requirements.lock (as the Dockerfile installs it), in CycloneDX JSON.
-SBOM_VENV := .venv-serve-sbom
+# The serving image's environment, as the Dockerfile builds it (docker/requirements-serve.txt
+# under requirements.lock, then fraudctl without its pipeline dependencies), and its
+# software bill of materials in CycloneDX JSON. The tests serve from it, too.
+SBOM_VENV := .venv-serve
 build/sbom/serve.cdx.json: docker/requirements-serve.txt requirements.lock $(AUDIT_VENV)/.installed
 	rm -rf $(SBOM_VENV)
 	$(PYTHON) -m venv $(SBOM_VENV)
 	$(SBOM_VENV)/bin/python -m pip install --quiet -c requirements.lock -r docker/requirements-serve.txt
+	$(SBOM_VENV)/bin/python -m pip install --quiet --no-deps .
 	mkdir -p build/sbom
 	$(AUDIT_VENV)/bin/cyclonedx-py environment $(SBOM_VENV)/bin/python --output-format JSON \
 	  --output-file $@.tmp && mv $@.tmp $@

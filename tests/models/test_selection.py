@@ -260,8 +260,9 @@ def test_family_names_appear_only_in_the_registry():
     # a quoted family name; `"xgboost": "models"` in the CLI maps an import to its extra
     pattern = re.compile(rf"""["']({alternatives})["'](?!: ")""")
     offenders = []
+    registry = REPO_ROOT / "fraudctl" / "model" / "families"
     for path in sorted((REPO_ROOT / "fraudctl").rglob("*.py")):
-        if path.name == "families.py":
+        if path.is_relative_to(registry):  # the registry package: where families are named
             continue
         offenders += [
             f"{path.relative_to(REPO_ROOT)}: {m}" for m in pattern.findall(path.read_text())

@@ -375,6 +375,16 @@ def test_other_families_through_dvc_exp_run(clone, family):
     assert "Running stage 'poison'" not in ran.stdout
     shown = _run(["dvc", "exp", "show", "--json"], root, env)
     assert '"other"' in shown.stdout and family in shown.stdout
+    # `make exp`: the headline view fits 120 columns and shows both runs
+    columns = re.search(r"^EXP_COLUMNS := (.+)$", (REPO_ROOT / "Makefile").read_text(), re.M)
+    keep = columns.group(1).replace("$$", "$")
+    table = _run(
+        ["dvc", "exp", "show", "--no-pager", "--drop", ".*", "--keep", keep],
+        root,
+        {**env, "COLUMNS": "120"},
+    ).stdout
+    assert max(map(len, table.splitlines())) <= 120, table
+    assert "other" in table and family in table and "…" not in table, table
     report = json.loads((root / "reports/train.json").read_text())
     assert report["model"] == family
     from fastapi.testclient import TestClient

@@ -187,13 +187,22 @@ def test_serving_requirements_alone_run_the_service(tmp_path, model_dir, default
 
     from tests.serve.test_server_process import free_port, http, wait_for
 
-    venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    venv = REPO_ROOT / ".venv-serve"  # make sbom builds it as the Dockerfile does
     pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet"]
+    if not (venv / "bin" / "python").exists():
+        venv = tmp_path / "venv"
+        pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet"]
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        requirements = REPO_ROOT / "docker" / "requirements-serve.txt"
+        lock = REPO_ROOT / "requirements.lock"
+        subprocess.run([*pip, "-c", str(lock), "-r", str(requirements)], check=True, timeout=900)
+    # this checkout's code, whatever the environment held before
     subprocess.run(
-        [*pip, "-r", str(REPO_ROOT / "docker" / "requirements-serve.txt")], check=True, timeout=900
+        [*pip, "--no-deps", "--force-reinstall", str(REPO_ROOT)],
+        check=True,
+        timeout=300,
+        cwd=tmp_path,
     )
-    subprocess.run([*pip, "--no-deps", str(REPO_ROOT)], check=True, timeout=300, cwd=tmp_path)
     python = str(venv / "bin" / "python")
     for heavy in ("mlflow", "dvc", "matplotlib", "torch"):
         probe = subprocess.run([python, "-c", f"import {heavy}"], capture_output=True)
