@@ -3,6 +3,12 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(abspath $(VENV))/bin
+# Tools whose pins clash with the project's get virtualenvs of their own (see their rules).
+FEAST_VENV := .venv-feast
+CHECKOV_VENV := .venv-checkov
+AUDIT_VENV := .venv-audit
+SBOM_VENV := .venv-serve
+AIRFLOW_VENV := .venv-airflow
 export PATH := $(BIN):$(PATH)
 export MPLBACKEND := Agg
 
@@ -70,7 +76,6 @@ bench-load: install
 
 # Feast pins its own versions of shared libraries: it gets a virtualenv of its own, with
 # fraudctl's online store beside it (benchmarks/feature_store.py).
-FEAST_VENV := .venv-feast
 $(FEAST_VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(FEAST_VENV)
 	$(FEAST_VENV)/bin/python -m pip install --quiet "feast>=0.60,<1"
@@ -85,14 +90,12 @@ clean:
 
 # Supply-chain and code scans (README: Security scans). checkov pins its own versions of
 # libraries pip-audit and the SBOM tool also use: each side gets a virtualenv of its own.
-CHECKOV_VENV := .venv-checkov
 $(CHECKOV_VENV)/.installed:
 	$(PYTHON) -m venv $(CHECKOV_VENV)
 	$(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(CHECKOV_VENV)/bin/python -m pip install --quiet "checkov>=3.2,<4"
 	touch $@
 
-AUDIT_VENV := .venv-audit
 $(AUDIT_VENV)/.installed:
 	$(PYTHON) -m venv $(AUDIT_VENV)
 	$(AUDIT_VENV)/bin/python -m pip install --quiet --upgrade pip
@@ -118,7 +121,6 @@ audit: $(AUDIT_VENV)/.installed
 # The serving image's environment, as the Dockerfile builds it (docker/requirements-serve.txt
 # under requirements.lock, then fraudctl without its pipeline dependencies), and its
 # software bill of materials in CycloneDX JSON. The tests serve from it, too.
-SBOM_VENV := .venv-serve
 build/sbom/serve.cdx.json: docker/requirements-serve.txt requirements.lock $(AUDIT_VENV)/.installed
 	rm -rf $(SBOM_VENV)
 	$(PYTHON) -m venv $(SBOM_VENV)
@@ -135,7 +137,6 @@ sbom: build/sbom/serve.cdx.json
 # to an older Airflow, and Airflow brings ~150 packages the project does not need: it gets
 # a virtualenv of its own, and its tasks call this project's `fraudctl` (docs: Continuous
 # training). `pip install 'fraudctl[airflow]'` puts both in one environment instead.
-AIRFLOW_VENV := .venv-airflow
 $(AIRFLOW_VENV)/.installed:
 	$(PYTHON) -m venv $(AIRFLOW_VENV)
 	$(AIRFLOW_VENV)/bin/python -m pip install --quiet --upgrade pip
