@@ -175,7 +175,8 @@ def test_the_real_app_in_headless_chromium(full_project, tmp_path):
         assert "Traceback" not in text
         # every page, as an analyst opens it: what each must say, and a screenshot to read
         for page, wait_for, shown in (
-            ("Experiments", "Drift", ("Fairness", "equalized-odds difference", "gate")),
+            # the drift verdict is the last thing the page writes: wait for it
+            ("Experiments", "prediction PSI", ("Fairness", "equalized-odds difference", "gate")),
             # the registry is a canvas table (not page text): its screenshot is the check
             ("Registry", "Promotion from here", ("Registry",)),
             ("Model card", "Intended use", ("Threshold", "bootstrap")),
