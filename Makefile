@@ -134,7 +134,7 @@ build/sbom/serve.cdx.json: docker/requirements-serve.txt requirements.lock $(AUD
 sbom: build/sbom/serve.cdx.json
 
 # Airflow 3 for the continuous-training DAG (dags/). Under requirements.lock pip backs off
-# to an older Airflow, and Airflow brings ~150 packages the project does not need: it gets
+# to an older Airflow, and Airflow brings about 50 packages the project does not need: it gets
 # a virtualenv of its own, and its tasks call this project's `fraudctl` (docs: Continuous
 # training). `pip install 'fraudctl[airflow]'` puts both in one environment instead.
 $(AIRFLOW_VENV)/.installed:
