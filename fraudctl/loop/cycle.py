@@ -212,9 +212,8 @@ def compare(loop: Loop, day: int) -> dict:
     if trained is None or not days:
         return loop.record(day, "compare", "skipped", f"v{challenger} has no window on record")
     test_start = _test_start(loop)
-    first = pd.Timestamp(loop.world.date(days[0]))
-    if test_start is None or first < test_start:
-        days = [d for d in days if pd.Timestamp(loop.world.date(d)) >= (test_start or first)]
+    if test_start is not None:
+        days = [d for d in days if pd.Timestamp(loop.world.date(d)) >= test_start]
     if not days:
         return loop.record(
             day, "compare", "skipped", "no labelled day outside the challenger's training rows"
