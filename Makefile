@@ -42,7 +42,7 @@ install: $(VENV)/.installed
 
 # `dvc exp show` in 120 columns: the headline metrics and the model family. The full table
 # (every declared param and each stage's dependencies) is `dvc exp show --csv`.
-EXP_COLUMNS := ^(Experiment|Created|pr_auc|roc_auc|recall_at_fpr|alerts|worst_pr_auc_drop|model.name)$$
+EXP_COLUMNS := ^(Experiment|Created|pr_auc|recall_at_fpr|amount_caught|poison_drop|eo_difference|drifted_share|model.name)$$
 exp: install
 	dvc exp show --no-pager --drop '.*' --keep '$(EXP_COLUMNS)'
 

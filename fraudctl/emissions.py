@@ -3,8 +3,8 @@
 CodeCarbon reads the CPU's energy counters where the machine exposes them and otherwise
 estimates from the CPU model's power and its load; the country's grid carbon intensity
 comes from data shipped with the package (``emissions.country_iso_code``). Each measured
-stage writes ``reports/emissions/<stage>.json`` (a DVC metric, so the pull-request report
-shows the change) and the training run in MLflow gets the numbers too.
+stage writes ``reports/emissions/<stage>.json`` (untracked: it describes the machine; the
+pull-request report shows it) and the training run in MLflow gets the numbers too.
 
 Unlike every other output, these numbers differ between two runs of the same stage on the
 same data: they measure the machine, not the model. They are kept to three significant

@@ -1,10 +1,10 @@
 """The pull-request report: what a change did to the model, against a base revision.
 
-Metric and parameter diffs come from DVC (``dvc metrics diff`` / ``dvc params diff``
-with ``--json``), curves of base and workspace are drawn together with matplotlib (DVC's
-HTML plots fetch JavaScript from the internet), and the experiment summaries are added
-when their outputs exist. Images are written beside the report and referenced relatively,
-so ``cml comment update --publish`` can upload them.
+Metric diffs compare the tracked JSON files of the base revision and the workspace,
+parameter diffs come from DVC (``dvc params diff --json``), curves of base and workspace
+are drawn together with matplotlib (DVC's HTML plots fetch JavaScript from the internet),
+and the experiment summaries are added when their outputs exist. Images are written beside
+the report and referenced relatively, so ``cml comment update --publish`` can upload them.
 """
 
 from __future__ import annotations
@@ -97,33 +97,33 @@ def _dvc_json(args: list[str], root: Path) -> dict[str, Any]:
     return json.loads(result.stdout or "{}")
 
 
+def _json_at(root: Path, revision: str, path: str) -> dict[str, Any]:
+    text = _git_show(root, revision, path)
+    try:
+        return json.loads(text) if text else {}
+    except json.JSONDecodeError:
+        return {}  # a base revision with a broken file compares as if it had none
+
+
 def metric_rows(root: Path, base: str | None) -> list[dict[str, Any]]:
-    """One row per headline metric: file, name, old, new, change."""
+    """One row per metric of the headline files (file, name, old, new, change), read from
+    the files themselves: DVC declares only reports/headline.json as metrics, so that its
+    views stay narrow, while the report compares every number the pull request moved."""
     rows = []
-    if base is None:
-        shown = _dvc_json(["metrics", "show"], root)
-        workspace = shown.get("", shown).get("data", {}) if shown else {}
-        for path in HEADLINE_FILES:
-            values = workspace.get(path, {}).get("data", {})
-            for name, value in _flatten(values).items():
-                rows.append({"file": path, "metric": name, "old": None, "new": value, "diff": None})
-        return rows
-    diff = _dvc_json(["metrics", "diff", base, "--all"], root)
     for path in HEADLINE_FILES:
-        changes = diff.get(path, {})
         current = root / path
-        order = list(_flatten(read_json(current))) if current.exists() else []
-        for name in sorted(changes, key=lambda n: order.index(n) if n in order else len(order)):
-            change = changes[name]
-            rows.append(
-                {
-                    "file": path,
-                    "metric": name,
-                    "old": change.get("old"),
-                    "new": change.get("new"),
-                    "diff": change.get("diff"),
-                }
-            )
+        new = _flatten(read_json(current)) if current.exists() else {}
+        if base is None:
+            rows += [
+                {"file": path, "metric": k, "old": None, "new": v, "diff": None}
+                for k, v in new.items()
+            ]
+            continue
+        old = _flatten(_json_at(root, base, path))
+        for name in [*new, *(n for n in old if n not in new)]:
+            before, after = old.get(name), new.get(name)
+            change = after - before if before is not None and after is not None else None
+            rows.append({"file": path, "metric": name, "old": before, "new": after, "diff": change})
     return rows
 
 

@@ -50,9 +50,10 @@ def sample_training_rows(
 
 
 def write_results(directory: Path, results: dict[str, Any], headline: dict[str, Any]) -> list[Path]:
-    """Every number to ``results.json`` (a plain output the reports read) and the few worth
-    a column in ``dvc exp show`` to ``metrics.json`` (the stage's DVC metric): declaring a
-    whole grid or per-feature table as metrics made 700-column tables nobody can read.
+    """Every number to ``results.json`` (a plain output the reports read) and the few a
+    reader compares between runs to ``metrics.json`` (the card takes one of them into
+    ``reports/headline.json``, the only DVC metrics file: declaring a whole grid or
+    per-feature table as metrics made 700-column tables nobody can read).
 
     Floats keep six significant digits, so a rerun whose statistics differ only in the
     last bits (Evidently's) writes identical files and DVC sees no change.

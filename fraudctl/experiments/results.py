@@ -100,7 +100,7 @@ class PoisonOutcome:
 
 @dataclass(frozen=True)
 class PoisonHeadline:
-    """The poisoning stage's DVC metrics."""
+    """The poisoning stage's headline numbers (its metrics.json)."""
 
     baseline_pr_auc: float
     worst_attack: str | None
@@ -168,7 +168,7 @@ class FairnessOutcome:
 
 @dataclass(frozen=True)
 class FairnessHeadline:
-    """The fairness stage's DVC metrics."""
+    """The fairness stage's headline numbers (its metrics.json)."""
 
     equalized_odds_difference: float
     demographic_parity_difference: float
@@ -209,7 +209,7 @@ class DriftOutcome:
 
 @dataclass(frozen=True)
 class DriftHeadline:
-    """The drift stage's DVC metrics."""
+    """The drift stage's headline numbers (its metrics.json)."""
 
     gate_passed: bool
     drifted_share: float

@@ -1,4 +1,5 @@
-"""Stage ``card``: reports/model_card.md, what a reviewer needs on one page.
+"""Stage ``card``: reports/model_card.md, what a reviewer needs on one page, and
+reports/headline.json, the numbers DVC shows (``fraudctl.model.headline``).
 
 It is written from what the other stages wrote (metrics.json, train.json, data.json, the
 experiments' headline files, the emissions files), so every number in it is the number
@@ -29,6 +30,7 @@ from fraudctl.experiments.results import (
 )
 from fraudctl.io import read_json, write_text
 from fraudctl.model.bootstrap import bootstrap_intervals, weighted_metrics
+from fraudctl.model.headline import write_headline
 from fraudctl.progress import Progress, quiet
 
 CARD_FILE = "model_card.md"
@@ -102,6 +104,7 @@ def build_card(params: Params, paths: ProjectPaths, progress: Progress = quiet) 
     text = render(params, paths, model.metadata, metrics, trained, data, intervals, record)
     card_path = paths.reports_dir / CARD_FILE
     write_text(card_path, text)
+    write_headline(paths, metrics)
     progress("attaching the card to the registered version")
     attached = _attach(params, paths, record, card_path)
     return CardResult(card_path, intervals, attached)

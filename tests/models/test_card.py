@@ -42,6 +42,12 @@ def test_card_numbers_are_the_metrics_files(trained_project, runner):
     assert empty.exit_code == 0, empty.output
     text = Path("reports/model_card.md").read_text()
     assert "Fairness: not run yet" in text and "Drift: not run yet" in text
+    # an experiment that has not run leaves its headline name out, never a stale number
+    assert set(json.loads(Path("reports/headline.json").read_text())) == {
+        "pr_auc",
+        "recall_at_fpr",
+        "amount_caught",
+    }
 
     for experiment in ("fairness", "drift"):
         assert invoke(runner, "experiment", experiment).exit_code == 0
@@ -58,6 +64,10 @@ def test_card_numbers_are_the_metrics_files(trained_project, runner):
     fairness = json.loads(Path("reports/fairness/metrics.json").read_text())
     assert f"{fairness['equalized_odds_difference']:.3f}" in text
     assert "Poisoning: not run yet" in text
+    headline = json.loads(Path("reports/headline.json").read_text())
+    assert headline["pr_auc"] == round(metrics["pr_auc"], 4)
+    assert headline["eo_difference"] == round(fairness["equalized_odds_difference"], 4)
+    assert "poison_drop" not in headline and "drifted_share" in headline
 
     import mlflow
 
