@@ -15,9 +15,35 @@ RESULTS = Path("benchmarks/results")
 
 
 def cell(value: object) -> str:
+    if value is None:
+        return "–"
     if isinstance(value, float):
         return f"{value:.4f}" if abs(value) < 10 else f"{value:,.1f}"
     return str(value)
+
+
+def duration(seconds: float) -> str:
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{minutes} min {rest} s" if minutes else f"{rest} s"
+
+
+def ranges(rows: list[dict]) -> list[str]:
+    """Timings as ranges: each case measured more than once gets the lowest and highest of
+    every ``*_s`` column, so a reader sees the spread and not one lucky run."""
+    lines = []
+    for case in dict.fromkeys(row.get("case") for row in rows):
+        runs = [row for row in rows if row.get("case") == case]
+        if len(runs) < 2:
+            continue
+        spans = []
+        for column in runs[0]:
+            values = [r[column] for r in runs if isinstance(r.get(column), int | float)]
+            if column.endswith("_s") and len(values) == len(runs):
+                low, high = min(values), max(values)
+                shown = duration(low) if low == high else f"{duration(low)} to {duration(high)}"
+                spans.append(f"`{column}` {shown}")
+        lines += [f"Over {len(runs)} runs of {case}: " + ", ".join(spans) + ".", ""]
+    return lines
 
 
 lines = [
@@ -45,8 +71,9 @@ for path in files:
         columns = list(rows[0])
         lines += ["| " + " | ".join(columns) + " |", "|" + " --- |" * len(columns)]
         lines += ["| " + " | ".join(cell(row.get(c, "")) for c in columns) + " |" for row in rows]
+        lines += ["", *ranges(rows)]
     if document.get("targets"):
-        lines += ["", document["targets"]]
+        lines += [document["targets"]]
     lines.append("")
 
 with mkdocs_gen_files.open("measured.md", "w") as page:

@@ -323,7 +323,8 @@ def page_experiments() -> None:
 
 def page_registry() -> None:
     st.header("Registry")
-    versions = data.registry_versions(params)
+    scores = cached_test_scores(model_stamp())
+    versions = data.with_workspace_test_pr_auc(data.registry_versions(params), paths, scores)
     if versions.empty:
         empty(f"A registered version of {params.tracking.registered_model}", "fraudctl train")
         return
@@ -349,7 +350,9 @@ def page_registry() -> None:
             "trained on": st.column_config.TextColumn("trained on", width="medium"),
             "val_pr_auc": st.column_config.NumberColumn("validation PR-AUC", format="%.4f"),
             "test_pr_auc": st.column_config.NumberColumn(
-                "test PR-AUC", format="%.4f", help="empty: not evaluated yet"
+                "test PR-AUC",
+                format="%.4f",
+                help="empty: not evaluated yet (the model in models/model: from its test scores)",
             ),
         },
     )

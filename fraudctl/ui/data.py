@@ -125,6 +125,28 @@ def registry_versions(params: Params) -> pd.DataFrame:
     return pd.DataFrame(rows).sort_values("version", ascending=False).reset_index(drop=True)
 
 
+def with_workspace_test_pr_auc(
+    versions: pd.DataFrame, paths: ProjectPaths, scores: TestScores | None
+) -> pd.DataFrame:
+    """Fill the test PR-AUC of the version in models/model from its own test scores when
+    MLflow has none: a fresh clone's first `make repro` registers the model it retrains
+    byte for byte, and DVC then skips `evaluate` (the committed outputs are this model's),
+    so nothing logged the number an analyst looks for first."""
+    from fraudctl.model import registry_record
+    from fraudctl.model.metrics import pr_auc
+
+    record = registry_record.read_registry_record(paths.model_dir)
+    if versions.empty or scores is None or not record.get("version"):
+        return versions
+    missing = (versions["version"] == int(record["version"])) & versions["test_pr_auc"].isna()
+    if not missing.any():
+        return versions
+    filled = versions.copy()
+    filled["test_pr_auc"] = filled["test_pr_auc"].astype(float)
+    filled.loc[missing, "test_pr_auc"] = pr_auc(scores.labels, scores.scores)
+    return filled
+
+
 def trained_kind(paths: ProjectPaths) -> str | None:
     """The family of the model in models/model (train.json), None before `fraudctl train`."""
     import json

@@ -138,6 +138,22 @@ def test_promotion_needs_the_admin_token(full_project, monkeypatch, runner):
     assert "promoted by hand" in versions[versions["version"] == 1]["decision"].iloc[0]
 
 
+def test_the_workspace_models_test_pr_auc_without_an_evaluate_run(trained_project, monkeypatch):
+    """A fresh clone's repro registers the retrained model, and DVC skips evaluate: the
+    registry still shows that version's test PR-AUC, from the model's own test scores."""
+    from fraudctl.config import ProjectPaths
+    from fraudctl.model.metrics import pr_auc
+    from fraudctl.model.registry_record import read_registry_record
+    from fraudctl.ui import data
+
+    paths = ProjectPaths(trained_project)
+    registry = go(open_app(monkeypatch, trained_project), "Registry")
+    versions = registry.dataframe[0].value
+    mine = versions[versions["version"] == int(read_registry_record(paths.model_dir)["version"])]
+    scores = data.test_scores(paths)
+    assert mine["test_pr_auc"].tolist() == [pytest.approx(pr_auc(scores.labels, scores.scores))]
+
+
 @pytest.mark.slow
 def test_the_real_app_in_headless_chromium(full_project, tmp_path):
     browsers = ("chromium", "chromium-browser", "google-chrome")
