@@ -23,6 +23,8 @@ def cell(value: object) -> str:
 
 
 def duration(seconds: float) -> str:
+    if seconds < 10:
+        return f"{seconds:.1f} s"
     minutes, rest = divmod(round(seconds), 60)
     return f"{minutes} min {rest} s" if minutes else f"{rest} s"
 
@@ -39,8 +41,8 @@ def ranges(rows: list[dict]) -> list[str]:
         for column in runs[0]:
             values = [r[column] for r in runs if isinstance(r.get(column), int | float)]
             if column.endswith("_s") and len(values) == len(runs):
-                low, high = min(values), max(values)
-                shown = duration(low) if low == high else f"{duration(low)} to {duration(high)}"
+                low, high = duration(min(values)), duration(max(values))
+                shown = low if low == high else f"{low} to {high}"
                 spans.append(f"`{column}` {shown}")
         lines += [f"Over {len(runs)} runs of {case}: " + ", ".join(spans) + ".", ""]
     return lines
