@@ -39,27 +39,6 @@ from fraudctl.experiments.results import read_outcome
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_ULB = REPO.parent / "shared" / "data" / "creditcard.csv.gz"
 EXPERIMENTS = ("poison", "fairness", "drift")
-MEASURE = (
-    "import resource, subprocess, sys, time; t = time.perf_counter(); "
-    "rc = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL).returncode; "
-    "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, rc)"
-)
-
-
-def measure(command: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MiB) of a command and its children."""
-    out = subprocess.run(
-        [sys.executable, "-c", MEASURE, *command],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.split()
-    seconds, rss_kib, rc = float(out[0]), int(out[1]), int(out[2])
-    if rc != 0:
-        raise SystemExit(f"{' '.join(command)} failed in {cwd} (exit {rc})")
-    return seconds, rss_kib / 1024
 
 
 def fresh_copy(destination: Path) -> None:
@@ -107,12 +86,18 @@ def timed_stages(
         at, _, text = line.partition(" ")
         if text.startswith("Running stage '"):
             starts.append((text.split("'")[1], float(at)))
-    ends = [at for _, at in starts[1:]] + [float(seconds)]
+    ends = [at for _, at in starts[1:]] + [float(seconds)] * bool(starts)
     return (
         float(seconds),
         int(rss_kib) / 1024,
         {name: end - at for (name, at), end in zip(starts, ends, strict=True)},
     )
+
+
+def measure(command: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MiB) of a command and its children."""
+    seconds, peak_mib, _ = timed_stages(command, cwd, env)
+    return seconds, peak_mib
 
 
 def run_case(label: str, source: Path | None, env: dict[str, str]) -> dict[str, object]:
