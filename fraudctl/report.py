@@ -48,7 +48,8 @@ LOWER_IS_BETTER = {
     "false_positives",
     "false_negatives",
 }
-HEADLINE_FILES = ("reports/metrics.json", "reports/train.json")
+# The files whose every number the report compares (reports/headline.json is a digest of them).
+COMPARED_FILES = ("reports/metrics.json", "reports/train.json")
 CURVES = {
     "pr_curve": ("recall", "precision", "Precision-recall (test)"),
     "roc_curve": ("fpr", "tpr", "ROC (test)"),
@@ -106,11 +107,11 @@ def _json_at(root: Path, revision: str, path: str) -> dict[str, Any]:
 
 
 def metric_rows(root: Path, base: str | None) -> list[dict[str, Any]]:
-    """One row per metric of the headline files (file, name, old, new, change), read from
+    """One row per metric of the compared files (file, name, old, new, change), read from
     the files themselves: DVC declares only reports/headline.json as metrics, so that its
     views stay narrow, while the report compares every number the pull request moved."""
     rows = []
-    for path in HEADLINE_FILES:
+    for path in COMPARED_FILES:
         current = root / path
         new = _flatten(read_json(current)) if current.exists() else {}
         if base is None:
@@ -207,7 +208,7 @@ def draw_curves(paths: ProjectPaths, base: str | None, assets: Path) -> list[Pat
 def _verdict(metrics: list[dict[str, Any]], paths: ProjectPaths) -> str:
     parts = []
     pr_auc = next(
-        (r for r in metrics if r["file"] == HEADLINE_FILES[0] and r["metric"] == "pr_auc"), None
+        (r for r in metrics if r["file"] == COMPARED_FILES[0] and r["metric"] == "pr_auc"), None
     )
     if pr_auc and pr_auc["new"] is not None:
         if pr_auc["old"] is not None:
