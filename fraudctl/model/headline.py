@@ -55,7 +55,5 @@ def headline(paths: ProjectPaths, metrics: dict[str, Any]) -> dict[str, float]:
     return values
 
 
-def write_headline(paths: ProjectPaths, metrics: dict[str, Any]) -> dict[str, float]:
-    values = headline(paths, metrics)
-    write_json(paths.reports_dir / HEADLINE_FILE, values)
-    return values
+def write_headline(paths: ProjectPaths, metrics: dict[str, Any]) -> None:
+    write_json(paths.reports_dir / HEADLINE_FILE, headline(paths, metrics))

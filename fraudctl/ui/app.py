@@ -323,11 +323,12 @@ def page_experiments() -> None:
 
 def page_registry() -> None:
     st.header("Registry")
-    scores = cached_test_scores(model_stamp())
-    versions = data.with_workspace_test_pr_auc(data.registry_versions(params), paths, scores)
+    versions = data.registry_versions(params)
     if versions.empty:
         empty(f"A registered version of {params.tracking.registered_model}", "fraudctl train")
         return
+    scores = cached_test_scores(model_stamp())
+    versions = data.with_workspace_test_pr_auc(versions, paths, scores)
     st.dataframe(
         versions,
         hide_index=True,
