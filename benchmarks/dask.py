@@ -103,8 +103,9 @@ def run(
     """prepare -> features -> train -> score; returns the validation PR-AUC."""
     import yaml
 
-    from fraudctl.config import ProjectPaths, parse_params
+    from fraudctl.config import parse_params
     from fraudctl.engines import build_features, prepare, train
+    from fraudctl.paths import ProjectPaths
 
     raw = yaml.safe_load((REPO / "examples/transactions/params.yaml").read_text())
     raw["data"]["source"] = str(log)

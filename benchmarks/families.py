@@ -40,10 +40,11 @@ def main() -> None:
     parser.add_argument("--tune-trials", type=int, default=0)
     args = parser.parse_args()
 
-    from fraudctl.config import ProjectPaths, load_params
+    from fraudctl.config import load_params
     from fraudctl.engines import build_features, prepare, train
     from fraudctl.model.evaluate import evaluate
     from fraudctl.model.families import FAMILIES
+    from fraudctl.paths import ProjectPaths
 
     names = [n for n in args.only.split(",") if n] or [*FAMILIES, DEFAULT]
     base = load_params(REPO / "params.yaml")

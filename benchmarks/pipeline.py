@@ -33,8 +33,8 @@ from pathlib import Path
 import yaml
 
 from benchmarks import results
-from fraudctl.config import ProjectPaths
 from fraudctl.experiments.results import read_outcome
+from fraudctl.paths import ProjectPaths
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_ULB = REPO.parent / "shared" / "data" / "creditcard.csv.gz"

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -23,6 +22,7 @@ from pydantic import (
     model_validator,
 )
 
+from fraudctl.durations import parse_duration
 from fraudctl.errors import ConfigError
 from fraudctl.model.families import (
     DEFAULT_FAMILY,
@@ -32,24 +32,8 @@ from fraudctl.model.families import (
     family,
     names,
 )
+from fraudctl.paths import DEFAULT_PARAMS_FILE
 from fraudctl.sections import Fraction, PositiveInt, _Section
-
-DEFAULT_PARAMS_FILE = Path("params.yaml")
-# The embedded online feature store (fraudctl/features/sqlite_store.py); redis://... for pods.
-DEFAULT_ONLINE_STORE = "sqlite:///data/online/store.db"
-
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
-
-
-def parse_duration(text: str) -> float:
-    """``"7d"``, ``"12h"``, ``"30m"``, ``"45s"`` or ``"2w"`` -> seconds."""
-    match = _DURATION.match(str(text))
-    if match is None:
-        raise ValueError(
-            f"{text!r} is not a duration; write a number and a unit: s, m, h, d or w (e.g. 7d)"
-        )
-    return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
 
 
 def _duration(text: str) -> str:
@@ -611,80 +595,6 @@ class Params(_Section):
                 f"(declared: {', '.join(declared) or 'none'})"
             )
         return self
-
-
-@dataclass(frozen=True)
-class ProjectPaths:
-    """Where stages read and write, relative to the project root; mirrored by dvc.yaml."""
-
-    root: Path = Path()
-
-    @property
-    def raw_dir(self) -> Path:
-        return self.root / "data" / "raw"
-
-    @property
-    def prepared_dir(self) -> Path:
-        return self.root / "data" / "prepared"
-
-    def split_file(self, split: str) -> Path:
-        return self.prepared_dir / f"{split}.parquet"
-
-    @property
-    def gap_file(self) -> Path:
-        """Rows inside the split gaps: history for the features, never scored."""
-        return self.prepared_dir / "gap.parquet"
-
-    @property
-    def features_dir(self) -> Path:
-        return self.root / "data" / "features"
-
-    def features_file(self, split: str) -> Path:
-        return self.features_dir / f"{split}.parquet"
-
-    @property
-    def transform_file(self) -> Path:
-        """The fitted feature transform; `train` saves a copy inside the model."""
-        return self.features_dir / "transform.json"
-
-    @property
-    def models_dir(self) -> Path:
-        return self.root / "models"
-
-    @property
-    def model_dir(self) -> Path:
-        return self.models_dir / "model"
-
-    @property
-    def reports_dir(self) -> Path:
-        return self.root / "reports"
-
-    @property
-    def data_report(self) -> Path:
-        return self.reports_dir / "data.json"
-
-    @property
-    def train_report(self) -> Path:
-        return self.reports_dir / "train.json"
-
-    @property
-    def metrics_file(self) -> Path:
-        return self.reports_dir / "metrics.json"
-
-    @property
-    def plots_dir(self) -> Path:
-        return self.reports_dir / "plots"
-
-    @property
-    def tune_dir(self) -> Path:
-        return self.reports_dir / "tune"
-
-    def experiment_dir(self, name: str) -> Path:
-        """reports/poison, reports/fairness, reports/drift."""
-        return self.reports_dir / name
-
-
-SPLITS = ("train", "validation", "test")
 
 
 def _format_location(loc: tuple[Any, ...]) -> str:

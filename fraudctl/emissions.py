@@ -20,9 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fraudctl.config import EmissionsParams, ProjectPaths
+from fraudctl.config import EmissionsParams
 from fraudctl.experiments.common import significant
 from fraudctl.io import read_json, write_json
+from fraudctl.paths import ProjectPaths
 
 STAGES = ("train", "poison", "fairness", "drift")
 

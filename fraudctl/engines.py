@@ -11,8 +11,9 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from fraudctl.config import Params, ProjectPaths
+from fraudctl.config import Params
 from fraudctl.errors import ConfigError
+from fraudctl.paths import ProjectPaths
 from fraudctl.progress import Progress, quiet
 
 # (stage, engine) -> "module:function"

@@ -19,7 +19,6 @@ from typing import Any
 
 import pandas as pd
 
-from fraudctl.config import ProjectPaths
 from fraudctl.errors import FraudctlError
 from fraudctl.experiments.results import (
     DriftOutcome,
@@ -29,6 +28,7 @@ from fraudctl.experiments.results import (
 )
 from fraudctl.io import read_json, write_text
 from fraudctl.numbers import MINUS, number
+from fraudctl.paths import ProjectPaths
 
 HIGHER_IS_BETTER = {
     "pr_auc",

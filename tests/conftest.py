@@ -14,7 +14,8 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from fraudctl.config import ProjectPaths, parse_params
+from fraudctl.config import parse_params
+from fraudctl.paths import ProjectPaths
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

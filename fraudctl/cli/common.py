@@ -15,13 +15,9 @@ from rich.console import Console
 from rich.table import Table
 
 from fraudctl import help_style
-from fraudctl.config import (
-    DEFAULT_PARAMS_FILE,
-    Params,
-    ProjectPaths,
-    load_params,
-)
+from fraudctl.config import Params, load_params
 from fraudctl.errors import FraudctlError
+from fraudctl.paths import DEFAULT_PARAMS_FILE, ProjectPaths
 
 help_style.apply()
 

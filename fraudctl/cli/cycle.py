@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from fraudctl.cli.common import ParamsOption, app, console, cycle_app, load_project, user_errors
-from fraudctl.config import DEFAULT_PARAMS_FILE
+from fraudctl.paths import DEFAULT_PARAMS_FILE
 
 Day = Annotated[int | None, typer.Option(min=0, help="The simulated day (0 is continuous.start).")]
 Date = Annotated[

@@ -18,9 +18,7 @@ from fraudctl.cli.common import (
     progress,
     user_errors,
 )
-from fraudctl.config import (
-    DEFAULT_PARAMS_FILE,
-)
+from fraudctl.paths import DEFAULT_PARAMS_FILE
 
 
 @experiment_app.command("poison")

@@ -13,9 +13,7 @@ from fraudctl.cli.common import (
     progress,
     user_errors,
 )
-from fraudctl.config import (
-    ProjectPaths,
-)
+from fraudctl.paths import ProjectPaths
 
 
 @app.command()

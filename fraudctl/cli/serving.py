@@ -17,10 +17,7 @@ from fraudctl.cli.common import (
     progress,
     user_errors,
 )
-from fraudctl.config import (
-    DEFAULT_ONLINE_STORE,
-    DEFAULT_PARAMS_FILE,
-)
+from fraudctl.paths import DEFAULT_ONLINE_STORE, DEFAULT_PARAMS_FILE
 
 
 @app.command()

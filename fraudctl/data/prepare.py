@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from fraudctl.config import SPLITS, Params, ProjectPaths, SplitParams
+from fraudctl.config import Params, SplitParams
 from fraudctl.data.schema import Schema, seconds_of
 from fraudctl.data.validate import ValidationSummary, validate_table
 from fraudctl.errors import DataError
@@ -26,6 +26,7 @@ from fraudctl.io import (
     partition_files,
     read_table,
 )
+from fraudctl.paths import SPLITS, ProjectPaths
 
 
 @dataclass

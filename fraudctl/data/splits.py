@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import pandas as pd
 
-from fraudctl.config import ProjectPaths
 from fraudctl.data.schema import Schema
 from fraudctl.errors import ArtifactError
 from fraudctl.features.transform import FeatureTransform
 from fraudctl.io import read_json, read_table
+from fraudctl.paths import ProjectPaths
 
 
 def load_prepared(paths: ProjectPaths, split: str) -> pd.DataFrame:

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from fraudctl.config import SPLITS, Params, ProjectPaths
+from fraudctl.config import Params
 from fraudctl.data.splits import load_raw_schema
 from fraudctl.distributed import history
 from fraudctl.distributed.cluster import connect
@@ -23,6 +23,7 @@ from fraudctl.errors import ArtifactError
 from fraudctl.features.build import FeaturesResult, fit_transform, passthrough_columns
 from fraudctl.features.transform import FeatureTransform, category_strings
 from fraudctl.io import atomic_directory, write_json
+from fraudctl.paths import SPLITS, ProjectPaths
 from fraudctl.progress import Progress, quiet
 
 PIECES = (*SPLITS, "gap")  # the local engine's concatenation order

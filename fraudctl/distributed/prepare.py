@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from fraudctl.config import SPLITS, Params, ProjectPaths, SchemaParams
+from fraudctl.config import Params, SchemaParams
 from fraudctl.data.prepare import PrepareResult, SplitSummary, data_report
 from fraudctl.data.schema import Schema, seconds_of
 from fraudctl.data.validate import ValidationSummary, validate_table
@@ -31,6 +31,7 @@ from fraudctl.distributed.cluster import connect
 from fraudctl.errors import ConfigError, DataError
 from fraudctl.io import atomic_directory, atomic_path, is_partitioned, json_text, partition_files
 from fraudctl.io import read_table as read_file
+from fraudctl.paths import SPLITS, ProjectPaths
 
 PART = "part-{:05d}.parquet"
 

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from fraudctl.config import Params, ProjectPaths
+from fraudctl.config import Params
 from fraudctl.data.schema import Schema
 from fraudctl.distributed.cluster import connect
 from fraudctl.distributed.history import partitions_of
@@ -32,6 +32,7 @@ from fraudctl.model.families import FAMILIES, BuildContext, family
 from fraudctl.model.leakage import SAMPLE_ROWS, check_for_leaks
 from fraudctl.model.threshold import choose_threshold
 from fraudctl.model.train import Selected, amounts, split_metrics
+from fraudctl.paths import ProjectPaths
 from fraudctl.progress import Progress, quiet
 
 

@@ -9,11 +9,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from fraudctl.config import ProjectPaths
 from fraudctl.data.schema import Schema
 from fraudctl.data.splits import load_schema, load_split
 from fraudctl.experiments.results import METRICS_FILE, RESULTS_FILE
 from fraudctl.io import write_json
+from fraudctl.paths import ProjectPaths
 
 
 @dataclass

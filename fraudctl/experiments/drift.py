@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from fraudctl import tracking
-from fraudctl.config import DriftParams, Params, ProjectPaths
+from fraudctl.config import DriftParams, Params
 from fraudctl.data.schema import Schema
 from fraudctl.data.validate import validate_table
 from fraudctl.errors import DataError
@@ -26,6 +26,7 @@ from fraudctl.experiments.common import load_workspace, write_results
 from fraudctl.experiments.results import DriftOutcome
 from fraudctl.io import read_table, relocated, staged_copy, write_text, write_with
 from fraudctl.model.bundle import load_model
+from fraudctl.paths import ProjectPaths
 from fraudctl.progress import Progress, quiet
 
 EXPERIMENT = "fraud-drift"

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from fraudctl import tracking
-from fraudctl.config import FairnessParams, Params, ProjectPaths
+from fraudctl.config import FairnessParams, Params
 from fraudctl.data.schema import Schema
 from fraudctl.experiments.common import load_workspace
 from fraudctl.experiments.explain import explain_model
@@ -30,6 +30,7 @@ from fraudctl.io import relocated, staged_copy
 from fraudctl.model.bundle import FraudModel, load_model
 from fraudctl.model.fitting import amounts
 from fraudctl.model.metrics import pr_auc
+from fraudctl.paths import ProjectPaths
 from fraudctl.progress import Progress, quiet
 
 EXPERIMENT = "fraud-fairness"

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from fraudctl import tracking
-from fraudctl.config import Params, PoisonParams, ProjectPaths
+from fraudctl.config import Params, PoisonParams
 from fraudctl.data.schema import Schema
 from fraudctl.experiments.common import load_workspace, sample_training_rows
 from fraudctl.experiments.poison_outputs import write_outputs
@@ -34,6 +34,7 @@ from fraudctl.experiments.results import PoisonOutcome
 from fraudctl.io import relocated, staged_copy
 from fraudctl.model.families import SCREENING_FAMILY
 from fraudctl.model.fitting import choose_on_validation, fit, score, split_metrics
+from fraudctl.paths import ProjectPaths
 from fraudctl.progress import Progress, quiet
 
 EXPERIMENT = "fraud-poisoning"

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fraudctl.config import ProjectPaths
 from fraudctl.io import read_json
+from fraudctl.paths import ProjectPaths
 
 RESULTS_FILE = "results.json"
 METRICS_FILE = "metrics.json"

@@ -14,11 +14,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from fraudctl.config import SPLITS, Params, ProjectPaths
+from fraudctl.config import Params
 from fraudctl.data.schema import Schema
 from fraudctl.data.splits import load_prepared, load_raw_schema
 from fraudctl.features.transform import FeatureTransform
 from fraudctl.io import atomic_directory, read_json, write_json
+from fraudctl.paths import SPLITS, ProjectPaths
 from fraudctl.progress import Progress, quiet
 
 SPLIT_COLUMN = "__split"

@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from fraudctl.config import ProjectPaths
 from fraudctl.errors import DataError
 from fraudctl.features.online import materialize, open_store
 from fraudctl.io import read_table
+from fraudctl.paths import ProjectPaths
 from fraudctl.progress import Progress, quiet
 
 

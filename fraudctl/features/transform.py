@@ -20,7 +20,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from fraudctl.config import FeaturesParams, parse_duration
+from fraudctl.config import FeaturesParams
+from fraudctl.durations import parse_duration
 from fraudctl.errors import DataError
 from fraudctl.features.kernel import (
     AMOUNT_SCALE,

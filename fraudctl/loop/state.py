@@ -14,8 +14,9 @@ import numpy as np
 import pandas as pd
 
 from fraudctl import tracking
-from fraudctl.config import Params, ProjectPaths
+from fraudctl.config import Params
 from fraudctl.loop.world import World
+from fraudctl.paths import ProjectPaths
 
 EXPERIMENT = "fraud-continuous"
 HISTORY_DAYS = 31  # the longest history window a feature reads, plus a day

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from fraudctl import emissions
-from fraudctl.config import Params, ProjectPaths
+from fraudctl.config import Params
 from fraudctl.experiments.results import (
     DriftHeadline,
     FairnessHeadline,
@@ -31,6 +31,7 @@ from fraudctl.experiments.results import (
 from fraudctl.io import read_json, write_text
 from fraudctl.model.bootstrap import bootstrap_intervals, weighted_metrics
 from fraudctl.model.headline import write_headline
+from fraudctl.paths import ProjectPaths
 from fraudctl.progress import Progress, quiet
 
 CARD_FILE = "model_card.md"

@@ -30,8 +30,8 @@ from fraudctl.errors import ArtifactError
 if TYPE_CHECKING:
     import pandas as pd
 
-    from fraudctl.config import ProjectPaths
     from fraudctl.features.transform import FeatureTransform
+    from fraudctl.paths import ProjectPaths
 
 CONTRACT_FILE = "contract.json"
 # A number more than 1,000 times larger than any the model saw in training is an export or

@@ -12,13 +12,14 @@ from pathlib import Path
 from typing import Any
 
 from fraudctl import tracking
-from fraudctl.config import Params, ProjectPaths
+from fraudctl.config import Params
 from fraudctl.data.splits import load_schema, load_split
 from fraudctl.io import atomic_path, relocated, staged_copy, write_with
 from fraudctl.model import bundle, registry_record
 from fraudctl.model import metrics as m
 from fraudctl.model.fitting import split_metrics
 from fraudctl.model.plots import save_confusion_plot, save_line_plot
+from fraudctl.paths import ProjectPaths
 from fraudctl.progress import Progress, quiet
 
 

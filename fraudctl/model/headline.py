@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from fraudctl.config import ProjectPaths
 from fraudctl.experiments.results import (
     DriftHeadline,
     FairnessHeadline,
@@ -21,6 +20,7 @@ from fraudctl.experiments.results import (
     read_headline,
 )
 from fraudctl.io import write_json
+from fraudctl.paths import ProjectPaths
 
 HEADLINE_FILE = "headline.json"
 # The names `make exp` keeps (Makefile EXP_COLUMNS) and the test of both views' width.

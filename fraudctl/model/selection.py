@@ -18,8 +18,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from fraudctl.config import Params, SelectionParams, parse_duration
+from fraudctl.config import Params, SelectionParams
 from fraudctl.data.schema import Schema, seconds_of
+from fraudctl.durations import parse_duration
 from fraudctl.errors import ConfigError
 from fraudctl.model.metrics import pr_auc
 from fraudctl.progress import Progress, quiet

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from fraudctl import tracking
-from fraudctl.config import ModelParams, Params, ProjectPaths
+from fraudctl.config import ModelParams, Params
 from fraudctl.data.schema import Schema
 from fraudctl.data.splits import load_schema, load_split, load_transform
 from fraudctl.errors import ConfigError
@@ -33,6 +33,7 @@ from fraudctl.model.fitting import (
 )
 from fraudctl.model.leakage import check_for_leaks
 from fraudctl.model.threshold import ThresholdChoice, choose_threshold
+from fraudctl.paths import ProjectPaths
 from fraudctl.progress import Progress, quiet
 
 if TYPE_CHECKING:

@@ -25,11 +25,12 @@ from typing import Any
 import pandas as pd
 
 from fraudctl import tracking
-from fraudctl.config import Params, ProjectPaths, SearchRange
+from fraudctl.config import Params, SearchRange
 from fraudctl.data.splits import load_schema, load_split
 from fraudctl.errors import ConfigError
 from fraudctl.io import atomic_path
 from fraudctl.model.fitting import fingerprint
+from fraudctl.paths import ProjectPaths
 from fraudctl.progress import Progress, quiet
 
 TUNING_EXPERIMENT_SUFFIX = "-tuning"

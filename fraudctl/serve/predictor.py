@@ -19,12 +19,12 @@ from typing import Any
 
 import numpy as np
 
-from fraudctl.config import DEFAULT_ONLINE_STORE
 from fraudctl.errors import ArtifactError
 from fraudctl.features.online import OnlineFeatures
 from fraudctl.features.transform import FeatureTransform
 from fraudctl.model.bundle import FraudModel
 from fraudctl.model.families import family
+from fraudctl.paths import DEFAULT_ONLINE_STORE
 
 RISK_BANDS = ("low", "medium", "high")
 

@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from fraudctl.config import DEFAULT_ONLINE_STORE
+from fraudctl.paths import DEFAULT_ONLINE_STORE
 
 
 class ServeSettings(BaseSettings):

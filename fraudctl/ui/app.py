@@ -15,7 +15,8 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from fraudctl.config import ProjectPaths, load_params
+from fraudctl.config import load_params
+from fraudctl.paths import ProjectPaths
 from fraudctl.ui import charts, data
 
 PAGES = ("Model", "Score a transaction", "Experiments", "Registry", "Model card")

@@ -14,9 +14,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from fraudctl.config import Params, ProjectPaths
+from fraudctl.config import Params
 from fraudctl.experiments.results import read_headline
 from fraudctl.io import read_json
+from fraudctl.paths import ProjectPaths
 
 
 def optional_json(path: Path) -> Any:

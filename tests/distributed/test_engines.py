@@ -14,8 +14,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fraudctl.config import SPLITS, ProjectPaths, parse_params
+from fraudctl.config import parse_params
 from fraudctl.data.synthetic_transactions import write_partitioned_log
+from fraudctl.paths import SPLITS, ProjectPaths
 from tests.conftest import example_params, invoke, run_training_stages
 
 pytest.importorskip("distributed")

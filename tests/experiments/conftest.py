@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from fraudctl.config import ProjectPaths
+from fraudctl.paths import ProjectPaths
 from tests.conftest import write_params
 
 SMALL_EXPERIMENTS = {

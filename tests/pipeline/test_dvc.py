@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from fraudctl.config import SPLITS, ProjectPaths
 from fraudctl.model.headline import NAMES as HEADLINE_NAMES
+from fraudctl.paths import SPLITS, ProjectPaths
 from tests.conftest import REPO_ROOT, SMALL_PARAMS, cli_env
 from tests.experiments.conftest import SMALL_EXPERIMENTS
 

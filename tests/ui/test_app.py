@@ -59,7 +59,8 @@ def test_every_page_renders_from_the_project_outputs(full_project, monkeypatch):
     assert "family=lightgbm" in shown and "test PR-AUC" in shown
 
     # the what-if slider recomputes alerts, precision and recall on the test split
-    from fraudctl.config import ProjectPaths, load_params
+    from fraudctl.config import load_params
+    from fraudctl.paths import ProjectPaths
     from fraudctl.ui import data
 
     scores = data.test_scores(ProjectPaths(full_project))
@@ -141,9 +142,9 @@ def test_promotion_needs_the_admin_token(full_project, monkeypatch, runner):
 def test_the_workspace_models_test_pr_auc_without_an_evaluate_run(trained_project, monkeypatch):
     """A fresh clone's repro registers the retrained model, and DVC skips evaluate: the
     registry still shows that version's test PR-AUC, from the model's own test scores."""
-    from fraudctl.config import ProjectPaths
     from fraudctl.model.metrics import pr_auc
     from fraudctl.model.registry_record import read_registry_record
+    from fraudctl.paths import ProjectPaths
     from fraudctl.ui import data
 
     paths = ProjectPaths(trained_project)

@@ -1,4 +1,4 @@
-"""dvc.yaml and fraudctl.config.ProjectPaths describe the same files."""
+"""dvc.yaml and fraudctl.paths.ProjectPaths describe the same files."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from fraudctl.config import SPLITS, ProjectPaths, load_params
+from fraudctl.config import load_params
 from fraudctl.model.headline import HEADLINE_FILE
+from fraudctl.paths import SPLITS, ProjectPaths
 from tests.conftest import REPO_ROOT
 
 
