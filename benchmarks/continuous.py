@@ -37,7 +37,8 @@ OUT = REPO / "reports" / "continuous"
 
 def run_policy(policy: str, args: argparse.Namespace, scratch: Path) -> pd.DataFrame:
     """Every day of one policy; its labelled days' numbers and its decisions."""
-    from fraudctl.loop.cycle import STEPS, Loop, run_step
+    from fraudctl.loop.cycle import Loop, run_step
+    from fraudctl.loop.steps import NAMES
 
     base = load_params(REPO / "examples" / "continuous" / "params.yaml")
     workspace = scratch / policy
@@ -61,7 +62,7 @@ def run_policy(policy: str, args: argparse.Namespace, scratch: Path) -> pd.DataF
     started = time.perf_counter()
     for day in range(args.days):
         loop.world.write_day(day)
-        for step in STEPS:
+        for step in NAMES:
             try:
                 run_step(loop, step, day)
             except Exception as exc:  # recorded; the champion serves on, tomorrow comes

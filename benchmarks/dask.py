@@ -104,12 +104,13 @@ def run(
     import yaml
 
     from fraudctl.config import parse_params
-    from fraudctl.engines import build_features, prepare, train
     from fraudctl.paths import ProjectPaths
+    from fraudctl.stages import features, prepare, train
+    from fraudctl.stages.project import check_params
 
     raw = yaml.safe_load((REPO / "examples/transactions/params.yaml").read_text())
     raw["data"]["source"] = str(log)
-    raw["compute"] = {**raw.get("compute", {}), **compute}
+    raw["compute"] = {**raw.get("compute", {}), **compute}  # engine and its block
     raw["selection"] = {"folds": 0}  # the dask engine selects on the hold-out split
     raw["split"]["gap"] = "2d"  # (7d in the example) leaves validation rows in short logs
     raw["emissions"] = {"enabled": False}
@@ -118,29 +119,26 @@ def run(
         "uri": f"sqlite:///{root / 'mlflow.db'}",
         "artifact_location": str(root / "mlruns"),
     }
-    params = parse_params(raw)
+    params = check_params(parse_params(raw))
     paths = ProjectPaths(root)
     with contextlib.chdir(root):
         with measured("prepare", rows, results):
-            prepare(params, paths)
+            prepare.run(params, paths)
         with measured("features", rows, results):
-            build_features(params, paths)
+            features.run(params, paths)
         with measured("train", rows, results):
-            result = train(params, paths)
+            result = train.run(params, paths)
         with measured("score", rows, results):
             score(params, paths, log, root)
     return result.validation["pr_auc"]
 
 
 def score(params: Any, paths: Any, log: Path, root: Path) -> None:
-    if params.compute.engine == "dask":
-        from fraudctl.distributed.score import score_partitions
+    from fraudctl.stages.score import run as score_run
 
-        score_partitions(str(log), root / "scored", paths.model_dir, params.compute)
-    else:
-        from fraudctl.score import score_file
-
-        score_file(log, root / "scored.parquet", paths.model_dir)
+    dask = params.compute.engine == "dask"
+    output = root / "scored" if dask else root / "scored.parquet"
+    score_run(log, output, paths.model_dir, compute=params.compute)
 
 
 def main() -> None:
@@ -159,9 +157,11 @@ def main() -> None:
     customers = round(args.rows_per_day / ROWS_PER_CUSTOMER_DAY)
     compute = {
         "engine": "dask",
-        "scheduler": "local-cluster",
-        "workers": args.workers,
-        "memory_per_worker": args.memory,
+        "dask": {
+            "scheduler": "local-cluster",
+            "workers": args.workers,
+            "memory_per_worker": args.memory,
+        },
     }
     sizes = [int(n) for n in args.rows.split(",") if n]
     results: dict[str, list[dict[str, Any]]] = {}

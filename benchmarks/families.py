@@ -41,10 +41,9 @@ def main() -> None:
     args = parser.parse_args()
 
     from fraudctl.config import load_params
-    from fraudctl.engines import build_features, prepare, train
-    from fraudctl.model.evaluate import evaluate
     from fraudctl.model.families import FAMILIES
     from fraudctl.paths import ProjectPaths
+    from fraudctl.stages import evaluate, features, prepare, train
 
     names = [n for n in args.only.split(",") if n] or [*FAMILIES, DEFAULT]
     base = load_params(REPO / "params.yaml")
@@ -61,8 +60,8 @@ def main() -> None:
         paths = ProjectPaths(root)
         os.environ.pop("MLFLOW_TRACKING_URI", None)
         with contextlib.chdir(root):
-            prepare(params, paths)
-            build_features(params, paths)
+            prepare.run(params, paths)
+            features.run(params, paths)
             rows = []
             alone = params.selection.model_copy(update={"candidates": []})
             for name in names:
@@ -72,13 +71,17 @@ def main() -> None:
                     model = params.model.model_copy(update={"name": name})
                     chosen = params.model_copy(update={"model": model, "selection": alone})
                     label = name
-                rows.append(_run(chosen, paths, label, train, evaluate))
+                rows.append(_run(chosen, paths, label, train.run, evaluate.run))
                 _print(rows[-1:], header=len(rows) == 1)
             if args.tune_trials:
-                from fraudctl.model.tune import tune
+                from fraudctl.stages.tune import run as tune
 
                 result = tune(params, paths, trials=args.tune_trials)
-                tuned = params.model.with_section(result.family, result.best_params, "tune")
+                blocks = params.model.blocks
+                block = {**blocks.get(result.family, {}), **result.best_params}
+                tuned = params.model.model_copy(
+                    update={"name": result.family, "blocks": {**blocks, result.family: block}}
+                )
                 seconds, count = result.seconds, result.finished
                 print(f"tuned in {seconds:.0f} s ({count} trials): {result.best_params}")
                 rows.append(
@@ -86,8 +89,8 @@ def main() -> None:
                         params.model_copy(update={"model": tuned}),
                         paths,
                         f"{result.family} (tuned)",
-                        train,
-                        evaluate,
+                        train.run,
+                        evaluate.run,
                     )
                 )
                 _print(rows[-1:], header=False)

@@ -16,6 +16,7 @@ Each run's logical date is the simulated day (`--date {{ ds }}`), so a backfill 
 from __future__ import annotations
 
 import datetime as dt
+import importlib.util
 import os
 from pathlib import Path
 
@@ -27,17 +28,21 @@ PROJECT = os.environ.get("FRAUDCTL_PROJECT", str(Path.cwd()))
 PARAMS = os.environ.get("FRAUDCTL_LOOP_PARAMS", "examples/continuous/params.yaml")
 START = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)  # continuous.start of the example
 
-# Steps that talk to the registry or train can fail for a moment (a locked store, a busy
-# disk): they are retried. The others are pure functions of files and fail for real.
-STEPS = (
-    ("simulate", "fraudctl simulate", 0),
-    ("score", "fraudctl cycle score", 2),
-    ("monitor", "fraudctl cycle monitor", 0),
-    ("drift", "fraudctl cycle drift", 1),
-    ("decide", "fraudctl cycle decide", 1),
-    ("retrain", "fraudctl cycle retrain", 2),
-    ("compare", "fraudctl cycle compare", 2),
-)
+
+def _loop_steps() -> tuple:
+    """The cycle's steps from the project's own list (fraudctl/loop/steps.py imports
+    nothing, so it is read as a file: fraudctl is not installed in Airflow's virtualenv)."""
+    path = Path(__file__).resolve().parents[1] / "fraudctl" / "loop" / "steps.py"
+    spec = importlib.util.spec_from_file_location("fraudctl_loop_steps", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.STEPS
+
+
+# Publishing the day comes first; each step's command, help and retries come from the loop.
+TASKS = [("simulate", "simulate", "Publish the simulated day.", 0)] + [
+    (step.name, f"cycle {step.name}", step.summary, step.retries) for step in _loop_steps()
+]
 
 with DAG(
     dag_id="fraudctl_continuous",
@@ -50,14 +55,14 @@ with DAG(
     tags=["fraudctl"],
 ) as dag:
     previous = None
-    for task_id, command, retries in STEPS:
-        program, _, rest = command.partition(" ")
+    for task_id, command, summary, retries in TASKS:
         task = BashOperator(
             task_id=task_id,
-            bash_command=f"{FRAUDCTL} {rest} --date {{{{ ds }}}} --params {PARAMS}",
+            bash_command=f"{FRAUDCTL} {command} --date {{{{ ds }}}} --params {PARAMS}",
             cwd=PROJECT,
             retries=retries,
             append_env=True,
+            doc_md=summary,
         )
         if previous is not None:
             previous >> task

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import yaml
 from pydantic import (
@@ -24,16 +24,10 @@ from pydantic import (
 
 from fraudctl.durations import parse_duration
 from fraudctl.errors import ConfigError
-from fraudctl.model.families import (
-    DEFAULT_FAMILY,
-    FAMILIES,
-    SCREENING_FAMILY,
-    ImbalanceParams,
-    family,
-    names,
-)
 from fraudctl.paths import DEFAULT_PARAMS_FILE
 from fraudctl.sections import Fraction, PositiveInt, _Section
+
+SectionT = TypeVar("SectionT", bound=_Section)
 
 
 def _duration(text: str) -> str:
@@ -54,7 +48,7 @@ class SyntheticParams(_Section):
     days: Annotated[int, Field(ge=1, le=60)] = 2
 
 
-ULB_FEATURE_COLUMNS = [f"V{i}" for i in range(1, 29)] + ["Amount"]
+_ULB_FEATURES = [f"V{i}" for i in range(1, 29)] + ["Amount"]
 
 
 class SchemaParams(_Section):
@@ -69,7 +63,7 @@ class SchemaParams(_Section):
     time: str = "Time"
     amount: str | None = "Amount"
     target: str = "Class"
-    features: Literal["all"] | list[str] = Field(default_factory=lambda: list(ULB_FEATURE_COLUMNS))
+    features: Literal["all"] | list[str] = Field(default_factory=lambda: list(_ULB_FEATURES))
     # role name -> id column, e.g. {customer: customer_id, terminal: terminal_id}
     entities: dict[str, str] = Field(default_factory=dict)
     categorical: list[str] = Field(default_factory=list)
@@ -191,83 +185,44 @@ class FeaturesParams(_Section):
     leak_guard_allow: list[str] = Field(default_factory=list)
 
 
-class FamilyProblems(ValueError):
-    """Problems inside a model family's params block, each with its own key path."""
+class ImbalanceParams(_Section):
+    """Resampling of the rows a model is fitted on (fraudctl.model.imbalance)."""
 
-    def __init__(self, problems: list[tuple[str, str]]) -> None:
-        super().__init__("; ".join(f"{where}: {what}" for where, what in problems))
-        self.problems = problems
+    resample: Literal["none", "smote", "random_undersample", "balanced_bagging"] = "none"
+    # frauds per legitimate row after resampling (e.g. 0.1: one fraud per ten legitimate)
+    ratio: Annotated[float, Field(gt=0.0, le=1.0)] = 0.1
+    bags: Annotated[int, Field(ge=2, le=50)] = 5
+    smote_neighbours: Annotated[int, Field(ge=1, le=50)] = 5
+
+
+def _blocks(data: Any, fixed: set[str], where: str) -> Any:
+    """Every key but ``fixed`` is a named block of settings (a model family's, an engine's):
+    gathered under ``blocks`` for the library that owns the names to check."""
+    if not isinstance(data, dict) or "blocks" in data:
+        return data
+    data = dict(data)
+    blocks = {key: data.pop(key) for key in list(data) if key not in fixed}
+    for key, block in blocks.items():
+        if block is not None and not isinstance(block, dict):
+            raise ValueError(f"{where}.{key}: expected a mapping of settings, got {block!r}")
+    return {**data, "blocks": {str(key): block or {} for key, block in blocks.items()}}
 
 
 class ModelParams(_Section):
-    """``name`` picks a family from :mod:`fraudctl.model.families`; every other key is a
-    family's params block, validated against that family's own section class (so adding a
-    family never touches this loader), or ``imbalance``."""
+    """``name`` picks a model family (``fraudctl models`` lists them); every other key is a
+    family's own block of hyper-parameters. The families own those blocks: the model library
+    checks each against its family's section when a stage loads params
+    (:func:`fraudctl.model.families.model_spec`), so adding a family never touches this
+    loader, and this loader never imports the model library."""
 
-    name: str = DEFAULT_FAMILY
+    name: str = "lightgbm"
     imbalance: ImbalanceParams = ImbalanceParams()
-    sections: dict[str, Any] = Field(default_factory=dict, repr=False)
+    blocks: dict[str, dict[str, Any]] = Field(default_factory=dict, repr=False)
 
     @model_validator(mode="before")
     @classmethod
-    def _family_sections(cls, data: Any) -> Any:
-        if not isinstance(data, dict) or "sections" in data:
-            return data
-        data = dict(data)
-        blocks = {k: data.pop(k) for k in list(data) if k not in {"name", "imbalance"}}
-        problems: list[tuple[str, str]] = []
-        name = data.get("name", DEFAULT_FAMILY)
-        if name not in FAMILIES:
-            problems.append(("name", f"unknown model {name!r}; valid names: {names()}"))
-        sections: dict[str, Any] = {}
-        for key, block in blocks.items():
-            if key not in FAMILIES:
-                problems.append((str(key), f"unknown key (model families: {names()})"))
-                continue
-            try:
-                sections[key] = FAMILIES[key].params.model_validate(block or {})
-            except ValidationError as exc:
-                for error in exc.errors():
-                    where, what = _describe(error).split(": ", 1)
-                    problems.append((f"{key}.{where}", what))
-        if problems:
-            raise FamilyProblems(problems)
-        defaults = {key: entry.params() for key, entry in FAMILIES.items() if key not in sections}
-        return {**data, "sections": {**defaults, **sections}}
-
-    def section(self, name: str | None = None) -> Any:
-        """A family's params block (its defaults when params.yaml leaves it out)."""
-        name = name or self.name
-        found = self.sections.get(name)
-        return found if found is not None else family(name).params()
-
-    def searched_family(self) -> str:
-        """What `fraudctl tune` searches when not told: the chosen family, or a blend's
-        first member (each member is fitted from its own block, so tuning it tunes the
-        blend's member)."""
-        members = getattr(self.section(), "members", None)
-        return str(members[0]) if members else self.name
-
-    def hyperparameters(self) -> dict[str, Any]:
-        """The chosen estimator's hyper-parameters, as keyword arguments."""
-        return self.section().model_dump()
-
-    def with_section(self, name: str, values: dict[str, Any], where: str) -> ModelParams:
-        """A copy with family ``name`` chosen and its block updated by ``values`` (checked)."""
-        current = self.section(name)
-        try:
-            updated = family(name).params.model_validate({**current.model_dump(), **values})
-        except ValidationError as exc:
-            problems = "; ".join(_describe(e) for e in exc.errors())
-            raise ConfigError(f"{where}: {problems}") from None
-        return self.model_copy(update={"name": name, "sections": {**self.sections, name: updated}})
-
-    def with_overrides(self, overrides: dict[str, Any], where: str) -> ModelParams:
-        """A copy with some of the chosen estimator's hyper-parameters replaced (validated);
-        keys the estimator does not have are ignored, so one override fits several models."""
-        fields = type(self.section()).model_fields
-        known = {k: v for k, v in overrides.items() if k in fields}
-        return self.with_section(self.name, known, where)
+    def _family_blocks(cls, data: Any) -> Any:
+        return _blocks(data, {"name", "imbalance"}, "model")
 
 
 class SelectionParams(_Section):
@@ -295,10 +250,7 @@ class SelectionParams(_Section):
 
     @field_validator("candidates")
     @classmethod
-    def _known(cls, candidates: list[str]) -> list[str]:
-        unknown = [name for name in candidates if name not in FAMILIES]
-        if unknown:
-            raise ValueError(f"unknown model {unknown[0]!r}; valid names: {names()}")
+    def _once_each(cls, candidates: list[str]) -> list[str]:
         return list(dict.fromkeys(candidates))
 
 
@@ -328,7 +280,7 @@ def _default_search_space() -> dict[str, dict[str, SearchRange]]:
         return SearchRange(low=low, high=high, log=log)
 
     return {
-        DEFAULT_FAMILY: {
+        "lightgbm": {
             "num_leaves": r(7, 63, log=True),
             "learning_rate": r(0.02, 0.2, log=True),
             "n_estimators": r(100, 600),
@@ -362,20 +314,6 @@ class TuneParams(_Section):
             )
         return self
 
-    @model_validator(mode="after")
-    def _known_parameters(self) -> TuneParams:
-        for name, space in self.search_space.items():
-            if name not in FAMILIES:
-                raise ValueError(f"search_space.{name}: not a model family ({names()})")
-            fields = family(name).params.model_fields
-            unknown = [key for key in space if key not in fields]
-            if unknown:
-                raise ValueError(
-                    f"search_space.{name}: {', '.join(unknown)} not in model.{name} "
-                    f"(its keys: {', '.join(fields)})"
-                )
-        return self
-
 
 class EmissionsParams(_Section):
     """CodeCarbon in offline mode around train and the experiments (fraudctl/emissions.py)."""
@@ -386,36 +324,19 @@ class EmissionsParams(_Section):
     measure_seconds: Annotated[float, Field(ge=1.0, le=600.0)] = 5.0
 
 
-_MEMORY = re.compile(r"^\s*\d+(\.\d+)?\s*(B|KiB|MiB|GiB|TiB|KB|MB|GB|TB)\s*$")
-
-
-def _memory(text: str) -> str:
-    if not _MEMORY.match(text):
-        raise ValueError(f"expected a size such as 2GiB or 512MiB, got {text!r}")
-    return text
-
-
 class ComputeParams(_Section):
-    """Where prepare, features, train and score run (fraudctl/distributed/, README: Dask).
+    """Where prepare, features, train and score run: ``engine`` names one of
+    :data:`fraudctl.stages.engines.ENGINES` (``local``: one process and pandas; ``dask``: the
+    same stages partition by partition on a Dask cluster). Every other key is an engine's own
+    block of settings (``dask:``), checked by that engine when a stage loads params."""
 
-    ``local`` is one process and pandas; ``dask`` runs the same stages partition by
-    partition on a Dask cluster: ``local-cluster`` starts one on this machine, a
-    ``tcp://host:8786`` address joins a running one (e.g. the Helm chart in deploy/dask).
-    """
+    engine: str = "local"
+    blocks: dict[str, dict[str, Any]] = Field(default_factory=dict, repr=False)
 
-    engine: Literal["local", "dask"] = "local"
-    scheduler: Annotated[str, Field(pattern=r"^(local-cluster|tcp://[^\s:/]+:\d+)$")] = (
-        "local-cluster"
-    )
-    workers: Annotated[int, Field(ge=1, le=256)] = 2
-    threads_per_worker: Annotated[int, Field(ge=1, le=64)] = 1
-    memory_per_worker: Annotated[str, AfterValidator(_memory)] = "2GiB"
-    # consecutive daily partitions computed by one task (features, score): more rows per task
-    # read each day's history window fewer times; fewer keep a worker's memory smaller
-    rows_per_task: Annotated[int, Field(ge=1_000)] = 500_000
-    # LightGBM trains in memory: beyond this many train rows every fraud is kept and the
-    # legitimate rows are sampled (the threshold is still chosen on all validation rows)
-    max_train_rows: Annotated[int, Field(ge=10_000)] = 4_000_000
+    @model_validator(mode="before")
+    @classmethod
+    def _engine_blocks(cls, data: Any) -> Any:
+        return _blocks(data, {"engine"}, "compute")
 
 
 class CardParams(_Section):
@@ -484,8 +405,8 @@ class PoisonParams(_Section):
     model: ModelParams = Field(
         default_factory=lambda: ModelParams.model_validate(
             {
-                "name": SCREENING_FAMILY,
-                SCREENING_FAMILY: {"n_estimators": 200, "learning_rate": 0.1},
+                "name": "lightgbm",
+                "lightgbm": {"n_estimators": 200, "learning_rate": 0.1},
             }
         )
     )
@@ -543,6 +464,10 @@ class ContinuousParams(_Section):
     policy: Literal["frozen", "schedule", "triggered"] = "triggered"
     retrain_every_days: Annotated[int, Field(ge=1)] = 7
     min_card_precision: Annotated[float, Field(ge=0.0, le=1.0)] = 0.3
+    # the loop's drift gate: the share of inputs whose PSI shows a significant shift (> 0.2)
+    # above which it fails (a PSI measure: not experiments.drift.max_drifted_share, which
+    # counts Evidently's per-feature tests); the scores' PSI uses experiments.drift's limit
+    max_psi_shifted_share: Annotated[float, Field(gt=0.0, le=1.0)] = 0.3
     window_days: Annotated[int, Field(ge=7)] = 28
     compare_days: Annotated[int, Field(ge=1)] = 7
     # the challenger must win by this much; a negative margin takes the newest model unless
@@ -602,12 +527,8 @@ def _format_location(loc: tuple[Any, ...]) -> str:
     return ".".join(parts).replace("schema_", "schema") or "(top level)"
 
 
-def _describe(error: dict[str, Any]) -> str:
+def describe_error(error: dict[str, Any]) -> str:
     where = _format_location(error["loc"])
-    nested = error.get("ctx", {}).get("error")
-    if isinstance(nested, FamilyProblems):
-        prefix = f"{where}." if error["loc"] else ""
-        return "; ".join(f"{prefix}{path}: {what}" for path, what in nested.problems)
     if error["type"] == "extra_forbidden":
         return f"{where}: unknown key"
     message = error["msg"].removeprefix("Value error, ")
@@ -615,6 +536,17 @@ def _describe(error: dict[str, Any]) -> str:
     if error["type"] in {"missing"} or isinstance(got, dict):
         return f"{where}: {message}"
     return f"{where}: {message} (got {got!r})"
+
+
+def check_block(section: type[SectionT], raw: Any, where: str) -> SectionT:
+    """A named block of settings (a model family's, an engine's) checked against the section
+    class that owns it: the libraries that own the names call this, so every problem reads
+    like the loader's own (``model.lightgbm.n_estimators: ...``)."""
+    try:
+        return section.model_validate(raw or {})
+    except ValidationError as exc:
+        problems = "; ".join(f"{where}.{describe_error(e)}" for e in exc.errors())
+        raise ConfigError(problems) from None
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -642,7 +574,7 @@ def parse_params(raw: Any, source: str = "params.yaml") -> Params:
     try:
         return Params.model_validate(raw)
     except ValidationError as exc:
-        problems = "; ".join(_describe(e) for e in exc.errors())
+        problems = "; ".join(describe_error(e) for e in exc.errors())
         raise ConfigError(f"{source}: {problems}") from None
 
 

@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from fraudctl.config import EmissionsParams
-from fraudctl.experiments.common import significant
 from fraudctl.io import read_json, write_json
+from fraudctl.numbers import significant
 from fraudctl.paths import ProjectPaths
 
 STAGES = ("train", "poison", "fairness", "drift")

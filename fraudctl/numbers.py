@@ -38,3 +38,14 @@ def number(value: Any, name: str = "", signed: bool = False) -> str:
     if value < 0 and text.strip("0.,"):
         return f"{MINUS}{text}"
     return f"+{text}" if signed else text
+
+
+def significant(value: Any, digits: int = 6) -> Any:
+    """``value`` with every float rounded to ``digits`` significant digits."""
+    if isinstance(value, float):
+        return float(f"{value:.{digits}g}") if math.isfinite(value) else value
+    if isinstance(value, dict):
+        return {k: significant(v, digits) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [significant(v, digits) for v in value]
+    return value

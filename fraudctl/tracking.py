@@ -22,7 +22,6 @@ from fraudctl.errors import TrackingError
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
-PROMOTION_METRIC = "val_pr_auc"
 FINGERPRINT_TAG = "validation_fingerprint"
 
 
@@ -142,6 +141,17 @@ def run(
             mlflow.set_tags({HOST_TAG: socket.gethostname(), PID_TAG: str(os.getpid())})
         with _sigterm_as_exit():
             yield active
+
+
+@contextlib.contextmanager
+def nested_run(run_name: str) -> Iterator[Any]:
+    """A child of the active run, in its experiment (a tuning trial, say)."""
+    import mlflow
+
+    parent = mlflow.active_run()
+    experiment = parent.info.experiment_id if parent else None
+    with mlflow.start_run(run_name=run_name, nested=True, experiment_id=experiment) as active:
+        yield active
 
 
 HOST_TAG = "fraudctl.host"
@@ -287,78 +297,45 @@ def _alias_version(client: Any, name: str, alias: str) -> Any | None:
         return None
 
 
+def alias_version(params: TrackingParams, alias: str) -> str | None:
+    """The version an alias (``champion``, ``challenger``) points at, or None."""
+    found = _alias_version(_client(params), params.registered_model, alias)
+    return None if found is None else str(found.version)
+
+
+def set_alias(params: TrackingParams, alias: str, version: str) -> None:
+    _client(params).set_registered_model_alias(params.registered_model, alias, version)
+
+
 @dataclass(frozen=True)
-class Promotion:
-    version: str
-    champion: str
-    promoted: bool
-    reason: str
+class VersionRun:
+    """The metrics and tags of the run that registered a version."""
+
+    metrics: Mapping[str, float]
+    tags: Mapping[str, str]
 
 
-def promote_if_better(
-    params: TrackingParams, version: str, score: float, fingerprint: str
-) -> Promotion:
-    """Mark ``version`` challenger; make it champion if it beats the champion's score.
-
-    The score is the validation PR-AUC: the test split stays untouched by model selection.
-    Scores are only comparable on the same validation data, so a version validated on other
-    data (its fingerprint differs) is registered but never promoted automatically.
-    """
+def version_run(params: TrackingParams, version: str) -> VersionRun:
     client = _client(params)
-    promotion = _decide_promotion(client, params.registered_model, version, score, fingerprint)
-    _note_promotion(client, params.registered_model, version, promotion.promoted, promotion.reason)
-    return promotion
+    found = client.get_model_version(params.registered_model, version)
+    data = client.get_run(found.run_id).data
+    return VersionRun(dict(data.metrics), dict(data.tags))
 
 
 PROMOTION_TAG = "fraudctl.promotion"
 PROMOTED_AT_TAG = "fraudctl.promoted_at"
 
 
-def _note_promotion(client: Any, name: str, version: str, promoted: bool, reason: str) -> None:
+def note_promotion(params: TrackingParams, version: str, promoted: bool, reason: str) -> None:
     """Why a version was (or was not) made champion, and when: shown by `fraudctl ui`."""
     import datetime
 
+    client = _client(params)
+    name = params.registered_model
     client.set_model_version_tag(name, version, PROMOTION_TAG, reason)
     if promoted:
         now = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
         client.set_model_version_tag(name, version, PROMOTED_AT_TAG, now)
-
-
-def _decide_promotion(
-    client: Any, name: str, version: str, score: float, fingerprint: str
-) -> Promotion:
-    client.set_registered_model_alias(name, CHALLENGER, version)
-    current = _alias_version(client, name, CHAMPION)
-    if current is None:
-        client.set_registered_model_alias(name, CHAMPION, version)
-        return Promotion(version, version, True, "no champion yet")
-    champion_run = client.get_run(current.run_id).data
-    champion_print = champion_run.tags.get(FINGERPRINT_TAG)
-    if champion_print != fingerprint:
-        return Promotion(
-            version,
-            str(current.version),
-            False,
-            f"not compared: champion v{current.version} was validated on different data "
-            f"(fingerprint {champion_print or 'unknown'}, this model {fingerprint}); "
-            f"promote by hand with `fraudctl promote {version}` if intended",
-        )
-    champion_score = champion_run.metrics.get(PROMOTION_METRIC)
-    if champion_score is None or score > champion_score:
-        client.set_registered_model_alias(name, CHAMPION, version)
-        before = "unknown" if champion_score is None else f"{champion_score:.4f}"
-        return Promotion(
-            version,
-            version,
-            True,
-            f"{PROMOTION_METRIC} {score:.4f} beats v{current.version} ({before})",
-        )
-    return Promotion(
-        version,
-        str(current.version),
-        False,
-        f"{PROMOTION_METRIC} {score:.4f} does not beat v{current.version} ({champion_score:.4f})",
-    )
 
 
 def set_champion(params: TrackingParams, version: str, reason: str = "") -> str | None:
@@ -377,7 +354,5 @@ def set_champion(params: TrackingParams, version: str, reason: str = "") -> str 
     previous = _alias_version(client, name, CHAMPION)
     client.set_registered_model_alias(name, CHAMPION, version)
     was = "none" if previous is None else f"v{previous.version}"
-    _note_promotion(
-        client, name, version, True, f"{reason or 'promoted by hand'} (champion was {was})"
-    )
+    note_promotion(params, version, True, f"{reason or 'promoted by hand'} (champion was {was})")
     return None if previous is None else str(previous.version)

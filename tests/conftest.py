@@ -79,12 +79,12 @@ def tracking_uri(uri: str) -> Iterator[None]:
 
 
 def run_training_stages(params: Any, paths: ProjectPaths, store: str) -> ProjectPaths:
-    from fraudctl.engines import build_features, prepare, train
+    from fraudctl.stages import features, prepare, train
 
     with tracking_uri(store):
-        prepare(params, paths)
-        build_features(params, paths)
-        train(params, paths)
+        prepare.run(params, paths)
+        features.run(params, paths)
+        train.run(params, paths)
     return paths
 
 

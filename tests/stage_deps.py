@@ -65,10 +65,21 @@ def imports(module: Path) -> set[str]:
             for depth in range(1, len(parts) + 1):
                 base = REPO_ROOT / Path(*parts[:depth])
                 for candidate in (base.with_suffix(".py"), base / "__init__.py"):
-                    if candidate.exists() and (depth == len(parts) or candidate.stat().st_size):
-                        if candidate.stat().st_size:
-                            found.add(candidate.relative_to(REPO_ROOT).as_posix())
+                    if candidate.exists() and candidate.stat().st_size:
+                        found.add(candidate.relative_to(REPO_ROOT).as_posix())
     return found
+
+
+def discovered(module: Path) -> set[str]:
+    """A package that imports each of its modules by discovery (the model families) runs
+    every module in its folder, though no import statement names them."""
+    if module.name != "__init__.py" or "pkgutil.iter_modules" not in module.read_text("utf-8"):
+        return set()
+    return {
+        path.relative_to(REPO_ROOT).as_posix()
+        for path in module.parent.glob("*.py")
+        if path.stat().st_size
+    }
 
 
 def closure(start: str) -> set[str]:
@@ -79,7 +90,7 @@ def closure(start: str) -> set[str]:
         if current in seen:
             continue
         seen.add(current)
-        todo += imports(REPO_ROOT / current)
+        todo += imports(REPO_ROOT / current) | discovered(REPO_ROOT / current)
     return seen
 
 

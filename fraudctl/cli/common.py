@@ -8,16 +8,18 @@ import errno
 import functools
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from fraudctl import help_style
-from fraudctl.config import Params, load_params
 from fraudctl.errors import FraudctlError
 from fraudctl.paths import DEFAULT_PARAMS_FILE, ProjectPaths
+
+if TYPE_CHECKING:
+    from fraudctl.config import Params
 
 help_style.apply()
 
@@ -151,8 +153,11 @@ def user_errors(command: F) -> F:
             raise fail(str(exc), exc.exit_code) from None
         except ModuleNotFoundError as exc:
             root = (exc.name or "").split(".")[0]
-            if root not in EXTRAS:
-                raise
+            if not root or root == "fraudctl":
+                raise  # fraudctl's own module missing: a bug, not the user's environment
+            if root not in EXTRAS:  # e.g. the library of a model family added since
+                message = f"{root} is not installed; this command needs it: pip install {root}"
+                raise fail(message) from None
             raise fail(
                 f"{root} is not installed; this command needs the {EXTRAS[root]!r} extra: "
                 f"pip install 'fraudctl[{EXTRAS[root]}]'"
@@ -228,14 +233,12 @@ def progress(title: str) -> Iterator[Callable[[str], None]]:
 
 @contextlib.contextmanager
 def emissions_of(stage: str, params: Params, paths: ProjectPaths) -> Iterator[Any]:
-    """CodeCarbon around a stage; its file is written only when the stage succeeded."""
-    from fraudctl.emissions import measured, record
+    """A stage's energy, measured around it and printed once it succeeded."""
+    from fraudctl.stages.energy import measured_stage
 
-    with measured(stage, params.emissions) as used:
+    with measured_stage(stage, params, paths) as used:
         yield used
-    record(paths, used)
     if used.as_metrics():
-        log_to_training_run(params, paths, used.as_metrics(), prefix=f"{stage}_")
         kwh, kg = used.as_metrics().values()
         console.print(
             f"{stage}: {kwh * 1000:.3g} Wh, {kg * 1000:.3g} g CO₂e (CodeCarbon, offline)",
@@ -243,26 +246,16 @@ def emissions_of(stage: str, params: Params, paths: ProjectPaths) -> Iterator[An
         )
 
 
-def log_to_training_run(
-    params: Params, paths: ProjectPaths, metrics: dict[str, float], prefix: str
-) -> None:
-    """Metrics about the current model join the run that trained it."""
-    from fraudctl import tracking
-    from fraudctl.model.registry_record import read_registry_record
-
-    run_id = read_registry_record(paths.model_dir).get("run_id")
-    if run_id:
-        with tracking.run(params.tracking, params.tracking.experiment, run_id=run_id):
-            tracking.log_metrics(metrics, prefix=prefix)
-
-
 def load_project(params_file: Path) -> tuple[Params, ProjectPaths]:
+    """params.yaml checked whole (:mod:`fraudctl.stages.project`) and the project's paths."""
+    from fraudctl.stages.project import load
+
     if not params_file.exists() and params_file == DEFAULT_PARAMS_FILE:
         err_console.print(
             f"[yellow]note:[/] {params_file} not found: using fraudctl's built-in defaults "
             "(the synthetic ULB-shaped data); run from the project folder, or pass --params"
         )
-    return load_params(params_file), ProjectPaths()
+    return load(params_file)
 
 
 def fmt(value: Any, name: str = "") -> str:

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from fraudctl.cli.common import ParamsOption, app, console, cycle_app, load_project, user_errors
+from fraudctl.loop.steps import STEPS
 from fraudctl.paths import DEFAULT_PARAMS_FILE
 
 Day = Annotated[int | None, typer.Option(min=0, help="The simulated day (0 is continuous.start).")]
@@ -29,9 +30,6 @@ def _day(world, day: int | None, date: str | None) -> int:  # type: ignore[no-un
             raise typer.BadParameter(f"--date {date!r}: expected YYYY-MM-DD") from None
     world.check_day(day)
     return day
-
-
-STEP_ORDER = ("score", "monitor", "drift", "decide", "retrain", "compare")
 
 
 @app.command()
@@ -90,15 +88,8 @@ def _step_command(step: str, summary: str) -> None:
     cycle_app.command(step)(command)
 
 
-for _step, _summary in (
-    ("score", "Score the day's transactions with the registry's champion."),
-    ("monitor", "Labelled performance of every scored day whose labels are out."),
-    ("drift", "The drift gate: the day against the last training window."),
-    ("decide", "Retrain today or not, and why (continuous.policy)."),
-    ("retrain", "Train a challenger on the rolling window, if today's decision says so."),
-    ("compare", "Challenger against champion on the same labelled days; promote the winner."),
-):
-    _step_command(_step, _summary)
+for _step in STEPS:
+    _step_command(_step.name, _step.summary)
 
 
 @cycle_app.command("run")
@@ -107,5 +98,5 @@ def cycle_run(
     day: Day = None, date: Date = None, params_file: ParamsOption = DEFAULT_PARAMS_FILE
 ) -> None:
     """Every step of one day, in order (what the Airflow DAG runs as separate tasks)."""
-    for step in STEP_ORDER:
-        _run_step(step, day, date, params_file)
+    for step in STEPS:
+        _run_step(step.name, day, date, params_file)

@@ -26,10 +26,10 @@ from fraudctl.paths import DEFAULT_PARAMS_FILE
 def experiment_poison(params_file: ParamsOption = DEFAULT_PARAMS_FILE) -> None:
     """Label-poisoning attacks x levels x seeds, with and without the defence."""
     params, paths = load_project(params_file)
-    from fraudctl.experiments.poison import run_poisoning
+    from fraudctl.stages import poison as stage
 
     with emissions_of("poison", params, paths), progress("poisoning") as step:
-        result = run_poisoning(params, paths, progress=step)
+        result = stage.run(params, paths, progress=step)
     table = Table(
         "attack",
         "level",
@@ -61,10 +61,10 @@ def experiment_poison(params_file: ParamsOption = DEFAULT_PARAMS_FILE) -> None:
 def experiment_fairness(params_file: ParamsOption = DEFAULT_PARAMS_FILE) -> None:
     """Group metrics with fairlearn, a mitigation, and SHAP explanations."""
     params, paths = load_project(params_file)
-    from fraudctl.experiments.fairness import run_fairness
+    from fraudctl.stages import fairness as stage
 
     with emissions_of("fairness", params, paths), progress("fairness") as step:
-        result = run_fairness(params, paths, progress=step)
+        result = stage.run(params, paths, progress=step)
     outcome = result.outcome
     table = Table(
         "group",
@@ -108,10 +108,10 @@ def experiment_drift(
 ) -> None:
     """Data and prediction drift (Evidently, PSI, KS) with a retraining gate."""
     params, paths = load_project(params_file)
-    from fraudctl.experiments.drift import run_drift
+    from fraudctl.stages import drift as stage
 
     with emissions_of("drift", params, paths), progress("drift") as step:
-        result = run_drift(params, paths, current_path=current, simulate=simulate, progress=step)
+        result = stage.run(params, paths, current_path=current, simulate=simulate, progress=step)
     mark = "[red]✗[/]" if result.drift_detected else "[green]✓[/]"
     console.print(f"{mark} {result.headline}")
     console.print(f"see {result.directory / 'summary.md'} and report.html")

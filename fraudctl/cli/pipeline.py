@@ -46,11 +46,11 @@ def data(
 ) -> None:
     """Ingest, validate and time-split the data (DVC stage `prepare`)."""
     params, paths = load_project(params_file)
-    from fraudctl.engines import prepare
+    from fraudctl.stages import prepare as stage
 
     with progress("prepare") as step:
         step("reading and validating")
-        result = prepare(params, paths, source=source)
+        result = stage.run(params, paths, source=source)
     summary = result.validation
     console.print(
         f"[green]✓[/] {summary.source}: {summary.rows_read:,} rows read, "
@@ -95,10 +95,10 @@ def fmt_time(value: float | str) -> str:
 def features_build(params_file: ParamsOption = DEFAULT_PARAMS_FILE) -> None:
     """Compute the declared features for every split (DVC stage `features`)."""
     params, paths = load_project(params_file)
-    from fraudctl.engines import build_features
+    from fraudctl.stages import features as stage
 
     with progress("features") as step:
-        result = build_features(params, paths, progress=step)
+        result = stage.run(params, paths, progress=step)
     rows = sum(result.rows.values())
     console.print(
         f"[green]✓[/] {len(result.transform.output_columns)} model inputs for {rows:,} rows "
@@ -128,7 +128,7 @@ def features_materialize(
     ] = None,
 ) -> None:
     """Load the online store with the history the model was trained on (or a file)."""
-    from fraudctl.features.materialize import materialize_store
+    from fraudctl.stages.materialize import materialize_store
 
     _, paths = load_project(params_file)
     with progress("materialize") as step:
@@ -151,7 +151,7 @@ def features_labels(
     ] = DEFAULT_ONLINE_STORE,
 ) -> None:
     """Record fraud labels that arrived (chargebacks, reviews) in the online store."""
-    from fraudctl.features.materialize import record_labels
+    from fraudctl.stages.materialize import record_labels
 
     recorded, unknown = record_labels(labels_file, store)
     console.print(f"[green]✓[/] {recorded:,} label(s) recorded; {unknown:,} unknown transaction(s)")
@@ -162,10 +162,10 @@ def features_labels(
 def train(params_file: ParamsOption = DEFAULT_PARAMS_FILE) -> None:
     """Fit the model, pick its threshold on validation, save and register it (stage `train`)."""
     params, paths = load_project(params_file)
-    from fraudctl.engines import train as run_train
+    from fraudctl.stages import train as stage
 
     with emissions_of("train", params, paths), progress(f"train {params.model.name}") as step:
-        result = run_train(params, paths, progress=step)
+        result = stage.run(params, paths, progress=step)
     console.print(
         f"[green]✓[/] {result.model_name} fitted on {result.train_rows:,} rows "
         f"in {result.fit_seconds:.1f} s; threshold {result.threshold.value:.4f} "
@@ -174,10 +174,12 @@ def train(params_file: ParamsOption = DEFAULT_PARAMS_FILE) -> None:
     if result.threshold.note:
         console.print(f"[yellow]note:[/] {result.threshold.note}")
     console.print(metrics_table("validation", result.validation, HEADLINE))
-    status = "[green]champion[/]" if result.promotion.promoted else "challenger"
+    promotion = result.promotion
+    assert promotion is not None  # train decides promotion unless told not to
+    status = "[green]champion[/]" if promotion.promoted else "challenger"
     console.print(
         f"registered {params.tracking.registered_model} v{result.version} as {status}: "
-        f"{result.promotion.reason} (run {result.run_id})"
+        f"{promotion.reason} (run {result.run_id})"
     )
 
 
@@ -186,10 +188,10 @@ def train(params_file: ParamsOption = DEFAULT_PARAMS_FILE) -> None:
 def card(params_file: ParamsOption = DEFAULT_PARAMS_FILE) -> None:
     """Write reports/model_card.md with bootstrap intervals (DVC stage `card`)."""
     params, paths = load_project(params_file)
-    from fraudctl.model.card import build_card
+    from fraudctl.stages import card as stage
 
     with progress("model card") as step:
-        result = build_card(params, paths, progress=step)
+        result = stage.run(params, paths, progress=step)
     where = f"; attached to {result.attached_to}" if result.attached_to else ""
     console.print(f"[green]✓[/] wrote {result.path}{where}")
 
@@ -198,6 +200,7 @@ def card(params_file: ParamsOption = DEFAULT_PARAMS_FILE) -> None:
 @user_errors
 def models() -> None:
     """List the model families `model.name` accepts (from the family registry)."""
+    from fraudctl.distributed.families import DASK_FAMILIES
     from fraudctl.model.families import FAMILIES
     from fraudctl.model.payloads import BLEND
 
@@ -214,7 +217,7 @@ def models() -> None:
             name,
             explanation[entry.explainer],
             "compiled trees" if entry.fast_scoring else entry.serving,
-            "yes" if entry.distributed else "-",
+            "yes" if name in DASK_FAMILIES else "-",
             entry.payload.name,
             ", ".join(entry.requirements) or ("its members'" if entry.payload is BLEND else "-"),
             entry.summary,
@@ -252,7 +255,7 @@ def tune(
     configuration. The test split is never read.
     """
     params, paths = load_project(params_file)
-    from fraudctl.model.tune import tune as run_tune
+    from fraudctl.stages.tune import run as run_tune
 
     with _trial_progress() as (step, advance):
         result = run_tune(
@@ -307,10 +310,10 @@ def _trial_progress() -> Iterator[tuple[Callable[[str], None], Callable[[int, in
 def evaluate(params_file: ParamsOption = DEFAULT_PARAMS_FILE) -> None:
     """Score the test split; write metrics and plots (DVC stage `evaluate`)."""
     params, paths = load_project(params_file)
-    from fraudctl.model.evaluate import evaluate as run_evaluate
+    from fraudctl.stages import evaluate as stage
 
     with progress("evaluate") as step:
-        result = run_evaluate(params, paths, progress=step)
+        result = stage.run(params, paths, progress=step)
     console.print(metrics_table("test", result.metrics, HEADLINE))
     for warning in result.warnings:
         console.print(f"[yellow]warning:[/] {warning}")

@@ -42,25 +42,12 @@ def score(
     in params.yaml each file is scored on the cluster into OUTPUT/<its name>.
     """
     from fraudctl.io import is_partitioned
+    from fraudctl.stages.score import run
 
     with progress("score") as step:
         partitioned = is_partitioned(str(input_path)) and params_file.exists()
         compute = load_project(params_file)[0].compute if partitioned else None
-        if compute is not None and compute.engine == "dask":
-            from fraudctl.distributed.score import score_partitions
-
-            result = score_partitions(
-                str(input_path),
-                output,
-                model,
-                compute,
-                str(history) if history else None,
-                progress=step,
-            )
-        else:
-            from fraudctl.score import score_file
-
-            result = score_file(input_path, output, model, history, progress=step)
+        result = run(input_path, output, model, history, compute, progress=step)
     rate = result.rows / result.seconds if result.seconds else float("inf")
     console.print(
         f"[green]✓[/] {result.rows:,} rows scored in {result.seconds:.1f} s "

@@ -1,4 +1,4 @@
-"""Stage ``prepare``: ingest -> validate -> de-duplicate -> split -> data/prepared/*.parquet.
+"""The prepare stage's work: ingest -> validate -> de-duplicate -> split -> data/prepared/.
 
 Nothing is written until the whole table has passed validation and been split, and each
 file is renamed into place, so a bad input leaves the previous outputs untouched.
@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from fraudctl.config import Params, SplitParams
+from fraudctl.config import DataParams, SplitParams
 from fraudctl.data.schema import Schema, seconds_of
 from fraudctl.data.validate import ValidationSummary, validate_table
 from fraudctl.errors import DataError
@@ -27,6 +27,17 @@ from fraudctl.io import (
     read_table,
 )
 from fraudctl.paths import SPLITS, ProjectPaths
+
+
+@dataclass(frozen=True)
+class PrepareSettings:
+    """What prepare reads of params.yaml: data, split, the seed, and the columns
+    features.leak_guard_allow keeps although they look like ids or clocks."""
+
+    data: DataParams
+    split: SplitParams
+    seed: int
+    leak_guard_allow: tuple[str, ...] = ()
 
 
 @dataclass
@@ -69,25 +80,25 @@ def split_ties(frame: pd.DataFrame, schema: Schema, split: SplitParams) -> list[
     return notes
 
 
-def load_source(params: Params, source: str | None = None) -> tuple[pd.DataFrame, str]:
+def load_source(settings: PrepareSettings, source: str | None = None) -> tuple[pd.DataFrame, str]:
     """The raw table and a name for it in messages: the synthetic generator or a file."""
-    source = source or params.data.source
+    source = source or settings.data.source
     if source == "synthetic":
         from fraudctl.data.synthetic import generate_transactions
 
-        synthetic = params.data.synthetic
+        synthetic = settings.data.synthetic
         frame = generate_transactions(
             n_rows=synthetic.n_rows,
             fraud_rate=synthetic.fraud_rate,
             days=synthetic.days,
-            seed=params.base.seed,
+            seed=settings.seed,
         )
         return frame, "synthetic"
     if source == "synthetic-transactions":
         from fraudctl.data.synthetic_transactions import generate_transaction_log
 
-        settings = params.data.synthetic_transactions
-        frame = generate_transaction_log(**settings.model_dump(), seed=params.base.seed)
+        log = settings.data.synthetic_transactions
+        frame = generate_transaction_log(**log.model_dump(), seed=settings.seed)
         return frame, "synthetic-transactions"
     if is_partitioned(source):
         check_fits_in_memory(source)
@@ -189,7 +200,7 @@ def _summarise(part: pd.DataFrame, schema: Schema) -> SplitSummary:
 
 
 def data_report(
-    params: Params,
+    split: SplitParams,
     summary: ValidationSummary,
     schema: Schema,
     splits: dict[str, SplitSummary],
@@ -207,21 +218,23 @@ def data_report(
             "entities": schema.entities,
             "categorical": list(schema.categorical),
         },
-        "split_method": params.split.method,
-        "split_gap": params.split.gap,
+        "split_method": split.method,
+        "split_gap": split.gap,
         "gap_rows": gap_rows,
         "splits": {k: vars(v) for k, v in splits.items()},
     }
 
 
-def refuse_order_columns(frame: pd.DataFrame, schema: Schema, params: Params, source: str) -> None:
+def refuse_order_columns(
+    frame: pd.DataFrame, schema: Schema, settings: PrepareSettings, source: str
+) -> None:
     """``features: all`` takes every undeclared column: stop on ids and clocks among them
     (:mod:`fraudctl.data.idlike`) unless they are listed in features.leak_guard_allow."""
     from fraudctl.data.idlike import describe, order_like_columns
 
-    allowed = set(params.features.leak_guard_allow)
+    allowed = set(settings.leak_guard_allow)
     candidates = [c for c in schema.features if c not in allowed]
-    found = order_like_columns(frame, candidates, schema.time, params.base.seed)
+    found = order_like_columns(frame, candidates, schema.time, settings.seed)
     if found:
         raise DataError(
             f"{source}: data.schema.features: all takes in column(s) that look like ids or "
@@ -231,23 +244,25 @@ def refuse_order_columns(frame: pd.DataFrame, schema: Schema, params: Params, so
         )
 
 
-def prepare(params: Params, paths: ProjectPaths, source: str | None = None) -> PrepareResult:
-    """Run the whole stage in this process; ``source`` overrides ``data.source``.
-    (:mod:`fraudctl.engines` chooses between this and the Dask engine.)"""
-    raw, name = load_source(params, source)
+def prepare(
+    settings: PrepareSettings, paths: ProjectPaths, source: str | None = None
+) -> PrepareResult:
+    """The whole stage in this process; ``source`` overrides ``data.source``. (The stage,
+    :mod:`fraudctl.stages.prepare`, chooses between this and the Dask engine.)"""
+    raw, name = load_source(settings, source)
     clean, schema, summary = validate_table(
         raw,
-        params.data.schema_,
+        settings.data.schema_,
         source=name,
-        drop_duplicates=params.data.drop_duplicates,
-        max_amount=params.data.max_amount,
+        drop_duplicates=settings.data.drop_duplicates,
+        max_amount=settings.data.max_amount,
     )
-    if params.data.schema_.features == "all":
-        refuse_order_columns(clean, schema, params, name)
-    parts = split_table(clean, schema, params.split, params.base.seed)
+    if settings.data.schema_.features == "all":
+        refuse_order_columns(clean, schema, settings, name)
+    parts = split_table(clean, schema, settings.split, settings.seed)
     splits = {name: _summarise(parts[name], schema) for name in SPLITS}
 
-    report = data_report(params, summary, schema, splits, gap_rows=len(parts["gap"]))
+    report = data_report(settings.split, summary, schema, splits, gap_rows=len(parts["gap"]))
     # The splits and their report are one output: the report is written under a temporary
     # name first, the splits are built in a staging directory, then both are renamed.
     with atomic_path(paths.data_report) as report_tmp:
@@ -264,5 +279,5 @@ def prepare(params: Params, paths: ProjectPaths, source: str | None = None) -> P
         schema=schema,
         splits=splits,
         outputs=outputs,
-        notes=split_ties(clean, schema, params.split),
+        notes=split_ties(clean, schema, settings.split),
     )

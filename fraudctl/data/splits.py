@@ -1,10 +1,6 @@
-"""Readers of the stages' data outputs: the prepared (raw) splits and the model inputs.
-
-``data/prepared/{train,gap,validation,test}.parquet`` are validated raw rows;
-``data/features/{train,validation,test}.parquet`` hold the transform's output columns plus
-the columns metrics need (label, time, amount, group, entity ids). The schema's
-``features`` are the transform's output columns, so nothing downstream of the transform
-knows which columns were raw.
+"""Readers of the prepare stage's outputs: ``data/prepared/{train,gap,validation,test}.parquet``
+(validated raw rows) and the raw schema it resolved (``reports/data.json``). The features
+stage's outputs are read by :mod:`fraudctl.features.outputs`.
 """
 
 from __future__ import annotations
@@ -13,7 +9,6 @@ import pandas as pd
 
 from fraudctl.data.schema import Schema
 from fraudctl.errors import ArtifactError
-from fraudctl.features.transform import FeatureTransform
 from fraudctl.io import read_json, read_table
 from fraudctl.paths import ProjectPaths
 
@@ -61,43 +56,4 @@ def load_raw_schema(paths: ProjectPaths) -> Schema:
         group=info.get("group"),
         entities=dict(info.get("entities") or {}),
         categorical=tuple(info.get("categorical") or ()),
-    )
-
-
-def load_split(paths: ProjectPaths, split: str) -> pd.DataFrame:
-    """One split of model inputs, with a hint when the features stage has not run."""
-    path = paths.features_file(split)
-    if not path.exists():
-        raise ArtifactError(
-            f"{path}: not found; run `fraudctl features build` (or `dvc repro features`) first"
-        )
-    return read_table(path)
-
-
-def load_transform(paths: ProjectPaths) -> FeatureTransform:
-    """The transform the features stage fitted (data/features/transform.json)."""
-    if not paths.transform_file.exists():
-        raise ArtifactError(
-            f"{paths.transform_file}: not found; run `fraudctl features build` first"
-        )
-    try:
-        return FeatureTransform.from_dict(read_json(paths.transform_file))
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ArtifactError(
-            f"{paths.transform_file}: unreadable ({exc}); run `fraudctl features build` again"
-        ) from None
-
-
-def load_schema(paths: ProjectPaths) -> Schema:
-    """The schema of the model inputs: the transform's output columns as features."""
-    raw = load_raw_schema(paths)
-    transform = load_transform(paths)
-    return Schema(
-        time=raw.time,
-        amount=raw.amount,
-        target=raw.target,
-        features=tuple(transform.output_columns),
-        group=raw.group,
-        entities=raw.entities,
-        categorical=tuple(transform.categorical),
     )

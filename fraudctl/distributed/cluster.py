@@ -1,4 +1,4 @@
-"""One way to get a Dask client from ``compute:``: a local cluster or a running scheduler."""
+"""One way to get a Dask client from ``compute.dask``: a local cluster or a running scheduler."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import socket
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from fraudctl.config import ComputeParams
+from fraudctl.distributed.settings import DaskParams
 from fraudctl.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -28,7 +28,7 @@ def require_dask() -> None:
 
 
 @contextlib.contextmanager
-def connect(compute: ComputeParams) -> Iterator[Client]:
+def connect(dask: DaskParams) -> Iterator[Client]:
     """A client for the stage's duration; a local cluster is closed with it.
 
     Workers are separate processes (``processes=True``): the feature kernel and LightGBM
@@ -40,12 +40,12 @@ def connect(compute: ComputeParams) -> Iterator[Client]:
 
     for name in ("distributed", "distributed.worker", "distributed.scheduler"):
         logging.getLogger(name).setLevel(logging.ERROR)
-    if compute.scheduler == "local-cluster":
+    if dask.scheduler == "local-cluster":
         with (
             LocalCluster(
-                n_workers=compute.workers,
-                threads_per_worker=compute.threads_per_worker,
-                memory_limit=compute.memory_per_worker,
+                n_workers=dask.workers,
+                threads_per_worker=dask.threads_per_worker,
+                memory_limit=dask.memory_per_worker,
                 processes=True,
                 dashboard_address=None,
                 silence_logs=logging.ERROR,
@@ -54,14 +54,14 @@ def connect(compute: ComputeParams) -> Iterator[Client]:
         ):
             yield client
         return
-    host, port = compute.scheduler.removeprefix("tcp://").rsplit(":", 1)
+    host, port = dask.scheduler.removeprefix("tcp://").rsplit(":", 1)
     try:
         # A refused or unroutable address fails here in seconds, not after Client's timeout.
         socket.create_connection((host, int(port)), timeout=5).close()
-        client = Client(compute.scheduler, timeout="20s")
+        client = Client(dask.scheduler, timeout="20s")
     except OSError as exc:
         raise ConfigError(
-            f"compute.scheduler: cannot reach {compute.scheduler} ({exc}); "
+            f"compute.dask.scheduler: cannot reach {dask.scheduler} ({exc}); "
             "is the Dask scheduler running and reachable from here?"
         ) from None
     with client:

@@ -15,10 +15,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from fraudctl.config import Params
+from fraudctl.config import FeaturesParams
 from fraudctl.data.splits import load_raw_schema
 from fraudctl.distributed import history
 from fraudctl.distributed.cluster import connect
+from fraudctl.distributed.settings import DaskParams
 from fraudctl.errors import ArtifactError
 from fraudctl.features.build import FeaturesResult, fit_transform, passthrough_columns
 from fraudctl.features.transform import FeatureTransform, category_strings
@@ -57,19 +58,19 @@ def vocabulary_sample(file: str, columns: list[str], time: str) -> pd.DataFrame:
 
 
 def build_features_partitioned(
-    params: Params, paths: ProjectPaths, progress: Progress = quiet
+    dask: DaskParams, settings: FeaturesParams, paths: ProjectPaths, progress: Progress = quiet
 ) -> FeaturesResult:
     schema = load_raw_schema(paths)
     parts = prepared_partitions(paths)
     started = time.perf_counter()
-    with connect(params.compute) as client:
+    with connect(dask) as client:
         progress(f"learning the categories of the train split ({len(parts)} partitions)")
         categorical = [c for c in schema.features if c in schema.categorical]
         train_files = list(history.partitions_of(paths.split_file("train")).values())
         samples = client.gather(
             client.map(vocabulary_sample, train_files, columns=categorical, time=schema.time)
         )
-        transform = fit_transform(params, schema, pd.concat(samples, ignore_index=True))
+        transform = fit_transform(settings, schema, pd.concat(samples, ignore_index=True))
         progress("reading each partition's time range")
         stats = client.gather(client.map(history.partition_stats, parts, transform=transform))
         keep = [c for c in passthrough_columns(schema) if c not in transform.output_columns]
@@ -85,9 +86,7 @@ def build_features_partitioned(
             counts = history.run_bounded(
                 client,
                 features_task,
-                history.plan(
-                    parts, stats, transform, fetch_last_rows, params.compute.rows_per_task
-                ),
+                history.plan(parts, stats, transform, fetch_last_rows, dask.rows_per_task),
                 in_flight=2 * len(client.scheduler_info()["workers"]),
                 transform=transform,
                 staging=str(staging),

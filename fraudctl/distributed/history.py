@@ -1,6 +1,6 @@
 """History features partition by partition, point-in-time correct across partition edges.
 
-A job (consecutive partitions, usually days, up to ``compute.rows_per_task`` rows) is
+A job (consecutive partitions, usually days, up to ``compute.dask.rows_per_task`` rows) is
 computed by :meth:`FeatureTransform.matrix` with, as history, the earlier partitions that
 reach into its windows (``horizon_ms``: the longest window, or a
 risk window plus its label delay), read with only the columns the kernel needs. Rows

@@ -23,11 +23,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from fraudctl.config import Params, SchemaParams
-from fraudctl.data.prepare import PrepareResult, SplitSummary, data_report
+from fraudctl.config import SchemaParams, SplitParams
+from fraudctl.data.prepare import PrepareResult, PrepareSettings, SplitSummary, data_report
 from fraudctl.data.schema import Schema, seconds_of
 from fraudctl.data.validate import ValidationSummary, validate_table
 from fraudctl.distributed.cluster import connect
+from fraudctl.distributed.settings import DaskParams
 from fraudctl.errors import ConfigError, DataError
 from fraudctl.io import atomic_directory, atomic_path, is_partitioned, json_text, partition_files
 from fraudctl.io import read_table as read_file
@@ -49,13 +50,15 @@ class CleanPartition:
     schema: Schema
 
 
-def prepare_partitions(params: Params, paths: ProjectPaths, source: str) -> PrepareResult:
+def prepare_partitions(
+    dask: DaskParams, settings: PrepareSettings, paths: ProjectPaths, source: str
+) -> PrepareResult:
     if not is_partitioned(source):
         raise ConfigError(
             f"data.source: {source!r}: compute.engine: dask reads a directory or glob of "
             "parquet files partitioned by day (or use engine: local for one file)"
         )
-    if params.split.method != "time":
+    if settings.split.method != "time":
         raise ConfigError(
             "split.method: random needs every row at once; use engine: local, or method: time"
         )
@@ -63,21 +66,21 @@ def prepare_partitions(params: Params, paths: ProjectPaths, source: str) -> Prep
     paths.prepared_dir.parent.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=".prepare-", dir=paths.prepared_dir.parent))
     try:
-        with connect(params.compute) as client:
+        with connect(dask) as client:
             cleaned = client.gather(
                 client.map(
                     clean_partition,
                     [str(f) for f in files],
                     [str(scratch / PART.format(i)) for i in range(len(files))],
-                    schema=params.data.schema_,
-                    drop_duplicates=params.data.drop_duplicates,
-                    max_amount=params.data.max_amount,
+                    schema=settings.data.schema_,
+                    drop_duplicates=settings.data.drop_duplicates,
+                    max_amount=settings.data.max_amount,
                     pure=False,
                 )
             )
             schema = same_schema(cleaned)
             check_time_order(cleaned)
-            bounds = split_bounds(client, cleaned, params)
+            bounds = split_bounds(client, cleaned, settings.split)
             with (
                 atomic_path(paths.data_report) as report_tmp,
                 atomic_directory(paths.prepared_dir) as staging,
@@ -103,7 +106,7 @@ def prepare_partitions(params: Params, paths: ProjectPaths, source: str) -> Prep
                 check_both_classes(splits)
                 summary = merge_validation(source, [c.summary for c in cleaned])
                 gap_rows = splits.pop("gap").rows
-                report = data_report(params, summary, schema, splits, gap_rows=gap_rows)
+                report = data_report(settings.split, summary, schema, splits, gap_rows=gap_rows)
                 report_tmp.write_text(json_text(report), encoding="utf-8")
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
@@ -178,13 +181,13 @@ class SplitBounds:
     test_gap_until: float
 
 
-def split_bounds(client: Any, cleaned: list[CleanPartition], params: Params) -> SplitBounds:
+def split_bounds(client: Any, cleaned: list[CleanPartition], split: SplitParams) -> SplitBounds:
     """Where the local engine would cut: fractions of the row count, then ``split.gap``
     after the last training and the last validation row."""
     n = sum(c.rows for c in cleaned)
-    first = round(n * params.split.train)
-    second = first + round(n * params.split.validation)
-    gap = params.split.gap_seconds
+    first = round(n * split.train)
+    second = first + round(n * split.validation)
+    gap = split.gap_seconds
     if not gap or not 0 < first < second <= n:
         return SplitBounds(first, second, -np.inf, -np.inf)
     starts = np.cumsum([0] + [c.rows for c in cleaned])

@@ -17,22 +17,22 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from fraudctl.config import ComputeParams
 from fraudctl.distributed import history
 from fraudctl.distributed.cluster import connect
+from fraudctl.distributed.settings import DaskParams
 from fraudctl.errors import DataError
 from fraudctl.features.transform import FeatureTransform
 from fraudctl.io import TABLE_SUFFIXES, atomic_directory, partition_files
+from fraudctl.model.batch import DECISION, PROBABILITY, ScoreResult, check_raw
 from fraudctl.model.bundle import FraudModel, load_model
 from fraudctl.progress import Progress, quiet
-from fraudctl.score import DECISION, PROBABILITY, ScoreResult, check_raw
 
 
 def score_partitions(
     source: str,
     output: Path,
     model_path: Path,
-    compute: ComputeParams,
+    compute: DaskParams,
     history_source: str | None = None,
     progress: Progress = quiet,
 ) -> ScoreResult:

@@ -1,6 +1,7 @@
 """Stage ``train`` on Dask: a family's own distributed training, then the usual recording.
 
-A family that declares ``distributed`` (LightGBM: ``lightgbm.dask.DaskLGBMClassifier``)
+A family with a Dask factory (:data:`fraudctl.distributed.families.DASK_FAMILIES`; LightGBM:
+``lightgbm.dask.DaskLGBMClassifier``)
 trains on the workers' partitions of the train split; ``to_local()`` turns it into the
 ordinary model that is saved, registered and served like any other. The validation split
 is scored partition by partition on the workers, and only what the metrics need (label,
@@ -22,28 +23,29 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from fraudctl.config import Params
 from fraudctl.data.schema import Schema
 from fraudctl.distributed.cluster import connect
+from fraudctl.distributed.families import DASK_FAMILIES
 from fraudctl.distributed.history import partitions_of
+from fraudctl.distributed.settings import DaskParams
 from fraudctl.errors import ArtifactError, ConfigError
 from fraudctl.io import read_json
-from fraudctl.model.families import FAMILIES, BuildContext, family
+from fraudctl.model.families import BuildContext, ModelSpec, family
+from fraudctl.model.fitting import amounts, split_metrics
 from fraudctl.model.leakage import SAMPLE_ROWS, check_for_leaks
 from fraudctl.model.threshold import choose_threshold
-from fraudctl.model.train import Selected, amounts, split_metrics
+from fraudctl.model.training import Selected, TrainingSettings
 from fraudctl.paths import ProjectPaths
 from fraudctl.progress import Progress, quiet
 
 
-def check_supported(params: Params) -> None:
-    if family(params.model.name).distributed is None:
-        able = [f.name for f in FAMILIES.values() if f.distributed is not None]
+def check_supported(model: ModelSpec) -> None:
+    if model.name not in DASK_FAMILIES:
         raise ConfigError(
-            f"model.name: {params.model.name!r} does not train on compute.engine: dask; "
-            f"use {' or '.join(able)}, or engine: local"
+            f"model.name: {model.name!r} does not train on compute.engine: dask; "
+            f"use {' or '.join(DASK_FAMILIES)}, or engine: local"
         )
-    if params.model.imbalance.resample != "none":
+    if model.imbalance.resample != "none":
         raise ConfigError(
             "model.imbalance.resample needs every training row in one process; "
             "set it to none with compute.engine: dask (scale_pos_weight weighs the frauds)"
@@ -61,20 +63,25 @@ def feature_files(paths: ProjectPaths, split: str) -> list[str]:
 
 
 def select_partitioned(
-    params: Params, paths: ProjectPaths, schema: Schema, progress: Progress = quiet
+    dask: DaskParams,
+    settings: TrainingSettings,
+    paths: ProjectPaths,
+    schema: Schema,
+    progress: Progress = quiet,
 ) -> Selected:
+    """The same selection as :func:`fraudctl.model.training.select`, on the workers."""
     import dask.dataframe as dd
 
-    check_supported(params)
-    if params.selection.folds:
+    check_supported(settings.model)
+    if settings.selection.folds:
         progress(
-            f"selection.folds: {params.selection.folds} prequential folds run on engine: "
+            f"selection.folds: {settings.selection.folds} prequential folds run on engine: "
             "local; on dask the threshold is chosen on the validation split"
         )
     features = list(schema.features)
     train_files = feature_files(paths, "train")
     validation_files = feature_files(paths, "validation")
-    with connect(params.compute) as client:
+    with connect(dask) as client:
         from distributed import wait
 
         # Persisted before X and y are taken apart: LightGBM pairs their partitions by
@@ -82,11 +89,11 @@ def select_partitioned(
         # (lightgbm-org/LightGBM#6920). LightGBM holds its rows in memory anyway. Read
         # through from_map: dask's parquet reader with `columns` loses persisted pieces.
         split = read_json(paths.data_report)["splits"]["train"]
-        keep_legit = legit_fraction(split["rows"], split["frauds"], params.compute.max_train_rows)
+        keep_legit = legit_fraction(split["rows"], split["frauds"], dask.max_train_rows)
         if keep_legit < 1:
             progress(
                 f"training on every fraud and {keep_legit:.1%} of the legitimate rows "
-                f"(compute.max_train_rows: {params.compute.max_train_rows:,})"
+                f"(compute.max_train_rows: {dask.max_train_rows:,})"
             )
         train = dd.from_map(
             read_training_rows,
@@ -95,30 +102,30 @@ def select_partitioned(
             columns=[*features, schema.target],
             target=schema.target,
             keep_legit=keep_legit,
-            seed=params.base.seed,
+            seed=settings.seed,
         ).persist()
         wait(train)
         rows = len(train)
 
         progress("checking single features for label leaks (on a sample)")
         fraction = min(1.0, 2 * SAMPLE_ROWS / max(rows, 1))
-        sample = train.sample(frac=fraction, random_state=params.base.seed).compute()
+        sample = train.sample(frac=fraction, random_state=settings.seed).compute()
         check_for_leaks(
             sample,
             features,
             schema.target,
-            params.features.leak_guard_auc,
-            params.features.leak_guard_allow,
-            params.base.seed,
+            settings.leak_guard_auc,
+            list(settings.leak_guard_allow),
+            settings.seed,
         )
         del sample
 
-        progress(f"fitting {params.model.name} on {rows:,} rows across the workers")
+        progress(f"fitting {settings.model.name} on {rows:,} rows across the workers")
         context = BuildContext(
-            params.model, params.base.seed, tuple(features), tuple(schema.categorical)
+            settings.model, settings.seed, tuple(features), tuple(schema.categorical)
         )
-        chosen = family(params.model.name)
-        distributed = chosen.distributed(context, client)
+        chosen = family(settings.model.name)
+        distributed = DASK_FAMILIES[settings.model.name](context, client)
         options = chosen.fit_options(context)
         started = time.perf_counter()
         with warnings.catch_warnings():
@@ -137,18 +144,21 @@ def select_partitioned(
     scores = scored.pop("__score").to_numpy()
     progress("choosing the decision threshold on validation")
     choice = choose_threshold(
-        scored[schema.target].to_numpy(), scores, amounts(scored, schema), params.threshold
+        scored[schema.target].to_numpy(), scores, amounts(scored, schema), settings.threshold
+    )
+    validation = split_metrics(
+        settings.evaluate, settings.threshold.review_cost, scored, schema, scores, choice.value
     )
     return Selected(
-        model=params.model,  # selection.candidates are compared by engine: local only
+        model=settings.model,  # selection.candidates are compared by engine: local only
         estimator=estimator,
         fit_seconds=fit_seconds,
         threshold=choice,
-        validation=split_metrics(params, scored, schema, scores, choice.value),
+        validation=validation,
         selection={
             "method": "holdout",
             "engine": "dask",
-            "workers": params.compute.workers,
+            "workers": dask.workers,
             "validated_rows": len(scored),
             "trained_rows": rows,
             "legit_rows_kept": keep_legit,

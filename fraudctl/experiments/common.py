@@ -10,9 +10,10 @@ import numpy as np
 import pandas as pd
 
 from fraudctl.data.schema import Schema
-from fraudctl.data.splits import load_schema, load_split
 from fraudctl.experiments.results import METRICS_FILE, RESULTS_FILE
+from fraudctl.features.outputs import load_schema, load_split
 from fraudctl.io import write_json
+from fraudctl.numbers import significant
 from fraudctl.paths import ProjectPaths
 
 
@@ -62,14 +63,3 @@ def write_results(directory: Path, results: dict[str, Any], headline: dict[str, 
     write_json(outputs[0], significant(results))
     write_json(outputs[1], significant(headline))
     return outputs
-
-
-def significant(value: Any, digits: int = 6) -> Any:
-    """``value`` with every float rounded to ``digits`` significant digits."""
-    if isinstance(value, float):
-        return float(f"{value:.{digits}g}") if np.isfinite(value) else value
-    if isinstance(value, dict):
-        return {k: significant(v, digits) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [significant(v, digits) for v in value]
-    return value

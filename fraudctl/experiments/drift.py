@@ -10,6 +10,7 @@ fraud rate is compared when the batch has labels. Both sides are sampled to
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,8 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from fraudctl import tracking
-from fraudctl.config import DriftParams, Params
+from fraudctl.config import DataParams, DriftParams
 from fraudctl.data.schema import Schema
 from fraudctl.data.validate import validate_table
 from fraudctl.errors import DataError
@@ -29,7 +29,6 @@ from fraudctl.model.bundle import load_model
 from fraudctl.paths import ProjectPaths
 from fraudctl.progress import Progress, quiet
 
-EXPERIMENT = "fraud-drift"
 EPSILON = 1e-6
 
 
@@ -70,7 +69,7 @@ def simulate_shift(frame: pd.DataFrame, schema: Schema, strength: float, seed: i
     return shifted
 
 
-def load_current(path: Path, params: Params, paths: ProjectPaths) -> pd.DataFrame:
+def load_current(path: Path, data: DataParams, paths: ProjectPaths) -> pd.DataFrame:
     """A user's raw batch, validated like `fraudctl data` input (labels optional), turned into
     model inputs by the model's own transform, with the prepared data as history."""
     from fraudctl.data.splits import load_history
@@ -80,11 +79,11 @@ def load_current(path: Path, params: Params, paths: ProjectPaths) -> pd.DataFram
     raw = read_table(path)
     frame, raw_schema, _ = validate_table(
         raw,
-        params.data.schema_,
+        data.schema_,
         source=str(path),
         drop_duplicates=False,
         require_target=False,
-        max_amount=params.data.max_amount,
+        max_amount=data.max_amount,
     )
     missing = [c for c in model.transform.raw_columns if c not in frame.columns]
     if missing:  # the model was trained on columns params no longer declare
@@ -95,6 +94,47 @@ def load_current(path: Path, params: Params, paths: ProjectPaths) -> pd.DataFram
     features = model.feature_frame(frame, history)
     keep = [c for c in passthrough_columns(raw_schema) if c in frame and c not in features]
     return pd.concat([features, frame[keep]], axis=1)
+
+
+@dataclass(frozen=True)
+class PsiGate:
+    """A gate on PSI alone: the share of inputs whose PSI exceeds :data:`PSI_SHIFT`, and the
+    PSI of the scores. Cheap enough for every day of a loop (no Evidently)."""
+
+    shifted: list[str]
+    shifted_share: float
+    prediction_psi: float
+    failed: bool
+    reason: str
+
+
+def psi_gate(
+    reference: pd.DataFrame,
+    current: pd.DataFrame,
+    reference_scores: np.ndarray,
+    current_scores: np.ndarray,
+    bins: int,
+    max_shifted_share: float,
+    max_prediction_psi: float,
+) -> PsiGate:
+    """``reference`` and ``current`` hold the same input columns; a share of them above
+    ``max_shifted_share`` or a score PSI above ``max_prediction_psi`` fails the gate."""
+    columns = list(reference.columns)
+    shifted = [
+        name
+        for name in columns
+        if psi(reference[name].to_numpy(dtype=float), current[name].to_numpy(dtype=float), bins)
+        > PSI_SHIFT
+    ]
+    scores_psi = psi(reference_scores, current_scores, bins)
+    share = len(shifted) / len(columns) if columns else 0.0
+    reason = (
+        f"{len(shifted)} of {len(columns)} inputs shifted (PSI > {PSI_SHIFT:g}"
+        f"{': ' + ', '.join(shifted[:4]) if shifted else ''}), score PSI {scores_psi:.3f}; "
+        f"limits {max_shifted_share:.0%} of inputs, score PSI {max_prediction_psi:g}"
+    )
+    failed = share > max_shifted_share or scores_psi > max_prediction_psi
+    return PsiGate(shifted, share, scores_psi, failed, reason)
 
 
 def _sample(frame: pd.DataFrame, rows: int, seed: int) -> pd.DataFrame:
@@ -117,31 +157,34 @@ class DriftResult:
 
 
 def run_drift(
-    params: Params,
+    settings: DriftParams,
+    data: DataParams,
+    seed: int,
     paths: ProjectPaths,
     current_path: Path | None = None,
     simulate: bool = False,
     progress: Progress = quiet,
+    on_written: Callable[[Path, dict[str, Any]], None] | None = None,
 ) -> DriftResult:
+    """Reference (train split) against current (the test split, or a user's batch): the
+    gate's verdict and every feature's shift. ``on_written`` sees the output folder before
+    it replaces the previous one (the stage logs it)."""
     from fraudctl.experiments.evidently_adapter import data_drift
 
-    settings = params.experiments.drift
     workspace = load_workspace(paths)
     schema = workspace.schema
     if current_path is not None:
         progress(f"reading {current_path}")
-        current_full = load_current(current_path, params, paths)
+        current_full = load_current(current_path, data, paths)
         current_name = str(current_path)
     else:
         current_full = workspace.test
         current_name = "test split"
     if simulate:
-        current_full = simulate_shift(
-            current_full, schema, settings.simulate_shift, params.base.seed
-        )
+        current_full = simulate_shift(current_full, schema, settings.simulate_shift, seed)
         current_name += f" (simulated shift {settings.simulate_shift:g})"
-    reference = _sample(workspace.train, settings.max_rows, params.base.seed)
-    current = _sample(current_full, settings.max_rows, params.base.seed)
+    reference = _sample(workspace.train, settings.max_rows, seed)
+    current = _sample(current_full, settings.max_rows, seed)
     features = list(schema.features)
 
     progress("scoring both samples")
@@ -239,19 +282,8 @@ def run_drift(
         }
         outputs = _write(directory, metrics, settings)
         outputs += [directory / "report.html", directory / "evidently.json"]
-        with tracking.run(params.tracking, EXPERIMENT, run_name="drift") as active:
-            tracking.log_params(
-                {"current": current_name, "simulate": simulate, "max_rows": settings.max_rows}
-            )
-            tracking.log_metrics(
-                {
-                    "drifted_share": evidently.drifted_share,
-                    "prediction_psi": prediction["psi"],
-                    "drift_detected": float(detected),
-                }
-            )
-            tracking.log_artifacts(directory, "drift")
-            metrics["run_id"] = active.info.run_id
+        if on_written is not None:
+            on_written(directory, metrics)
     outputs = relocated(outputs, directory, out_dir)
     return DriftResult(DriftOutcome.from_results(metrics), outputs=outputs, directory=out_dir)
 

@@ -11,6 +11,7 @@ same rates in every segment?
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
@@ -19,8 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from fraudctl import tracking
-from fraudctl.config import FairnessParams, Params
+from fraudctl.config import FairnessParams
 from fraudctl.data.schema import Schema
 from fraudctl.experiments.common import load_workspace
 from fraudctl.experiments.explain import explain_model
@@ -32,8 +32,6 @@ from fraudctl.model.fitting import amounts
 from fraudctl.model.metrics import pr_auc
 from fraudctl.paths import ProjectPaths
 from fraudctl.progress import Progress, quiet
-
-EXPERIMENT = "fraud-fairness"
 
 
 def amount_bands(train_amounts: pd.Series, amounts: pd.Series, quantiles: list[float]) -> pd.Series:
@@ -151,10 +149,17 @@ class FairnessResult:
         return self.outcome.headline
 
 
-def run_fairness(params: Params, paths: ProjectPaths, progress: Progress = quiet) -> FairnessResult:
+def run_fairness(
+    settings: FairnessParams,
+    seed: int,
+    paths: ProjectPaths,
+    progress: Progress = quiet,
+    on_written: Callable[[Path, dict[str, Any]], None] | None = None,
+) -> FairnessResult:
+    """Group metrics, a mitigation and SHAP on the test split; ``on_written`` sees the
+    output folder before it replaces the previous one (the stage logs it)."""
     from fairlearn.metrics import MetricFrame
 
-    settings = params.experiments.fairness
     workspace = load_workspace(paths)
     schema = workspace.schema
     model = load_model(paths.model_dir)
@@ -188,7 +193,7 @@ def run_fairness(params: Params, paths: ProjectPaths, progress: Progress = quiet
     mitigation = None
     if settings.mitigation != "none":
         progress(f"mitigation: {settings.mitigation}")
-        mitigation = _mitigate(params, model, workspace, schema, groups, settings, threshold)
+        mitigation = _mitigate(seed, model, workspace, schema, groups, settings, threshold)
 
     target = paths.experiment_dir("fairness")
     with staged_copy(target) as directory:
@@ -201,7 +206,7 @@ def run_fairness(params: Params, paths: ProjectPaths, progress: Progress = quiet
             schema,
             scores,
             settings,
-            params.base.seed,
+            seed,
             directory,
         )
 
@@ -252,22 +257,8 @@ def run_fairness(params: Params, paths: ProjectPaths, progress: Progress = quiet
             "headline": headline,
         }
         outputs = write_outputs(directory, metrics, by_group, explanation.outputs)
-        with tracking.run(params.tracking, EXPERIMENT, run_name="fairness") as active:
-            tracking.log_params(
-                {
-                    "group_column": group_name,
-                    "mitigation": settings.mitigation,
-                    "shap_rows": settings.shap_rows,
-                }
-            )
-            tracking.log_metrics(
-                {
-                    **{k: v for k, v in metrics["disparity"].items() if np.isfinite(v)},
-                    "checks_passed": float(metrics["checks"]["passed"]),
-                }
-            )
-            tracking.log_artifacts(directory, "fairness")
-            metrics["run_id"] = active.info.run_id
+        if on_written is not None:
+            on_written(directory, metrics)
     outputs = relocated(outputs, directory, target)
     return FairnessResult(FairnessOutcome.from_results(metrics), outputs=outputs)
 
@@ -313,7 +304,7 @@ def equal_recall_thresholds(
 
 
 def _mitigate(
-    params: Params,
+    seed: int,
     model: FraudModel,
     workspace: Any,
     schema: Schema,
@@ -360,9 +351,7 @@ def _mitigate(
         )
         optimizer.fit(validation[features], val_labels, sensitive_features=val_groups)
         decisions = np.asarray(
-            optimizer.predict(
-                test[features], sensitive_features=test_groups, random_state=params.base.seed
-            )
+            optimizer.predict(test[features], sensitive_features=test_groups, random_state=seed)
         ).astype(int)
         method = f"fairlearn ThresholdOptimizer({constraint}, balanced accuracy), on validation"
         extra = {}

@@ -19,26 +19,52 @@ dropped (``prune``) before the refit.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from fraudctl import tracking
-from fraudctl.config import Params, PoisonParams
+from fraudctl.config import EvaluateParams, PoisonParams, ThresholdParams
 from fraudctl.data.schema import Schema
 from fraudctl.experiments.common import load_workspace, sample_training_rows
 from fraudctl.experiments.poison_outputs import write_outputs
 from fraudctl.experiments.results import PoisonOutcome
 from fraudctl.io import relocated, staged_copy
-from fraudctl.model.families import SCREENING_FAMILY
+from fraudctl.model.families import SCREENING_FAMILY, ModelSpec
 from fraudctl.model.fitting import choose_on_validation, fit, score, split_metrics
 from fraudctl.paths import ProjectPaths
 from fraudctl.progress import Progress, quiet
 
-EXPERIMENT = "fraud-poisoning"
 REPORTED = ("pr_auc", "roc_auc", "recall", "precision")
+
+
+@dataclass(frozen=True)
+class PoisonSettings:
+    """What the grid reads: its own section, its own model (experiments.poison.model: it
+    fits about 110 times, so not the production model), the seed, and how the pipeline
+    picks thresholds and measures a split."""
+
+    poison: PoisonParams
+    model: ModelSpec
+    seed: int
+    threshold: ThresholdParams
+    evaluate: EvaluateParams
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One fit of the grid, for whoever records it (the stage logs it to MLflow)."""
+
+    attack: str
+    level: float
+    seed: int
+    labels_changed: int
+    rows_screened: int
+    undefended: dict[str, float]
+    defended: dict[str, float]
 
 
 @dataclass(frozen=True)
@@ -104,18 +130,17 @@ def apply_attack(
     raise ValueError(f"unknown attack {name!r}")
 
 
-def _detector_params(params: Params, trees: int) -> Params:
+def _detector(model: ModelSpec, trees: int) -> ModelSpec:
     """A quick LightGBM for screening, whatever the production model is."""
-    model = params.model.with_section(
+    return model.with_section(
         SCREENING_FAMILY,
         {"n_estimators": trees, "learning_rate": 0.1},
         "experiments.poison.defence",
     )
-    return params.model_copy(update={"model": model})
 
 
 def screen_labels(
-    params: Params,
+    model: ModelSpec,
     frame: pd.DataFrame,
     schema: Schema,
     seed: int,
@@ -132,11 +157,11 @@ def screen_labels(
     for value in (0, 1):  # stratified folds keep frauds in every fold
         members = np.flatnonzero(labels == value)
         fold_of[members] = rng.permutation(np.arange(members.size) % folds)
-    detector = _detector_params(params, trees)
+    detector = _detector(model, trees)
     for k in range(folds):
         held_out = fold_of == k
-        model = fit(detector, frame[~held_out], schema, seed=seed + k)
-        out_of_fold[held_out] = score(model, frame[held_out], schema)
+        fitted = fit(detector, seed + k, frame[~held_out], schema)
+        out_of_fold[held_out] = score(fitted, frame[held_out], schema)
     # Per-class confidence thresholds: how sure the detector typically is about each class.
     fraud_threshold = out_of_fold[labels == 1].mean() if (labels == 1).any() else 1.0
     legit_threshold = (1 - out_of_fold[labels == 0]).mean()
@@ -154,10 +179,21 @@ def screen_labels(
 
 
 def _evaluate(
-    params: Params, model: Any, validation: pd.DataFrame, test: pd.DataFrame, schema: Schema
+    settings: PoisonSettings,
+    model: Any,
+    validation: pd.DataFrame,
+    test: pd.DataFrame,
+    schema: Schema,
 ) -> dict[str, float]:
-    choice, _ = choose_on_validation(params, model, validation, schema)
-    metrics = split_metrics(params, test, schema, score(model, test, schema), choice.value)
+    choice, _ = choose_on_validation(settings.threshold, model, validation, schema)
+    metrics = split_metrics(
+        settings.evaluate,
+        settings.threshold.review_cost,
+        test,
+        schema,
+        score(model, test, schema),
+        choice.value,
+    )
     return {key: metrics[key] for key in REPORTED}
 
 
@@ -194,18 +230,20 @@ def _aggregate(runs: list[dict[str, float]]) -> dict[str, dict[str, float]]:
     }
 
 
-def grid_params(params: Params) -> Params:
-    """The params with the grid's own model (``experiments.poison.model``) in place of
-    ``model``: the grid fits it about 110 times."""
-    return params.model_copy(update={"model": params.experiments.poison.model})
-
-
-def run_poisoning(params: Params, paths: ProjectPaths, progress: Progress = quiet) -> PoisonResult:
-    params = grid_params(params)
-    poison = params.experiments.poison
+def run_poisoning(
+    settings: PoisonSettings,
+    paths: ProjectPaths,
+    progress: Progress = quiet,
+    on_cell: Callable[[Cell], None] | None = None,
+    on_written: Callable[[list[Path], dict[str, Any]], None] | None = None,
+) -> PoisonResult:
+    """The grid: every attack level and the clean baseline, per seed, with and without the
+    defence. ``on_cell`` sees each fit's numbers; ``on_written`` sees the output files in
+    their staging folder before they replace the previous ones (the stage logs both)."""
+    poison, model = settings.poison, settings.model
     workspace = load_workspace(paths)
     schema = workspace.schema
-    seeds = [params.base.seed + i for i in range(poison.seeds)]
+    seeds = [settings.seed + i for i in range(poison.seeds)]
     cells = [
         (attack, level)
         for attack in poison.attacks
@@ -218,87 +256,49 @@ def run_poisoning(params: Params, paths: ProjectPaths, progress: Progress = quie
     screened: dict[tuple[str, float], list[int]] = {}
     fits = done = 0
 
-    with tracking.run(params.tracking, EXPERIMENT, run_name="poison-grid") as parent:
-        tracking.log_params(
-            {
-                "attacks": ",".join(poison.attacks),
-                "seeds": poison.seeds,
-                "max_train_rows": poison.max_train_rows,
-                "model": params.model.name,
-                "defence_action": poison.defence.action,
-                "defence_folds": poison.defence.folds,
-                "detector_trees": poison.defence.detector_trees,
-                **{f"model.{k}": v for k, v in params.model.hyperparameters().items()},
-            }
-        )
-        for seed in seeds:
-            train = sample_training_rows(
-                workspace.train, schema.target, poison.max_train_rows, seed
+    for seed in seeds:
+        train = sample_training_rows(workspace.train, schema.target, poison.max_train_rows, seed)
+        for attack, level in [("clean", 0.0), *cells]:
+            done += 1
+            progress(f"{attack} {level:g} seed {seed} ({done}/{total})")
+            attacked = (
+                Attacked(train, 0)
+                if attack == "clean"
+                else apply_attack(attack, train, schema, level, seed)
             )
-            for attack, level in [("clean", 0.0), *cells]:
-                done += 1
-                progress(f"{attack} {level:g} seed {seed} ({done}/{total})")
-                attacked = (
-                    Attacked(train, 0)
-                    if attack == "clean"
-                    else apply_attack(attack, train, schema, level, seed)
-                )
-                changed[(attack, level)] = attacked.changed
-                model = fit(params, attacked.frame, schema, seed=seed)
-                plain = _evaluate(params, model, workspace.validation, workspace.test, schema)
-                kept, removed = screen_labels(
-                    params,
-                    attacked.frame,
-                    schema,
-                    seed,
-                    poison.defence.folds,
-                    poison.defence.detector_trees,
-                    poison.defence.action,
-                )
-                defended_model = fit(params, kept, schema, seed=seed)
-                defended = _evaluate(
-                    params, defended_model, workspace.validation, workspace.test, schema
-                )
-                fits += 2 + poison.defence.folds
-                results.setdefault((attack, level, "undefended"), []).append(plain)
-                results.setdefault((attack, level, "defended"), []).append(defended)
-                screened.setdefault((attack, level), []).append(removed)
-                with tracking.run(
-                    params.tracking,
-                    EXPERIMENT,
-                    nested=True,
-                    run_name=f"{attack}-{level:g}-seed{seed}",
-                ):
-                    tracking.log_params(
-                        {
-                            "attack": attack,
-                            "level": level,
-                            "seed": seed,
-                            "labels_changed": attacked.changed,
-                            "rows_screened": removed,
-                        }
-                    )
-                    tracking.log_metrics(plain, prefix="undefended_")
-                    tracking.log_metrics(defended, prefix="defended_")
+            changed[(attack, level)] = attacked.changed
+            fitted = fit(model, seed, attacked.frame, schema)
+            plain = _evaluate(settings, fitted, workspace.validation, workspace.test, schema)
+            kept, removed = screen_labels(
+                model,
+                attacked.frame,
+                schema,
+                seed,
+                poison.defence.folds,
+                poison.defence.detector_trees,
+                poison.defence.action,
+            )
+            defended_model = fit(model, seed, kept, schema)
+            defended = _evaluate(
+                settings, defended_model, workspace.validation, workspace.test, schema
+            )
+            fits += 2 + poison.defence.folds
+            results.setdefault((attack, level, "undefended"), []).append(plain)
+            results.setdefault((attack, level, "defended"), []).append(defended)
+            screened.setdefault((attack, level), []).append(removed)
+            if on_cell is not None:
+                on_cell(Cell(attack, level, seed, attacked.changed, removed, plain, defended))
 
-        summary = _summarise(results, changed, screened, poison, len(train), len(workspace.train))
-        summary["sampled"]["model"] = ", ".join(
-            [params.model.name]
-            + [f"{k}={v}" for k, v in params.model.hyperparameters().items() if k != "n_jobs"]
-        )
-        tracking.log_metrics(
-            {
-                "worst_pr_auc_drop": summary["worst"]["pr_auc_drop"],
-                "defence_recovery": summary["worst"]["recovered"],
-            }
-        )
-        target = paths.experiment_dir("poison")
-        with staged_copy(target) as directory:
-            outputs = write_outputs(directory, summary)
-            for path in outputs:
-                tracking.log_artifact(path, "poison")
-        outputs = relocated(outputs, directory, target)
-        summary["run_id"] = parent.info.run_id
+    summary = _summarise(results, changed, screened, poison, len(train), len(workspace.train))
+    summary["sampled"]["model"] = ", ".join(
+        [model.name] + [f"{k}={v}" for k, v in model.hyperparameters().items() if k != "n_jobs"]
+    )
+    target = paths.experiment_dir("poison")
+    with staged_copy(target) as directory:
+        outputs = write_outputs(directory, summary)
+        if on_written is not None:
+            on_written(outputs, summary)
+    outputs = relocated(outputs, directory, target)
     return PoisonResult(PoisonOutcome.from_results(summary), fits=fits, outputs=outputs)
 
 

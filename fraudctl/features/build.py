@@ -1,4 +1,4 @@
-"""Stage ``features``: prepared raw splits -> model inputs, point-in-time correct.
+"""The features stage's work: prepared raw splits -> model inputs, point-in-time correct.
 
 The transform is fitted on the train split (categorical vocabularies) and applied once to
 every prepared row in time order, gap rows included: a validation row's history is
@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from fraudctl.config import Params
+from fraudctl.config import FeaturesParams
 from fraudctl.data.schema import Schema
 from fraudctl.data.splits import load_prepared, load_raw_schema
 from fraudctl.features.transform import FeatureTransform
@@ -45,7 +45,9 @@ def level_notes(train: pd.DataFrame, transform: FeatureTransform) -> list[str]:
     ]
 
 
-def fit_transform(params: Params, schema: Schema, train: pd.DataFrame) -> FeatureTransform:
+def fit_transform(
+    settings: FeaturesParams, schema: Schema, train: pd.DataFrame
+) -> FeatureTransform:
     return FeatureTransform.fit(
         train,
         time=schema.time,
@@ -54,7 +56,7 @@ def fit_transform(params: Params, schema: Schema, train: pd.DataFrame) -> Featur
         features=list(schema.features),
         categorical=list(schema.categorical),
         entities=schema.entities,
-        params=params.features,
+        params=settings,
     )
 
 
@@ -65,27 +67,27 @@ def passthrough_columns(schema: Schema) -> list[str]:
     return list(dict.fromkeys(columns))
 
 
-def check_fits_in_memory(params: Params, paths: ProjectPaths, schema: Schema) -> None:
+def check_fits_in_memory(settings: FeaturesParams, paths: ProjectPaths, schema: Schema) -> None:
     """Every prepared row and its feature matrix are in memory at once on this engine."""
     from fraudctl.capacity import FEATURES_COPIES, require_memory
     from fraudctl.features.transform import window_specs
 
     report = read_json(paths.data_report)
     rows = sum(split["rows"] for split in report["splits"].values()) + report["gap_rows"]
-    outputs = len(schema.features) + len(params.features.calendar)
-    outputs += sum(len(spec.names()) for spec in window_specs(params.features))
+    outputs = len(schema.features) + len(settings.calendar)
+    outputs += sum(len(spec.names()) for spec in window_specs(settings))
     require_memory(rows * (report["source"]["columns"] + outputs), FEATURES_COPIES, "features")
 
 
 def build_features(
-    params: Params, paths: ProjectPaths, progress: Progress = quiet
+    settings: FeaturesParams, paths: ProjectPaths, progress: Progress = quiet
 ) -> FeaturesResult:
-    """The stage in this process (:mod:`fraudctl.engines` chooses the engine)."""
+    """The stage in this process (:mod:`fraudctl.stages.features` chooses the engine)."""
     schema = load_raw_schema(paths)
-    check_fits_in_memory(params, paths, schema)
+    check_fits_in_memory(settings, paths, schema)
     progress("loading the prepared splits")
     parts = {name: load_prepared(paths, name) for name in (*SPLITS, "gap")}
-    transform = fit_transform(params, schema, parts["train"])
+    transform = fit_transform(settings, schema, parts["train"])
     notes = level_notes(parts["train"], transform)
 
     progress(f"computing {len(transform.output_columns)} features")

@@ -19,13 +19,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from fraudctl import tracking
 from fraudctl.io import write_with
 from fraudctl.loop.monitoring import day_metrics, monitor, recent_card_precision
 from fraudctl.loop.state import Loop, history_before, score_rows
+from fraudctl.loop.steps import NAMES
 from fraudctl.loop.world import LoopError
+from fraudctl.stages.promotion import Evidence, promote
 
-__all__ = ["STEPS", "Loop", "run_step"]
+__all__ = ["ACTIONS", "Loop", "run_step"]
 
 
 def score(loop: Loop, day: int) -> dict:
@@ -57,48 +58,37 @@ def score(loop: Loop, day: int) -> dict:
 
 
 def drift(loop: Loop, day: int) -> dict:
-    """The drift gate: the day's model inputs (computed with their history, as scoring
-    does) against the last training window's test split, with the drift stage's limits:
-    the share of inputs whose PSI shows a significant shift, and the scores' PSI."""
-    from fraudctl.experiments.drift import PSI_SHIFT, psi
+    """The loop's drift gate: the day's model inputs (computed with their history, as
+    scoring does) against the last training window's test split. It measures what the
+    drift library's :func:`~fraudctl.experiments.drift.psi_gate` measures: the share of
+    inputs whose PSI shows a significant shift (its own knob,
+    ``continuous.max_psi_shifted_share``) and the scores' PSI (the drift stage's
+    ``experiments.drift.max_prediction_psi``). Evidently's per-feature tests, which the
+    drift stage gates on, take seconds a day and stay with that stage."""
+    from fraudctl.experiments.drift import psi_gate
     from fraudctl.model.bundle import load_model
 
     if not (loop.project.model_dir / "MLmodel").exists():
         return loop.record(day, "drift", "skipped", "nothing trained yet")
-    limits = loop.params.experiments.drift
     model = load_model(loop.project.model_dir)
     reference = pd.read_parquet(loop.project.features_file("test"))
     current = model.feature_frame(loop.world.read_log([day]), history_before(loop, day))
-    shifted = [
-        name
-        for name in model.features
-        if psi(
-            reference[name].to_numpy(dtype=float),
-            current[name].to_numpy(dtype=float),
-            limits.psi_bins,
-        )
-        > PSI_SHIFT
-    ]
-    scores_psi = psi(
+    gate = psi_gate(
+        reference[model.features],
+        current[model.features],
         model.score_features(reference),
         model.probabilities(current.to_numpy(dtype=float)),
-        limits.psi_bins,
-    )
-    share = len(shifted) / len(model.features)
-    failed = share > limits.max_drifted_share or scores_psi > limits.max_prediction_psi
-    reason = (
-        f"{len(shifted)} of {len(model.features)} inputs shifted (PSI > {PSI_SHIFT:g}"
-        f"{': ' + ', '.join(shifted[:4]) if shifted else ''}), score PSI {scores_psi:.3f}; "
-        f"limits {limits.max_drifted_share:.0%} of inputs, score PSI "
-        f"{limits.max_prediction_psi:g}"
+        bins=loop.params.experiments.drift.psi_bins,
+        max_shifted_share=loop.settings.max_psi_shifted_share,
+        max_prediction_psi=loop.params.experiments.drift.max_prediction_psi,
     )
     return loop.record(
         day,
         "drift",
-        "failed" if failed else "passed",
-        reason,
-        drifted_share=share,
-        score_psi=scores_psi,
+        "failed" if gate.failed else "passed",
+        gate.reason,
+        psi_shifted_share=gate.shifted_share,
+        score_psi=gate.prediction_psi,
     )
 
 
@@ -157,8 +147,9 @@ def window_days(loop: Loop, day: int) -> list[int]:
 
 
 def retrain(loop: Loop, day: int) -> dict:
-    """Train a challenger on the rolling window of labelled days, through the stages."""
-    from fraudctl.engines import build_features, prepare, train
+    """Train a challenger on the rolling window of labelled days, through the stages; the
+    challenger is registered, and only ``compare`` decides whether it is promoted."""
+    from fraudctl.stages import features, prepare, train
 
     decision = _last(loop, "decide", day=day)
     if decision is None or decision["outcome"] != "retrain":
@@ -174,16 +165,16 @@ def retrain(loop: Loop, day: int) -> dict:
     source.parent.mkdir(parents=True, exist_ok=True)
     write_with(source, lambda tmp: window.to_parquet(tmp, index=False))
     started = time.perf_counter()
-    prepare(loop.params, loop.project, str(source))
-    build_features(loop.params, loop.project)
-    result = train(loop.params, loop.project)
+    prepare.run(loop.params, loop.project, str(source))
+    features.run(loop.params, loop.project)
+    result = train.run(loop.params, loop.project, promote=False)
     seconds = time.perf_counter() - started
     return loop.record(
         day,
         "retrain",
         "trained",
-        f"v{result.version} on days {days[0]}-{days[-1]} ({len(window):,} rows); "
-        f"registry: {result.promotion.reason}",
+        f"v{result.version} on days {days[0]}-{days[-1]} ({len(window):,} rows), registered "
+        "as challenger; compare decides its promotion",
         version=str(result.version),
         train_seconds=seconds,
         first_day=days[0],
@@ -199,6 +190,13 @@ def compare(loop: Loop, day: int) -> dict:
         return loop.record(day, "compare", "skipped", "no challenger beside the champion")
     if _compared(loop, challenger):
         return loop.record(day, "compare", "skipped", f"v{challenger} was compared already")
+    if champion is None:  # the first model: nothing to compare it with
+        first = promote(
+            loop.params.tracking, Evidence(challenger, "", None, None), None, context="continuous"
+        )
+        return loop.record(
+            day, "compare", "promoted", f"v{challenger}: {first.reason}", challenger=challenger
+        )
     trained = next(
         (
             e
@@ -245,16 +243,16 @@ def compare(loop: Loop, day: int) -> dict:
         f"challenger v{challenger} {results['challenger']['card_precision']:.3f}, champion "
         f"v{champion} {results['champion']['card_precision']:.3f}"
     )
-    if gain > loop.settings.promote_margin:
-        tracking.set_champion(loop.params.tracking, challenger, reason=f"continuous: {summary}")
-        return loop.record(day, "compare", "promoted", summary, **facts)
-    return loop.record(
-        day,
-        "compare",
-        "kept",
-        f"{summary}; the margin is {loop.settings.promote_margin:g}",
-        **facts,
+    metric = f"card_precision@{k}"
+    outcome = promote(
+        loop.params.tracking,
+        Evidence(challenger, metric, results["challenger"]["card_precision"], ids),
+        Evidence(champion, metric, results["champion"]["card_precision"], ids),
+        margin=loop.settings.promote_margin,
+        context=f"continuous, days {days[0]}-{days[-1]}",
     )
+    verdict = "promoted" if outcome.promoted else "kept"
+    return loop.record(day, "compare", verdict, f"{summary}: {outcome.reason}", **facts)
 
 
 def _compared(loop: Loop, version: str) -> bool:
@@ -278,13 +276,14 @@ def run_step(loop: Loop, step: str, day: int) -> Any:
     """One step; a failure is recorded with its reason (the champion keeps serving: no
     step moves an alias before its own work succeeded) and raised."""
     try:
-        return STEPS[step](loop, day)
+        return ACTIONS[step](loop, day)
     except Exception as exc:
         loop.record(day, step, "failed", f"{type(exc).__name__}: {str(exc).splitlines()[0]}")
         raise
 
 
-STEPS = {
+# The code of each step of fraudctl.loop.steps.STEPS (the order and help live there).
+ACTIONS = {
     "score": score,
     "monitor": monitor,
     "drift": drift,
@@ -292,3 +291,4 @@ STEPS = {
     "retrain": retrain,
     "compare": compare,
 }
+assert tuple(ACTIONS) == NAMES, "fraudctl.loop.steps and the step functions disagree"

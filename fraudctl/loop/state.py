@@ -86,14 +86,7 @@ class Loop:
     # --- the registry ----------------------------------------------------------------
 
     def version(self, alias: str) -> str | None:
-        from mlflow.exceptions import MlflowException
-
-        client = tracking._client(self.params.tracking)
-        try:
-            found = client.get_model_version_by_alias(self.params.tracking.registered_model, alias)
-        except MlflowException:
-            return None
-        return str(found.version)
+        return tracking.alias_version(self.params.tracking, alias)
 
     def model(self, version: str) -> Any:
         """A registered version, fetched once into the workspace."""

@@ -244,7 +244,7 @@ def verify(payload: Path) -> InputContract:
 def require_trained_on(contract: InputContract, paths: ProjectPaths, model_dir: Path) -> None:
     """Stop a stage that would measure a model on features it was not trained on: after a
     `fraudctl train` that failed or was refused, ``models/`` still holds an older model."""
-    from fraudctl.data.splits import load_transform
+    from fraudctl.features.outputs import load_transform
 
     current = load_transform(paths).digest()
     hint = "run `fraudctl train` (or `dvc repro train`) first"

@@ -1,8 +1,8 @@
 """A configured, unfitted estimator for ``model`` in params.yaml, read from the family table.
 
-Hyper-parameters are already type-checked by the config loader; ``base.seed`` reaches every
-estimator that draws random numbers, and ``model.imbalance`` wraps any family with its
-resampling (which only ever sees the rows being fitted).
+Hyper-parameters are already checked (:func:`fraudctl.model.families.model_spec`);
+``base.seed`` reaches every estimator that draws random numbers, and ``model.imbalance``
+wraps any family with its resampling (which only ever sees the rows being fitted).
 """
 
 from __future__ import annotations
@@ -10,13 +10,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from fraudctl.config import ModelParams
-from fraudctl.model.families import BuildContext, family, requirements_of
+from fraudctl.model.families import BuildContext, ModelSpec, family, requirements_of
 from fraudctl.model.imbalance import with_resampling
 
 
 def build_estimator(
-    params: ModelParams, seed: int, features: Sequence[str], categorical: Sequence[str] = ()
+    params: ModelSpec, seed: int, features: Sequence[str], categorical: Sequence[str] = ()
 ) -> tuple[Any, dict[str, Any]]:
     """A fresh classifier for ``params.name`` and the keyword arguments its ``fit`` takes
     (LightGBM is told its categorical columns there)."""
@@ -32,7 +31,7 @@ def build_estimator(
     return estimator, chosen.fit_options(context)
 
 
-def library_requirements(params: ModelParams) -> list[str]:
+def library_requirements(params: ModelSpec) -> list[str]:
     """Pinned packages an MLflow model of this kind needs, so MLflow need not infer them."""
     from importlib.metadata import version
 

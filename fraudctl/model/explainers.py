@@ -50,7 +50,11 @@ def contributions(
     """(rows x features) SHAP values for the fraud class and the base value, in log-odds."""
     how = explainer_kind(estimator, kind)
     if how == "native":
-        return _native(estimator, rows)
+        from fraudctl.model.families import family
+
+        native = family(kind).contributions
+        assert native is not None, f"family {kind} says native but has no contributions"
+        return native(estimator, rows)
     if how == "tree":
         exact = _tree(estimator, rows)
         if exact is not None:
@@ -61,26 +65,6 @@ def contributions(
             "sample of rows (the fairness stage's SHAP report has them)"
         )
     return _agnostic(estimator, kind, rows, background, seed)
-
-
-def _native(estimator: Any, rows: pd.DataFrame) -> tuple[np.ndarray, float]:
-    if hasattr(estimator, "shap_values"):  # CatBoost's wrapper
-        return estimator.shap_values(rows)
-    booster = getattr(estimator, "booster_", None)
-    if booster is not None:  # LightGBM (fitted or loaded)
-        raw = booster.predict(np.asarray(rows, dtype=np.float64), pred_contrib=True)
-        return np.asarray(raw[:, :-1]), float(raw[0, -1])
-    import xgboost
-
-    model = estimator.get_booster()
-    matrix = xgboost.DMatrix(
-        np.asarray(rows, dtype=np.float64),
-        feature_names=model.feature_names,
-        feature_types=model.feature_types,
-        enable_categorical=True,
-    )
-    raw = model.predict(matrix, pred_contribs=True)
-    return np.asarray(raw[:, :-1]), float(raw[0, -1])
 
 
 def _tree(estimator: Any, rows: pd.DataFrame) -> tuple[np.ndarray, float] | None:

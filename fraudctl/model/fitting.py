@@ -12,23 +12,19 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from fraudctl.config import Params
+from fraudctl.config import EvaluateParams, ThresholdParams
 from fraudctl.data.schema import Schema
 from fraudctl.errors import ConfigError
 from fraudctl.model.estimators import build_estimator
+from fraudctl.model.families import ModelSpec
 from fraudctl.model.imbalance import fitted_model
 from fraudctl.model.metrics import card_precision_at_k, classification_metrics
 from fraudctl.model.threshold import ThresholdChoice, choose_threshold
 
 
-def fit(params: Params, frame: pd.DataFrame, schema: Schema, seed: int | None = None) -> Any:
+def fit(model: ModelSpec, seed: int, frame: pd.DataFrame, schema: Schema) -> Any:
     """A fitted estimator of the configured kind, trained on ``frame``."""
-    estimator, options = build_estimator(
-        params.model,
-        params.base.seed if seed is None else seed,
-        schema.features,
-        schema.categorical,
-    )
+    estimator, options = build_estimator(model, seed, schema.features, schema.categorical)
     estimator.fit(frame[list(schema.features)], frame[schema.target].to_numpy(), **options)
     return fitted_model(estimator)
 
@@ -52,21 +48,27 @@ def day_numbers(times: pd.Series) -> np.ndarray:
 
 
 def split_metrics(
-    params: Params, frame: pd.DataFrame, schema: Schema, scores: np.ndarray, threshold: float
+    settings: EvaluateParams,
+    review_cost: float,
+    frame: pd.DataFrame,
+    schema: Schema,
+    scores: np.ndarray,
+    threshold: float,
 ) -> dict[str, float]:
-    """The project's metric set for one split at a threshold (shared with evaluate)."""
+    """The project's metric set for one split at a threshold (shared with evaluate);
+    ``review_cost`` is threshold.review_cost, the price of one alert."""
     y = frame[schema.target].to_numpy()
     results = classification_metrics(
         y,
         scores,
         amounts(frame, schema) if schema.amount else None,
         threshold,
-        max_fpr=params.evaluate.max_false_positive_rate,
-        top_k=params.evaluate.top_k,
-        review_cost=params.threshold.review_cost,
+        max_fpr=settings.max_false_positive_rate,
+        top_k=settings.top_k,
+        review_cost=review_cost,
     )
     if schema.entities:
-        role = params.evaluate.card_entity or next(iter(schema.entities))
+        role = settings.card_entity or next(iter(schema.entities))
         column = schema.entities.get(role)
         if column is None:
             raise ConfigError(
@@ -78,27 +80,29 @@ def split_metrics(
             scores,
             frame[column].to_numpy(),
             day_numbers(frame[schema.time]),
-            params.evaluate.card_k,
+            settings.card_k,
         )
     return results
 
 
 def choose_on_validation(
-    params: Params, estimator: Any, validation: pd.DataFrame, schema: Schema
+    settings: ThresholdParams, estimator: Any, validation: pd.DataFrame, schema: Schema
 ) -> tuple[ThresholdChoice, np.ndarray]:
     """The decision threshold for ``estimator``, picked on the validation split."""
     scores = score(estimator, validation, schema)
     choice = choose_threshold(
-        validation[schema.target].to_numpy(), scores, amounts(validation, schema), params.threshold
+        validation[schema.target].to_numpy(), scores, amounts(validation, schema), settings
     )
     return choice, scores
 
 
-def timed_fit(params: Params, frame: pd.DataFrame, schema: Schema) -> tuple[Any, float]:
+def timed_fit(
+    model: ModelSpec, seed: int, frame: pd.DataFrame, schema: Schema
+) -> tuple[Any, float]:
     import time
 
     started = time.perf_counter()
-    estimator = fit(params, frame, schema)
+    estimator = fit(model, seed, frame, schema)
     return estimator, time.perf_counter() - started
 
 

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from fraudctl.model.families import ImbalanceParams
+from fraudctl.config import ImbalanceParams
 
 
 class Resampled:

@@ -18,10 +18,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from fraudctl.config import Params, SelectionParams
+from fraudctl.config import SelectionParams
 from fraudctl.data.schema import Schema, seconds_of
 from fraudctl.durations import parse_duration
 from fraudctl.errors import ConfigError
+from fraudctl.model.families import ModelSpec
 from fraudctl.model.metrics import pr_auc
 from fraudctl.progress import Progress, quiet
 
@@ -83,7 +84,9 @@ def prequential_folds(
 
 
 def cross_validate(
-    params: Params,
+    model: ModelSpec,
+    seed: int,
+    settings: SelectionParams,
     period: pd.DataFrame,
     schema: Schema,
     progress: Progress = quiet,
@@ -96,15 +99,15 @@ def cross_validate(
     from fraudctl.model.fitting import fit, score
 
     labels = period[schema.target].to_numpy()
-    folds = prequential_folds(seconds_of(period[schema.time]), labels, params.selection)
+    folds = prequential_folds(seconds_of(period[schema.time]), labels, settings)
     started = time.perf_counter()
     scores, positions, fold_scores = [], [], []
     for fold in folds:
         progress(
-            f"fold {fold.number}/{len(folds)}: fitting {params.model.name} on "
+            f"fold {fold.number}/{len(folds)}: fitting {model.name} on "
             f"{len(fold.train):,} rows, validating on {len(fold.validation):,}"
         )
-        estimator = fit(params, period.iloc[fold.train], schema)
+        estimator = fit(model, seed, period.iloc[fold.train], schema)
         fold_scores_k = score(estimator, period.iloc[fold.validation], schema)
         scores.append(fold_scores_k)
         positions.append(fold.validation)

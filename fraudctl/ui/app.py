@@ -261,11 +261,11 @@ def api_metrics() -> None:
 def rank_scores(kind: str) -> bool:
     """A rank-average blend's score orders transactions but is no probability: the web app
     then says "score", and its calibration chart says what it shows."""
-    from fraudctl.model.families import ENSEMBLE_FAMILY
+    from fraudctl.model.families import ENSEMBLE_FAMILY, model_spec
 
-    return (
-        kind == ENSEMBLE_FAMILY and params.model.section(ENSEMBLE_FAMILY).method == "rank_average"
-    )
+    if kind != ENSEMBLE_FAMILY:
+        return False
+    return model_spec(params.model).section(ENSEMBLE_FAMILY).method == "rank_average"
 
 
 def page_experiments() -> None:

@@ -41,7 +41,7 @@ class TestScores:
 
 def test_scores(paths: ProjectPaths) -> TestScores | None:
     """None when there is no model or no test split yet."""
-    from fraudctl.data.splits import load_schema, load_split
+    from fraudctl.features.outputs import load_schema, load_split
     from fraudctl.model import bundle
     from fraudctl.model.fitting import amounts
 

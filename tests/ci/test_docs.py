@@ -75,7 +75,8 @@ def _resolves(model: Any, path: list[str]) -> bool:
     """Whether a dotted key names a field of the typed params (free-form maps end it)."""
     from pydantic import BaseModel
 
-    from fraudctl.config import ModelParams
+    from fraudctl.config import ComputeParams, ModelParams
+    from fraudctl.distributed.settings import DaskParams
     from fraudctl.model.families import FAMILIES
 
     for part in path:
@@ -83,6 +84,9 @@ def _resolves(model: Any, path: list[str]) -> bool:
             return True  # a mapping: its keys are data, not fields
         if model is ModelParams and part in FAMILIES:  # a family's own params block
             model = FAMILIES[part].params
+            continue
+        if model is ComputeParams and part == "dask":  # the Dask engine's own block
+            model = DaskParams
             continue
         fields = model.model_fields
         alias = {f.alias: n for n, f in fields.items() if f.alias}

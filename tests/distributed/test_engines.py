@@ -24,10 +24,12 @@ pytest.importorskip("distributed")
 # one task per day or two (the default packs 500,000 rows into a task)
 DASK = {
     "engine": "dask",
-    "scheduler": "local-cluster",
-    "workers": 2,
-    "memory_per_worker": "1GiB",
-    "rows_per_task": 1000,
+    "dask": {
+        "scheduler": "local-cluster",
+        "workers": 2,
+        "memory_per_worker": "1GiB",
+        "rows_per_task": 1000,
+    },
 }
 # LightGBM on two workers bins each worker's rows itself: not bit-identical (README: Dask).
 PR_AUC_TOLERANCE = 0.05
@@ -123,12 +125,12 @@ def test_other_partition_sizes_give_the_same_features(engines, tmp_path):
     for start in range(0, len(days), 3):
         group = [pd.read_parquet(f) for f in days[start : start + 3]]
         pd.concat(group, ignore_index=True).to_parquet(weekly / f"{start:03d}.parquet")
-    params = _params(weekly, compute={**DASK, "rows_per_task": 5000})
+    params = _params(weekly, compute={**DASK, "dask": {**DASK["dask"], "rows_per_task": 5000}})
     paths = ProjectPaths(tmp_path / "project")
-    from fraudctl.engines import build_features, prepare
+    from fraudctl.stages import features, prepare
 
-    prepare(params, paths)
-    build_features(params, paths)
+    prepare.run(params, paths)
+    features.run(params, paths)
     expected = _frames(engines["local"], "features")
     for name, frame in _frames(paths, "features").items():
         pd.testing.assert_frame_equal(frame, expected[name], check_exact=True)
@@ -219,7 +221,10 @@ def test_a_bad_partition_is_named_with_its_row(engines, tmp_path, runner, monkey
     [
         ({"split": {"method": "random", "gap": None}}, "split.method: random"),
         ({"model": {"name": "hist_gradient_boosting"}}, "does not train on compute.engine: dask"),
-        ({"compute": {**DASK, "scheduler": "tcp://127.0.0.1:9"}}, "cannot reach tcp://127.0.0.1:9"),
+        (
+            {"compute": {**DASK, "dask": {**DASK["dask"], "scheduler": "tcp://127.0.0.1:9"}}},
+            "cannot reach tcp://127.0.0.1:9",
+        ),
     ],
 )
 def test_what_dask_cannot_do_is_a_clear_error(

@@ -7,7 +7,7 @@ import re
 import pytest
 import yaml
 
-from fraudctl.config import parse_params
+from fraudctl.distributed.settings import DaskParams
 from tests.conftest import REPO_ROOT
 from tests.serve.test_deploy_assets import KUBERNETES_VERSION
 
@@ -45,7 +45,7 @@ def test_manifest_validates_strictly(document):
 
 def test_the_readme_scheduler_address_reaches_the_scheduler_service():
     [address] = set(re.findall(r"scheduler: (tcp://[\w.-]+:\d+)", README))
-    parse_params({"compute": {"engine": "dask", "scheduler": address}})  # a valid setting
+    DaskParams(scheduler=address)  # a valid setting
     host, port = address.removeprefix("tcp://").rsplit(":", 1)
     service = named("Service", "dask-scheduler")
     assert host == f"{service['metadata']['name']}.fraudctl.svc.cluster.local"
@@ -68,7 +68,7 @@ def test_a_worker_stays_inside_its_container():
     [container] = named("Deployment", "dask-worker")["spec"]["template"]["spec"]["containers"]
     args = container["args"]
     dask_limit = _bytes(args[args.index("--memory-limit") + 1])
-    assert dask_limit == _bytes(parse_params({}).compute.memory_per_worker)
+    assert dask_limit == _bytes(DaskParams().memory_per_worker)
     assert dask_limit < _bytes(container["resources"]["requests"]["memory"])
     assert _bytes(container["resources"]["requests"]["memory"]) <= _bytes(
         container["resources"]["limits"]["memory"]

@@ -13,6 +13,7 @@ import pytest
 from fraudctl.config import parse_params
 from fraudctl.data.schema import Schema
 from fraudctl.experiments.poison import inject, random_flip, screen_labels, targeted_flip
+from fraudctl.model.families import model_spec
 from fraudctl.model.fitting import fit, score
 from fraudctl.model.metrics import pr_auc
 from tests.conftest import invoke, write_params
@@ -78,20 +79,26 @@ def test_defence_recovers_pr_auc_under_a_targeted_attack():
     schema = Schema(
         time="Time", amount="Amount", target="Class", features=tuple(f"f{i}" for i in range(10))
     )
-    params = parse_params(
-        {"model": {"lightgbm": {"n_estimators": 40, "learning_rate": 0.1, "min_child_samples": 10}}}
+    model = model_spec(
+        parse_params(
+            {
+                "model": {
+                    "lightgbm": {"n_estimators": 40, "learning_rate": 0.1, "min_child_samples": 10}
+                }
+            }
+        ).model
     )
     gains = []
     for seed in range(3):
         train, test = _separable(4000, 300, seed=10 + seed), _separable(4000, 300, seed=20 + seed)
         attacked = targeted_flip(train, "Class", 0.9, np.random.default_rng(seed))
         labels = test["Class"].to_numpy()
-        undefended = pr_auc(labels, score(fit(params, attacked.frame, schema), test, schema))
-        screened, touched = screen_labels(params, attacked.frame, schema, seed=0, folds=3, trees=40)
+        undefended = pr_auc(labels, score(fit(model, 42, attacked.frame, schema), test, schema))
+        screened, touched = screen_labels(model, attacked.frame, schema, seed=0, folds=3, trees=40)
         restored = (screened["Class"] == 1) & (attacked.frame["Class"] == 0) & (train["Class"] == 1)
         assert restored.sum() >= 0.2 * attacked.changed and touched >= restored.sum()
         gains.append(
-            pr_auc(labels, score(fit(params, screened, schema), test, schema)) - undefended
+            pr_auc(labels, score(fit(model, 42, screened, schema), test, schema)) - undefended
         )
     assert np.mean(gains) >= 0.02, gains
 

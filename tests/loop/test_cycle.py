@@ -38,9 +38,18 @@ def test_days_of_the_loop_train_compare_promote_and_monitor(runner, tmp_path, lo
     by_day = {(e["day"], e["step"]): e for e in entries}
     assert by_day[(9, "decide")]["reason"] == "no champion yet"
     assert by_day[(9, "retrain")]["outcome"] == "trained"
+    # retrain only registers a challenger; compare, the one place promotion is decided,
+    # makes the first model champion
+    assert "registered as challenger" in by_day[(9, "retrain")]["reason"]
+    assert by_day[(9, "compare")]["outcome"] == "promoted"
+    assert "no champion yet" in by_day[(9, "compare")]["reason"]
     assert by_day[(10, "score")]["outcome"] == "ok" and by_day[(10, "score")]["champion"] == "1"
     assert by_day[(11, "decide")]["outcome"] == "retrain"  # the schedule: two days on
-    promoted = [e for e in entries if e["step"] == "compare" and e["outcome"] == "promoted"]
+    promoted = [
+        e
+        for e in entries
+        if e["step"] == "compare" and e["outcome"] == "promoted" and e["day"] > 9
+    ]
     assert promoted, [e for e in entries if e["step"] == "compare"]
     first = promoted[0]
     # one set of rows for both models, named by its digest, and both numbers on record

@@ -192,7 +192,7 @@ def shuffled(frame: pd.DataFrame, seed: int) -> pd.DataFrame:
 def test_every_door_gives_the_same_probabilities(spec, tmp_path_factory, runner, monkeypatch):
     from sklearn.metrics import average_precision_score
 
-    from fraudctl.data.splits import load_schema, load_split
+    from fraudctl.features.outputs import load_schema, load_split
     from fraudctl.model.bundle import load_model
     from fraudctl.model.fitting import score
     from fraudctl.paths import ProjectPaths

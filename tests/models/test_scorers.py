@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from fraudctl.config import parse_params
-from fraudctl.model.families import FAMILIES, BuildContext
+from fraudctl.model.families import FAMILIES, BuildContext, model_spec
 from fraudctl.model.scorers import linear_scorer, scorer_for
 
 FEATURES = tuple(f"f{i}" for i in range(6))
@@ -22,7 +22,7 @@ def rows(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 def build(name: str, model: dict) -> object:
     params = parse_params({"model": {"name": name, **model}})
-    context = BuildContext(params.model, seed=3, features=FEATURES, categorical=())
+    context = BuildContext(model_spec(params.model), seed=3, features=FEATURES, categorical=())
     return FAMILIES[name].build(context)
 
 

@@ -254,8 +254,13 @@ def test_a_candidate_whose_library_is_missing_names_both_ways_out(
     assert not Path("models/model").exists()
 
 
+ALSO_NAMING_FAMILIES = {"fraudctl/config.py", "fraudctl/distributed/families.py"}
+
+
 def test_family_names_appear_only_in_the_registry():
-    """The registry is the only module (and dvc.yaml no stage) that names a family."""
+    """The registry is the only module (and dvc.yaml no stage) that names a family; besides
+    it, the params loader's defaults name the default family (they describe params.yaml,
+    which knows no registry) and the Dask engine's table names the families it trains."""
     alternatives = "|".join(map(re.escape, families.FAMILIES))
     # a quoted family name; `"xgboost": "models"` in the CLI maps an import to its extra
     pattern = re.compile(rf"""["']({alternatives})["'](?!: ")""")
@@ -263,6 +268,8 @@ def test_family_names_appear_only_in_the_registry():
     registry = REPO_ROOT / "fraudctl" / "model" / "families"
     for path in sorted((REPO_ROOT / "fraudctl").rglob("*.py")):
         if path.is_relative_to(registry):  # the registry package: where families are named
+            continue
+        if path.relative_to(REPO_ROOT).as_posix() in ALSO_NAMING_FAMILIES:
             continue
         offenders += [
             f"{path.relative_to(REPO_ROOT)}: {m}" for m in pattern.findall(path.read_text())

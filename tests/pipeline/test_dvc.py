@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from fraudctl.model.headline import NAMES as HEADLINE_NAMES
 from fraudctl.paths import SPLITS, ProjectPaths
+from fraudctl.stages.headline import NAMES as HEADLINE_NAMES
 from tests.conftest import REPO_ROOT, SMALL_PARAMS, cli_env
 from tests.experiments.conftest import SMALL_EXPERIMENTS
 
@@ -243,6 +243,22 @@ def test_one_param_change_reruns_only_what_depends_on_it(clone):
     assert "Running stage 'evaluate'" in result.stdout
     assert "Running stage 'prepare'" not in result.stdout
     assert "Running stage 'train'" not in result.stdout
+
+
+def test_editing_the_network_module_leaves_prepare_and_features_up_to_date(clone):
+    """dvc.yaml's deps are the code each stage runs: the PyTorch network is a model family,
+    so a change to it reruns train and what follows, never the data stages."""
+    root, env = clone
+    _run(["dvc", "repro"], root, env)
+    network = root / "fraudctl" / "model" / "network.py"
+    original = network.read_text()
+    network.write_text(original + "\n# a comment changes the file's hash\n")
+    try:
+        stale = set(json.loads(_run(["dvc", "status", "--json"], root, env).stdout))
+    finally:
+        network.write_text(original)
+    assert "train" in stale, stale
+    assert not {"prepare", "features"} & stale, stale
 
 
 def test_push_and_pull_through_a_local_remote_restore_a_fresh_clone(clone, tmp_path):

@@ -38,7 +38,7 @@ def test_a_model_validated_on_other_data_is_not_auto_promoted(project, runner):
     second = invoke(runner, "train")
     assert second.exit_code == 0, second.output
     text = " ".join(second.output.split())
-    assert "validated on different data" in text and "fraudctl promote 2" in text
+    assert "measured on other rows" in text and "fraudctl promote 2" in text
     assert str(_client().get_model_version_by_alias(name, "champion").version) == "1"
     assert str(_client().get_model_version_by_alias(name, "challenger").version) == "2"
 

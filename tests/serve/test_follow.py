@@ -13,8 +13,8 @@ import mlflow
 import pytest
 from fastapi.testclient import TestClient
 
-from fraudctl.model.train import MODEL_ARTIFACT_PATH
 from fraudctl.serve.follow import THRESHOLD_TAG
+from fraudctl.stages.train import MODEL_ARTIFACT_PATH
 from tests.conftest import tracking_uri
 from tests.serve.conftest import transaction, wait_ready
 

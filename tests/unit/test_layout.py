@@ -1,4 +1,5 @@
-"""dvc.yaml and fraudctl.paths.ProjectPaths describe the same files."""
+"""The package's layout: dvc.yaml and the paths the code writes, each stage's code deps,
+the layers and their one-way imports, and modules of one job."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ import pytest
 import yaml
 
 from fraudctl.config import load_params
-from fraudctl.model.headline import HEADLINE_FILE
 from fraudctl.paths import SPLITS, ProjectPaths
+from fraudctl.stages.headline import HEADLINE_FILE
 from tests.conftest import REPO_ROOT
+from tests.stage_deps import STAGE_MODULES, code_deps
 
 
 def _entries(items: list) -> set[str]:
@@ -80,78 +82,98 @@ def test_stage_params_exist_in_the_params_files(name):
                 node = node[part]
 
 
-STAGE_MODULES = {
-    "prepare": "fraudctl/data/prepare.py",
-    "features": "fraudctl/features/build.py",
-    "train": "fraudctl/model/train.py",
-    "evaluate": "fraudctl/model/evaluate.py",
-    "poison": "fraudctl/experiments/poison.py",
-    "fairness": "fraudctl/experiments/fairness.py",
-    "drift": "fraudctl/experiments/drift.py",
-    "card": "fraudctl/model/card.py",
-}
-# Modules that cannot change a stage's outputs: messages, progress, the MLflow side channel.
-NO_OUTPUT_EFFECT = {
-    "fraudctl/__init__.py",
-    "fraudctl/errors.py",
-    "fraudctl/progress.py",
-    "fraudctl/tracking.py",
-}
-
-
-def _imports(module: Path) -> set[str]:
-    """fraudctl modules imported by ``module`` (at any depth in the file), as repo paths."""
-    import ast
-
-    found = set()
-    for node in ast.walk(ast.parse(module.read_text(encoding="utf-8"))):
-        names = []
-        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
-        elif isinstance(node, ast.Import):
-            names = [a.name for a in node.names]
-        for name in names:
-            if not name.startswith("fraudctl"):
-                continue
-            base = REPO_ROOT / Path(*name.split("."))
-            for candidate in (base.with_suffix(".py"), base / "__init__.py"):
-                if candidate.exists() and candidate.stat().st_size:
-                    found.add(candidate.relative_to(REPO_ROOT).as_posix())
-    return found
-
-
-def _closure(start: str) -> set[str]:
-    seen, todo = set(), [start]
-    while todo:
-        current = todo.pop()
-        if current in seen:
-            continue
-        seen.add(current)
-        todo += _imports(REPO_ROOT / current)
-    return seen
-
-
-def test_stage_deps_name_every_module_the_stage_imports():
+def test_stage_deps_name_exactly_the_modules_the_stage_imports():
+    """A stage reruns when code it runs changes, and only then (tests/stage_deps.py:
+    ``python -m tests.stage_deps --write`` rewrites the lists)."""
     stages = yaml.safe_load((REPO_ROOT / "dvc.yaml").read_text())["stages"]
-    for stage, entry in STAGE_MODULES.items():
-        deps = _entries(stages[stage]["deps"])
-        missing = sorted(
-            module
-            for module in _closure(entry) - NO_OUTPUT_EFFECT
-            if not any(module == d or module.startswith(d.rstrip("/") + "/") for d in deps)
+    assert set(STAGE_MODULES) == set(stages), "every DVC stage has its module in fraudctl/stages"
+    for stage in STAGE_MODULES:
+        deps = sorted(d for d in _entries(stages[stage]["deps"]) if d.startswith("fraudctl/"))
+        assert deps == code_deps(stage), (
+            f"stage {stage}: dvc.yaml deps differ from its imports; run "
+            "`python -m tests.stage_deps --write`"
         )
-        assert not missing, f"stage {stage}: add to deps in dvc.yaml: {missing}"
 
 
-# --- layers: no import cycles, and the library layers never import the doors above them ---
+def test_every_stage_command_runs_its_stage_module():
+    """dvc.yaml's command and the module whose imports are its deps are the same stage."""
+    import inspect
 
-LOW_LAYERS = ("fraudctl.data", "fraudctl.features", "fraudctl.model")
-HIGH_LAYERS = ("fraudctl.distributed", "fraudctl.serve", "fraudctl.ui", "fraudctl.cli")
+    from typer.main import get_command
+
+    from fraudctl.cli import app
+
+    stages = yaml.safe_load((REPO_ROOT / "dvc.yaml").read_text())["stages"]
+    root = get_command(app)
+    for stage, module in STAGE_MODULES.items():
+        words = stages[stage]["cmd"].split()[1:]
+        command = root
+        for word in words:
+            command = command.commands[word]  # type: ignore[attr-defined]
+        callback = inspect.unwrap(command.callback)
+        body = inspect.getsource(callback)
+        dotted = module.removesuffix(".py").replace("/", ".")
+        name = dotted.rsplit(".", 1)[1]
+        assert f"fraudctl.stages import {name} as stage" in body or dotted in body, (
+            f"`{stages[stage]['cmd']}` does not call {dotted}"
+        )
+
+
+# --- layers: each package on its own floor, imports only point down ------------------------
+
+# Lowest first. A module may import modules of its own layer and of layers below it; nothing
+# imports upward, `if TYPE_CHECKING:` imports included (ARCHITECTURE.md: layers and engines).
+LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    (
+        "utilities",
+        (
+            "fraudctl",
+            "fraudctl.errors",
+            "fraudctl.sections",
+            "fraudctl.progress",
+            "fraudctl.faults",
+            "fraudctl.io",
+            "fraudctl.numbers",
+            "fraudctl.capacity",
+            "fraudctl.help_style",
+            "fraudctl.paths",
+            "fraudctl.durations",
+            "fraudctl.webclient",
+        ),
+    ),
+    ("config", ("fraudctl.config",)),
+    ("data", ("fraudctl.data",)),
+    ("features", ("fraudctl.features",)),
+    ("model", ("fraudctl.model",)),
+    ("experiments", ("fraudctl.experiments",)),
+    ("distributed", ("fraudctl.distributed",)),
+    ("services", ("fraudctl.tracking", "fraudctl.emissions")),
+    ("stages", ("fraudctl.stages",)),
+    ("loop", ("fraudctl.loop",)),
+    ("serve", ("fraudctl.serve",)),
+    ("operations", ("fraudctl.release", "fraudctl.shadow_report", "fraudctl.report")),
+    ("ui", ("fraudctl.ui",)),
+    ("cli", ("fraudctl.cli", "fraudctl.cli_reference")),
+)
+LIBRARIES = ("data", "features", "model", "experiments", "distributed")
+
+
+def layer_of(module: str) -> int:
+    """The index in LAYERS of the most specific entry that holds ``module``."""
+    best, length = None, -1
+    for index, (_, members) in enumerate(LAYERS):
+        for member in members:
+            inside = module == member or module.startswith(member + ".")
+            if inside and len(member) > length and (member != "fraudctl" or module == member):
+                best, length = index, len(member)
+    if best is None:
+        raise AssertionError(f"{module}: not in any layer of tests/unit/test_layout.py LAYERS")
+    return best
 
 
 def import_graph(package: Path) -> dict[str, set[str]]:
-    """Module -> the package's modules it imports anywhere (function bodies included, not
-    ``if TYPE_CHECKING:`` blocks)."""
+    """Module -> the package's modules it imports anywhere: function bodies and
+    ``if TYPE_CHECKING:`` blocks included (a typing-only import is still a dependency)."""
     import ast
 
     modules = {}
@@ -166,16 +188,9 @@ def import_graph(package: Path) -> dict[str, set[str]]:
 
     graph: dict[str, set[str]] = {}
     for name, path in modules.items():
-        found: set[str] = set()
+        found: set[str | None] = set()
         is_package = path.name == "__init__.py"
-
-        def visit(
-            node: ast.AST, name: str = name, is_package: bool = is_package, found: set = found
-        ) -> None:
-            if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
-                for child in node.orelse:
-                    visit(child)
-                return
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Import):
                 found.update(resolve(a.name) for a in node.names if a.name.startswith("fraudctl"))
             elif isinstance(node, ast.ImportFrom):
@@ -188,10 +203,6 @@ def import_graph(package: Path) -> dict[str, set[str]]:
                     for alias in node.names:
                         full = f"{base}.{alias.name}"
                         found.add(resolve(full) if full in modules else resolve(base))
-            for child in ast.iter_child_nodes(node):
-                visit(child)
-
-        visit(ast.parse(path.read_text(encoding="utf-8")))
         graph[name] = {t for t in found if t and t != name and not name.startswith(t + ".")}
     return graph
 
@@ -229,14 +240,11 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 
 
 def upward_imports(graph: dict[str, set[str]]) -> list[str]:
-    def within(module: str, layers: tuple[str, ...]) -> bool:
-        return any(module == layer or module.startswith(layer + ".") for layer in layers)
-
     return sorted(
-        f"{module} -> {target}"
+        f"{module} ({LAYERS[layer_of(module)][0]}) -> {target} ({LAYERS[layer_of(target)][0]})"
         for module, targets in graph.items()
         for target in targets
-        if within(module, LOW_LAYERS) and within(target, HIGH_LAYERS)
+        if layer_of(target) > layer_of(module)
     )
 
 
@@ -248,15 +256,55 @@ def test_the_package_has_no_import_cycles_and_no_upward_imports():
 
 def test_the_layer_check_sees_a_cycle_and_an_upward_import(tmp_path):
     package = tmp_path / "fraudctl"
-    for folder in ("model", "serve"):
+    for folder in ("model", "serve", "data"):
         (package / folder).mkdir(parents=True)
         (package / folder / "__init__.py").write_text("")
     (package / "__init__.py").write_text("")
     (package / "model" / "a.py").write_text("def f():\n    from fraudctl.serve import b\n")
     (package / "serve" / "b.py").write_text("from fraudctl.model.a import f\n")
+    # a typing-only import counts too
+    (package / "data" / "c.py").write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from fraudctl.model import a\n"
+    )
     graph = import_graph(package)
     assert cycles(graph) == [["fraudctl.model.a", "fraudctl.serve.b"]]
-    assert upward_imports(graph) == ["fraudctl.model.a -> fraudctl.serve.b"]
+    assert upward_imports(graph) == [
+        "fraudctl.data.c (data) -> fraudctl.model.a (model)",
+        "fraudctl.model.a (model) -> fraudctl.serve.b (serve)",
+    ]
+
+
+def _takes_whole_params(path: Path) -> list[str]:
+    """Functions in ``path`` with a parameter annotated ``Params`` (the whole object)."""
+    import ast
+
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            arguments = [*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs]
+            for argument in arguments:
+                if (
+                    argument.annotation is not None
+                    and ast.unparse(argument.annotation).strip("'\"") == "Params"
+                ):
+                    found.append(f"{path.relative_to(REPO_ROOT)}:{node.name}({argument.arg})")
+    return found
+
+
+def test_no_library_function_takes_the_whole_params():
+    """A library gets the sections it reads, so dvc.yaml can list exactly those."""
+    offenders = [
+        hit
+        for library in LIBRARIES
+        for path in sorted((REPO_ROOT / "fraudctl" / library).rglob("*.py"))
+        for hit in _takes_whole_params(path)
+    ]
+    assert not offenders, offenders
+
+
+def test_the_params_module_imports_no_library():
+    graph = import_graph(REPO_ROOT / "fraudctl")
+    assert all(layer_of(t) == 0 for t in graph["fraudctl.config"]), graph["fraudctl.config"]
 
 
 # --- rooms of one job: a module past ~400 lines is doing two jobs -----------------------

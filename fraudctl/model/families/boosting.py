@@ -38,13 +38,12 @@ def _lightgbm(context: BuildContext) -> Any:
     )
 
 
-def _lightgbm_on_dask(context: BuildContext, client: Any) -> Any:
-    """LightGBM's own distributed training, with the local model's settings (the
-    workers' thread counts come from the cluster, so n_jobs is left out)."""
-    from lightgbm.dask import DaskLGBMClassifier
+def _lightgbm_contributions(estimator: Any, rows: Any) -> tuple[Any, float]:
+    """LightGBM's exact tree SHAP (``pred_contrib``), fitted or loaded."""
+    import numpy as np
 
-    settings = {k: v for k, v in _lightgbm(context).get_params().items() if k != "n_jobs"}
-    return DaskLGBMClassifier(client=client, **settings)
+    raw = estimator.booster_.predict(np.asarray(rows, dtype=np.float64), pred_contrib=True)
+    return np.asarray(raw[:, :-1]), float(raw[0, -1])
 
 
 def _lightgbm_fit_options(context: BuildContext) -> dict[str, Any]:
@@ -59,9 +58,9 @@ register(
         payloads.LIGHTGBM,
         requirements=("lightgbm",),
         explainer="native",
+        contributions=_lightgbm_contributions,
         fast_scoring=True,
         fit_options=_lightgbm_fit_options,
-        distributed=_lightgbm_on_dask,
         summary="gradient-boosted trees; native categoricals; compiled for serving",
     )
 )
@@ -99,6 +98,22 @@ def _xgboost(context: BuildContext) -> Any:
     )
 
 
+def _xgboost_contributions(estimator: Any, rows: Any) -> tuple[Any, float]:
+    """XGBoost's exact tree SHAP (``pred_contribs``), categories included."""
+    import numpy as np
+    import xgboost
+
+    model = estimator.get_booster()
+    matrix = xgboost.DMatrix(
+        np.asarray(rows, dtype=np.float64),
+        feature_names=model.feature_names,
+        feature_types=model.feature_types,
+        enable_categorical=True,
+    )
+    raw = model.predict(matrix, pred_contribs=True)
+    return np.asarray(raw[:, :-1]), float(raw[0, -1])
+
+
 register(
     Family(
         "xgboost",
@@ -107,6 +122,7 @@ register(
         payloads.XGBOOST,
         requirements=("xgboost-cpu",),
         explainer="native",
+        contributions=_xgboost_contributions,
         summary="gradient-boosted trees (hist); native categoricals",
     )
 )
@@ -142,6 +158,7 @@ register(
         payloads.CATBOOST,
         requirements=("catboost",),
         explainer="native",
+        contributions=lambda estimator, rows: estimator.shap_values(rows),
         summary="ordered boosting; native categoricals (target statistics)",
     )
 )

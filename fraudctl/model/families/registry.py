@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
 
-from pydantic import Field
-
+from fraudctl.config import ImbalanceParams, check_block
 from fraudctl.errors import ConfigError
 from fraudctl.model import payloads
 from fraudctl.sections import _Section
-
-if TYPE_CHECKING:
-    from fraudctl.config import ModelParams
 
 
 @dataclass(frozen=True)
@@ -21,7 +17,7 @@ class BuildContext:
     """What a factory may use: every family's section (an ensemble builds its members),
     the seed and the column roles of the model's inputs."""
 
-    model: ModelParams
+    model: ModelSpec
     seed: int
     features: tuple[str, ...]
     categorical: tuple[str, ...]
@@ -38,18 +34,21 @@ class Family:
     payload: payloads.Format
     # distributions the saved MLflow model needs, beside numpy/pandas/scikit-learn
     requirements: tuple[str, ...] = ()
-    # "native": the library computes exact SHAP values itself; "tree": shap's TreeExplainer;
-    # "agnostic": shap's permutation explainer over a background sample
+    # "native": the library computes exact SHAP values itself (``contributions``); "tree":
+    # shap's TreeExplainer; "agnostic": shap's permutation explainer over a background sample
     explainer: Literal["native", "tree", "agnostic"] = "agnostic"
     # trees compiled to machine code for serving and batch scoring (fraudctl.model.forest)
     fast_scoring: bool = False
     # how `fraudctl serve` scores it (fraudctl.model.scorers), for `fraudctl models`
     serving: str = "predict_proba"
     fit_options: Callable[[BuildContext], dict[str, Any]] = field(default=lambda _: {})
-    # compute.engine: dask: (context, client) -> an estimator that trains on Dask
-    # collections and has ``to_local()`` (fraudctl.distributed.train); None: local only
-    distributed: Callable[[BuildContext, Any], Any] | None = None
+    # (fitted estimator, rows) -> (SHAP values in log-odds, base value): the native explainer
+    contributions: Callable[[Any, Any], tuple[Any, float]] | None = None
     summary: str = ""
+
+    def __post_init__(self) -> None:
+        if self.explainer == "native" and self.contributions is None:
+            raise ValueError(f"family {self.name}: a native explainer needs contributions")
 
 
 FAMILIES: dict[str, Family] = {}
@@ -80,17 +79,51 @@ def names() -> str:
     return ", ".join(FAMILIES)
 
 
-class ImbalanceParams(_Section):
-    """Resampling of the rows a model is fitted on (fraudctl.model.imbalance)."""
+@dataclass(frozen=True)
+class ModelSpec:
+    """The chosen family, the resampling, and every family's checked block."""
 
-    resample: Literal["none", "smote", "random_undersample", "balanced_bagging"] = "none"
-    # frauds per legitimate row after resampling (e.g. 0.1: one fraud per ten legitimate)
-    ratio: Annotated[float, Field(gt=0.0, le=1.0)] = 0.1
-    bags: Annotated[int, Field(ge=2, le=50)] = 5
-    smote_neighbours: Annotated[int, Field(ge=1, le=50)] = 5
+    name: str
+    imbalance: ImbalanceParams = field(default_factory=ImbalanceParams)
+    sections: Mapping[str, _Section] = field(default_factory=dict, repr=False)
+
+    def section(self, name: str | None = None) -> Any:
+        """A family's block (its defaults when params.yaml leaves it out)."""
+        name = name or self.name
+        found = self.sections.get(name)
+        return found if found is not None else family(name).params()
+
+    def hyperparameters(self) -> dict[str, Any]:
+        """The chosen estimator's hyper-parameters, as keyword arguments."""
+        return self.section().model_dump()
+
+    def named(self, name: str) -> ModelSpec:
+        """The same blocks with another family chosen (a selection candidate)."""
+        family(name)
+        return replace(self, name=name)
+
+    def searched_family(self) -> str:
+        """What `fraudctl tune` searches when not told: the chosen family, or a blend's
+        first member (each member is fitted from its own block, so tuning it tunes the
+        blend's member)."""
+        members = getattr(self.section(), "members", None)
+        return str(members[0]) if members else self.name
+
+    def with_section(self, name: str, values: dict[str, Any], where: str) -> ModelSpec:
+        """A copy with family ``name`` chosen and its block updated by ``values`` (checked)."""
+        current = self.section(name).model_dump()
+        updated = check_block(family(name).params, {**current, **values}, where)
+        return replace(self, name=name, sections={**self.sections, name: updated})
+
+    def with_overrides(self, overrides: dict[str, Any], where: str) -> ModelSpec:
+        """A copy with some of the chosen estimator's hyper-parameters replaced (checked);
+        keys the estimator does not have are ignored, so one override fits several models."""
+        fields = type(self.section()).model_fields
+        known = {k: v for k, v in overrides.items() if k in fields}
+        return self.with_section(self.name, known, where)
 
 
-def requirements_of(model: ModelParams) -> tuple[str, ...]:
+def requirements_of(model: ModelSpec) -> tuple[str, ...]:
     """Every distribution a model of this kind needs (an ensemble needs its members')."""
     names_needed = [model.name]
     if model.name == "ensemble":

@@ -1,4 +1,5 @@
-"""``fraudctl features materialize`` and ``labels``: fill and update the online store."""
+"""``fraudctl features materialize`` and ``labels``: fill and update the online store with
+the history a model was trained on, and with labels as they arrive."""
 
 from __future__ import annotations
 
@@ -31,8 +32,8 @@ def materialize_store(
     progress: Progress = quiet,
 ) -> MaterializeResult:
     from fraudctl.data.splits import load_history
+    from fraudctl.model.batch import read_raw
     from fraudctl.model.bundle import load_model
-    from fraudctl.score import read_raw
 
     store = open_store(store_uri)  # a wrong URI is an error even when nothing is loaded
     model = load_model(model_dir)

@@ -26,9 +26,10 @@ import pandas as pd
 
 from fraudctl import tracking
 from fraudctl.config import Params, SearchRange
-from fraudctl.data.splits import load_schema, load_split
 from fraudctl.errors import ConfigError
+from fraudctl.features.outputs import load_schema, load_split
 from fraudctl.io import atomic_path
+from fraudctl.model.families import ModelSpec, model_spec
 from fraudctl.model.fitting import fingerprint
 from fraudctl.paths import ProjectPaths
 from fraudctl.progress import Progress, quiet
@@ -73,7 +74,7 @@ def study_name(params: Params, family: str, data_fingerprint: str) -> str:
     return f"{family}-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
 
 
-def tune(
+def run(
     params: Params,
     paths: ProjectPaths,
     family: str | None = None,
@@ -87,7 +88,8 @@ def tune(
 
     from fraudctl.model.selection import cross_validate
 
-    family = family or params.model.searched_family()
+    model = model_spec(params.model)
+    family = family or model.searched_family()
     if family not in params.tune.search_space:
         raise ConfigError(
             f"tune.search_space: no search space for {family!r} (declared: "
@@ -134,9 +136,7 @@ def tune(
 
         def objective(trial: Any) -> float:
             values = {key: suggest(trial, key, rng) for key, rng in space.items()}
-            trial_params = params.model_copy(
-                update={"model": params.model.with_section(family, values, "tune.search_space")}
-            )
+            trial_model = model.with_section(family, values, "tune.search_space")
             fold_scores: list[float] = []
 
             def after_fold(number: int, score: float) -> None:
@@ -146,7 +146,14 @@ def tune(
                     _log_trial(trial.number, values, fold_scores, "pruned")
                     raise optuna.TrialPruned()
 
-            cv = cross_validate(trial_params, period, schema, after_fold=after_fold)
+            cv = cross_validate(
+                trial_model,
+                params.base.seed,
+                params.selection,
+                period,
+                schema,
+                after_fold=after_fold,
+            )
             _log_trial(trial.number, values, fold_scores, "complete")
             return cv.mean_pr_auc
 
@@ -181,7 +188,7 @@ def tune(
 
     finished = len(study.get_trials(deepcopy=False, states=finished_states))
     pruned = finished - len(completed)
-    output = write_best(paths, params, family, name, best, finished)
+    output = write_best(paths, params, model, family, name, best, finished)
     return TuneResult(
         study=name,
         family=family,
@@ -196,16 +203,13 @@ def tune(
 
 
 def _log_trial(number: int, values: dict[str, Any], fold_scores: list[float], state: str) -> None:
-    import mlflow
-
-    parent = mlflow.active_run()
-    experiment = parent.info.experiment_id if parent else None
-    with mlflow.start_run(run_name=f"trial-{number}", nested=True, experiment_id=experiment):
-        mlflow.log_params(values)
-        mlflow.set_tag("fraudctl.trial_state", state)
-        mlflow.log_metrics({f"fold{i}_pr_auc": v for i, v in enumerate(fold_scores, 1)})
+    with tracking.nested_run(f"trial-{number}"):
+        tracking.log_params(values)
+        tracking.set_tags({"fraudctl.trial_state": state})
+        metrics = {f"fold{i}_pr_auc": v for i, v in enumerate(fold_scores, 1)}
         if fold_scores:
-            mlflow.log_metric("mean_pr_auc", sum(fold_scores) / len(fold_scores))
+            metrics["mean_pr_auc"] = sum(fold_scores) / len(fold_scores)
+        tracking.log_metrics(metrics)
 
 
 def apply_arguments(family: str, values: dict[str, Any]) -> list[str]:
@@ -214,7 +218,13 @@ def apply_arguments(family: str, values: dict[str, Any]) -> list[str]:
 
 
 def write_best(
-    paths: ProjectPaths, params: Params, family: str, study: str, best: Any, finished: int
+    paths: ProjectPaths,
+    params: Params,
+    model: ModelSpec,
+    family: str,
+    study: str,
+    best: Any,
+    finished: int,
 ) -> Any:
     import yaml
 
@@ -223,8 +233,8 @@ def write_best(
         for key, value in best.params.items()
     }
     # a member of the chosen blend is tuned for the blend: applying it keeps model.name
-    members = getattr(params.model.section(), "members", ())
-    member = family != params.model.name and family in members
+    members = getattr(model.section(), "members", ())
+    member = family != model.name and family in members
     choose = [] if member else [f"-S model.name={family}"]
     command = " ".join(["dvc exp run", *choose, *apply_arguments(family, values)])
     header = (

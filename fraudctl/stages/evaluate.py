@@ -13,7 +13,7 @@ from typing import Any
 
 from fraudctl import tracking
 from fraudctl.config import Params
-from fraudctl.data.splits import load_schema, load_split
+from fraudctl.features.outputs import load_schema, load_split
 from fraudctl.io import atomic_path, relocated, staged_copy, write_with
 from fraudctl.model import bundle, registry_record
 from fraudctl.model import metrics as m
@@ -78,7 +78,7 @@ def disagreement(
     )
 
 
-def evaluate(params: Params, paths: ProjectPaths, progress: Progress = quiet) -> EvaluateResult:
+def run(params: Params, paths: ProjectPaths, progress: Progress = quiet) -> EvaluateResult:
     schema = load_schema(paths)
     progress("loading the model and the test split")
     model = bundle.load_model(paths.model_dir)
@@ -89,7 +89,9 @@ def evaluate(params: Params, paths: ProjectPaths, progress: Progress = quiet) ->
     progress(f"scoring {len(test):,} test rows")
     scores = model.score_features(test)
     y = test[schema.target].to_numpy()
-    results = split_metrics(params, test, schema, scores, threshold)
+    results = split_metrics(
+        params.evaluate, params.threshold.review_cost, test, schema, scores, threshold
+    )
 
     warning = disagreement(params, paths, model, test, scores)
     progress("writing metrics and plots")

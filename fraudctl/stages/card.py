@@ -1,5 +1,5 @@
 """Stage ``card``: reports/model_card.md, what a reviewer needs on one page, and
-reports/headline.json, the numbers DVC shows (``fraudctl.model.headline``).
+reports/headline.json, the numbers DVC shows (``fraudctl.stages.headline``).
 
 It is written from what the other stages wrote (metrics.json, train.json, data.json, the
 experiments' headline files, the emissions files), so every number in it is the number
@@ -30,9 +30,9 @@ from fraudctl.experiments.results import (
 )
 from fraudctl.io import read_json, write_text
 from fraudctl.model.bootstrap import bootstrap_intervals, weighted_metrics
-from fraudctl.model.headline import write_headline
 from fraudctl.paths import ProjectPaths
 from fraudctl.progress import Progress, quiet
+from fraudctl.stages.headline import write_headline
 
 CARD_FILE = "model_card.md"
 
@@ -76,8 +76,8 @@ def _optional(path: Path) -> Any:
     return read_json(path) if path.exists() else None
 
 
-def build_card(params: Params, paths: ProjectPaths, progress: Progress = quiet) -> CardResult:
-    from fraudctl.data.splits import load_schema, load_split
+def run(params: Params, paths: ProjectPaths, progress: Progress = quiet) -> CardResult:
+    from fraudctl.features.outputs import load_schema, load_split
     from fraudctl.model import bundle, registry_record
 
     metrics = read_json(paths.metrics_file)

@@ -2,7 +2,8 @@
 
 The saved model's own transform computes the history features from the input itself plus
 an optional ``--history`` file of earlier transactions (with labels where known), so a
-batch is scored exactly as the features stage computed training rows.
+batch is scored exactly as the features stage computed training rows. A directory or glob
+of daily files is scored on the Dask engine when params.yaml says ``compute.engine: dask``.
 """
 
 from __future__ import annotations
@@ -11,56 +12,41 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from fraudctl.data.validate import validate_model_input
+from fraudctl.config import ComputeParams
 from fraudctl.errors import DataError
-from fraudctl.features.transform import FeatureTransform
-from fraudctl.io import TABLE_SUFFIXES, read_table, write_with
-from fraudctl.model.bundle import FraudModel, load_model
+from fraudctl.io import TABLE_SUFFIXES, is_partitioned, write_with
+from fraudctl.model.batch import DECISION, PROBABILITY, ScoreResult, read_raw
+from fraudctl.model.bundle import load_model
 from fraudctl.progress import Progress, quiet
 
-PROBABILITY = "fraud_probability"
-DECISION = "fraud_decision"
 
+def run(
+    input_path: Path,
+    output_path: Path,
+    model_path: Path,
+    history_path: Path | None = None,
+    compute: ComputeParams | None = None,
+    progress: Progress = quiet,
+) -> ScoreResult:
+    """Score a file here, or a partitioned input on the engine ``compute`` names."""
+    if compute is not None and compute.engine == "dask" and is_partitioned(str(input_path)):
+        from fraudctl.distributed.score import score_partitions
+        from fraudctl.distributed.settings import dask_settings
 
-@dataclass
-class ScoreResult:
-    rows: int
-    flagged: int
-    threshold: float
-    seconds: float
-    output: Path
-
-
-def read_raw(path: Path, model: FraudModel) -> pd.DataFrame:
-    return check_raw(read_table(path), model.transform, str(path), limits=model.input_limits)
-
-
-def check_raw(
-    frame: pd.DataFrame,
-    transform: FeatureTransform,
-    source: str,
-    history_only: bool = False,
-    limits: dict[str, float] | None = None,
-) -> pd.DataFrame:
-    """Raw rows against the model's own input contract; history rows need only what the
-    feature kernel reads (time, ids, amount, label)."""
-    return validate_model_input(
-        frame,
-        time=transform.time,
-        entities=list(transform.entities.values()),
-        numeric=[] if history_only else transform.numeric,
-        categorical=[] if history_only else list(transform.categorical),
-        amount=transform.amount,
-        target=transform.target,
-        source=source,
-        limits=None if history_only else limits,
-    )
+        return score_partitions(
+            str(input_path),
+            output_path,
+            model_path,
+            dask_settings(compute),
+            str(history_path) if history_path else None,
+            progress=progress,
+        )
+    return score_file(input_path, output_path, model_path, history_path, progress)
 
 
 def score_file(
