@@ -112,7 +112,7 @@ def evaluate(params: Params, paths: ProjectPaths, progress: Progress = quiet) ->
                     m.calibration_frame(y, scores, params.evaluate.calibration_bins),
                     "predicted",
                     "observed",
-                    "Calibration (test, quantile bins, zoomed)",
+                    "Calibration (test, bins of equal expected frauds)",
                     True,
                 ),
             }
@@ -131,7 +131,7 @@ def evaluate(params: Params, paths: ProjectPaths, progress: Progress = quiet) ->
                     y_col,
                     title,
                     diagonal,
-                    zoom=name == "calibration",
+                    log=name == "calibration",
                 )
                 outputs += [csv_path, plots / f"{name}.png"]
             confusion_path = plots / "confusion.csv"
