@@ -27,17 +27,15 @@ class RawColumns:
     """Which raw columns hold what an alert records (the model's transform knows)."""
 
     time: str
-    time_kind: str = "datetime"  # datetime | seconds (numeric seconds since some start)
+    time_kind: str = "datetime"  # datetime | numeric (seconds), as the transform's
     amount: str | None = None
     entities: dict[str, str] = field(default_factory=dict)  # role -> column
     transaction_id: str = "transaction_id"
 
-
-def time_ms(values: pd.Series, kind: str) -> np.ndarray:
-    if kind == "datetime":
-        stamps = pd.to_datetime(values, utc=True)
-        return (stamps.astype("int64") // 1_000_000).to_numpy()
-    return np.round(values.to_numpy(dtype=np.float64) * 1000).astype(np.int64)
+    @classmethod
+    def of(cls, transform: Any) -> RawColumns:
+        """From a model's feature transform."""
+        return cls(transform.time, transform.time_kind, transform.amount, dict(transform.entities))
 
 
 def model_reasons(
@@ -88,7 +86,14 @@ def alerts_from_decisions(
         if (explain and by_model)
         else {}
     )
-    times = time_ms(raw[columns.time].iloc[flagged], columns.time_kind)
+    from fraudctl.features.transform import entity_keys, time_to_ms
+
+    times = time_to_ms(raw[columns.time].iloc[flagged], columns.time_kind)
+    # as the online store keys them, so an alert finds its customer's history there
+    entities = {
+        role: entity_keys(raw[column].iloc[flagged]).tolist()
+        for role, column in columns.entities.items()
+    }
     ids = (
         raw[columns.transaction_id].iloc[flagged].astype(str).tolist()
         if columns.transaction_id in raw.columns
@@ -107,10 +112,7 @@ def alerts_from_decisions(
                 decision=str(decisions.decision[k]),
                 rule=rule,
                 amount=None if amount is None else float(amount),
-                entities={
-                    role: str(json_value(record[column]))
-                    for role, column in columns.entities.items()
-                },
+                entities={role: str(keys[at]) for role, keys in entities.items()},
                 reasons=rule_reasons(rules, rule) if rule else explained.get(k, []),
                 row={str(name): json_value(value) for name, value in record.items()},
                 created_ms=now_ms,

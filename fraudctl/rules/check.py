@@ -119,7 +119,7 @@ def _time_hint(node: Value, kind: str) -> str:
     if kind == "time":
         return (
             f"{_describe(node, kind)} is the time column; compare the calendar features "
-            "(hour, night, weekend) or time_since_previous instead"
+            "(hour, is_night, is_weekend) or a *_seconds_since_previous feature instead"
         )
     return ""
 

@@ -18,7 +18,7 @@ RAW = [
     ("merchant_category", "categorical", "object"),
     ("is_fraud", "label", "int64"),
 ]
-FEATURES = ["amount", "merchant_category", "customer_count_1d", "customer_amount_mean_7d", "night"]
+FEATURES = ["amount", "merchant_category", "customer_count_1d", "customer_amount_mean_7d", "is_night"]
 FIELDS = model_fields(RAW, FEATURES)
 
 
@@ -36,14 +36,14 @@ def test_the_models_fields_and_their_kinds():
         "merchant_category": "text",
         "customer_count_1d": "number",
         "customer_amount_mean_7d": "number",
-        "night": "number",
+        "is_night": "number",
     }  # the label is not a field: it is unknown when a transaction is scored
 
 
 def test_well_typed_rules_pass():
     check_rules(
         rules_of(
-            {"name": "velocity", "when": "customer_count_1d >= 10 and night == 1"},
+            {"name": "velocity", "when": "customer_count_1d >= 10 and is_night == 1"},
             {"name": "deny", "when": "customer_id in [4111111111111111111, 42]"},
             {"name": "category", "when": "merchant_category in ['gambling'] or amount is missing"},
             {"name": "spike", "when": "amount > 5 * customer_amount_mean_7d"},
