@@ -15,8 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from fraudctl.alerts.records import Alert, AnalystDecision
-from fraudctl.alerts.store import day_of
+from fraudctl.alerts.records import Alert, AnalystDecision, day_of
 
 OPEN = "open"
 SORT_KEYS = {"risk": "probability", "amount": "amount", "time": "time_ms"}

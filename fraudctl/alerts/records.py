@@ -9,13 +9,14 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from fraudctl.errors import DataError
+from fraudctl.errors import ConfigError, DataError
 
 ALERT_DECISIONS = ("block", "review")
 OUTCOMES = ("fraud", "legitimate", "escalate")
 # outcomes that settle an alert (and become labels); an escalation hands it on
 FINAL_OUTCOMES = ("fraud", "legitimate")
 MAX_NOTE = 2000
+DAY_MS = 86_400_000
 
 
 @dataclass(frozen=True)
@@ -93,3 +94,21 @@ def json_value(value: Any) -> Any:
     if isinstance(value, bool | int | float | str):
         return value
     return str(value)
+
+
+def day_of(time_ms: int) -> str:
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(time_ms // 1000, dt.UTC).strftime("%Y-%m-%d")
+
+
+def day_bounds(day: str) -> tuple[int, int]:
+    """[start, end) of a UTC day in epoch milliseconds."""
+    import datetime as dt
+
+    try:
+        start = dt.datetime.strptime(day, "%Y-%m-%d").replace(tzinfo=dt.UTC)
+    except ValueError:
+        raise ConfigError(f"day {day!r}: expected YYYY-MM-DD") from None
+    first = int(start.timestamp() * 1000)
+    return first, first + DAY_MS

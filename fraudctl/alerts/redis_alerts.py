@@ -16,8 +16,7 @@ from __future__ import annotations
 
 import json
 
-from fraudctl.alerts.records import Alert, AnalystDecision
-from fraudctl.alerts.store import day_of
+from fraudctl.alerts.records import Alert, AnalystDecision, day_of
 from fraudctl.errors import ConfigError, DataError
 
 PREFIX = "fraudctl-alerts"

@@ -8,8 +8,7 @@ import sqlite3
 import threading
 from pathlib import Path
 
-from fraudctl.alerts.records import OUTCOMES, Alert, AnalystDecision
-from fraudctl.alerts.store import day_of
+from fraudctl.alerts.records import OUTCOMES, Alert, AnalystDecision, day_of
 from fraudctl.errors import ArtifactError, DataError
 
 _OUTCOMES = ", ".join(f"'{outcome}'" for outcome in OUTCOMES)

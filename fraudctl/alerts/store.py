@@ -17,11 +17,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Protocol
 
-from fraudctl.alerts.records import Alert, AnalystDecision
+from fraudctl.alerts.records import Alert, AnalystDecision, day_bounds, day_of
 from fraudctl.errors import ArtifactError, ConfigError
 
+__all__ = ["DEFAULT_ALERT_STORE", "AlertStore", "day_bounds", "day_of", "open_alerts"]
+
 DEFAULT_ALERT_STORE = "sqlite:///data/alerts/alerts.db"
-DAY_MS = 86_400_000
 
 
 class AlertStore(Protocol):
@@ -74,21 +75,3 @@ def open_alerts(uri: str) -> AlertStore:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
         raise ArtifactError(f"alert store {uri}: {first}") from None
     return store
-
-
-def day_of(time_ms: int) -> str:
-    import datetime as dt
-
-    return dt.datetime.fromtimestamp(time_ms // 1000, dt.UTC).strftime("%Y-%m-%d")
-
-
-def day_bounds(day: str) -> tuple[int, int]:
-    """[start, end) of a UTC day in epoch milliseconds."""
-    import datetime as dt
-
-    try:
-        start = dt.datetime.strptime(day, "%Y-%m-%d").replace(tzinfo=dt.UTC)
-    except ValueError:
-        raise ConfigError(f"day {day!r}: expected YYYY-MM-DD") from None
-    first = int(start.timestamp() * 1000)
-    return first, first + DAY_MS

@@ -18,7 +18,13 @@ RAW = [
     ("merchant_category", "categorical", "object"),
     ("is_fraud", "label", "int64"),
 ]
-FEATURES = ["amount", "merchant_category", "customer_count_1d", "customer_amount_mean_7d", "is_night"]
+FEATURES = [
+    "amount",
+    "merchant_category",
+    "customer_count_1d",
+    "customer_amount_mean_7d",
+    "is_night",
+]
 FIELDS = model_fields(RAW, FEATURES)
 
 
