@@ -123,7 +123,7 @@ def row_truth(node: Condition, row: Mapping[str, Any]) -> bool | None:
         value = _row_value(node.operand, row)
         if value is None:
             return None
-        found = any(_equal(value, item) for item in node.values)
+        found = value in node.lookup
         return not found if node.negated else found
     if isinstance(node, Missing):
         missing = _row_value(node.operand, row) is None
@@ -182,8 +182,12 @@ def column_of(values: Any) -> Column:
         return series.to_numpy(dtype=np.float64, na_value=np.nan), missing
     if pd.api.types.is_datetime64_any_dtype(dtype):
         return series.to_numpy(dtype=object), missing
-    array = series.to_numpy(dtype=object)
-    return np.array([_scalar(v) for v in array], dtype=object), missing
+    array = series.to_numpy(dtype=object, copy=True)
+    if pd.api.types.infer_dtype(series, skipna=True) not in ("string", "empty"):
+        # mixed objects (numpy scalars, bools...): as the one-row path sees each value
+        array = np.array([_scalar(v) for v in array], dtype=object)
+    array[missing] = None
+    return array, missing
 
 
 class _Batch:
@@ -252,7 +256,7 @@ class _Batch:
             values, missing = self.value(node.operand)
             values, known = np.broadcast_to(values, (n,)), ~np.broadcast_to(missing, (n,))
             found = np.zeros(n, dtype=bool)
-            found[known] = _member(values[known], node.values)
+            found[known] = _member(values[known], node)
             return (~found if node.negated else found), known
         (left, left_missing), (right, right_missing) = self.value(node.left), self.value(node.right)
         known = ~np.broadcast_to(left_missing | right_missing, (n,))
@@ -281,20 +285,21 @@ def _equal_arrays(left: np.ndarray, right: np.ndarray) -> np.ndarray:
     return np.fromiter((_equal(a, b) for a, b in zip(left, right, strict=True)), bool, len(left))
 
 
-def _member(values: np.ndarray, listed: tuple[int | float | str, ...]) -> np.ndarray:
+def _member(values: np.ndarray, node: Member) -> np.ndarray:
+    sets = node.lookup
     if values.dtype != object:
-        ints = [v for v in listed if isinstance(v, int)]
-        floats = [v for v in listed if isinstance(v, float)]
         found = np.zeros(len(values), dtype=bool)
-        if ints:
-            found |= np.isin(values, np.array(ints, dtype=np.int64))
-        if floats:
-            found |= np.isin(values.astype(np.float64), np.array(floats, dtype=np.float64))
+        if sets.ints:
+            found |= np.isin(values, np.fromiter(sets.ints, np.int64, len(sets.ints)))
+        if sets.floats:
+            floats = np.fromiter(sets.floats, np.float64, len(sets.floats))
+            found |= np.isin(values.astype(np.float64), floats)
         return found
-    if all(isinstance(v, str) for v in listed):
-        wanted = set(listed)
-        return np.fromiter((isinstance(v, str) and v in wanted for v in values), bool, len(values))
-    return np.fromiter((any(_equal(v, item) for item in listed) for v in values), bool, len(values))
+    if not (sets.ints or sets.floats):  # text only: pandas' hash table, exact, text to text
+        import pandas as pd
+
+        return pd.Series(values, dtype=object).isin(list(sets.texts)).to_numpy()
+    return np.fromiter((v in sets for v in values), bool, len(values))
 
 
 def fired(rules: RuleSet, columns: Mapping[str, Any], rows: int) -> np.ndarray:

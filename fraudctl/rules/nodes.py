@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cached_property
 
 KEYWORDS = frozenset({"and", "or", "not", "in", "is", "missing"})
 
@@ -53,6 +54,39 @@ class Member:
     operand: Value
     values: tuple[int | float | str, ...]
     negated: bool = False
+
+    @cached_property
+    def lookup(self) -> MemberSets:
+        """The list as sets, built once: a deny list of 10,000 card ids is one hash
+        look-up per row, not 10,000 comparisons."""
+        ints = frozenset(v for v in self.values if isinstance(v, int))
+        floats = frozenset(v for v in self.values if isinstance(v, float))
+        return MemberSets(
+            texts=frozenset(v for v in self.values if isinstance(v, str)),
+            ints=ints,
+            floats=floats,
+            ints_as_floats=frozenset(float(v) for v in ints),
+        )
+
+
+@dataclass(frozen=True)
+class MemberSets:
+    """An ``in`` list by type. An integer matches an integer exactly and a decimal number
+    as a float64 (as numpy compares them); text matches text only."""
+
+    texts: frozenset[str]
+    ints: frozenset[int]
+    floats: frozenset[float]
+    ints_as_floats: frozenset[float]
+
+    def __contains__(self, value: object) -> bool:
+        if isinstance(value, str):
+            return value in self.texts
+        if isinstance(value, int):
+            return value in self.ints or float(value) in self.floats
+        if isinstance(value, float):
+            return value in self.floats or value in self.ints_as_floats
+        return False
 
 
 @dataclass(frozen=True)

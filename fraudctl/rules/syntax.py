@@ -86,6 +86,7 @@ class Token:
 
 _NUMBER = re.compile(r"(\d+\.\d*|\.\d+|\d+)([eE][+-]?\d+)?")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_SPACE = re.compile(r"\s+")
 _OPERATOR = re.compile(r"[<>=!&|]+|[-+*/(),\[\]]")
 
 
@@ -96,7 +97,8 @@ def tokenize(text: str) -> list[Token]:
         char = text[at]
         column = at + 1
         if char.isspace():
-            at += 1
+            space = _SPACE.match(text, at)
+            at = space.end() if space else at + 1
             continue
         if number := _NUMBER.match(text, at):
             if (end := number.end()) < len(text) and (text[end].isalnum() or text[end] == "_"):

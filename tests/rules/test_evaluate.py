@@ -135,3 +135,24 @@ def test_rule_sets_refuse_repeated_names_and_unknown_actions():
         RuleSet.of([Rule("a", parse("x > 1"), "block"), Rule("a", parse("x > 2"), "review")])
     with pytest.raises(ValueError, match="unknown action 'deny'"):
         RuleSet.of([Rule("a", parse("x > 1"), "deny")])
+
+
+def test_mixed_object_columns_decide_as_their_rows_do():
+    """An object column of numpy scalars, bools and text (a JSON batch, a CSV without
+    types): the batch and each row agree, a number never equals its text."""
+    values = [np.int64(7), True, "7", 7.0, None, np.float64(np.nan), "x"]
+    frame = pd.DataFrame({"v": pd.Series(values, dtype=object)})
+    for text in ("v in [7, 1]", "v in ['7', 'x']", "v in [7.0]", "v == 7", "v != 'x'"):
+        rules = one_rule(parse(text))
+        batch = fired(rules, frame, len(frame))[:, 0].tolist()
+        rows = [first_firing(rules, {"v": v}) == 0 for v in values]
+        assert batch == rows, text
+    assert fired(one_rule(parse("v in ['7']")), frame, 7)[:, 0].tolist() == [
+        False,
+        False,
+        True,
+        False,
+        False,
+        False,
+        False,
+    ]
