@@ -221,6 +221,7 @@ def test_the_real_app_in_headless_chromium(full_project, tmp_path):
         for page, wait_for, shown in (
             # the drift verdict is the last thing the page writes: wait for it
             ("Experiments", "prediction PSI", ("Fairness", "equalized-odds difference", "gate")),
+            ("Alert queue", "not produced yet", ("Alert queue", "Alerts in sqlite:///")),
             # the registry is a canvas table (not page text): its screenshot is the check
             ("Registry", "Promotion from here", ("Registry",)),
             ("Model card", "Intended use", ("Threshold", "bootstrap")),
@@ -234,7 +235,9 @@ def test_the_real_app_in_headless_chromium(full_project, tmp_path):
             assert "Traceback" not in text, page
     finally:
         server.terminate()
-        server.wait(timeout=30)
+        output, _ = server.communicate(timeout=30)
+    # every page rendered without a deprecation warning in the terminal
+    assert "deprecat" not in output.lower() and "use_container_width" not in output, output
     # stopping `fraudctl ui` stops Streamlit: no server is left behind on the port
     with pytest.raises(httpx.HTTPError):
         httpx.get(f"http://127.0.0.1:{port}/_stcore/health", timeout=2)
