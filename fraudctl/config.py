@@ -18,6 +18,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    WrapValidator,
     field_validator,
     model_validator,
 )
@@ -476,6 +477,59 @@ class ContinuousParams(_Section):
     card_k: Annotated[int, Field(ge=1)] = 100
 
 
+class RuleParams(_Section):
+    """One rule beside the model (docs/rules.md): when ``when`` holds, ``action`` decides;
+    the highest ``priority`` that fires wins, equal priorities in the order listed."""
+
+    name: Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")]
+    when: str
+    action: Literal["block", "review", "allow"]
+    priority: int = 0
+    description: str = ""  # why the rule exists, for the card and the analyst
+
+    @field_validator("when")
+    @classmethod
+    def _parses(cls, text: str) -> str:
+        from fraudctl.rules.syntax import RuleSyntaxError, parse
+
+        try:
+            parse(text)
+        except RuleSyntaxError as exc:
+            raise ValueError(str(exc)) from None
+        return text
+
+
+class KeyedProblems(ValueError):
+    """Problems inside a list or mapping, each with its own key path below it (a rule's name
+    rather than its index)."""
+
+    def __init__(self, problems: list[tuple[str, str]]) -> None:
+        super().__init__("; ".join(f"{where}: {what}" for where, what in problems))
+        self.problems = problems
+
+
+def _rules_by_name(value: Any, handler: Any) -> list[RuleParams]:
+    """Key paths name the rule (rules.velocity.when), not its index; names are unique."""
+    if not isinstance(value, list):
+        raise ValueError(f"expected a list of rules (name, when, action, priority), got {value!r}")
+    try:
+        rules = handler(value)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            loc = list(error["loc"])
+            if loc and isinstance(loc[0], int) and isinstance(value[loc[0]], dict):
+                loc[0] = value[loc[0]].get("name", loc[0])
+            where, what = describe_error({**error, "loc": tuple(loc)}).split(": ", 1)
+            problems.append((where, what))
+        raise KeyedProblems(problems) from None
+    names = [rule.name for rule in rules]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise KeyedProblems([(f"{repeated[0]}.name", "two rules have this name")])
+    return rules
+
+
 class Params(_Section):
     base: BaseParams = BaseParams()
     data: DataParams = DataParams()
@@ -492,6 +546,7 @@ class Params(_Section):
     tracking: TrackingParams = TrackingParams()
     experiments: ExperimentsParams = ExperimentsParams()
     continuous: ContinuousParams = ContinuousParams()
+    rules: Annotated[list[RuleParams], WrapValidator(_rules_by_name)] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _feature_entities_are_declared(self) -> Params:
@@ -529,6 +584,10 @@ def _format_location(loc: tuple[Any, ...]) -> str:
 
 def describe_error(error: dict[str, Any]) -> str:
     where = _format_location(error["loc"])
+    nested = error.get("ctx", {}).get("error")
+    if isinstance(nested, KeyedProblems):
+        prefix = f"{where}." if error["loc"] else ""
+        return "; ".join(f"{prefix}{path}: {what}" for path, what in nested.problems)
     if error["type"] == "extra_forbidden":
         return f"{where}: unknown key"
     message = error["msg"].removeprefix("Value error, ")

@@ -239,9 +239,26 @@ def ui(
             "it and show its live metrics.",
         ),
     ] = None,
+    alerts: Annotated[
+        str | None,
+        typer.Option(
+            envvar="FRAUDCTL_ALERT_STORE",
+            help="The alert queue analysts work: sqlite:///path (default "
+            "sqlite:///data/alerts/alerts.db) or redis://host:port/db.",
+        ),
+    ] = None,
+    online_store: Annotated[
+        str | None,
+        typer.Option(
+            envvar="FRAUDCTL_ONLINE_STORE",
+            help="Where analysts' decisions go as labels (default: the project's online "
+            "store, if it exists).",
+        ),
+    ] = None,
     params_file: ParamsOption = DEFAULT_PARAMS_FILE,
 ) -> None:
-    """A web app over the project's outputs and registry: model, scoring, experiments.
+    """A web app over the project's outputs and registry: model, alert queue, scoring,
+    experiments.
 
     It reads what the stages wrote and the MLflow registry; it never retrains. Promotion
     from the Registry page is off unless FRAUDCTL_ADMIN_TOKEN is set.
@@ -260,6 +277,8 @@ def ui(
         "FRAUDCTL_UI_ROOT": str(Path.cwd()),
         "FRAUDCTL_UI_PARAMS": str(params_file.resolve()),
         "FRAUDCTL_UI_API": api or "",
+        "FRAUDCTL_ALERT_STORE": alerts or "",
+        "FRAUDCTL_ONLINE_STORE": online_store or "",
     }
     command = [
         sys.executable,

@@ -3,10 +3,19 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from fraudctl.errors import ConfigError
-from fraudctl.features.store import Events, Lookup, Transaction
+from fraudctl.features.store import (
+    DEFAULT_LABEL_SOURCE,
+    LABEL_SOURCES,
+    Events,
+    Lookup,
+    Transaction,
+    label_rank,
+)
 
 SEQ_WIDTH = 20
 
@@ -66,11 +75,30 @@ class RedisStore:
                 pipe.sadd(f"{self.prefix}:txs", tx.tx_id)
         pipe.execute()
 
-    def label(self, tx_id: str, fraud: int) -> bool:
-        known = self.client.sismember(f"{self.prefix}:txs", tx_id)
-        if known:
-            self.client.hset(f"{self.prefix}:labels", tx_id, int(fraud))
-        return bool(known)
+    def label(self, tx_id: str, fraud: int, source: str = DEFAULT_LABEL_SOURCE) -> bool:
+        """Each source's label in its own hash (``{prefix}:label-source:{source}``: roles
+        are lower-case names, so no entity key looks like it); the labels hash the windows
+        read holds the most trusted one, updated under WATCH so two sources racing on one
+        transaction cannot leave the less trusted label in place."""
+        rank = label_rank(source)
+        if not self.client.sismember(f"{self.prefix}:txs", tx_id):
+            return False
+        labels = f"{self.prefix}:labels"
+        by_source = [f"{self.prefix}:label-source:{name}" for name in LABEL_SOURCES]
+
+        def apply(pipe: Any) -> None:
+            recorded = [pipe.hexists(key, tx_id) for key in by_source]
+            ranks = [k for k, present in enumerate(recorded) if present]
+            # a label loaded with the history, with no source recorded, is a chargeback
+            loaded = not ranks and pipe.hexists(labels, tx_id)
+            trusted = max(ranks, default=len(LABEL_SOURCES) - 1 if loaded else -1)
+            pipe.multi()
+            pipe.hset(by_source[rank], tx_id, int(fraud))
+            if rank >= trusted:
+                pipe.hset(labels, tx_id, int(fraud))
+
+        self.client.transaction(apply, labels, *by_source)
+        return True
 
     def load(self, role: str, entities: np.ndarray, columns: dict[str, np.ndarray]) -> None:
         first = self.client.incrby(f"{self.prefix}:seq", len(entities)) - len(entities) + 1

@@ -14,7 +14,14 @@ from typing import Any
 import numpy as np
 
 from fraudctl.errors import ArtifactError
-from fraudctl.features.store import Events, Lookup, Transaction
+from fraudctl.features.store import (
+    DEFAULT_LABEL_SOURCE,
+    LABEL_SOURCES,
+    Events,
+    Lookup,
+    Transaction,
+    label_rank,
+)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -32,6 +39,12 @@ CREATE INDEX IF NOT EXISTS events_window
     ON events (role, entity, time_ms, seq, amount_fp, labelled, fraud);
 CREATE INDEX IF NOT EXISTS events_by_tx ON events (tx);
 CREATE TABLE IF NOT EXISTS answers (tx TEXT PRIMARY KEY, probability REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS labels (
+    tx TEXT NOT NULL,
+    source TEXT NOT NULL,
+    fraud INTEGER NOT NULL,
+    PRIMARY KEY (tx, source)
+);
 """
 
 
@@ -154,13 +167,31 @@ class SQLiteStore:
                     [value for row in chunk for value in row],
                 )
 
-    def label(self, tx_id: str, fraud: int) -> bool:
+    def label(self, tx_id: str, fraud: int, source: str = DEFAULT_LABEL_SOURCE) -> bool:
+        rank = label_rank(source)
         db = self._connection()
         with _transaction(db):
-            cursor = db.execute(
-                "UPDATE events SET labelled = 1, fraud = ? WHERE tx = ?", (int(fraud), tx_id)
+            found = db.execute(
+                "SELECT MAX(labelled) FROM events WHERE tx = ?", (tx_id,)
+            ).fetchone()[0]
+            if found is None:
+                return False
+            sources = [
+                row[0] for row in db.execute("SELECT source FROM labels WHERE tx = ?", (tx_id,))
+            ]
+            # a label loaded with the history, with no source recorded, is a chargeback
+            ranks = [label_rank(s) for s in sources if s in LABEL_SOURCES]
+            trusted = max(ranks, default=len(LABEL_SOURCES) - 1 if found else -1)
+            db.execute(
+                "INSERT INTO labels (tx, source, fraud) VALUES (?, ?, ?) "
+                "ON CONFLICT (tx, source) DO UPDATE SET fraud = excluded.fraud",
+                (tx_id, source, int(fraud)),
             )
-        return cursor.rowcount > 0
+            if rank >= trusted:
+                db.execute(
+                    "UPDATE events SET labelled = 1, fraud = ? WHERE tx = ?", (int(fraud), tx_id)
+                )
+        return True
 
     def load(self, role: str, entities: np.ndarray, columns: dict[str, np.ndarray]) -> None:
         db = self._connection()
@@ -206,6 +237,7 @@ class SQLiteStore:
         with _usable(self.path):
             self._connection().execute("DELETE FROM events")
             self._connection().execute("DELETE FROM answers")
+            self._connection().execute("DELETE FROM labels")
 
 
 class _transaction:

@@ -40,6 +40,19 @@ class Transaction:
 
 Lookup = tuple[str, str, int, int]  # role, entity, since_ms, until_ms
 
+# Where a label comes from, least trusted first: an analyst's decision arrives within hours
+# and is sometimes wrong; a chargeback arrives weeks later and settles it. A store keeps
+# each source's label and gives the history features the most trusted one known (labels
+# loaded with the history count as chargebacks).
+LABEL_SOURCES = ("analyst", "chargeback")
+DEFAULT_LABEL_SOURCE = "chargeback"
+
+
+def label_rank(source: str) -> int:
+    if source not in LABEL_SOURCES:
+        raise ValueError(f"unknown label source {source!r}; expected one of {LABEL_SOURCES}")
+    return LABEL_SOURCES.index(source)
+
 
 class OnlineStore(Protocol):
     def window(self, lookups: list[Lookup]) -> list[tuple[Events, int | None]]:
@@ -50,8 +63,9 @@ class OnlineStore(Protocol):
     def append(self, txs: list[Transaction]) -> None:
         """Add scored transactions, in order, in one write."""
 
-    def label(self, tx_id: str, fraud: int) -> bool:
-        """Record a label; False when no stored transaction has that id."""
+    def label(self, tx_id: str, fraud: int, source: str = DEFAULT_LABEL_SOURCE) -> bool:
+        """Record a label from ``source``; the features see it unless a more trusted
+        source has labelled the transaction. False when no stored transaction has that id."""
 
     def load(self, role: str, entities: np.ndarray, columns: dict[str, np.ndarray]) -> None: ...
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from fraudctl.io import write_with
@@ -33,21 +34,30 @@ def save_line_plot(
     y: str,
     title: str,
     diagonal: bool = False,
-    zoom: bool = False,
+    log: bool = False,
 ) -> None:
-    """A curve on 0-1 axes; with ``zoom`` the axes end just past the data, because at a
-    0.2 % fraud rate every calibration bin sits below a few percent and would hide in the
-    corner of a 0-1 square."""
+    """A curve on 0-1 axes, its points joined in the frame's order (a PR curve's vertical
+    drops stay vertical). With ``log`` both axes are logarithmic and each point is marked:
+    at a 0.2 % fraud rate calibration bins span 1e-5 to 1, and a linear square puts all but
+    one of them in its corner. A bin with no fraud sits on the bottom edge."""
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(5, 4), dpi=100)
-    ax.plot(frame[x], frame[y], lw=2, marker="o" if zoom else None, label="model")
-    top = 1.0
-    if zoom and len(frame):
-        top = min(1.0, 1.1 * float(max(frame[x].max(), frame[y].max(), 1e-6)))
+    xs, ys = frame[x].to_numpy(dtype=float), frame[y].to_numpy(dtype=float)
+    low = 0.0
+    if log and len(frame):
+        positive = np.concatenate([xs[xs > 0], ys[ys > 0]])
+        low = 10 ** np.floor(np.log10(positive.min())) if positive.size else 1e-6
+        ys = np.maximum(ys, low)
+        ax.set(xscale="log", yscale="log")
+    ax.plot(xs, ys, lw=2, marker="o" if log else None, label="model")
     if diagonal:
-        ax.plot([0, top], [0, top], ls="--", color="grey", lw=1, label="perfect" if zoom else None)
-    ax.set(xlabel=x, ylabel=y, title=title, xlim=(0, top), ylim=(0, top * 1.02))
-    if zoom:
+        start = low if log else 0.0
+        ax.plot(
+            [start, 1], [start, 1], ls="--", color="grey", lw=1, label="perfect" if log else None
+        )
+    ax.set(xlabel=x, ylabel=y, title=title)
+    ax.set(xlim=(low, 1.0), ylim=(low, 1.5 if log else 1.02))
+    if log:
         ax.legend(loc="upper left")
     ax.grid(alpha=0.3)
     save_figure(fig, path)

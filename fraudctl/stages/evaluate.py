@@ -114,7 +114,7 @@ def run(params: Params, paths: ProjectPaths, progress: Progress = quiet) -> Eval
                     m.calibration_frame(y, scores, params.evaluate.calibration_bins),
                     "predicted",
                     "observed",
-                    "Calibration (test, quantile bins, zoomed)",
+                    "Calibration (test, bins of equal expected frauds)",
                     True,
                 ),
             }
@@ -133,7 +133,7 @@ def run(params: Params, paths: ProjectPaths, progress: Progress = quiet) -> Eval
                     y_col,
                     title,
                     diagonal,
-                    zoom=name == "calibration",
+                    log=name == "calibration",
                 )
                 outputs += [csv_path, plots / f"{name}.png"]
             confusion_path = plots / "confusion.csv"

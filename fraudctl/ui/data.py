@@ -32,11 +32,19 @@ def optional_csv(path: Path) -> pd.DataFrame | None:
 class TestScores:
     """The current model's scores on the test split, with what the what-if needs."""
 
-    frame: pd.DataFrame  # the raw test rows (model inputs, label)
+    frame: pd.DataFrame  # the test split's model inputs (and label), as evaluate scores them
     labels: np.ndarray
     scores: np.ndarray
     amounts: np.ndarray | None  # None: the data has no amount column
     threshold: float
+    # the same rows as they arrived (categories as text): what the scoring form starts from
+    raw: pd.DataFrame | None = None
+
+    @property
+    def raw_rows(self) -> pd.DataFrame:
+        """The raw test rows, row for row with ``frame``; ``frame`` itself when the prepared
+        split is gone (its inputs are the raw columns when the model has no transform)."""
+        return self.raw if self.raw is not None else self.frame
 
 
 def test_scores(paths: ProjectPaths) -> TestScores | None:
@@ -50,13 +58,33 @@ def test_scores(paths: ProjectPaths) -> TestScores | None:
     schema = load_schema(paths)
     model = bundle.load_model(paths.model_dir)
     test = load_split(paths, "test")
+    # data/features encodes categories as codes; the prepared split holds them as text, in
+    # the same order (the features stage keeps the rows' order)
+    prepared = paths.split_file("test")
+    raw = pd.read_parquet(prepared) if prepared.exists() else None
+    if raw is not None and len(raw) != len(test):
+        raw = None
     return TestScores(
         frame=test,
         labels=test[schema.target].to_numpy(),
         scores=model.score_features(test),
         amounts=amounts(test, schema) if schema.amount else None,
         threshold=model.threshold,
+        raw=raw,
     )
+
+
+def threshold_for_alerts(scores: TestScores, alerts: int) -> float:
+    """The threshold that raises ``alerts`` alerts on the test split (the score of the
+    ``alerts``-th riskiest row; ties may raise a few more). Counting alerts keeps the slider
+    usable whatever the scores are: a rank blend's threshold of 0.9984 left two ticks of a
+    0-1 slider."""
+    ranked = np.sort(scores.scores)[::-1]
+    return float(ranked[min(max(alerts, 1), len(ranked)) - 1])
+
+
+def alerts_at(scores: TestScores, threshold: float) -> int:
+    return int(np.sum(scores.scores >= threshold))
 
 
 def what_if(scores: TestScores, threshold: float, review_cost: float) -> dict[str, float]:
@@ -148,6 +176,43 @@ def with_workspace_test_pr_auc(
     return filled
 
 
+ROLE_NOTE = (
+    "the latest version is also the champion: no challenger is waiting (a new `fraudctl "
+    "train` registers one)"
+)
+
+
+def roles(aliases: str) -> str:
+    """One role per version: a version holding both aliases is the champion, and the
+    challenger alias on it only means nothing newer has been trained."""
+    names = {a.strip() for a in aliases.split(",") if a.strip()}
+    if {"champion", "challenger"} <= names:
+        names.discard("challenger")
+    return ", ".join(sorted(names))
+
+
+# Headers as an analyst reads them (the files keep their snake_case names).
+HEADERS = {
+    "val_pr_auc": "validation PR-AUC",
+    "test_pr_auc": "test PR-AUC",
+    "pr_auc": "PR-AUC",
+    "count": "rows",
+    "selection_rate": "alert rate",
+    "false_positive_rate": "false-positive rate",
+    "psi": "PSI",
+    "ks_statistic": "KS statistic",
+    "ks_p_value": "KS p-value",
+    "evidently_method": "Evidently test",
+    "evidently_score": "Evidently score",
+    "evidently_threshold": "Evidently threshold",
+    "run_id": "MLflow run",
+}
+
+
+def readable(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.rename(columns=lambda c: HEADERS.get(c, c.replace("_", " ")))
+
+
 def trained_kind(paths: ProjectPaths) -> str | None:
     """The family of the model in models/model (train.json), None before `fraudctl train`."""
     import json
@@ -194,16 +259,28 @@ class Scored:
     features: pd.Series  # the model's inputs for this row
 
 
-def score_row(paths: ProjectPaths, raw: pd.DataFrame, background: pd.DataFrame | None) -> Scored:
+def score_row(
+    paths: ProjectPaths,
+    raw: pd.DataFrame,
+    background: pd.DataFrame | None,
+    inputs: pd.DataFrame | None = None,
+) -> Scored:
     """Probability, decision and risk band for one raw row, exactly as `fraudctl serve`
-    computes them (same transform, same estimator, same bands), and its SHAP values."""
+    computes them (same transform, same estimator, same bands), and its SHAP values.
+
+    ``inputs``: the row's model inputs when they are known already (a row of the test
+    split, whose history features the features stage computed point in time; recomputing
+    them against the prepared splits would count the row in its own history)."""
     from fraudctl.model import bundle
     from fraudctl.model.explainers import NotExplainable, contributions
 
     model = bundle.load_model(paths.model_dir)
-    history = prepared_history(paths) if model.transform.needs_history else None
-    probability = float(model.predict_raw(raw, history)[0])
-    features = model.feature_frame(raw, history)[model.features]
+    if inputs is None:
+        history = prepared_history(paths) if model.transform.needs_history else None
+        features = model.feature_frame(raw, history)[model.features]
+    else:
+        features = inputs[model.features].reset_index(drop=True)
+    probability = float(model.score_features(features)[0])
     threshold = model.threshold
     bands = ("low", "medium", "high")  # as the API's: medium within half the threshold
     risk = bands[int(np.digitize(probability, [0.5 * threshold, threshold]))]

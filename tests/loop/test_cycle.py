@@ -46,9 +46,7 @@ def test_days_of_the_loop_train_compare_promote_and_monitor(runner, tmp_path, lo
     assert by_day[(10, "score")]["outcome"] == "ok" and by_day[(10, "score")]["champion"] == "1"
     assert by_day[(11, "decide")]["outcome"] == "retrain"  # the schedule: two days on
     promoted = [
-        e
-        for e in entries
-        if e["step"] == "compare" and e["outcome"] == "promoted" and e["day"] > 9
+        e for e in entries if e["step"] == "compare" and e["outcome"] == "promoted" and e["day"] > 9
     ]
     assert promoted, [e for e in entries if e["step"] == "compare"]
     first = promoted[0]

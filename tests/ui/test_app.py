@@ -23,7 +23,13 @@ APP = Path(__file__).resolve().parents[2] / "fraudctl" / "ui" / "app.py"
 def open_app(monkeypatch, root: Path, **env: str) -> AppTest:
     monkeypatch.setenv("FRAUDCTL_UI_ROOT", str(root))
     monkeypatch.setenv("FRAUDCTL_UI_PARAMS", str(root / "params.yaml"))
-    for name in ("FRAUDCTL_UI_API", "FRAUDCTL_ADMIN_TOKEN"):
+    for name in (
+        "FRAUDCTL_UI_API",
+        "FRAUDCTL_ADMIN_TOKEN",
+        "FRAUDCTL_ALERT_STORE",
+        "FRAUDCTL_ONLINE_STORE",
+        "FRAUDCTL_UI_ANALYST",
+    ):
         monkeypatch.setenv(name, env.get(name, ""))
     app = AppTest.from_file(str(APP), default_timeout=120)
     app.run()
@@ -58,29 +64,50 @@ def test_every_page_renders_from_the_project_outputs(full_project, monkeypatch):
     shown = texts(app)
     assert "family=lightgbm" in shown and "test PR-AUC" in shown
 
-    # the what-if slider recomputes alerts, precision and recall on the test split
+    # the what-if slider counts alerts (usable whatever the scores' scale) and recomputes
+    # alerts, precision and recall on the test split at the threshold that raises them
     from fraudctl.config import load_params
     from fraudctl.paths import ProjectPaths
     from fraudctl.ui import data
 
     scores = data.test_scores(ProjectPaths(full_project))
-    app.slider[0].set_value(0.9).run()
+    slider = app.slider(key="what_if")
+    assert slider.value == data.alerts_at(scores, scores.threshold)
+    assert f"threshold={scores.threshold:.6g}" in shown  # at the model's count, its threshold
+    slider.set_value(40).run()
+    threshold = data.threshold_for_alerts(scores, 40)
     expected = data.what_if(
-        scores, 0.9, load_params(full_project / "params.yaml").threshold.review_cost
+        scores, threshold, load_params(full_project / "params.yaml").threshold.review_cost
     )
+    assert expected["alerts"] >= 40
     assert f"alerts={expected['alerts']:,}" in texts(app)
+    assert f"threshold={threshold:.6g}" in texts(app)
+    # one role per version: the first version is champion, not "challenger, champion"
+    roles = app.dataframe[-1].value
+    assert roles["role"].tolist() == ["champion"]
+    assert "no challenger is waiting" in texts(app)
+    assert "val_pr_auc" in roles.columns  # shown as "validation PR-AUC" by its column config
 
     experiments = texts(go(app, "Experiments"))
     assert "Checks **passed**" in experiments or "Checks **FAILED**" in experiments
     assert "The gate **" in experiments
     assert "The poisoning experiment: not produced yet" in experiments  # its empty state
+    headers = [list(frame.value.columns) for frame in app.dataframe]
+    assert headers[0][:5] == ["group", "rows", "frauds", "alert rate", "recall"]
+    assert {"PSI", "KS statistic", "KS p-value", "Evidently score"} <= set(headers[1])
+    assert not any("_" in name for name in headers[0] + headers[1] if name != "group")
 
     registry = go(app, "Registry")
     assert len(registry.dataframe) == 1
+    assert registry.dataframe[0].value["role"].tolist() == ["champion"]
     assert "Promotion from here is off" in texts(registry)
 
-    card = texts(go(app, "Model card"))
-    assert "# Model card" in card or "Model card: " in card
+    card = go(app, "Model card")
+    titles = [h.value for h in card.header] + [
+        line for m in card.markdown for line in m.value.splitlines() if line.startswith("# ")
+    ]
+    assert titles == ["Model card: served-model (lightgbm)"]  # once, not twice
+    assert "## Intended use" in texts(card)
 
 
 def test_scoring_a_transaction_gives_the_apis_probability(full_project, monkeypatch):
@@ -194,6 +221,7 @@ def test_the_real_app_in_headless_chromium(full_project, tmp_path):
         for page, wait_for, shown in (
             # the drift verdict is the last thing the page writes: wait for it
             ("Experiments", "prediction PSI", ("Fairness", "equalized-odds difference", "gate")),
+            ("Alert queue", "not produced yet", ("Alert queue", "Alerts in sqlite:///")),
             # the registry is a canvas table (not page text): its screenshot is the check
             ("Registry", "Promotion from here", ("Registry",)),
             ("Model card", "Intended use", ("Threshold", "bootstrap")),
@@ -207,7 +235,9 @@ def test_the_real_app_in_headless_chromium(full_project, tmp_path):
             assert "Traceback" not in text, page
     finally:
         server.terminate()
-        server.wait(timeout=30)
+        output, _ = server.communicate(timeout=30)
+    # every page rendered without a deprecation warning in the terminal
+    assert "deprecat" not in output.lower() and "use_container_width" not in output, output
     # stopping `fraudctl ui` stops Streamlit: no server is left behind on the port
     with pytest.raises(httpx.HTTPError):
         httpx.get(f"http://127.0.0.1:{port}/_stcore/health", timeout=2)
@@ -242,3 +272,17 @@ def test_the_form_follows_a_raw_transaction_models_inputs(transactions_project, 
     assert not app.exception, app.exception
     assert 0.0 <= app.session_state["probability"] <= 1.0
     assert "risk band=" in texts(app)
+
+
+def test_a_test_row_of_a_raw_model_scores_as_evaluate_scored_it(transactions_project, monkeypatch):
+    """The form starts from the prepared row (categories as text): taking it from
+    data/features (categories as codes) made every category unseen."""
+    from fraudctl.paths import ProjectPaths
+    from fraudctl.ui import data
+
+    scores = data.test_scores(ProjectPaths(transactions_project))
+    app = go(open_app(monkeypatch, transactions_project), "Score a transaction")
+    for row in (0, 7, int(scores.scores.argmax())):
+        app.number_input(key="row").set_value(row).run()
+        assert not app.exception, app.exception
+        assert app.session_state["probability"] == pytest.approx(scores.scores[row], abs=1e-12)

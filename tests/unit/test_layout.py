@@ -141,12 +141,15 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "fraudctl.webclient",
         ),
     ),
+    # the rules' language: a parser and evaluator over plain columns, imports only errors
+    ("rules", ("fraudctl.rules",)),
     ("config", ("fraudctl.config",)),
     ("data", ("fraudctl.data",)),
     ("features", ("fraudctl.features",)),
     ("model", ("fraudctl.model",)),
     ("experiments", ("fraudctl.experiments",)),
     ("distributed", ("fraudctl.distributed",)),
+    ("alerts", ("fraudctl.alerts",)),
     ("services", ("fraudctl.tracking", "fraudctl.emissions")),
     ("stages", ("fraudctl.stages",)),
     ("loop", ("fraudctl.loop",)),
@@ -155,7 +158,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("ui", ("fraudctl.ui",)),
     ("cli", ("fraudctl.cli", "fraudctl.cli_reference")),
 )
-LIBRARIES = ("data", "features", "model", "experiments", "distributed")
+LIBRARIES = ("data", "features", "model", "experiments", "distributed", "rules", "alerts")
 
 
 def layer_of(module: str) -> int:
@@ -303,8 +306,10 @@ def test_no_library_function_takes_the_whole_params():
 
 
 def test_the_params_module_imports_no_library():
+    """Utilities and the rules' parser (which imports nothing else) only."""
     graph = import_graph(REPO_ROOT / "fraudctl")
-    assert all(layer_of(t) == 0 for t in graph["fraudctl.config"]), graph["fraudctl.config"]
+    config = layer_of("fraudctl.config")
+    assert all(layer_of(t) < config for t in graph["fraudctl.config"]), graph["fraudctl.config"]
 
 
 # --- rooms of one job: a module past ~400 lines is doing two jobs -----------------------
