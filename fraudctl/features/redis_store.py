@@ -10,6 +10,31 @@ from fraudctl.features.store import Events, Lookup, Transaction
 
 SEQ_WIDTH = 20
 
+# append_once as one script: Redis runs it atomically, so the check (SADD says whether the
+# id is new) and the writes cannot be split by a crash or interleaved with another writer.
+# Keys are built inside the script, as the pipeline in `append` does: one server, no
+# cluster slots. ARGV: prefix, then per transaction: id, time, amount, n roles, role/entity.
+APPEND_ONCE = """
+local prefix = ARGV[1]
+local txs = prefix .. ':txs'
+local i, added = 2, 0
+while i <= #ARGV do
+  local tx, time, amount, roles = ARGV[i], ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3])
+  i = i + 4
+  if redis.call('SADD', txs, tx) == 1 then
+    local seq = redis.call('INCR', prefix .. ':seq')
+    local member = string.format('%020d|%s|%s', seq, amount, tx)
+    for r = 0, roles - 1 do
+      local key = prefix .. ':' .. ARGV[i + 2 * r] .. ':' .. ARGV[i + 2 * r + 1]
+      redis.call('ZADD', key, time, member)
+    end
+    added = added + 1
+  end
+  i = i + 2 * roles
+end
+return added
+"""
+
 
 class RedisStore:
     """``{prefix}:{role}:{entity}`` sorted sets of ``seq|amount_fp|tx`` members scored by
@@ -24,6 +49,7 @@ class RedisStore:
             ) from None
         self.client = redis.Redis.from_url(uri)
         self.prefix = prefix
+        self._append_once = self.client.register_script(APPEND_ONCE)
 
     def _key(self, role: str, entity: str) -> str:
         return f"{self.prefix}:{role}:{entity}"
@@ -66,6 +92,19 @@ class RedisStore:
                 pipe.sadd(f"{self.prefix}:txs", tx.tx_id)
         pipe.execute()
 
+    def append_once(self, txs: list[Transaction]) -> int:
+        args: list[str | int] = [self.prefix]
+        anonymous = [tx for tx in txs if not tx.tx_id]
+        for tx in txs:
+            if tx.tx_id:
+                args += [tx.tx_id, tx.time_ms, tx.amount_fp, len(tx.entities)]
+                for role, entity in tx.entities.items():
+                    args += [role, entity]
+        added = int(self._append_once(args=args)) if len(args) > 1 else 0
+        if anonymous:  # no id to recognise a retry by: appended as they come
+            self.append(anonymous)
+        return added + len(anonymous)
+
     def label(self, tx_id: str, fraud: int) -> bool:
         known = self.client.sismember(f"{self.prefix}:txs", tx_id)
         if known:
@@ -104,6 +143,18 @@ class RedisStore:
 
     def remember(self, tx_id: str, probability: float) -> None:
         self.client.hsetnx(f"{self.prefix}:answers", tx_id, repr(probability))
+
+    def recall_many(self, tx_ids: list[str]) -> list[float | None]:
+        if not tx_ids:
+            return []
+        found = self.client.hmget(f"{self.prefix}:answers", tx_ids)
+        return [None if value is None else float(value) for value in found]
+
+    def remember_many(self, answers: list[tuple[str, float]]) -> None:
+        pipe = self.client.pipeline(transaction=False)
+        for tx_id, probability in answers:
+            pipe.hsetnx(f"{self.prefix}:answers", tx_id, repr(probability))
+        pipe.execute()
 
     def count(self) -> int:
         return int(self.client.get(f"{self.prefix}:seq") or 0)

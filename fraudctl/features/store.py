@@ -50,6 +50,11 @@ class OnlineStore(Protocol):
     def append(self, txs: list[Transaction]) -> None:
         """Add scored transactions, in order, in one write."""
 
+    def append_once(self, txs: list[Transaction]) -> int:
+        """Add the transactions whose id the store does not hold yet, in order, atomically
+        (two writers of one id add it once); returns how many were added. A redelivered
+        transaction (a stream consumer's retry) never counts twice in a window."""
+
     def label(self, tx_id: str, fraud: int) -> bool:
         """Record a label; False when no stored transaction has that id."""
 
@@ -60,6 +65,12 @@ class OnlineStore(Protocol):
 
     def remember(self, tx_id: str, probability: float) -> None:
         """Keep the first answer for a transaction id (a later one does not replace it)."""
+
+    def recall_many(self, tx_ids: list[str]) -> list[float | None]:
+        """:meth:`recall` for many ids in one round trip."""
+
+    def remember_many(self, answers: list[tuple[str, float]]) -> None:
+        """:meth:`remember` for many ids in one round trip."""
 
     def count(self) -> int: ...
 
