@@ -115,21 +115,28 @@ class RedisStore:
         first = self.client.incrby(f"{self.prefix}:seq", len(entities)) - len(entities) + 1
         pipe = self.client.pipeline(transaction=False)
         tx_ids = columns["tx"].tolist()
-        for k, (entity, time_ms, amount, tx) in enumerate(
+        labelled = columns["labelled"].tolist()
+        # A labelled row without a transaction id keeps its label under "#<seq>": labels
+        # live in the hash, keyed by the id in the member (the SQLite store has a column).
+        keys = [
+            tx or (f"#{first + k}" if has_label else "")
+            for k, (tx, has_label) in enumerate(zip(tx_ids, labelled, strict=True))
+        ]
+        for k, (entity, time_ms, amount, key) in enumerate(
             zip(
                 entities.tolist(),
                 columns["time_ms"].tolist(),
                 columns["amount_fp"].tolist(),
-                tx_ids,
+                keys,
                 strict=True,
             )
         ):
-            member = f"{first + k:0{SEQ_WIDTH}d}|{amount}|{tx or ''}"
+            member = f"{first + k:0{SEQ_WIDTH}d}|{amount}|{key}"
             pipe.zadd(self._key(role, entity), {member: time_ms})
             if k % 10_000 == 9_999:
                 pipe.execute()
-        flags = zip(tx_ids, columns["fraud"].tolist(), columns["labelled"].tolist(), strict=True)
-        known = {tx: int(fraud) for tx, fraud, has_label in flags if tx and has_label}
+        flags = zip(keys, columns["fraud"].tolist(), labelled, strict=True)
+        known = {key: int(fraud) for key, fraud, has_label in flags if key and has_label}
         if known:
             pipe.hset(f"{self.prefix}:labels", mapping=known)
         ids = [tx for tx in tx_ids if tx]
