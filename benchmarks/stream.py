@@ -118,7 +118,7 @@ def sustained(root: Path, redis: Redis, store: str, bodies: list[bytes]) -> dict
         if k % 5000 == 4999:
             pipe.execute()
     pipe.execute()
-    process = consumer(root, redis, store, "--exit-when-idle", "2", "--batch-size", "500")
+    process = consumer(root, redis, store, "--exit-when-idle", "2")
     _, errors = process.communicate(timeout=1800)
     if process.returncode != 0:
         raise SystemExit(f"fraudctl stream failed: {errors[-2000:]}")

@@ -34,6 +34,35 @@ while i <= #ARGV do
 end
 return added
 """
+# window in one command: for each look-up (role, entity, since, until) the members in the
+# window with their scores, the score of the latest one at or before `since` (false: none),
+# and each member's label (false: none). One round trip for a whole batch, and no command
+# per look-up for the client to build.
+WINDOW = """
+local prefix = ARGV[1]
+local labels = prefix .. ':labels'
+local out = {}
+for i = 2, #ARGV, 4 do
+  local key = prefix .. ':' .. ARGV[i] .. ':' .. ARGV[i + 1]
+  local since, till = ARGV[i + 2], ARGV[i + 3]
+  local members = redis.call('ZRANGEBYSCORE', key, '(' .. since, till, 'WITHSCORES')
+  local before = redis.call('ZREVRANGEBYSCORE', key, since, '-inf', 'WITHSCORES', 'LIMIT', 0, 1)
+  local known = {}
+  for j = 1, #members, 2 do
+    local tx = string.match(members[j], '^[^|]*|[^|]*|(.*)$')
+    known[#known + 1] = (tx ~= nil and tx ~= '') and redis.call('HGET', labels, tx) or false
+  end
+  out[#out + 1] = members
+  out[#out + 1] = before[2] or false
+  out[#out + 1] = known
+end
+return out
+"""
+# remember_many in one command (a pipeline of HSETNX costs the client a command per id).
+REMEMBER = """
+for i = 1, #ARGV, 2 do redis.call('HSETNX', KEYS[1], ARGV[i], ARGV[i + 1]) end
+return 0
+"""
 
 
 class RedisStore:
@@ -50,35 +79,29 @@ class RedisStore:
         self.client = redis.Redis.from_url(uri)
         self.prefix = prefix
         self._append_once = self.client.register_script(APPEND_ONCE)
+        self._remember = self.client.register_script(REMEMBER)
+        self._window = self.client.register_script(WINDOW)
 
     def _key(self, role: str, entity: str) -> str:
         return f"{self.prefix}:{role}:{entity}"
 
     def window(self, lookups: list[Lookup]) -> list[tuple[Events, int | None]]:
-        pipe = self.client.pipeline(transaction=False)
+        if not lookups:
+            return []
+        args: list[str | int] = [self.prefix]
         for role, entity, since_ms, until_ms in lookups:
-            key = self._key(role, entity)
-            pipe.zrangebyscore(key, f"({since_ms}", until_ms, withscores=True)
-            pipe.zrevrangebyscore(key, since_ms, "-inf", start=0, num=1, withscores=True)
-        replies = pipe.execute()
-        parsed = []
-        tx_ids: list[bytes] = []
+            args += [role, entity, since_ms, until_ms]
+        replies = self._window(args=args)
+        out = []
         for k in range(len(lookups)):
-            members, previous = replies[2 * k], replies[2 * k + 1]
-            parts = [member.split(b"|", 2) for member, _ in members]
-            tx_ids += [p[2] for p in parts]
-            parsed.append((members, parts, previous))
-        labels = self.client.hmget(f"{self.prefix}:labels", tx_ids) if tx_ids else []
-        out, offset = [], 0
-        for members, parts, previous in parsed:
-            rows = []
-            for (_, score), part in zip(members, parts, strict=True):
-                label = labels[offset] if part[2] else None
-                offset += 1
-                known = label is not None
-                rows.append((int(score), int(part[1]), int(known), int(label or 0)))
-            before = int(previous[0][1]) if previous else None
-            out.append((Events.from_rows(rows), before))
+            members, before, labels = replies[3 * k : 3 * k + 3]
+            rows = [
+                (int(members[j + 1]), int(members[j].split(b"|", 2)[1]), 0, 0)
+                if label is None
+                else (int(members[j + 1]), int(members[j].split(b"|", 2)[1]), 1, int(label))
+                for j, label in zip(range(0, len(members), 2), labels, strict=True)
+            ]
+            out.append((Events.from_rows(rows), None if before is None else int(before)))
         return out
 
     def append(self, txs: list[Transaction]) -> None:
@@ -158,10 +181,9 @@ class RedisStore:
         return [None if value is None else float(value) for value in found]
 
     def remember_many(self, answers: list[tuple[str, float]]) -> None:
-        pipe = self.client.pipeline(transaction=False)
-        for tx_id, probability in answers:
-            pipe.hsetnx(f"{self.prefix}:answers", tx_id, repr(probability))
-        pipe.execute()
+        if answers:
+            args = [value for tx_id, p in answers for value in (tx_id, repr(p))]
+            self._remember(keys=[f"{self.prefix}:answers"], args=args)
 
     def count(self) -> int:
         return int(self.client.get(f"{self.prefix}:seq") or 0)

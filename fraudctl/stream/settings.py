@@ -60,7 +60,9 @@ class StreamSettings:
         "", "This consumer's name in the group, unique per process; empty: the host name."
     )
     batch_size: Annotated[int, Ge(1), Le(10_000)] = setting(
-        500, "Most transactions scored in one micro-batch."
+        2000,
+        "Most transactions scored in one micro-batch (a read returns what is there: batches "
+        "fill up only when the stream is ahead).",
     )
     block_ms: Annotated[int, Ge(1), Le(60_000)] = setting(
         1000, "How long one read waits for new messages (milliseconds)."
