@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -343,12 +344,15 @@ def main() -> None:
 
 
 def row(case: str, found: dict[str, Any], target: str) -> dict[str, Any]:
+    """One case; ``load`` is the machine's 1-minute load average when it ended (above the
+    core count, other work shared the cores and the figures are pessimistic)."""
     return {
         "case": case,
         "transactions_per_s": round(found["transactions_per_s"], 1),
         "p50_ms": None if "p50_ms" not in found else round(found["p50_ms"], 2),
         "p99_ms": None if "p99_ms" not in found else round(found["p99_ms"], 2),
         "target": target,
+        "load": round(os.getloadavg()[0], 1),
     }
 
 

@@ -34,23 +34,25 @@ while i <= #ARGV do
 end
 return added
 """
-# window in one command: for each look-up (role, entity, since, until) the members in the
-# window with their scores, the score of the latest one at or before `since` (false: none),
-# and each member's label (false: none). One round trip for a whole batch, and no command
-# per look-up for the client to build.
+# window in one command: for each look-up (role, entity, since, until, with labels?) the
+# members in the window with their scores, the score of the latest one at or before `since`
+# (false: none), and, when asked, each member's label (false: none). One round trip for a
+# whole batch, and no command per look-up for the client to build.
 WINDOW = """
 local prefix = ARGV[1]
 local labels = prefix .. ':labels'
 local out = {}
-for i = 2, #ARGV, 4 do
+for i = 2, #ARGV, 5 do
   local key = prefix .. ':' .. ARGV[i] .. ':' .. ARGV[i + 1]
   local since, till = ARGV[i + 2], ARGV[i + 3]
   local members = redis.call('ZRANGEBYSCORE', key, '(' .. since, till, 'WITHSCORES')
   local before = redis.call('ZREVRANGEBYSCORE', key, since, '-inf', 'WITHSCORES', 'LIMIT', 0, 1)
   local known = {}
-  for j = 1, #members, 2 do
-    local tx = string.match(members[j], '^[^|]*|[^|]*|(.*)$')
-    known[#known + 1] = (tx ~= nil and tx ~= '') and redis.call('HGET', labels, tx) or false
+  if ARGV[i + 4] == '1' then
+    for j = 1, #members, 2 do
+      local tx = string.match(members[j], '^[^|]*|[^|]*|(.*)$')
+      known[#known + 1] = (tx ~= nil and tx ~= '') and redis.call('HGET', labels, tx) or false
+    end
   end
   out[#out + 1] = members
   out[#out + 1] = before[2] or false
@@ -85,16 +87,20 @@ class RedisStore:
     def _key(self, role: str, entity: str) -> str:
         return f"{self.prefix}:{role}:{entity}"
 
-    def window(self, lookups: list[Lookup]) -> list[tuple[Events, int | None]]:
+    def window(
+        self, lookups: list[Lookup], labelled_roles: frozenset[str] | None = None
+    ) -> list[tuple[Events, int | None]]:
         if not lookups:
             return []
         args: list[str | int] = [self.prefix]
         for role, entity, since_ms, until_ms in lookups:
-            args += [role, entity, since_ms, until_ms]
+            wanted = labelled_roles is None or role in labelled_roles
+            args += [role, entity, since_ms, until_ms, int(wanted)]
         replies = self._window(args=args)
         out = []
         for k in range(len(lookups)):
             members, before, labels = replies[3 * k : 3 * k + 3]
+            labels = labels or [None] * (len(members) // 2)
             rows = [
                 (int(members[j + 1]), int(members[j].split(b"|", 2)[1]), 0, 0)
                 if label is None

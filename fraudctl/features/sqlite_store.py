@@ -96,12 +96,15 @@ class SQLiteStore:
             self._local.connection = connection
         return connection
 
-    def window(self, lookups: list[Lookup]) -> list[tuple[Events, int | None]]:
+    def window(
+        self, lookups: list[Lookup], labelled_roles: frozenset[str] | None = None
+    ) -> list[tuple[Events, int | None]]:
         """One statement for every look-up of a request (a UNION ALL), then, for entities
         with no event in their window only, the latest earlier event.
 
         The index covers every column read, so a look-up never visits the table; the rows
         go into one array at once (building a tuple per event cost more than the query).
+        Labels come in the same index entries, so ``labelled_roles`` changes nothing here.
         """
         db = self._connection()
         parts, which, seq = [], [], []

@@ -42,10 +42,14 @@ Lookup = tuple[str, str, int, int]  # role, entity, since_ms, until_ms
 
 
 class OnlineStore(Protocol):
-    def window(self, lookups: list[Lookup]) -> list[tuple[Events, int | None]]:
+    def window(
+        self, lookups: list[Lookup], labelled_roles: frozenset[str] | None = None
+    ) -> list[tuple[Events, int | None]]:
         """For each (role, entity, since, until): the entity's events with
         since < time <= until, oldest first, and, when there are none, the time of its
-        latest event at or before ``since`` (for time-since-previous), else None."""
+        latest event at or before ``since`` (for time-since-previous), else None.
+        Labels are read only for ``labelled_roles`` (None: every role); the others' events
+        come unlabelled (only risk features read labels)."""
 
     def append(self, txs: list[Transaction]) -> None:
         """Add scored transactions, in order, in one write."""
