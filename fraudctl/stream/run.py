@@ -38,6 +38,12 @@ def run_stream(settings: StreamSettings, console: Any, stop: threading.Event | N
 
     logger = logging.getLogger("fraudctl.stream")
     predictor = load_predictor(settings.model, settings.tracking_uri, settings.online_store)
+    import gc
+
+    # As the API does: the model, numba and pandas leave a large heap that never dies; the
+    # cyclic collector walking it again and again shows up as slow batches.
+    gc.collect()
+    gc.freeze()
     history = predictor.model.transform.needs_history
     inputs = [settings.transactions] + ([settings.labels] if settings.labels and history else [])
     consumer_name = settings.consumer_name
