@@ -23,9 +23,8 @@ claimed after --claim-idle-ms. SIGTERM finishes the batch in hand.
 """
 
 
-def _option(field: Any) -> inspect.Parameter:
+def _option(field: Any, hint: Any) -> inspect.Parameter:
     """One settings field as a Typer option (its bounds shown as a range)."""
-    hint = typing.get_type_hints(stream_settings.StreamSettings, include_extras=True)[field.name]
     kind, extras = hint, ()
     if typing.get_origin(hint) is Annotated:
         kind, *extras = typing.get_args(hint)
@@ -64,7 +63,8 @@ def stream(**values: Any) -> None:
     )
 
 
+_HINTS = typing.get_type_hints(stream_settings.StreamSettings, include_extras=True)
 stream.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
-    [_option(field) for field in stream_settings.fields()]
+    [_option(field, _HINTS[field.name]) for field in stream_settings.fields()]
 )
 app.command("stream", help=STREAM_HELP)(stream)
