@@ -82,6 +82,14 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
     server.kill()
 
 
+@pytest.fixture
+def client(redis_server: RedisServer) -> Any:
+    """A client of the module's Redis, emptied for each test."""
+    client = redis_server.client()
+    client.flushall()
+    return client
+
+
 @dataclass
 class StreamCase:
     """The model, the history loaded into the store, and the transactions streamed after."""

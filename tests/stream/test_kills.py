@@ -29,13 +29,6 @@ pytestmark = pytest.mark.slow
 STEPS = ["stream:after-answers", "stream:after-history", "stream:after-alerts"]
 
 
-@pytest.fixture
-def client(redis_server):
-    client = redis_server.client()
-    client.flushall()
-    return client
-
-
 def pending_with(client, consumer: str) -> int:
     summary = client.xpending("transactions", "fraudctl")
     return sum(c["pending"] for c in summary["consumers"] if c["name"] == consumer.encode())

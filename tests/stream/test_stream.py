@@ -29,13 +29,6 @@ from tests.stream.conftest import (
 )
 
 
-@pytest.fixture
-def client(redis_server):
-    client = redis_server.client()
-    client.flushall()
-    return client
-
-
 def offline_probabilities(case) -> np.ndarray:
     """What `fraudctl score` gives the streamed rows with the history before them (their
     own labels unknown, as when they were decided)."""
