@@ -108,6 +108,8 @@ class OnlineFeatures:
         }
         self.horizon_ms = max((spec.horizon_ms for spec in transform.specs), default=0)
         self.first_column = [self.position[spec.names()[0]] for spec in transform.specs]
+        # only risk features read labels: a store need not fetch them for other roles
+        self.labelled_roles = frozenset(s.role for s in transform.specs if s.risk_windows_ms)
         self.calendar = tuple(transform.calendar)
 
     def transaction(self, row: dict[str, Any]) -> Transaction:
@@ -145,7 +147,11 @@ class OnlineFeatures:
         times = np.fromiter((tx.time_ms for tx in txs), dtype=np.int64, count=len(txs))
         plans = [self._plan(spec, txs) for spec in self.transform.specs]
         lookups = [lookup for _, lookup_list in plans for lookup in lookup_list]
-        histories = self.store.window(lookups) if lookups else []  # type: ignore[union-attr]
+        histories = (
+            self.store.window(lookups, self.labelled_roles)  # type: ignore[union-attr]
+            if lookups
+            else []
+        )
         at = 0
         for spec, first, (rows_of, lookup_list) in zip(
             self.transform.specs, self.first_column, plans, strict=True
