@@ -260,9 +260,9 @@ def test_openapi_documents_the_model_fields(client):
 
 
 def test_an_unexpected_error_in_predict_is_a_counted_500(make_client, test_rows, monkeypatch):
-    """/predict skips the router (PredictFastLane), but a failure inside it still ends as
-    the server's 500, counted and logged under the /predict route, and the next request
-    is served normally."""
+    """/predict skips FastAPI's per-request handler (a DirectRoute), but a failure inside
+    it still ends as the server's 500, counted and logged under the /predict route, and the
+    next request is served normally."""
     from fastapi.testclient import TestClient
 
     from fraudctl.serve.predictor import Predictor

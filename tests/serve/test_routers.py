@@ -25,6 +25,7 @@ TOY_ROUTER = '''
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from pydantic import BaseModel, TypeAdapter
 
 from fraudctl.serve.dependencies import State, admin_only
 from fraudctl.serve.errors import ApiError, error_responses, json_response
@@ -43,13 +44,21 @@ async def version(state: State) -> Response:
     return json_response({"version": model.version, "features": len(model.features)})
 
 
+class Reset(BaseModel):
+    """A body type of the route's own."""
+
+    reason: str
+
+
 @router.post(
     "/toy/reset",
     dependencies=[admin_only("resetting the toy")],
-    responses=error_responses(401, 403),
+    responses=error_responses(400, 401, 403, 415, 422),
+    openapi_extra=json_body(Reset),
 )
-async def reset() -> Response:
-    return json_response({"reset": True})
+async def reset(request: Request) -> Response:
+    body = validate_body(TypeAdapter(Reset), await read_body(request))
+    return json_response({"reset": body.reason})
 
 
 @fast.post("/toy/risk", openapi_extra=json_body("Transaction"))
@@ -129,9 +138,11 @@ def test_a_new_route_is_one_router_module(model_dir, test_rows, tmp_path, capsys
         status, body = http("GET", f"{base}/toy/version")
         assert status == 200 and json.loads(body) == {"version": "1", "features": 29}
         # the admin dependency, as on the app's own admin routes
-        assert http("POST", f"{base}/toy/reset")[0] == 401
-        ok = http("POST", f"{base}/toy/reset", headers={"Authorization": "Bearer toy-token"})
-        assert ok == (200, b'{"reset":true}')
+        assert http("POST", f"{base}/toy/reset", {"reason": "x"})[0] == 401
+        admin = {"Authorization": "Bearer toy-token"}
+        ok = http("POST", f"{base}/toy/reset", {"reason": "test"}, headers=admin)
+        assert ok == (200, b'{"reset":"test"}')
+        assert http("POST", f"{base}/toy/reset", {"why": "test"}, headers=admin)[0] == 422
         # the direct route: the app's validators and error shape
         row = transaction(test_rows, 0)
         status, body = http("POST", f"{base}/toy/risk", row)
@@ -148,6 +159,9 @@ def test_a_new_route_is_one_router_module(model_dir, test_rows, tmp_path, capsys
     paths = document["paths"]
     assert {"/toy/version", "/toy/reset", "/toy/risk", "/predict"} <= set(paths)
     assert {"401", "403"} <= set(paths["/toy/reset"]["post"]["responses"])
+    reset_body = paths["/toy/reset"]["post"]["requestBody"]["content"]["application/json"]
+    assert reset_body["schema"] == {"$ref": "#/components/schemas/Reset"}
+    assert document["components"]["schemas"]["Reset"]["required"] == ["reason"]
     assert "requestBody" in paths["/toy/risk"]["post"]
     # counted and recorded under its route template, like any route
     assert 'route="/toy/version",status="200"' in metrics

@@ -22,7 +22,7 @@ LABELS = TypeAdapter(LabelBatch)
     "/labels",
     dependencies=[admin_only("recording labels")],
     responses=error_responses(*BODY_ERRORS, 401, 403, 409, 503),
-    openapi_extra=json_body("LabelBatch"),
+    openapi_extra=json_body(LabelBatch),
 )
 async def labels(request: Request, state: State) -> Response:
     """Record fraud labels of scored transactions in the online store (bearer token

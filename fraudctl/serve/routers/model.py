@@ -35,7 +35,7 @@ async def model_info(state: State) -> Response:
     "/model/threshold",
     dependencies=[admin_only("changing the threshold")],
     responses=error_responses(*BODY_ERRORS, 401, 403, 503),
-    openapi_extra=json_body("ThresholdUpdate"),
+    openapi_extra=json_body(ThresholdUpdate),
 )
 async def set_threshold(request: Request, state: State) -> Response:
     """Change the decision threshold (bearer token required). A model served from the
