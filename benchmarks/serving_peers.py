@@ -15,8 +15,10 @@ inference in the server process; OMP_NUM_THREADS=1 for both, as fraudctl sets it
 their request logs on and written to a file: fraudctl's JSON record per request, MLServer's
 access log. wrk (one thread) sends single-row POSTs at 16 connections (throughput) and at 4
 (latency), the two servers taking turns run by run, the first one alternating by round.
-Each row is the median over the rounds, beside each round's value; the load average before
-and after says how quiet the machine was. Writes benchmarks/results/serving_peers.json.
+Each row is the median over the rounds, beside each round's value, and the server process's
+CPU time per request (from /proc: what a busy machine's timings cannot hide); the load
+average before and after says how quiet the machine was. Writes
+benchmarks/results/serving_peers.json.
 """
 
 from __future__ import annotations
@@ -118,6 +120,12 @@ def example_row(model: Path, columns: list[str]) -> dict[str, float]:
     return {column: float(values[column]) for column in columns}
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process so far (/proc/<pid>/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def post(url: str, body: str) -> Any:
     request = urllib.request.Request(
         url, body.encode(), {"content-type": "application/json"}, method="POST"
@@ -198,15 +206,16 @@ def main() -> None:
             scratch / "fraudctl.log",
             env,
             scratch,
-        ),
+        ) as fraudctl_server,
         process(
             [str(args.mlserver), "start", str(scratch / "mlserver")],
             f"http://127.0.0.1:{mlserver_port}/v2/models/fraud/ready",
             scratch / "mlserver.log",
             env,
             scratch,
-        ),
+        ) as mlserver_server,
     ):
+        pids = {"fraudctl": fraudctl_server.pid, "mlserver": mlserver_server.pid}
         ours = post(urls["fraudctl"], fraudctl_body)["probability"]
         theirs = post(urls["mlserver"], mlserver_body)["outputs"][0]["data"][0]
         if abs(ours - theirs) > 1e-9:
@@ -217,11 +226,16 @@ def main() -> None:
             order = list(urls) if round_ % 2 == 0 else list(reversed(urls))
             for connections in (16, 4):
                 for name in order:
+                    cpu = cpu_seconds(pids[name])
                     result = wrk(urls[name], bodies[name], connections, args.duration)
+                    # CPU per request: what a busy machine's timings cannot hide
+                    spent = cpu_seconds(pids[name]) - cpu
+                    result["cpu_us"] = spent / max(result["requests"], 1) * 1e6
                     runs.setdefault((name, connections), []).append(result)
                     print(
                         f"round {round_ + 1}: {name:<9} c{connections:<3} {result['rps']:>8.0f}"
-                        f" req/s  p50 {result['p50_ms']:.2f} ms  p99 {result['p99_ms']:.2f} ms",
+                        f" req/s  p50 {result['p50_ms']:.2f} ms  p99 {result['p99_ms']:.2f} ms"
+                        f"  {result['cpu_us']:.0f} µs CPU/request",
                         flush=True,
                     )
     load_after = os.getloadavg()
@@ -245,6 +259,7 @@ def main() -> None:
             "rps": median(name, connections, "rps"),
             "p50_ms": median(name, connections, "p50_ms"),
             "p99_ms": median(name, connections, "p99_ms"),
+            "cpu_us_per_request": median(name, connections, "cpu_us"),
             "rps_runs": [round(r["rps"]) for r in results_],
             "p99_runs": [r["p99_ms"] for r in results_],
             "errors": sum(r["non_2xx"] + r["socket_errors"] for r in results_),
@@ -252,6 +267,9 @@ def main() -> None:
         if name == "fraudctl":
             row_["ratio_to_mlserver"] = median(name, connections, "rps") / median(
                 "mlserver", connections, "rps"
+            )
+            row_["mlserver_cpu_ratio"] = median("mlserver", connections, "cpu_us") / median(
+                name, connections, "cpu_us"
             )
         rows.append(row_)
     rows.append(
@@ -267,14 +285,20 @@ def main() -> None:
         }
     )
     print(f"\n{trees}-tree LightGBM, {args.rounds} rounds of {args.duration} s, medians:")
-    print(f"{'server':<34} {'conns':>5} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8}  runs (req/s)")
+    print(
+        f"{'server':<34} {'conns':>5} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} "
+        f"{'CPU µs/req':>10}  runs (req/s)"
+    )
     for row_ in rows[:-1]:
         print(
             f"{row_['server']:<34} {row_['connections']:>5} {row_['rps']:>9.0f} "
-            f"{row_['p50_ms']:>8.2f} {row_['p99_ms']:>8.2f}  {row_['rps_runs']}"
+            f"{row_['p50_ms']:>8.2f} {row_['p99_ms']:>8.2f} "
+            f"{row_['cpu_us_per_request']:>10.0f}  {row_['rps_runs']}"
         )
     p99 = median("fraudctl", 4, "p99_ms")
+    cpu_ratio = median("mlserver", 16, "cpu_us") / median("fraudctl", 16, "cpu_us")
     print(f"fraudctl / MLServer at 16 connections: {ratio:.2f}x (target >= 3.5x)")
+    print(f"MLServer's CPU per request / fraudctl's at 16 connections: {cpu_ratio:.2f}x")
     print(f"fraudctl p99 at 4 connections: {p99:.2f} ms (target <= 1.5 ms)")
     print(f"fraudctl request records written: {logged:,} of {sent:,} requests sent by wrk")
     print(

@@ -95,10 +95,17 @@ class RequestLog:
                 lines.append(pending.popleft())
             if not lines:
                 return 0
+            data = b"\n".join(lines) + b"\n"
             try:
                 stream = sys.stdout  # whatever it is now: redirection keeps working
-                stream.write(b"\n".join(lines).decode() + "\n")
-                stream.flush()
+                binary = getattr(stream, "buffer", None)
+                if binary is not None:  # the bytes as they are, past the text layer
+                    stream.flush()
+                    binary.write(data)
+                    binary.flush()
+                else:
+                    stream.write(data.decode())
+                    stream.flush()
             except Exception:
                 self.dropped.inc(len(lines))
                 raise

@@ -213,6 +213,8 @@ def columnar_fields(problems: list[dict[str, str]]) -> list[dict[str, str]]:
 
 def record_requested(request: Request) -> bool:
     """``?record=false`` scores without adding the transaction to the history (what-ifs)."""
+    if not request.scope.get("query_string"):  # most requests: no query to parse
+        return True
     return request.query_params.get("record", "true").lower() not in {"false", "0", "no"}
 
 
