@@ -21,7 +21,9 @@ from __future__ import annotations
 import collections
 import json
 import logging
+import os
 import random
+import select
 import sys
 import threading
 import time
@@ -62,7 +64,7 @@ class RequestLog:
         return status >= 400 or self.sample >= 1.0 or random.random() < self.sample
 
     def record(self, severity: str, message: str, fields: dict[str, Any]) -> None:
-        """Queue one record; never blocks and never writes (that is the thread's job)."""
+        """Queue one record; never blocks, and leaves the writing to the writer thread."""
         entry = {
             "severity": severity,
             "message": message,
@@ -95,17 +97,8 @@ class RequestLog:
                 lines.append(pending.popleft())
             if not lines:
                 return 0
-            data = b"\n".join(lines) + b"\n"
             try:
-                stream = sys.stdout  # whatever it is now: redirection keeps working
-                binary = getattr(stream, "buffer", None)
-                if binary is not None:  # the bytes as they are, past the text layer
-                    stream.flush()
-                    binary.write(data)
-                    binary.flush()
-                else:
-                    stream.write(data.decode())
-                    stream.flush()
+                write_lines(sys.stdout, lines)  # whatever stdout is now: redirection works
             except Exception:
                 self.dropped.inc(len(lines))
                 raise
@@ -139,6 +132,35 @@ class RequestLog:
         if second != self._clock[0]:
             self._clock = (second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)))
         return f"{self._clock[1]}.{int((now - second) * 1000):03d}Z"
+
+
+def write_lines(stream: Any, lines: list[bytes]) -> None:
+    """Lines to ``stream``, in writes of whole lines of at most PIPE_BUF bytes each: the
+    workers of one server share its standard output, usually a pipe, and the kernel keeps
+    a pipe write that small in one piece, so no line of one worker is cut by another's.
+    A stream without a file descriptor (a test's capture) takes the lines in one write."""
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation is an OSError
+        stream.write(b"".join(line + b"\n" for line in lines).decode())
+        stream.flush()
+        return
+    stream.flush()  # the text layer's own lines first
+    chunk: list[bytes] = []
+    size = 0
+    for line in lines:
+        if chunk and size + len(line) + 1 > select.PIPE_BUF:
+            _write_all(fd, b"".join(chunk))
+            chunk, size = [], 0
+        chunk.append(line + b"\n")
+        size += len(line) + 1
+    _write_all(fd, b"".join(chunk))
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 class JsonFormatter(logging.Formatter):

@@ -8,7 +8,6 @@ import json
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.request
@@ -38,38 +37,52 @@ def _metric(text: str, name: str, **labels: str) -> float:
 
 
 @pytest.mark.slow
-def test_every_request_is_recorded_and_flushed_at_shutdown(model_dir, test_rows):
-    """A real `fraudctl serve`: 400 requests from 8 threads, then SIGTERM. The writer is set
-    to wait a minute between writes, so every record in the log was written by the flush
-    at shutdown: exactly one complete record per request."""
+@pytest.mark.parametrize("workers", [1, 2])
+def test_every_request_is_recorded_and_flushed_at_shutdown(model_dir, test_rows, workers):
+    """A real `fraudctl serve`, its standard output a pipe as under a container runtime:
+    400 requests from 8 threads, then SIGTERM. The writer is set to wait a minute between
+    writes, so every record was written by the flush at shutdown (two workers flushing at
+    once, too): exactly one complete record per request, and every line whole JSON."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     good = [transaction(test_rows, i % 50) for i in range(300)]
     bad = [{"V1": "x"}] * 100
-    with tempfile.TemporaryFile() as log:
-        process = subprocess.Popen(
-            ["fraudctl", "serve", "--model", str(model_dir), "--port", str(port)],
-            env=cli_env(FRAUDCTL_LOG_FLUSH_SECONDS="60"),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            wait_for(f"{base}/health/ready")
-            with ThreadPoolExecutor(8) as pool:
-                statuses = list(
-                    pool.map(lambda body: http("POST", f"{base}/predict", body)[0], good + bad)
-                )
-            assert statuses.count(200) == 300 and statuses.count(422) == 100
-            with urllib.request.urlopen(f"{base}/metrics", timeout=5) as response:
-                metrics = response.read().decode()
-        finally:
-            log.seek(0)
-            assert not _requests(_records(log.read().decode()))  # all still queued
-            process.send_signal(signal.SIGTERM)
-            # uvicorn shuts down gracefully, then re-raises the signal for the exit status
-            assert process.wait(timeout=30) in (0, -signal.SIGTERM)
-        log.seek(0)
-        records = _records(log.read().decode())
+    process = subprocess.Popen(
+        [
+            "fraudctl",
+            "serve",
+            "--model",
+            str(model_dir),
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+        ],
+        env=cli_env(FRAUDCTL_LOG_FLUSH_SECONDS="60"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    output: list[bytes] = []
+    reader = threading.Thread(target=lambda: output.extend(process.stdout), daemon=True)
+    reader.start()
+    try:
+        wait_for(f"{base}/health/ready", timeout=180)  # each worker loads the model
+        with ThreadPoolExecutor(8) as pool:
+            statuses = list(
+                pool.map(lambda body: http("POST", f"{base}/predict", body)[0], good + bad)
+            )
+        assert statuses.count(200) == 300 and statuses.count(422) == 100
+        with urllib.request.urlopen(f"{base}/metrics", timeout=5) as response:
+            metrics = response.read().decode()
+        time.sleep(0.5)
+        assert not _requests(_records(b"".join(output).decode()))  # all still queued
+    finally:
+        process.send_signal(signal.SIGTERM)
+        # uvicorn shuts down gracefully, then re-raises the signal for the exit status
+        assert process.wait(timeout=60) in (0, -signal.SIGTERM)
+        reader.join(10)
+    lines = [line for line in b"".join(output).decode().splitlines() if line.strip()]
+    records = [json.loads(line) for line in lines]  # every line whole: none cut by another
     requests = _requests(records)
     assert len(requests) == 400, len(requests)
     assert _metric(metrics, "fraudctl_request_log_dropped_total") == 0
