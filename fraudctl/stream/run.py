@@ -27,7 +27,7 @@ def run_stream(settings: StreamSettings, console: Any, stop: threading.Event | N
     from fraudctl.serve.predictor import limit_math_threads, load_predictor
 
     limit_math_threads()
-    from fraudctl.serve.telemetry import configure_logging
+    from fraudctl.serve.logs import configure_logging
     from fraudctl.stream.consumer import StreamConsumer
     from fraudctl.stream.loop import ConsumerLoop, LoopSettings
     from fraudctl.stream.redis_streams import NoAlerts, RedisStreamAlerts, RedisStreams

@@ -4,7 +4,7 @@
 round (a read, a batch, or a wait between attempts to reach Redis) and 503 when it has
 been stuck longer than :data:`STUCK_SECONDS`; ``/health/ready`` answers 200 once the model
 is loaded and the broker answered. The batch log lines are JSON, as the API's are
-(:func:`fraudctl.serve.telemetry.configure_logging`).
+(:func:`fraudctl.serve.logs.configure_logging`).
 """
 
 from __future__ import annotations
