@@ -120,18 +120,18 @@ def check_unit(times: pd.Series, schema: Schema, source: str) -> None:
         )
 
 
-def gap_clock(times: pd.Series, schema: Schema, split: SplitParams) -> str:
-    """The clock's span beside a gap that emptied a split, and the unit that would make
-    the gap fit when the span cannot be right for its unit."""
+def gap_clock(times: pd.Series, schema: Schema, gap: str, length: float) -> str:
+    """What the clock spans, said beside a gap (``gap``: its key and value, ``length``:
+    seconds) that emptied a split or a fold; with the unit to set when a numeric clock is
+    shorter than the gap."""
     from fraudctl.data.schema import seconds_of
 
     seconds = seconds_of(times, schema.time_unit)
     span = float(seconds.max() - seconds.min()) if len(seconds) else 0.0
     if not numeric_clock(times):
         return clock_facts(schema.time, span, None)
-    facts = clock_facts(schema.time, span, schema.time_unit)
-    hint = suggestion(span, schema.time_unit, split.gap_seconds) if span < split.gap_seconds else ""
-    return f"{facts}: {hint}" if hint else facts
+    note = clock_note(schema.time, span, schema.time_unit, {gap: length})
+    return note or clock_facts(schema.time, span, schema.time_unit)
 
 
 def measured_durations(schema: Schema, split: SplitParams) -> dict[str, float]:

@@ -17,6 +17,7 @@ from fraudctl.config import DataParams, SplitParams
 from fraudctl.data.clock import gap_clock, numeric_clock, span_notes
 from fraudctl.data.schema import Schema, seconds_of
 from fraudctl.data.validate import ValidationSummary, validate_table
+from fraudctl.durations import DEFAULT_TIME_UNIT
 from fraudctl.errors import DataError
 from fraudctl.faults import crash_point
 from fraudctl.io import (
@@ -160,7 +161,9 @@ def split_table(
             gap = (
                 f" after split.gap ({split.gap}) set aside the first "
                 f"{len(gap_parts[0 if name == 'validation' else -1]):,} rows; "
-                + gap_clock(ordered[schema.time], schema, split)
+                + gap_clock(
+                    ordered[schema.time], schema, f"split.gap ({split.gap})", split.gap_seconds
+                )
                 if split.gap_seconds and name != "train" and gap_parts
                 else ""
             )
@@ -220,7 +223,7 @@ def data_report(
             "entities": schema.entities,
             "categorical": list(schema.categorical),
             # written when not seconds: a report without it reads as seconds
-            **({"time_unit": schema.time_unit} if schema.time_unit != "s" else {}),
+            **({"time_unit": schema.time_unit} if schema.time_unit != DEFAULT_TIME_UNIT else {}),
         },
         "split_method": split.method,
         "split_gap": split.gap,

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from fraudctl.config import SelectionParams
-from fraudctl.data.clock import clock_facts
+from fraudctl.data.clock import gap_clock
 from fraudctl.data.schema import Schema, seconds_of
 from fraudctl.durations import parse_duration
 from fraudctl.errors import ConfigError
@@ -77,11 +77,7 @@ def prequential_folds(
         # strictly before the block (less the gap): equal timestamps stay out of training
         train = earlier[times[earlier] < first - gap]
         if labels[train].sum() == 0 or labels[validation].sum() == 0:
-            gap_hint = (
-                f", or a smaller selection.gap ({settings.gap}; {clock})"
-                if settings.gap and clock
-                else ""
-            )
+            gap_hint = f", or a smaller selection.gap: {clock}" if clock else ""
             raise ConfigError(
                 f"selection.folds: fold {number} of {settings.folds} has no frauds in its "
                 f"{'training' if labels[train].sum() == 0 else 'validation'} rows; use "
@@ -108,9 +104,12 @@ def cross_validate(
 
     labels = period[schema.target].to_numpy()
     seconds = seconds_of(period[schema.time], schema.time_unit)
-    numeric = not pd.api.types.is_datetime64_any_dtype(period[schema.time])
-    span = float(seconds.max() - seconds.min()) if len(seconds) else 0.0
-    clock = clock_facts(schema.time, span, schema.time_unit if numeric else None)
+    gap = settings.gap
+    clock = (
+        gap_clock(period[schema.time], schema, f"selection.gap ({gap})", parse_duration(gap))
+        if gap
+        else ""
+    )
     folds = prequential_folds(seconds, labels, settings, clock)
     started = time.perf_counter()
     scores, positions, fold_scores = [], [], []
