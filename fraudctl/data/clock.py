@@ -101,7 +101,7 @@ def clock_note(column: str, seconds: float, unit: str, measures: dict[str, float
     return None
 
 
-# --- the prepare stage's checks ------------------------------------------------------------
+# --- what prepare and the folds check and say --------------------------------------------
 
 
 def numeric_clock(times: pd.Series) -> bool:
