@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from fraudctl.config import SchemaParams
+from fraudctl.data.clock import check_unit
 from fraudctl.data.schema import Schema, resolve_schema
 from fraudctl.errors import DataError
 
@@ -134,7 +135,7 @@ def _same_offset_kind(text: pd.Series, column: str, source: str) -> None:
 
 
 def _time_column(frame: pd.DataFrame, column: str, source: str) -> pd.Series:
-    """A datetime (kept as datetime, in UTC-naive form) or numeric seconds; never guessed.
+    """A datetime (kept as datetime, in UTC-naive form) or a numeric clock; never guessed.
 
     Text is parsed as ISO 8601 dates; a value that does not parse is reported with its row.
     """
@@ -272,6 +273,7 @@ def validate_table(
 
     clean = pd.DataFrame(index=frame.index)
     clean[schema.time] = _time_column(frame, schema.time, source)
+    check_unit(clean[schema.time], schema, source)
     for column in schema.entities.values():
         clean[column] = _entity_ids(frame, column, source)
     for column in schema.features:

@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from fraudctl.durations import DEFAULT_TIME_UNIT, clock_seconds
 from fraudctl.errors import ArtifactError, ConfigError
 from fraudctl.features.kernel import AMOUNT_SCALE, WindowSpec, calendar_features, entity_features
 from fraudctl.features.redis_store import RedisStore
@@ -77,15 +78,16 @@ def open_store(uri: str) -> OnlineStore:
 # --- features from the store -------------------------------------------------------------
 
 
-def time_ms_of(value: Any, kind: str) -> int:
-    """Epoch milliseconds exactly as the offline transform computes them."""
+def time_ms_of(value: Any, kind: str, unit: str = DEFAULT_TIME_UNIT) -> int:
+    """Epoch milliseconds exactly as the offline transform computes them (a numeric clock
+    through its unit: the store keeps and compares milliseconds whatever the unit)."""
     if kind == "datetime":
         if not isinstance(value, datetime):
             value = datetime.fromisoformat(str(value))
         if value.tzinfo is None:
             value = value.replace(tzinfo=UTC)
         return (value - EPOCH) // ONE_MS
-    return int(np.round(np.float64(value) * 1000))
+    return int(np.round(clock_seconds(np.float64(value), unit) * 1000))
 
 
 def amount_fp_of(value: float) -> int:
@@ -116,7 +118,7 @@ class OnlineFeatures:
         transform = self.transform
         return Transaction(
             tx_id=None if row.get("transaction_id") is None else str(row["transaction_id"]),
-            time_ms=time_ms_of(row[transform.time], transform.time_kind),
+            time_ms=time_ms_of(row[transform.time], transform.time_kind, transform.time_unit),
             amount_fp=amount_fp_of(row[transform.amount]) if transform.amount else 0,
             entities={
                 spec.role: str(row[transform.entities[spec.role]]) for spec in transform.specs

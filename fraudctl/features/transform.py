@@ -21,8 +21,8 @@ import numpy as np
 import pandas as pd
 
 from fraudctl.config import FeaturesParams
-from fraudctl.durations import parse_duration
-from fraudctl.errors import DataError
+from fraudctl.durations import DEFAULT_TIME_UNIT, TIME_UNITS, clock_seconds, parse_duration
+from fraudctl.errors import ConfigError, DataError
 from fraudctl.features.kernel import (
     AMOUNT_SCALE,
     WindowSpec,
@@ -66,7 +66,7 @@ class FeatureTransform:
     """Column roles, categorical vocabularies and feature definitions; JSON-serialisable."""
 
     time: str
-    time_kind: str  # "datetime" (parsed, UTC) or "numeric" (seconds)
+    time_kind: str  # "datetime" (parsed, UTC) or "numeric" (a clock counting time_unit)
     target: str
     amount: str | None
     numeric: list[str]
@@ -75,7 +75,18 @@ class FeatureTransform:
     specs: list[WindowSpec]
     calendar: list[str]
     version: int = FORMAT_VERSION
+    # the step of a numeric clock (ms, s, m, h, d); saved only when not seconds, so a
+    # transform saved before units existed reads as seconds and keeps its digest
+    time_unit: str = DEFAULT_TIME_UNIT
     _output: list[str] = field(default_factory=list, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.time_unit not in TIME_UNITS:
+            raise ValueError(f"time_unit {self.time_unit!r} is not one of {', '.join(TIME_UNITS)}")
+        if self.time_unit != DEFAULT_TIME_UNIT and self.time_kind == "datetime":
+            raise ValueError(f"a datetime clock has no time_unit (got {self.time_unit!r})")
+        if self.time_unit == "d" and self.calendar:
+            raise ValueError(f"calendar features {self.calendar} on a clock that counts days")
 
     # --- the contract -------------------------------------------------------------
 
@@ -120,15 +131,23 @@ class FeatureTransform:
         categorical: list[str],
         entities: dict[str, str],
         params: FeaturesParams,
+        time_unit: str = DEFAULT_TIME_UNIT,
     ) -> FeatureTransform:
         """Learn the vocabularies of the categorical columns from the train split (at most
-        MAX_CATEGORY_LEVELS each, the most frequent; :func:`capped_levels` says which)."""
+        MAX_CATEGORY_LEVELS each, the most frequent; :func:`capped_levels` says which).
+        ``time_unit`` is the step of a numeric clock (data.schema.time_unit)."""
         vocabularies = {
             column: frequent_levels(category_strings(train[column]))
             for column in features
             if column in categorical
         }
         kind = "datetime" if pd.api.types.is_datetime64_any_dtype(train[time]) else "numeric"
+        if time_unit == "d" and params.calendar:
+            raise ConfigError(
+                f"features.calendar: {', '.join(params.calendar)} need the time of day, but "
+                "data.schema.time_unit is d (a clock that counts days has no hour); remove "
+                "features.calendar or give a finer time column"
+            )
         return cls(
             time=time,
             time_kind=kind,
@@ -139,11 +158,14 @@ class FeatureTransform:
             entities=dict(entities),
             specs=window_specs(params),
             calendar=list(params.calendar),
+            time_unit=time_unit,
         )
 
     def to_dict(self) -> dict[str, Any]:
         """The transform as JSON-ready data; column order lives in lists only."""
         data = {k: v for k, v in asdict(self).items() if not k.startswith("_")}
+        if self.time_unit == DEFAULT_TIME_UNIT:
+            del data["time_unit"]
         data["categorical"] = [
             {"column": column, "vocabulary": list(vocabulary)}
             for column, vocabulary in self.categorical.items()
@@ -195,8 +217,8 @@ class FeatureTransform:
     # --- applying -----------------------------------------------------------------
 
     def time_ms(self, values: pd.Series) -> np.ndarray:
-        """Epoch milliseconds (int64) from a datetime or a numeric-seconds column."""
-        return time_to_ms(values, self.time_kind)
+        """Epoch milliseconds (int64) from a datetime or a numeric clock in time_unit."""
+        return time_to_ms(values, self.time_kind, self.time_unit)
 
     def encode_categories(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
         """Category codes as floats; an unknown or missing category is NaN (LightGBM's
@@ -329,11 +351,14 @@ def entity_time_order(codes: np.ndarray, time_ms: np.ndarray) -> np.ndarray:
 # --- helpers shared with the online path ----------------------------------------------
 
 
-def time_to_ms(values: pd.Series, kind: str) -> np.ndarray:
+def time_to_ms(values: pd.Series, kind: str, unit: str = DEFAULT_TIME_UNIT) -> np.ndarray:
+    """The kernel's clock: int64 milliseconds. A numeric clock is read as time since an
+    epoch (its zero is midnight, 1970-01-01 UTC, for the calendar features)."""
     if kind == "datetime":
         stamps = pd.to_datetime(values, utc=True)
         return (stamps.astype("int64") // 1_000_000).to_numpy(dtype=np.int64)
-    return np.round(values.to_numpy(dtype=np.float64) * 1000).astype(np.int64)
+    seconds = clock_seconds(values.to_numpy(dtype=np.float64), unit)
+    return np.round(seconds * 1000).astype(np.int64)
 
 
 def amount_fixed_point(amounts: np.ndarray) -> np.ndarray:
