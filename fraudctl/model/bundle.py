@@ -141,8 +141,11 @@ class FraudModel:
         text_model = self.payload / LIGHTGBM_FILE
         if self._estimator is None and text_model.exists():
             from fraudctl.model.forest import compile_model_text
+            from fraudctl.model.model_files import check_lightgbm_text
 
-            forest = compile_model_text(text_model.read_text(encoding="utf-8"))
+            data = text_model.read_bytes()
+            check_lightgbm_text(data, text_model)  # a cut file would compile fewer trees
+            forest = compile_model_text(data.decode("utf-8", errors="replace"))
             if forest is not None:
                 if forest.n_features != len(self.features):
                     raise ArtifactError(

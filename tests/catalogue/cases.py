@@ -1,9 +1,11 @@
 """The bad-input and fault catalogue: every case must end in one clear error and leave the
 last good outputs byte for byte as they were.
 
-A case is a CLI run (in-process, exit code 2 expected) or an HTTP request (a 4xx expected),
-each with a fragment its message must contain. `python -m tests.catalogue` runs them all
-on a fresh small project and prints "N cases, N clean"; the test suite runs each one.
+A case is a CLI run (in-process, exit code 2 expected), an HTTP request (a 4xx expected)
+or a command run as a subprocess where a library could abort the process (damaged model
+files: tests/catalogue/damaged_models.py), each with a fragment its message must contain.
+`python -m tests.catalogue` runs them all on a fresh small project and prints "N cases, N
+clean"; the test suite runs each one.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ GUARDED = ("data/prepared", "data/features", "models/model", "reports")
 @dataclass(frozen=True)
 class Case:
     name: str
-    kind: str  # "cli" or "api"
+    kind: str  # "cli", "api" or "process"
     expect: int  # exit code (cli) or HTTP status (api)
     fragment: str
     # cli: (project) -> argv; may write inputs or params first. api: (client) -> response
@@ -697,7 +699,9 @@ def api_cases() -> list[Case]:
 
 
 def all_cases() -> list[Case]:
-    return data_cases() + params_cases() + fault_cases() + api_cases()
+    from tests.catalogue.damaged_models import damaged_model_cases
+
+    return data_cases() + params_cases() + fault_cases() + api_cases() + damaged_model_cases()
 
 
 # --- running a case ---------------------------------------------------------------------
@@ -731,6 +735,10 @@ def run_case(case: Case, project: Path, model_dir: Path) -> str | None:
     """None when the case is clean, else what went wrong."""
     if case.kind == "api":
         return _run_api(case, model_dir)
+    if case.kind == "process":  # a command that might abort: run in a process of its own
+        from tests.catalogue.damaged_models import run_process_case
+
+        return run_process_case(case, project)
     from typer.testing import CliRunner
 
     from fraudctl.cli import app
