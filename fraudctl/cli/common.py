@@ -16,7 +16,7 @@ from rich.table import Table
 
 from fraudctl import help_style
 from fraudctl.config import Params, load_params
-from fraudctl.errors import FraudctlError
+from fraudctl.errors import ConfigError, FraudctlError
 from fraudctl.paths import DEFAULT_PARAMS_FILE, ProjectPaths
 
 help_style.apply()
@@ -257,10 +257,14 @@ def log_to_training_run(
 
 
 def load_project(params_file: Path) -> tuple[Params, ProjectPaths]:
+    """The project's params and paths. A command run where there is no params.yaml is run
+    in the wrong folder (almost always): built-in defaults there would quietly read, or
+    write, another project's files, so it stops and says where it looked."""
     if not params_file.exists() and params_file == DEFAULT_PARAMS_FILE:
-        err_console.print(
-            f"[yellow]note:[/] {params_file} not found: using fraudctl's built-in defaults "
-            "(the synthetic ULB-shaped data); run from the project folder, or pass --params"
+        raise ConfigError(
+            f"{params_file} not found in {Path.cwd()}: run fraudctl in the project folder "
+            "(where params.yaml is), or pass --params FILE; the repository's params.yaml "
+            "lists every setting with its default"
         )
     return load_params(params_file), ProjectPaths()
 

@@ -14,7 +14,7 @@ import pandas as pd
 
 from fraudctl.config import SchemaParams
 from fraudctl.data.rows import fail as _fail
-from fraudctl.data.rows import renumbered
+from fraudctl.data.rows import refuse_absurd_values, refuse_conflicting_ids, renumbered
 from fraudctl.data.schema import Schema, resolve_schema
 from fraudctl.errors import DataError
 
@@ -276,6 +276,9 @@ def validate_table(
 
     if schema.amount:
         _check_amounts(clean[schema.amount], schema.amount, source, max_amount)
+    features = [c for c in schema.numeric if c in schema.features and c != schema.amount]
+    refuse_absurd_values(clean, features, source)  # the amount has data.max_amount
+    refuse_conflicting_ids(frame, source)
     if not labelled:
         summary = ValidationSummary(
             source=source,

@@ -168,6 +168,13 @@ def data_cases() -> list[Case]:
         _data_case("infinite amount", "column 'Amount': infinite", _csv(_set("Amount", 2, np.inf))),
         _data_case("negative amount", "negative amount(s)", _csv(_set("Amount", 1, -5.0))),
         _data_case("amount 1e308", "implausible amount(s)", _csv(_set("Amount", 1, 1e308))),
+        _data_case("a feature 1e308", "column 'V5': absurd value", _csv(_set("V5", 1, 1e308))),
+        _data_case(
+            "one transaction id on two rows",
+            "column 'transaction_id': id 3 names 2 different rows (line 5, line 14)",
+            _csv(lambda f: f.assign(transaction_id=np.where(f.index == 12, 3, f.index)), _log),
+            **TX,
+        ),
         _data_case("label 2", "labels must be 0 or 1, found 2", _csv(_set("Class", 5, 2))),
         _data_case("one class", "holds a single class", _csv(lambda f: f.assign(Class=0))),
         _data_case("empty file", "the file is empty", _raw("empty.csv", b"")),
@@ -513,6 +520,12 @@ def fault_cases() -> list[Case]:
             "changed after training",
             lambda p: (_payload(p) / "model.json").write_text('{"threshold": 5.0}'),
             ["score", "data/prepared/test.parquet", "-o", "o.csv"],
+        ),
+        _fault(
+            "no params.yaml",
+            "params.yaml not found in",
+            lambda p: (p / "params.yaml").unlink(),
+            ["evaluate"],
         ),
         _fault(
             "an extra file in the model",
