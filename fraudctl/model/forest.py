@@ -45,6 +45,8 @@ from fraudctl.model.forest_constants import (
 
 __all__ = ["BLOCK", "MAX_LEAVES", "SCALAR_BELOW", "ZERO_THRESHOLD", "CompiledForest"]
 
+IN_PLACE_FROM = 4096  # rows from which the sigmoid is computed in place
+
 
 _KERNEL: Any = None
 
@@ -145,8 +147,11 @@ class CompiledForest:
         )
 
     def probabilities(self, matrix: np.ndarray, threads: int = 1) -> np.ndarray:
-        """``1 / (1 + exp(-sigmoid * raw))``, computed in place (no temporary arrays)."""
+        """``1 / (1 + exp(-sigmoid * raw))``; a batch's in place, without temporaries (the
+        same operations, so the same numbers; for a few rows ``out=`` costs more)."""
         scores = self.raw_scores(matrix, threads)
+        if scores.size < IN_PLACE_FROM:
+            return 1.0 / (1.0 + np.exp(-self.sigmoid * scores))
         np.multiply(scores, -self.sigmoid, out=scores)
         np.exp(scores, out=scores)
         np.add(scores, 1.0, out=scores)

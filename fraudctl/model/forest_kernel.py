@@ -48,7 +48,8 @@ def raw_scores(
 ):  # pragma: no cover - compiled
     n, n_features = x.shape
     n_trees = leaves.shape[0]
-    width = block_rows if n >= SCALAR_BELOW else n  # a single row needs one column
+    # a single row needs one column, a small batch no more than its own
+    width = n if n < SCALAR_BELOW else min(block_rows, (n + 15) // 16 * 16)
     alive = np.empty((n_trees, width), mask.dtype)  # leaves still reachable, per row
     block = np.empty((n_features, width))  # the block's rows, feature-major
     rank = np.empty((n_features, width), mask.dtype)  # thresholds below each value

@@ -90,7 +90,12 @@ def _check_lightgbm_tree(block: bytes, index: int, n_features: int, path: Path) 
     categorical = _integer(fields["num_cat"], path, f"{where} num_cat")
     if leaves < 1 or categorical < 0:
         _refuse(path, f"{where} has {leaves} leaves and {categorical} categorical splits")
-    _numbers(fields, "leaf_value", leaves, float, path, where)
+    _numbers(fields, "leaf_value", leaves, None, path, where)
+    for key in ("shrinkage", "is_linear"):
+        if key in fields:
+            _numbers(fields, key, 1, None, path, where)
+    if fields.get("is_linear", "0").strip() != "0":
+        _refuse(path, f"{where} is a linear tree, which no fraudctl model holds")
     if leaves == 1:
         return
     internal = leaves - 1
@@ -103,16 +108,18 @@ def _check_lightgbm_tree(block: bytes, index: int, n_features: int, path: Path) 
     thresholds = _numbers(fields, "threshold", internal, float, path, where)
     for key in ("split_gain", "internal_value", "internal_weight", "internal_count"):
         if key in fields:
-            _numbers(fields, key, internal, float, path, where)
+            _numbers(fields, key, internal, None, path, where)
     decisions = _numbers(fields, "decision_type", internal, int, path, where)
     if any(d & 1 and not 0 <= t < categorical for d, t in zip(decisions, thresholds, strict=True)):
         _refuse(path, f"{where} has a categorical split without its category set")
     for key in ("leaf_weight", "leaf_count"):
         if key in fields:
-            _numbers(fields, key, leaves, float, path, where)
+            _numbers(fields, key, leaves, None, path, where)
     if categorical:
         bounds = _numbers(fields, "cat_boundaries", categorical + 1, int, path, where)
-        _numbers(fields, "cat_threshold", bounds[-1], int, path, where)
+        if bounds[0] != 0 or bounds != sorted(bounds):
+            _refuse(path, f"{where} has category bounds out of order")
+        _numbers(fields, "cat_threshold", bounds[-1], None, path, where)
     left = _numbers(fields, "left_child", internal, int, path, where)
     right = _numbers(fields, "right_child", internal, int, path, where)
     _check_tree_shape(left, right, leaves, path, where)
@@ -177,16 +184,26 @@ def _integer(text: str, path: Path, what: str) -> int:
         _refuse(path, f"{what} is not a whole number ({text[:30]!r})")
 
 
+# LightGBM's number parsers stop the process on what they cannot read (inside the parallel
+# loop that reads the trees), so every value must be one of these
+_NUMBER = r"[-+]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|inf|infinity|nan)"
+_NUMBERS = re.compile(rf"{_NUMBER}(?: {_NUMBER})*", re.IGNORECASE)
+_INTEGERS = re.compile(r"-?\d+(?: -?\d+)*")
+
+
 def _numbers(
-    fields: dict[str, str], key: str, count: int, kind: type, path: Path, where: str
+    fields: dict[str, str], key: str, count: int, kind: type | None, path: Path, where: str
 ) -> list[Any]:
-    values = fields.get(key, "").split()
-    if len(values) != count:
-        _refuse(path, f"{where} has {len(values)} {key} values, expected {count}")
-    try:
-        return [kind(v) for v in values]
-    except ValueError:
+    """The ``count`` values of a field, checked by pattern; converted to ``kind`` where the
+    check needs them (structure), else only counted."""
+    text = fields.get(key, "").strip()
+    pattern = _INTEGERS if kind is int else _NUMBERS
+    if count and pattern.fullmatch(text) is None:
         _refuse(path, f"{where} has a {key} value that is not a number")
+    found = text.count(" ") + 1 if text else 0
+    if found != count:
+        _refuse(path, f"{where} has {found} {key} values, expected {count}")
+    return [kind(v) for v in text.split()] if kind is not None else []
 
 
 # --- XGBoost -----------------------------------------------------------------------------
