@@ -10,10 +10,11 @@ AUDIT_VENV := .venv-audit
 SBOM_VENV := .venv-serve
 AIRFLOW_VENV := .venv-airflow
 MLSERVER_VENV := .venv-mlserver
+LLEAVES_VENV := .venv-lleaves
 export PATH := $(BIN):$(PATH)
 export MPLBACKEND := Agg
 
-.PHONY: install repro test test-fast lint bench bench-newcomer bench-load bench-feast bench-peers docs lock scan audit sbom exp airflow clean
+.PHONY: install repro test test-fast lint bench bench-newcomer bench-load bench-feast bench-peers bench-batch docs lock scan audit sbom exp airflow clean
 
 # setuptools' notice that an editable install reads the working tree is what we want here:
 # it is silenced (PYTHONWARNINGS reaches the build backend).
@@ -103,8 +104,19 @@ $(MLSERVER_VENV)/.installed:
 bench-peers: install $(MLSERVER_VENV)/.installed
 	$(BIN)/python -m benchmarks.serving_peers
 
+# lleaves (LightGBM trees compiled by LLVM) beside the compiled forest, and the whole
+# `fraudctl score` command (benchmarks/batch.py). lleaves 1.3.0 needs llvmlite's legacy pass
+# manager (before 0.45) and numba here a newer llvmlite: lleaves gets a virtualenv of its own.
+$(LLEAVES_VENV)/.installed:
+	$(PYTHON) -m venv $(LLEAVES_VENV)
+	$(LLEAVES_VENV)/bin/python -m pip install --quiet "lleaves==1.3.0" "llvmlite==0.44.0" numpy
+	touch $@
+
+bench-batch: install $(LLEAVES_VENV)/.installed
+	$(BIN)/python -m benchmarks.batch --lleaves-python $(LLEAVES_VENV)/bin/python
+
 clean:
-	rm -rf $(VENV) $(FEAST_VENV) $(CHECKOV_VENV) $(AIRFLOW_VENV) $(AUDIT_VENV) $(SBOM_VENV) $(MLSERVER_VENV) build .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(FEAST_VENV) $(CHECKOV_VENV) $(AIRFLOW_VENV) $(AUDIT_VENV) $(SBOM_VENV) $(MLSERVER_VENV) $(LLEAVES_VENV) build .pytest_cache .ruff_cache
 
 # Supply-chain and code scans (README: Security scans). checkov pins its own versions of
 # libraries pip-audit and the SBOM tool also use: each side gets a virtualenv of its own.

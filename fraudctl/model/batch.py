@@ -28,7 +28,8 @@ class ScoreResult:
 
 
 def read_raw(path: Path, model: FraudModel) -> pd.DataFrame:
-    return check_raw(read_table(path), model.transform, str(path), limits=model.input_limits)
+    frame = read_table(path, shared=True)
+    return check_raw(frame, model.transform, str(path), limits=model.input_limits)
 
 
 def check_raw(

@@ -30,6 +30,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,7 @@ TRANSFORM_FILE = "transform.json"
 METADATA_FILE = "model.json"
 LIGHTGBM_FILE = payloads.LIGHTGBM.filename
 FORMAT_VERSION = 3
+ROWS_PER_PIECE = 1 << 16  # rows per input matrix when rows are scored independently
 # Run-specific facts beside the model (not inside: see the module docstring).
 
 
@@ -139,8 +141,11 @@ class FraudModel:
         text_model = self.payload / LIGHTGBM_FILE
         if self._estimator is None and text_model.exists():
             from fraudctl.model.forest import compile_model_text
+            from fraudctl.model.model_files import check_lightgbm_text
 
-            forest = compile_model_text(text_model.read_text(encoding="utf-8"))
+            data = text_model.read_bytes()
+            check_lightgbm_text(data, text_model)  # a cut file would compile fewer trees
+            forest = compile_model_text(data.decode("utf-8", errors="replace"))
             if forest is not None:
                 if forest.n_features != len(self.features):
                     raise ArtifactError(
@@ -157,7 +162,26 @@ class FraudModel:
         return self.probabilities(self.inputs_from_features(frame), threads=os.cpu_count() or 1)
 
     def predict_raw(self, raw: pd.DataFrame, history: pd.DataFrame | None = None) -> np.ndarray:
-        return self.probabilities(self.inputs(raw, history), threads=os.cpu_count() or 1)
+        if len(raw) <= ROWS_PER_PIECE:
+            return self.probabilities(self.inputs(raw, history), threads=os.cpu_count() or 1)
+        return np.concatenate([scores for _, scores in self.probability_pieces(raw, history)])
+
+    def probability_pieces(
+        self, raw: pd.DataFrame, history: pd.DataFrame | None = None
+    ) -> Iterator[tuple[slice, np.ndarray]]:
+        """:meth:`predict_raw` a slice of rows at a time: (rows, their probabilities).
+
+        Where no row needs another (no history features) each slice's inputs are computed
+        on their own, so the input matrix is one slice's few MB used again and again rather
+        than a whole table's fresh memory (touching fresh memory on a VM costs about as much
+        as scoring it); a caller can also write one slice while the next is scored.
+        """
+        threads = os.cpu_count() or 1
+        whole = self.inputs(raw, history) if self.transform.needs_history else None
+        for start in range(0, len(raw), ROWS_PER_PIECE):
+            rows = slice(start, min(start + ROWS_PER_PIECE, len(raw)))
+            matrix = self.inputs(raw.iloc[rows]) if whole is None else whole[rows]
+            yield rows, self.probabilities(matrix, threads=threads)
 
     def feature_frame(self, raw: pd.DataFrame, history: pd.DataFrame | None = None) -> pd.DataFrame:
         return pd.DataFrame(self.inputs(raw, history), columns=self.features, index=raw.index)

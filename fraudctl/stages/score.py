@@ -15,14 +15,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from fraudctl.config import ComputeParams
 from fraudctl.errors import DataError
-from fraudctl.io import TABLE_SUFFIXES, is_partitioned, write_with
+from fraudctl.io import TABLE_SUFFIXES, is_partitioned
 from fraudctl.model.batch import DECISION, PROBABILITY, ScoreResult, read_raw
 from fraudctl.model.bundle import load_model
 from fraudctl.progress import Progress, quiet
+from fraudctl.table_writer import table_with_columns
 
 
 def run(
@@ -80,15 +80,16 @@ def score_file(
         warming.join()  # never left running once the command returns, even on bad input
     if history is not None and not model.transform.needs_history:
         history = None  # nothing to learn from it: the model has no history features
-    progress(f"computing features and scoring {len(frame):,} rows")
-    probabilities = model.predict_raw(frame, history)
-    decisions = probabilities >= model.threshold
-    out = frame.assign(**{PROBABILITY: probabilities, DECISION: decisions.astype(np.int8)})
-    progress(f"writing {output_path}")
-    write_with(output_path, lambda tmp: _write(out, tmp, output_path))
+    progress(f"computing features, scoring {len(frame):,} rows and writing {output_path}")
+    flagged = 0
+    with table_with_columns(Path(output_path), frame) as write:  # a slice is written while
+        for rows, probabilities in model.probability_pieces(frame, history):  # the next scores
+            decisions = probabilities >= model.threshold
+            flagged += int(decisions.sum())
+            write(rows, {PROBABILITY: probabilities, DECISION: decisions.astype(np.int8)})
     return ScoreResult(
-        rows=len(out),
-        flagged=int(decisions.sum()),
+        rows=len(frame),
+        flagged=flagged,
         threshold=model.threshold,
         seconds=time.perf_counter() - started,
         output=output_path,
@@ -99,11 +100,3 @@ def _quietly(job: Callable[[], None]) -> None:
     """Run a best-effort job in a thread: any real failure shows again on the main path."""
     with contextlib.suppress(Exception):
         job()
-
-
-def _write(frame: pd.DataFrame, tmp: Path, target: Path) -> None:
-    name = target.name.lower()
-    if name.endswith((".parquet", ".pq")):
-        frame.to_parquet(tmp, index=False)
-    else:
-        frame.to_csv(tmp, index=False, compression="gzip" if name.endswith(".gz") else None)
