@@ -421,8 +421,8 @@ def main() -> None:
                     row["dataset"] = dataset.name
                     rows.append(row)
                     print_rows([row])
-            # after each dataset: a long run that stops keeps what it measured
-            results.write("quality", rows, targets)
+                    # after each system: a long run that stops keeps what it measured
+                    results.write("quality", rows, targets)
         finally:
             if args.keep:
                 shutil.copytree(root, args.keep / root.name, dirs_exist_ok=True)
