@@ -11,10 +11,12 @@ SBOM_VENV := .venv-serve
 AIRFLOW_VENV := .venv-airflow
 MLSERVER_VENV := .venv-mlserver
 LLEAVES_VENV := .venv-lleaves
+AUTOGLUON_VENV := .venv-autogluon
+FLAML_VENV := .venv-flaml
 export PATH := $(BIN):$(PATH)
 export MPLBACKEND := Agg
 
-.PHONY: install repro test test-fast lint bench bench-newcomer bench-load bench-feast bench-peers bench-batch docs lock scan audit sbom exp airflow clean
+.PHONY: install repro test test-fast lint bench bench-newcomer bench-load bench-feast bench-peers bench-batch bench-quality docs lock scan audit sbom exp airflow clean
 
 # setuptools' notice that an editable install reads the working tree is what we want here:
 # it is silenced (PYTHONWARNINGS reaches the build backend).
@@ -115,8 +117,34 @@ $(LLEAVES_VENV)/.installed:
 bench-batch: install $(LLEAVES_VENV)/.installed
 	$(BIN)/python -m benchmarks.batch --lleaves-python $(LLEAVES_VENV)/bin/python
 
+# AutoML beside fraudctl on the same prepared splits (benchmarks/quality.py). AutoGluon and
+# FLAML pin their own versions of shared libraries: each gets a virtualenv of its own, and the
+# benchmark runs benchmarks/automl_runner.py inside it. PyTorch's CPU build goes in first:
+# AutoGluon's neural models accept torch>=2.10,<2.14, and pip would otherwise fetch a CUDA
+# build of several GB (elsewhere add --index-url https://download.pytorch.org/whl/cpu).
+# FLAML's xgboost (<3) is the CPU-only wheel, without the 300 MB NCCL library.
+$(AUTOGLUON_VENV)/.installed:
+	$(PYTHON) -m venv $(AUTOGLUON_VENV)
+	$(AUTOGLUON_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(AUTOGLUON_VENV)/bin/python -m pip install --quiet "torch==2.13.0"
+	$(AUTOGLUON_VENV)/bin/python -m pip install --quiet \
+	  "autogluon.tabular[lightgbm,catboost,xgboost,fastai]==1.6.3"
+	touch $@
+
+$(FLAML_VENV)/.installed:
+	$(PYTHON) -m venv $(FLAML_VENV)
+	$(FLAML_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(FLAML_VENV)/bin/python -m pip install --quiet "flaml==2.8.0" "xgboost-cpu>=2.1,<3" \
+	  "lightgbm>=4" "scikit-learn>=1.2" "scipy>=1.9" "pandas>=2" "pyarrow>=15"
+	touch $@
+
+# Three datasets (the ULB table, the synthetic defaults, the transactions example), 120 s
+# per AutoML system: about 30 minutes on 2 cores.
+bench-quality: install $(AUTOGLUON_VENV)/.installed $(FLAML_VENV)/.installed
+	$(BIN)/python -m benchmarks.quality
+
 clean:
-	rm -rf $(VENV) $(FEAST_VENV) $(CHECKOV_VENV) $(AIRFLOW_VENV) $(AUDIT_VENV) $(SBOM_VENV) $(MLSERVER_VENV) $(LLEAVES_VENV) build .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(FEAST_VENV) $(CHECKOV_VENV) $(AIRFLOW_VENV) $(AUDIT_VENV) $(SBOM_VENV) $(MLSERVER_VENV) $(LLEAVES_VENV) $(AUTOGLUON_VENV) $(FLAML_VENV) build .pytest_cache .ruff_cache
 
 # Supply-chain and code scans (README: Security scans). checkov pins its own versions of
 # libraries pip-audit and the SBOM tool also use: each side gets a virtualenv of its own.

@@ -48,6 +48,50 @@ def ranges(rows: list[dict]) -> list[str]:
     return lines
 
 
+QUALITY_COLUMNS = {
+    "system": "system",
+    "settings": "settings",
+    "pr_auc": "PR-AUC",
+    "roc_auc": "ROC-AUC",
+    "recall_at_fpr": "recall at 1 % FPR",
+    "card_precision_at_k": "card precision@k",
+    "train_s": "training (wall)",
+    "train_cpu_s": "CPU",
+    "chosen": "chosen model",
+}
+
+
+def quality(rows: list[dict]) -> list[str]:
+    """benchmarks/quality.py: one table per dataset, a system per row, the best PR-AUC in
+    bold, so the side-by-side reads at a glance."""
+    lines = []
+    for dataset in dict.fromkeys(row["dataset"] for row in rows):
+        runs = [row for row in rows if row["dataset"] == dataset]
+        best = max(row["pr_auc"] for row in runs)
+        first = runs[0]
+        lines += [
+            f"**{dataset}**: trained on {first['train_rows']:,} rows, tested on "
+            f"{first['test_rows']:,} ({first['test_frauds']:,} frauds).",
+            "",
+            "| " + " | ".join(QUALITY_COLUMNS.values()) + " |",
+            "|" + " --- |" * len(QUALITY_COLUMNS),
+        ]
+        for row in runs:
+            cells = []
+            for key in QUALITY_COLUMNS:
+                value = row.get(key)
+                if key.endswith("_s") and isinstance(value, int | float):
+                    text = duration(value)
+                else:
+                    text = cell(value)
+                cells.append(f"**{text}**" if key == "pr_auc" and value == best else text)
+            lines.append("| " + " | ".join(cells) + " |")
+        lines.append("")
+    return lines
+
+
+RENDERERS = {"quality": quality}
+
 lines = [
     "# Measured results",
     "",
@@ -69,7 +113,9 @@ for path in files:
         f"({machine['cpu'] or 'unknown CPU'}), Python {machine['python']}.",
         "",
     ]
-    if rows:
+    if rows and document["benchmark"] in RENDERERS:
+        lines += RENDERERS[document["benchmark"]](rows)
+    elif rows:
         columns = list(rows[0])
         lines += ["| " + " | ".join(columns) + " |", "|" + " --- |" * len(columns)]
         lines += ["| " + " | ".join(cell(row.get(c, "")) for c in columns) + " |" for row in rows]
