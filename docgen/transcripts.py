@@ -1,0 +1,44 @@
+"""Walkthrough transcripts (``benchmarks/results/walkthrough_*.json``) as console blocks."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from docgen import fmt
+from docgen.results import load
+
+
+def shown(output: str, show: dict[str, Any]) -> list[str]:
+    """The lines a page shows of one command's output; ``…`` where lines were left out."""
+    lines = output.rstrip("\n").splitlines()
+    if "grep" in show:
+        pattern = re.compile(show["grep"])
+        kept = [i for i, line in enumerate(lines) if pattern.search(line)]
+        out: list[str] = []
+        previous = -1
+        for i in kept:
+            if i != previous + 1:
+                out.append("…")
+            out.append(lines[i])
+            previous = i
+        if kept and kept[-1] != len(lines) - 1:
+            out.append("…")
+        return out
+    head, tail = show.get("head"), show.get("tail")
+    if (head is None and tail is None) or len(lines) <= (head or 0) + (tail or 0):
+        return lines
+    return [*lines[: head or 0], "…", *(lines[-tail:] if tail else [])]
+
+
+def transcript(root: Path, name: str) -> str:
+    result = load(root, f"walkthrough_{name}")
+    body = []
+    for step in result.rows:
+        body.append("$ " + step["command"].replace("\n", "\n> "))
+        if step.get("output"):
+            body += shown(step["output"], step.get("show", {}))
+    total = sum(step.get("seconds") or 0 for step in result.rows)
+    took = f"The commands took {fmt.seconds(total)} in all."
+    return "\n\n".join(["```console\n" + "\n".join(body) + "\n```", f"{took} {result.source}"])
