@@ -88,8 +88,10 @@ docs: install
 docs-numbers: install
 	$(BIN)/python -m docgen --write
 
-# The site as GitHub Pages publishes it (.github/workflows/docs.yml), in site/.
+# The site as GitHub Pages publishes it (.github/workflows/docs.yml), in site/: refused
+# while a generated block is stale.
 site: install
+	$(BIN)/python -m docgen --check
 	DISABLE_MKDOCS_2_WARNING=true NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict -d site
 
 bench: install

@@ -37,11 +37,55 @@ class Step:
 
 
 LOOP = "examples/continuous/params.yaml"
+OWN_PARAMS = """\
+data:
+  source: data/raw/mylog.csv
+  schema:
+    time: ts                  # ISO 8601 text: parsed as a datetime
+    amount: value
+    target: label
+    features: all             # every column without another role: value, mcc
+    entities: {customer: card, terminal: merchant}
+    categorical: [mcc]
+    exclude: [tx_id]
+split:
+  gap: 7d                     # labels arrive about a week late
+features:
+  entities:
+    customer: {windows: [1d, 7d, 30d], relative_amount: true, time_since_previous: true}
+    terminal: {windows: [1d, 7d], aggregates: [count], risk: {windows: [7d, 30d], delay: 7d}}
+  calendar: [hour, night, weekend]
+"""
 CONTINUOUS_LAST_DAY = 35  # three retrains judged and promoted by then
 WALKTHROUGHS: dict[str, tuple[str, list[Step]]] = {
     "first-run": (
         "the first `dvc repro` of a fresh clone (what `make repro` runs after the install)",
         [Step("dvc repro", {"head": 12, "tail": 14})],
+    ),
+    "own-data": (
+        "docs/own-data.md: a log whose columns have your system's names, described by roles",
+        [
+            Step(
+                "python - <<'EOF'   # a 60-day log, its columns named as a payment system might\n"
+                "from fraudctl.data.synthetic_transactions import generate_transaction_log\n"
+                "log = generate_transaction_log(n_customers=1_000, n_terminals=2_000, days=60)\n"
+                "names = {'transaction_id': 'tx_id', 'timestamp': 'ts', 'customer_id': 'card',\n"
+                "         'terminal_id': 'merchant', 'amount': 'value',\n"
+                "         'merchant_category': 'mcc', 'is_fraud': 'label'}\n"
+                "log.rename(columns=names).to_csv('data/raw/mylog.csv', index=False)\n"
+                "EOF"
+            ),
+            Step("head -n 3 data/raw/mylog.csv"),
+            Step(
+                "cat > my-params.yaml <<'EOF'   # every other key keeps its default\n"
+                + OWN_PARAMS
+                + "EOF"
+            ),
+            Step("fraudctl data --params my-params.yaml"),
+            Step("fraudctl features build --params my-params.yaml"),
+            Step("fraudctl train --params my-params.yaml", {"tail": 12}),
+            Step("fraudctl evaluate --params my-params.yaml", {"tail": 12}),
+        ],
     ),
     "continuous": (
         "docs/continuous.md: twenty days of history, then one day at a time until the "

@@ -36,10 +36,11 @@ def find(text: str) -> Iterator[Block]:
 
 
 def outside(text: str) -> str:
-    """The page with every block's content blanked (line numbers kept): what a person wrote."""
+    """The page with every block blanked to spaces (offsets and line numbers kept): what a
+    person wrote."""
 
     def blank(match: re.Match[str]) -> str:
-        return "\n" * match.group(0).count("\n")
+        return re.sub(r"[^\n]", " ", match.group(0))
 
     return BLOCK.sub(blank, text)
 

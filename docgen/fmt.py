@@ -27,6 +27,8 @@ def milliseconds(value: float | None) -> str:
     """Latencies: two significant decimals below 10 ms, whole milliseconds above."""
     if missing(value):
         return "–"
+    if value >= 1 and value == round(value):  # a tool that rounds (Locust): no false decimals
+        return f"{value:,.0f} ms"
     if value < 1:
         return f"{value:.2f} ms"
     if value < 10:

@@ -70,8 +70,10 @@ def findings(text: str) -> list[Finding]:
     found: dict[int, Finding] = {}
     for pattern in MEASURED:
         for match in pattern.finditer(clean):
-            before = clean[max(0, match.start() - 30) : match.start()]
-            if QUALIFIER.search(before):
+            # the words right before the (first) number: "PR-AUC within 0.05" is a tolerance
+            number = re.search(r"\d", match.group(0))
+            at = match.start() + (number.start() if number else 0)
+            if QUALIFIER.search(clean[max(0, at - 30) : at]):
                 continue
             line = clean.count("\n", 0, match.start()) + 1
             start = clean.rfind("\n", 0, match.start()) + 1

@@ -59,8 +59,8 @@ THE_THING = re.compile(
 DIRECTION = re.compile(r"\b(?P<where>below|above)\b")
 # "below"/"above" as comparisons: followed by a number, code, or a named level
 COMPARISON = re.compile(
-    r"^\s*(?:the\s+)?(?:[\d`±]|median|its\b|it\b|a\b|an\b|half\b|zero\b|one\b|"
-    r"[A-Z][\w-]*\s+[\d`])"
+    r"^\s*(?:the\s+)?(?:[\d`±]|median|its\b|it\b|a\b|an\b|half\b|zero\b|one\b|that\b|"
+    r"this\b|which\b|level\b|limit\b|target\b|threshold\b|[A-Z][\w-]*\s+[\d`])"
 )
 HEADING = re.compile(r"^(#{1,6})\s+(?P<text>.+?)\s*#*\s*$", re.MULTILINE)
 

@@ -32,6 +32,7 @@ RENDERERS: dict[str, Callable[[Path], str]] = {
     "measured": results.measured_page,
     "walkthrough.first-run": partial(transcripts.transcript, name="first_run"),
     "walkthrough.continuous": partial(transcripts.transcript, name="continuous"),
+    "walkthrough.own-data": partial(transcripts.transcript, name="own_data"),
     "params.reference": params_reference.page,
 }
 

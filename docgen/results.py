@@ -129,8 +129,10 @@ def header(column: str) -> str:
 
 def cell(column: str, value: Any) -> str:
     """One value, formatted by what its column measures."""
-    if column == "days_to_recover" and (fmt.missing(value) or value == 0):
-        return "never fell"  # the benchmark's convention: it never dropped below its level
+    if column == "days_to_recover" and value == 0:
+        return "never fell"  # benchmarks/continuous.py: 0 means it never dropped below its level
+    if column == "days_to_recover" and fmt.missing(value):
+        return "not within the run"
     if fmt.missing(value):
         return "–"
     if isinstance(value, bool):
@@ -154,26 +156,27 @@ def cell(column: str, value: Any) -> str:
     return fmt.count(value)
 
 
-def merged(rows: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
-    """Rows with the same ``key`` (a case measured several times) as one row of ranges."""
-    groups: dict[Any, list[dict[str, Any]]] = {}
+def merged(rows: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """Rows formatted; rows that agree on every text column (a case measured several
+    times) become one row of ranges."""
+    groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
     for row in rows:
-        groups.setdefault(row.get(key), []).append(row)
+        label = tuple((c, v) for c, v in row.items() if isinstance(v, str) or v is None)
+        groups.setdefault(label, []).append(row)
     out = []
-    for value, group in groups.items():
+    for group in groups.values():
         if len(group) == 1:
             out.append({c: cell(c, v) for c, v in group[0].items()})
             continue
-        row = {key: f"{value} ({len(group)} runs)"}
+        row: dict[str, str] = {}
         for column in group[0]:
-            if column == key:
-                continue
             values = [r.get(column) for r in group]
             if all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
                 row[column] = fmt.span(values, lambda v, c=column: cell(c, v))
             else:
-                shown = dict.fromkeys(cell(column, v) for v in values)
-                row[column] = " / ".join(shown)
+                row[column] = " / ".join(dict.fromkeys(cell(column, v) for v in values))
+        first = next(iter(row))
+        row[first] = f"{row[first]} ({len(group)} runs)"
         out.append(row)
     return out
 
@@ -191,18 +194,22 @@ def scalar_columns(rows: list[dict[str, Any]]) -> list[str]:
 
 
 def generic_table(rows: list[dict[str, Any]], width: int = 8) -> str:
-    """Any rows as tables of at most ``width`` columns, each repeating the key column."""
-    columns = scalar_columns(rows)
-    if not columns:
-        return ""
-    key, rest = columns[0], columns[1:]
-    shown = merged([{c: r.get(c) for c in columns} for r in rows], key)
+    """Any rows as tables: one per set of columns the rows share, each cut into tables of at
+    most ``width`` columns that repeat the first column."""
+    shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row in rows:
+        columns = tuple(scalar_columns([row]))
+        shapes.setdefault(columns, []).append({c: row[c] for c in columns})
     tables = []
-    for start in range(0, max(len(rest), 1), width - 1):
-        group = [key, *rest[start : start + width - 1]]
-        tables.append(
-            fmt.table([header(c) for c in group], ([r.get(c, "–") for c in group] for r in shown))
-        )
+    for columns, group in shapes.items():
+        if not columns:
+            continue
+        key, rest = columns[0], list(columns[1:])
+        shown = merged(group)
+        for start in range(0, max(len(rest), 1), width - 1):
+            part = [key, *rest[start : start + width - 1]]
+            body = ([r.get(c, "–") for c in part] for r in shown)
+            tables.append(fmt.table([header(c) for c in part], body))
     return "\n\n".join(tables)
 
 
