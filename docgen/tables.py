@@ -61,7 +61,10 @@ def newcomer_summary(root: Path) -> str:
         counts = ", ".join(f"{row[k]} {k}" for k in ("passed", "skipped", "failed") if row.get(k))
         lines.append(("`make test`", fmt.seconds(row["test_s"]), counts))
     table = fmt.table(["command", "wall time", "what it left"], lines)
-    return with_source(result, table + f"\n\nCommit `{row.get('commit', '?')}`.")
+    ending = ""
+    if row.get("test_output"):
+        ending = "`make test` ended with:\n\n```text\n" + row["test_output"] + "\n```"
+    return with_source(result, table, ending, f"A clone of commit `{row.get('commit', '?')}`.")
 
 
 def install_sizes(root: Path) -> str:

@@ -15,15 +15,23 @@ def shown(output: str, show: dict[str, Any]) -> list[str]:
     lines = output.rstrip("\n").splitlines()
     if "grep" in show:
         pattern = re.compile(show["grep"])
-        kept = [i for i, line in enumerate(lines) if pattern.search(line)]
+        kept: list[int] = []
+        for i, line in enumerate(lines):
+            if pattern.search(line):
+                kept.append(i)
+                first = line.split(" ", 1)[0]
+                j = i + 1  # a record the terminal wrapped: its lines that start otherwise
+                while j < len(lines) and not lines[j].startswith(first + " "):
+                    kept.append(j)
+                    j += 1
         out: list[str] = []
         previous = -1
-        for i in kept:
+        for i in sorted(set(kept)):
             if i != previous + 1:
                 out.append("…")
             out.append(lines[i])
             previous = i
-        if kept and kept[-1] != len(lines) - 1:
+        if kept and previous != len(lines) - 1:
             out.append("…")
         return out
     head, tail = show.get("head"), show.get("tail")
