@@ -77,7 +77,7 @@ def main() -> None:
             alone = params.selection.model_copy(update={"candidates": []})
             for name in names:
                 if name == DEFAULT:  # params.yaml as shipped: CV chooses among the candidates
-                    chosen, label = params, "default (CV-chosen: {})"
+                    chosen, label = params, "default ({})"  # the family it trained
                 else:
                     model = params.model.model_copy(update={"name": name})
                     chosen = params.model_copy(update={"model": model, "selection": alone})
@@ -117,8 +117,7 @@ def _run(params, paths, label, train, evaluate) -> dict:
     import json
 
     selection = json.loads(paths.train_report.read_text())["selection"]
-    if "candidates" in selection:
-        label = label.format(selection["chosen"])
+    label = label.format(selection.get("chosen", params.model.name))  # the default's pick
     return {
         "family": label,
         "pr_auc": metrics["pr_auc"],
