@@ -8,6 +8,8 @@ python -m docgen --missing     # params keys with no description anywhere
 from __future__ import annotations
 
 import argparse
+import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -15,6 +17,29 @@ from docgen import blocks, params_reference
 from docgen.render import render
 
 ROOT = Path(__file__).resolve().parents[1]
+PLACEHOLDER = "https://OWNER.github.io/fraudctl/"
+
+
+def site_url(root: Path) -> str | None:
+    """https://<owner>.github.io/<repo>/ from a GitHub ``origin`` remote, if there is one."""
+    remote = subprocess.run(
+        ["git", "remote", "get-url", "origin"], cwd=root, capture_output=True, text=True
+    ).stdout.strip()
+    found = re.search(r"github\.com[:/]([^/]+)/([^/]+?)(?:\.git)?$", remote)
+    return f"https://{found[1].lower()}.github.io/{found[2]}/" if found else None
+
+
+def set_site_url(root: Path) -> int:
+    url = site_url(root)
+    if url is None:
+        print("no GitHub remote named origin: the placeholder stays", file=sys.stderr)
+        return 1
+    for page in blocks.pages(root):
+        text = page.read_text(encoding="utf-8")
+        if PLACEHOLDER in text:
+            page.write_text(text.replace(PLACEHOLDER, url), encoding="utf-8")
+            print(f"{page.relative_to(root)}: {url}")
+    return 0
 
 
 def regenerate(root: Path, write: bool) -> list[Path]:
@@ -40,7 +65,10 @@ def main(argv: list[str] | None = None) -> int:
     action.add_argument("--write", action="store_true", help="re-render every block in place")
     action.add_argument("--check", action="store_true", help="exit 1 if a block is stale")
     action.add_argument("--missing", action="store_true", help="params keys with no description")
+    action.add_argument("--site-url", action="store_true", help="the site's address from origin")
     args = parser.parse_args(argv)
+    if args.site_url:
+        return set_site_url(ROOT)
     if args.missing:
         keys = params_reference.missing(ROOT)
         print("\n".join(keys))

@@ -65,9 +65,8 @@ def imports(module: Path) -> set[str]:
             for depth in range(1, len(parts) + 1):
                 base = REPO_ROOT / Path(*parts[:depth])
                 for candidate in (base.with_suffix(".py"), base / "__init__.py"):
-                    if candidate.exists() and (depth == len(parts) or candidate.stat().st_size):
-                        if candidate.stat().st_size:
-                            found.add(candidate.relative_to(REPO_ROOT).as_posix())
+                    if candidate.exists() and candidate.stat().st_size:  # an empty one runs nothing
+                        found.add(candidate.relative_to(REPO_ROOT).as_posix())
     return found
 
 

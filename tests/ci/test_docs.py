@@ -63,7 +63,10 @@ def test_the_docs_site_builds_strictly(tmp_path):
     assert "fraudctl serve" in cli and "--port" in cli  # generated from the Typer app
     api = (tmp_path / "site" / "reference" / "api" / "index.html").read_text()
     assert "InputContract" in api  # generated from the docstrings
-    assert (tmp_path / "site" / "measured" / "index.html").exists()
+    for page in ("measured", "glossary", "troubleshooting", "changelog", "own-data"):
+        assert (tmp_path / "site" / page / "index.html").exists(), page
+    params = (tmp_path / "site" / "reference" / "params" / "index.html").read_text()
+    assert "leak_guard_auc" in params and "model.lightgbm" in params  # every key, families too
 
 
 def _commands() -> dict[str, Any]:
