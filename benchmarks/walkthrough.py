@@ -48,8 +48,11 @@ data:
     entities: {customer: card, terminal: merchant}
     categorical: [mcc]
     exclude: [tx_id]
-split:
-  gap: 7d                     # labels arrive about a week late
+split:                        # by time: 60 % train, 15 % validation, 25 % test
+  train: 0.6
+  validation: 0.15
+  test: 0.25
+  gap: 7d                     # labels arrive about a week late: left out before each
 features:
   entities:
     customer: {windows: [1d, 7d, 30d], relative_amount: true, time_since_previous: true}
@@ -66,9 +69,9 @@ WALKTHROUGHS: dict[str, tuple[str, list[Step]]] = {
         "docs/own-data.md: a log whose columns have your system's names, described by roles",
         [
             Step(
-                "python - <<'EOF'   # a 60-day log, its columns named as a payment system might\n"
+                "python - <<'EOF'   # a 90-day log, its columns named as a payment system might\n"
                 "from fraudctl.data.synthetic_transactions import generate_transaction_log\n"
-                "log = generate_transaction_log(n_customers=1_000, n_terminals=2_000, days=60)\n"
+                "log = generate_transaction_log(n_customers=1_000, n_terminals=2_000, days=90)\n"
                 "names = {'transaction_id': 'tx_id', 'timestamp': 'ts', 'customer_id': 'card',\n"
                 "         'terminal_id': 'merchant', 'amount': 'value',\n"
                 "         'merchant_category': 'mcc', 'is_fraud': 'label'}\n"
