@@ -59,6 +59,8 @@ features:
     terminal: {windows: [1d, 7d], aggregates: [count], risk: {windows: [7d, 30d], delay: 7d}}
   calendar: [hour, night, weekend]
 """
+# the lines of train's and evaluate's output a page shows: the verdicts and four metrics
+METRICS = {"grep": r"^(✓|registered|│ (pr_auc|roc_auc|recall_at_fpr|card_precision_at_k) )"}
 CONTINUOUS_LAST_DAY = 35  # three retrains judged and promoted by then
 WALKTHROUGHS: dict[str, tuple[str, list[Step]]] = {
     "first-run": (
@@ -86,8 +88,8 @@ WALKTHROUGHS: dict[str, tuple[str, list[Step]]] = {
             ),
             Step("fraudctl data --params my-params.yaml"),
             Step("fraudctl features build --params my-params.yaml"),
-            Step("fraudctl train --params my-params.yaml", {"tail": 12}),
-            Step("fraudctl evaluate --params my-params.yaml", {"tail": 12}),
+            Step("fraudctl train --params my-params.yaml", METRICS),
+            Step("fraudctl evaluate --params my-params.yaml", METRICS),
         ],
     ),
     "continuous": (

@@ -9,6 +9,8 @@ from typing import Any
 from docgen import fmt
 from docgen.results import load
 
+WRAPPED = 95  # a line this long filled the recording's 100-column terminal
+
 
 def shown(output: str, show: dict[str, Any]) -> list[str]:
     """The lines a page shows of one command's output; ``…`` where lines were left out."""
@@ -19,11 +21,10 @@ def shown(output: str, show: dict[str, Any]) -> list[str]:
         for i, line in enumerate(lines):
             if pattern.search(line):
                 kept.append(i)
-                first = line.split(" ", 1)[0]
-                j = i + 1  # a record the terminal wrapped: its lines that start otherwise
-                while j < len(lines) and not lines[j].startswith(first + " "):
-                    kept.append(j)
+                j = i  # a line the terminal wrapped goes on in the next ones
+                while j + 1 < len(lines) and len(lines[j]) >= WRAPPED:
                     j += 1
+                    kept.append(j)
         out: list[str] = []
         previous = -1
         for i in sorted(set(kept)):
