@@ -59,13 +59,15 @@ features:
     terminal: {windows: [1d, 7d], aggregates: [count], risk: {windows: [7d, 30d], delay: 7d}}
   calendar: [hour, night, weekend]
 """
+# what the page shows of a repro: each stage DVC runs or skips, and each stage's verdict
+FIRST_RUN = {"grep": r"^(Running stage|> |Stage '|Updating lock|Use `dvc push`|✓|✗|registered)"}
 # the lines of train's and evaluate's output a page shows: the verdicts and four metrics
 METRICS = {"grep": r"^(✓|registered|│ (pr_auc|roc_auc|recall_at_fpr|card_precision_at_k) )"}
 CONTINUOUS_LAST_DAY = 35  # three retrains judged and promoted by then
 WALKTHROUGHS: dict[str, tuple[str, list[Step]]] = {
     "first-run": (
         "the first `dvc repro` of a fresh clone (what `make repro` runs after the install)",
-        [Step("dvc repro", {"head": 12, "tail": 14})],
+        [Step("dvc repro", FIRST_RUN)],
     ),
     "own-data": (
         "docs/own-data.md: a log whose columns have your system's names, described by roles",
