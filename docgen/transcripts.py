@@ -28,11 +28,11 @@ def shown(output: str, show: dict[str, Any]) -> list[str]:
         out: list[str] = []
         previous = -1
         for i in sorted(set(kept)):
-            if i != previous + 1:
+            if any(line.strip() for line in lines[previous + 1 : i]):  # blank lines: no gap
                 out.append("…")
             out.append(lines[i])
             previous = i
-        if kept and previous != len(lines) - 1:
+        if kept and any(line.strip() for line in lines[previous + 1 :]):
             out.append("…")
         return out
     head, tail = show.get("head"), show.get("tail")
