@@ -227,6 +227,7 @@ TITLES = {
     "dask": "Dask against the local engine",
     "feature_store": "Online stores: fraudctl's against Feast's",
     "quality": "Beside AutoML: the same splits, the same time limit",
+    "costs": "What a fit costs: selection.budget's predictions against the clock",
 }
 
 
@@ -266,8 +267,39 @@ def quality_tables(rows: list[dict[str, Any]]) -> str:
     return "\n\n".join(parts)
 
 
+def costs_tables(rows: list[dict[str, Any]]) -> str:
+    """benchmarks/costs.py: the prediction beside the clock for each entry and table, then
+    the coefficients that fit the clock, per entry."""
+    body = [
+        [
+            f"`{row['entry']}`",
+            row["table"],
+            fmt.count(row["rows"]),
+            f"{row['numeric']} / {row['categorical']}",
+            fmt.seconds(row["wall_s"]),
+            fmt.seconds(row["cpu_s"]),
+            fmt.seconds(row["predicted_s"]),
+            f"{row['predicted_over_wall']:.2f}",
+            f"{row['load_average']:.1f}",
+        ]
+        for row in rows
+    ]
+    headers = ["entry", "table", "rows", "inputs (numeric / categorical)", "wall", "CPU"]
+    measured = fmt.table([*headers, "predicted", "predicted / wall", "load"], body)
+    fitted = {row["entry"]: row["fitted_to_wall"] for row in rows if "fitted_to_wall" in row}
+    coefficients = [
+        [f"`{name}`", f"{c['fixed']:.2f}", f"{c['per_numeric']:.3f}", f"{c['per_categorical']:.3f}"]
+        for name, c in fitted.items()
+    ]
+    names = ["entry", "fixed (s)", "µs per row and numeric input", "µs per row and categorical"]
+    return measured + "\n\nFitted to the wall seconds:\n\n" + fmt.table(names, coefficients)
+
+
 # result files whose rows read better in a layout of their own than in the generic tables
-LAYOUTS: dict[str, Callable[[list[dict[str, Any]]], str]] = {"quality": quality_tables}
+LAYOUTS: dict[str, Callable[[list[dict[str, Any]]], str]] = {
+    "quality": quality_tables,
+    "costs": costs_tables,
+}
 
 
 def measured_page(root: Path) -> str:
