@@ -7,6 +7,8 @@ module (:mod:`fraudctl.model.pyfunc`) and a data folder holding:
 - the estimator in its family's own safe format (:mod:`fraudctl.model.payloads`: LightGBM
   text, XGBoost JSON, CatBoost binary, skops with trusted types, or a blend folder);
 - ``model.json``: threshold, kind, feature order, validation metrics and fingerprint;
+- ``rules.json``, for a model with rules: the rule set it decides with
+  (:mod:`fraudctl.model.rulebook`);
 - ``contract.json``: the input contract (:mod:`fraudctl.model.contract`): raw columns in
   order with roles, dtypes and vocabularies, the estimator's inputs in order, the
   transform's digest, the data it was trained on, and the SHA-256 of every file above.
@@ -14,7 +16,11 @@ module (:mod:`fraudctl.model.pyfunc`) and a data folder holding:
 Every door (evaluate, the experiments, the card, ``score``, ``serve``, the pyfunc, the UI)
 loads a model here, which checks the files against the contract, and scores through
 :meth:`FraudModel.probabilities` on inputs placed by name (:meth:`FraudModel.inputs`,
-:meth:`FraudModel.inputs_from_features`): one model, one answer, whichever door.
+:meth:`FraudModel.inputs_from_features`): one model, one answer, whichever door. A door
+that decides (block, review or allow, and which rule) calls :meth:`FraudModel.decide` for a
+batch of raw rows, :meth:`FraudModel.decide_inputs` when it has the inputs and
+probabilities already, or :meth:`FraudModel.decide_one` for one transaction: the model's
+own rules, applied by one library (:mod:`fraudctl.rules.decide`).
 
 No pickle is written or read: a model file from the registry, a bucket or a pull request
 cannot execute code when loaded. A directory in the old pickled format is refused with a
@@ -30,6 +36,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,7 +47,10 @@ import pandas as pd
 from fraudctl.errors import ArtifactError
 from fraudctl.features.transform import FeatureTransform
 from fraudctl.model import contract as contracts
-from fraudctl.model import payloads
+from fraudctl.model import payloads, rulebook
+from fraudctl.rules.decide import Decision, Decisions, decide_batch, decide_row, model_decision
+from fraudctl.rules.fields import columns_of, row_of
+from fraudctl.rules.ruleset import RuleSet
 
 PAYLOAD_DIR = "fraudctl"
 LOADER_MODULE = "fraudctl.model.pyfunc"
@@ -64,6 +74,7 @@ class FraudModel:
     metadata: dict[str, Any]
     payload: Path
     contract: contracts.InputContract
+    rules: RuleSet = field(default_factory=RuleSet)  # empty: the threshold alone decides
     _estimator: Any = field(default=None, repr=False)
     _scorer: Any = field(default=None, repr=False)
     _engine: str = field(default="", repr=False)
@@ -162,6 +173,33 @@ class FraudModel:
     def feature_frame(self, raw: pd.DataFrame, history: pd.DataFrame | None = None) -> pd.DataFrame:
         return pd.DataFrame(self.inputs(raw, history), columns=self.features, index=raw.index)
 
+    # --- the one way from rows to decisions ---------------------------------------------
+
+    def decide(self, raw: pd.DataFrame, history: pd.DataFrame | None = None) -> Decisions:
+        """Raw rows -> each row's probability, decision (block, review, allow) and deciding
+        rule (None where the model decided), with the model's own rules."""
+        inputs = self.inputs(raw, history)
+        probabilities = self.probabilities(inputs, threads=os.cpu_count() or 1)
+        return self.decide_inputs(raw, inputs, probabilities)
+
+    def decide_inputs(self, raw: Any, inputs: np.ndarray, probabilities: Any) -> Decisions:
+        """A batch whose model inputs and probabilities are known: ``raw`` maps each raw
+        field to a column (a DataFrame, or a dict of arrays for a columnar request)."""
+        return decide_batch(
+            self.rules, columns_of(raw, inputs, self.features), probabilities, self.threshold
+        )
+
+    def decide_one(
+        self, row: Mapping[str, Any], inputs: np.ndarray, probability: float
+    ) -> Decision:
+        """One transaction (a server's path): ``row`` its raw fields, ``inputs`` its model
+        input vector; rules are evaluated in plain Python, stopping at the first that fires."""
+        if not self.rules:
+            return Decision(model_decision(probability, self.threshold), None, float(probability))
+        return decide_row(
+            self.rules, row_of(row, inputs, self.features), probability, self.threshold
+        )
+
     def warm_up(self) -> None:
         """Load the compiled kernels (numba's start-up, a few tenths of a second) now, so a
         caller can overlap it with reading its input."""
@@ -249,7 +287,15 @@ def load_payload(payload: Path, *, lazy: bool = False) -> FraudModel:
             f"estimator was fitted on {contract.model_inputs}; retrain the model"
         )
     _check_metadata(metadata, payload)
-    model = FraudModel(transform=transform, metadata=metadata, payload=payload, contract=contract)
+    model = FraudModel(
+        transform=transform,
+        metadata=metadata,
+        payload=payload,
+        contract=contract,
+        rules=rulebook.read_rules(payload, contract),
+    )
+    if model.rules:
+        rulebook.check_loaded(model, payload)
     if not lazy:
         model.estimator  # noqa: B018 - read now, so a damaged file fails at load time
     return model

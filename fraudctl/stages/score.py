@@ -2,8 +2,10 @@
 
 The saved model's own transform computes the history features from the input itself plus
 an optional ``--history`` file of earlier transactions (with labels where known), so a
-batch is scored exactly as the features stage computed training rows. A directory or glob
-of daily files is scored on the Dask engine when params.yaml says ``compute.engine: dask``.
+batch is scored exactly as the features stage computed training rows; the model's own
+rules then decide each row (:meth:`~fraudctl.model.bundle.FraudModel.decide`). A directory
+or glob of daily files is scored on the Dask engine when params.yaml says
+``compute.engine: dask``.
 """
 
 from __future__ import annotations
@@ -14,13 +16,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from fraudctl.config import ComputeParams
 from fraudctl.errors import DataError
 from fraudctl.io import TABLE_SUFFIXES, is_partitioned, write_with
-from fraudctl.model.batch import DECISION, PROBABILITY, ScoreResult, read_raw
+from fraudctl.model.batch import ScoreResult, read_input, read_raw, scored_columns
 from fraudctl.model.bundle import load_model
 from fraudctl.progress import Progress, quiet
 
@@ -74,24 +75,26 @@ def score_file(
     warming = threading.Thread(target=_quietly, args=(model.warm_up,), daemon=True)
     warming.start()
     try:
-        frame = read_raw(input_path, model)
+        frame = read_input(input_path, model)
         history = read_raw(history_path, model) if history_path else None
     finally:
         warming.join()  # never left running once the command returns, even on bad input
     if history is not None and not model.transform.needs_history:
         history = None  # nothing to learn from it: the model has no history features
     progress(f"computing features and scoring {len(frame):,} rows")
-    probabilities = model.predict_raw(frame, history)
-    decisions = probabilities >= model.threshold
-    out = frame.assign(**{PROBABILITY: probabilities, DECISION: decisions.astype(np.int8)})
+    scored = scored_columns(model.decide(frame, history), model.threshold)
+    out = frame.assign(**scored.columns)
     progress(f"writing {output_path}")
     write_with(output_path, lambda tmp: _write(out, tmp, output_path))
     return ScoreResult(
         rows=len(out),
-        flagged=int(decisions.sum()),
+        flagged=scored.flagged,
         threshold=model.threshold,
         seconds=time.perf_counter() - started,
         output=output_path,
+        alerts=scored.alerts,
+        by_rule=scored.by_rule,
+        rules=len(model.rules),
     )
 
 

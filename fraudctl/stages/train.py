@@ -3,7 +3,8 @@ log it to MLflow, register it and decide its promotion.
 
 Selection is the library's (:func:`fraudctl.model.training.select`, or the Dask engine's
 :func:`fraudctl.distributed.train.select_partitioned`: both return the same ``Selected``);
-saving, tracking and promotion are written once, here.
+saving, tracking and promotion are written once, here. The rules in params.yaml are checked
+against the fields of the model-to-be before anything is fitted, and saved inside the model.
 """
 
 from __future__ import annotations
@@ -19,9 +20,11 @@ from fraudctl.features.outputs import load_schema, load_transform
 from fraudctl.features.transform import FeatureTransform
 from fraudctl.io import atomic_directory, atomic_path, json_text
 from fraudctl.model import registry_record, saving
-from fraudctl.model.contract import TRAINED_SPLITS, digest_features
+from fraudctl.model.bundle import payload_dir
+from fraudctl.model.contract import TRAINED_SPLITS, digest_features, read_contract
 from fraudctl.model.estimators import library_requirements
 from fraudctl.model.families import ModelSpec, model_spec
+from fraudctl.model.rulebook import transform_fields
 from fraudctl.model.threshold import ThresholdChoice
 from fraudctl.model.training import (
     Selected,
@@ -31,6 +34,8 @@ from fraudctl.model.training import (
 )
 from fraudctl.paths import ProjectPaths
 from fraudctl.progress import Progress, quiet
+from fraudctl.rules.ruleset import RuleSet
+from fraudctl.stages.project import rules_of
 from fraudctl.stages.promotion import Promotion, promote_trained
 
 MODEL_ARTIFACT_PATH = "model"
@@ -81,8 +86,9 @@ def run(
 
     schema = load_schema(paths)  # names the first stage that has not run
     transform = load_transform(paths)
+    rules = rules_of(params, transform_fields(transform, raw_example(paths, transform)))
     selected = select(settings, paths, schema, progress)
-    return record(params, paths, schema, transform, selected, progress, promote)
+    return record(params, paths, schema, transform, selected, progress, promote, rules)
 
 
 def _flat_params(params: Params, model: ModelSpec) -> dict[str, Any]:
@@ -108,8 +114,10 @@ def record(
     selected: Selected,
     progress: Progress = quiet,
     promote: bool = True,
+    rules: RuleSet | None = None,
 ) -> TrainResult:
-    """Log, save and register the selected model (the model and report renamed together)."""
+    """Log, save and register the selected model (the model and report renamed together)
+    with its ``rules`` (checked by the caller against the transform's fields)."""
     estimator, fit_seconds, choice = selected.estimator, selected.fit_seconds, selected.threshold
     val_metrics, selection = selected.validation, selected.selection
     data_fingerprint = selected.fingerprint
@@ -172,6 +180,14 @@ def record(
                         paths, TRAINED_SPLITS, [*transform.output_columns, schema.target]
                     ),
                     magnitudes=training_magnitudes(paths, transform),
+                    rules=rules,
+                )
+                saved = read_contract(payload_dir(staging))
+                tracking.set_tags(
+                    {
+                        tracking.SCORER_TAG: saved.scorer_sha256(),
+                        tracking.RULES_TAG: saved.rules_sha256 or "",
+                    }
                 )
                 tracking.log_artifacts(staging, MODEL_ARTIFACT_PATH)
                 progress("registering the model")
@@ -191,7 +207,7 @@ def record(
         promotion = None
         if promote:
             promotion = promote_trained(
-                params.tracking, version, val_metrics["pr_auc"], data_fingerprint
+                params.tracking, version, val_metrics["pr_auc"], data_fingerprint, saved
             )
         else:
             tracking.set_alias(params.tracking, tracking.CHALLENGER, version)
