@@ -71,7 +71,7 @@ def _change(old: float | None, new: float | None, digits: int = 3, count: bool =
             return "–"
         return f"{value:,.0f}" if count else f"{value:.{digits}f}"
 
-    if old is None or new is None or old == new:
+    if old is None or old == new:
         return shown(new)
     return f"{shown(old)} → {shown(new)}"
 
