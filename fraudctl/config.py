@@ -446,6 +446,19 @@ class ExperimentsParams(_Section):
     drift: DriftParams = DriftParams()
 
 
+class AnalystParams(_Section):
+    """Analysts working the simulated world's alert queue: the first labels to arrive, for
+    the alerts they settle only, and sometimes wrong (chargebacks later override them)."""
+
+    # alerts settled per day (rule alerts first, then the model's riskiest); 0: no analysts
+    reviews_per_day: Annotated[int, Field(ge=0, le=100_000)] = 0
+    accuracy: Annotated[float, Field(ge=0.5, le=1.0)] = 0.95  # share decided as the truth is
+    delay_days: Annotated[int, Field(ge=1, le=90)] = 1  # day d's alerts are settled by d + this
+    # triggered: retrain when more than this share of the frauds analysts confirmed over the
+    # last compare_days were sent by a rule while the model let them through
+    max_missed_share: Annotated[float, Field(gt=0.0, le=1.0)] = 0.5
+
+
 class ContinuousParams(_Section):
     """Continuous training over a simulated day-by-day feed (``fraudctl simulate``,
     ``fraudctl cycle``, dags/): the world, the labels' delay and the retraining policy."""
@@ -475,6 +488,7 @@ class ContinuousParams(_Section):
     # it is that much worse (a forced refresh)
     promote_margin: Annotated[float, Field(ge=-1.0, le=1.0)] = 0.01
     card_k: Annotated[int, Field(ge=1)] = 100
+    analysts: AnalystParams = AnalystParams()
 
 
 class RuleParams(_Section):

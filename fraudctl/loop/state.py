@@ -51,7 +51,7 @@ class Loop:
         return self.root / "monitoring.csv"
 
     def scores_file(self, day: int) -> Path:
-        return self.root / "scores" / f"{self.world.date(day):%Y-%m-%d}.parquet"
+        return self.world.scores_file(day)
 
     # --- the record ------------------------------------------------------------------
 
@@ -104,12 +104,16 @@ class Loop:
 
 
 def history_before(loop: Loop, first_day: int) -> pd.DataFrame | None:
+    """The transactions before ``first_day`` that history features look back over, with
+    the labels out on that day (:func:`fraudctl.loop.labels.history_log`)."""
+    from fraudctl.loop.labels import history_log
+
     days = [
         d
         for d in range(max(0, first_day - HISTORY_DAYS), first_day)
         if loop.world.log_file(d).exists()
     ]
-    return loop.world.read_log(days) if days else None
+    return history_log(loop.world, days, first_day) if days else None
 
 
 def score_rows(loop: Loop, version: str, days: list[int]) -> np.ndarray:

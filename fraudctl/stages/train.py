@@ -10,6 +10,7 @@ against the fields of the model-to-be before anything is fitted, and saved insid
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from fraudctl import tracking
@@ -224,3 +225,35 @@ def record(
         promotion=promotion,
         train_rows=selected.train_rows,
     )
+
+
+def release_rules(params: Params, source: Path, rules: RuleSet) -> str:
+    """Register the model at ``source`` with ``rules`` instead of its own as a new version
+    (the challenger), without refitting: every file but the rules is copied byte for byte,
+    which is what `train` writes for a rule-only change (its estimator is deterministic).
+    The training evidence is the source's, so :mod:`fraudctl.stages.promotion` sees a rule
+    change; promoting it is the caller's decision."""
+    import tempfile
+
+    from fraudctl.model.bundle import load_model
+
+    old = load_model(source, lazy=True)
+    with tempfile.TemporaryDirectory(prefix="fraudctl-rules-") as scratch:
+        staging = Path(scratch) / MODEL_ARTIFACT_PATH
+        saving.resave_with_rules(source, staging, rules)
+        saved = read_contract(payload_dir(staging))
+        name = f"rules-{rules.digest()[:8] or 'none'}"
+        with tracking.run(params.tracking, params.tracking.experiment, run_name=name) as active:
+            tracking.log_params({"rules": ", ".join(rules.names) or "none", "model": old.kind})
+            tracking.log_metrics(old.metadata.get("validation_metrics", {}), prefix="val_")
+            tracking.set_tags(
+                {
+                    tracking.FINGERPRINT_TAG: str(old.metadata.get("validation_fingerprint", "")),
+                    tracking.SCORER_TAG: saved.scorer_sha256(),
+                    tracking.RULES_TAG: saved.rules_sha256 or "",
+                }
+            )
+            tracking.log_artifacts(staging, MODEL_ARTIFACT_PATH)
+            version = tracking.register(params.tracking, active.info.run_id, MODEL_ARTIFACT_PATH)
+    tracking.set_alias(params.tracking, tracking.CHALLENGER, version)
+    return version
