@@ -15,7 +15,8 @@ steps (fraudctl.loop.cycle) in a workspace of its own, with its own registry:
 each on chargebacks alone, and then the triggered policy with more:
 
 - triggered+analysts: analysts settle 30 alerts a day, right 95% of the time, a day late
-  (the fast, partial labels); chargebacks still override them;
+  (the fast, partial labels): retraining windows, compare and the retrain trigger use them,
+  and the terminal's risk features count them after a day; chargebacks override them;
 - triggered+rule: a rule for the new pattern written on the change day (released with the
   champion's estimator that day, live from the next day's scoring), as a team would while
   the model catches up;
@@ -91,6 +92,8 @@ def run_setting(name: str, args: argparse.Namespace, scratch: Path) -> pd.DataFr
         }
     )
     params = base.model_copy(update={"continuous": settings, "tracking": tracking, "rules": []})
+    if not reviews:  # chargebacks alone: no analysts' column, risk features as before
+        params = without_analysts(params)
     loop = Loop(params)
     started = time.perf_counter()
     for day in range(args.days):
@@ -118,6 +121,23 @@ def run_setting(name: str, args: argparse.Namespace, scratch: Path) -> pd.DataFr
         analyst_labels=analyst_labels(loop),
     )
     return table
+
+
+def without_analysts(params: Any) -> Any:
+    """The params with no analysts' label column and no analyst delay on risk features."""
+    data = params.data.model_copy(
+        update={"schema_": params.data.schema_.model_copy(update={"analyst_label": None})}
+    )
+    entities = {
+        role: spec.model_copy(
+            update={"risk": spec.risk.model_copy(update={"analyst_delay": None})}
+            if spec.risk
+            else {}
+        )
+        for role, spec in params.features.entities.items()
+    }
+    features = params.features.model_copy(update={"entities": entities})
+    return params.model_copy(update={"data": data, "features": features})
 
 
 def analyst_labels(loop: Any) -> int:

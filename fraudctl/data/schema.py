@@ -33,6 +33,7 @@ class Schema:
     group: str | None = None
     entities: dict[str, str] = field(default_factory=dict)
     categorical: tuple[str, ...] = ()
+    analyst_label: str | None = None  # 1, 0 or empty: the fast, partial label source
 
     @property
     def required(self) -> tuple[str, ...]:
@@ -43,20 +44,22 @@ class Schema:
         ordered.append(self.target)
         if self.group:
             ordered.append(self.group)
+        if self.analyst_label:
+            ordered.append(self.analyst_label)
         return tuple(dict.fromkeys(ordered))
 
     @property
     def numeric(self) -> tuple[str, ...]:
         """Columns that must hold finite numbers."""
-        text = {self.group, self.time, *self.entities.values(), *self.categorical}
+        text = {self.group, self.time, self.analyst_label, *self.entities.values()}
+        text |= set(self.categorical)
         return tuple(c for c in self.required if c not in text)
 
 
 def resolve_schema(params: SchemaParams, columns: Iterable[str]) -> Schema:
     """Turn the declared roles into a concrete schema for a table with these columns."""
     roles = {params.time, params.target, *params.entities.values(), *params.exclude}
-    if params.group:
-        roles.add(params.group)
+    roles |= {c for c in (params.group, params.analyst_label) if c}
     if params.features == "all":
         features = tuple(c for c in columns if c not in roles)
     else:
@@ -69,6 +72,7 @@ def resolve_schema(params: SchemaParams, columns: Iterable[str]) -> Schema:
         group=params.group,
         entities=dict(params.entities),
         categorical=tuple(c for c in params.categorical if c in features),
+        analyst_label=params.analyst_label,
     )
 
 

@@ -257,7 +257,8 @@ def validate_table(
     frame.columns = [str(c).strip() for c in frame.columns]
     schema = resolve_schema(params, frame.columns)
     labelled = require_target or schema.target in frame.columns
-    required = [c for c in schema.required if labelled or c != schema.target]
+    label_columns = (schema.target, schema.analyst_label)
+    required = [c for c in schema.required if labelled or c not in label_columns]
 
     missing = [c for c in required if c not in frame.columns]
     if missing:
@@ -286,6 +287,12 @@ def validate_table(
         if nan.size:
             raise _fail(source, schema.group, "missing group value(s)", nan)
         clean[schema.group] = groups.astype("string")
+    if schema.analyst_label in required:  # 1, 0 or empty: most are never reviewed
+        decided = _labels(frame, schema.analyst_label, source)
+        wrong = np.flatnonzero(decided.notna().to_numpy() & ~decided.isin([0, 1]).to_numpy())
+        if wrong.size:
+            raise _fail(source, schema.analyst_label, "labels must be 0, 1 or empty", wrong)
+        clean[schema.analyst_label] = decided
 
     if schema.amount:
         _check_amounts(clean[schema.amount], schema.amount, source, max_amount)
@@ -335,7 +342,7 @@ def validate_table(
         fraud_rate=frauds / len(clean),
         extra_columns=extra,
     )
-    return clean[list(schema.required)], schema, summary
+    return clean[required], schema, summary
 
 
 def validate_model_input(

@@ -240,7 +240,7 @@ def materialize(
     from fraudctl.features.transform import (
         amount_fixed_point,
         entity_keys,
-        label_arrays,
+        source_labels,
     )
 
     if replace:
@@ -249,7 +249,7 @@ def materialize(
         return 0
     order = np.argsort(transform.time_ms(history[transform.time]), kind="stable")
     history = history.iloc[order].reset_index(drop=True)
-    labelled, fraud = label_arrays(history, transform.target)
+    labelled, fraud = source_labels(history, transform.target, transform.analyst)
     columns = {
         "time_ms": transform.time_ms(history[transform.time]),
         "amount_fp": amount_fixed_point(history[transform.amount].to_numpy(dtype=np.float64))

@@ -56,6 +56,9 @@ def window_specs(params: FeaturesParams) -> list[WindowSpec]:
                 time_since_previous=entity.time_since_previous,
                 risk_windows_ms=tuple(_ms(w) for w in risk.windows) if risk else (),
                 risk_delay_ms=_ms(risk.delay) if risk else 0,
+                risk_analyst_delay_ms=_ms(risk.analyst_delay)
+                if risk and risk.analyst_delay
+                else -1,
             )
         )
     return specs
@@ -75,6 +78,9 @@ class FeatureTransform:
     specs: list[WindowSpec]
     calendar: list[str]
     version: int = FORMAT_VERSION
+    # the analysts' label column, read beside the target by risk features with an analyst
+    # delay (None: labels come from the target alone)
+    analyst: str | None = None
     _output: list[str] = field(default_factory=list, repr=False)
 
     # --- the contract -------------------------------------------------------------
@@ -120,6 +126,7 @@ class FeatureTransform:
         categorical: list[str],
         entities: dict[str, str],
         params: FeaturesParams,
+        analyst: str | None = None,
     ) -> FeatureTransform:
         """Learn the vocabularies of the categorical columns from the train split (at most
         MAX_CATEGORY_LEVELS each, the most frequent; :func:`capped_levels` says which)."""
@@ -129,6 +136,7 @@ class FeatureTransform:
             if column in categorical
         }
         kind = "datetime" if pd.api.types.is_datetime64_any_dtype(train[time]) else "numeric"
+        specs = window_specs(params)
         return cls(
             time=time,
             time_kind=kind,
@@ -137,13 +145,21 @@ class FeatureTransform:
             numeric=[c for c in features if c not in categorical],
             categorical=vocabularies,
             entities=dict(entities),
-            specs=window_specs(params),
+            specs=specs,
             calendar=list(params.calendar),
+            analyst=analyst if any(s.risk_analyst_delay_ms >= 0 for s in specs) else None,
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """The transform as JSON-ready data; column order lives in lists only."""
+        """The transform as JSON-ready data; column order lives in lists only. Settings at
+        their "off" value are left out, so a transform that does not use them is written
+        (and digested) as before they existed."""
         data = {k: v for k, v in asdict(self).items() if not k.startswith("_")}
+        if data["analyst"] is None:
+            del data["analyst"]
+        for spec in data["specs"]:
+            if spec["risk_analyst_delay_ms"] < 0:
+                del spec["risk_analyst_delay_ms"]
         data["categorical"] = [
             {"column": column, "vocabulary": list(vocabulary)}
             for column, vocabulary in self.categorical.items()
@@ -249,7 +265,7 @@ class FeatureTransform:
                     for p in parts
                 ]
             )
-            labels = [label_arrays(p, self.target) for p in parts]
+            labels = [source_labels(p, self.target, self.analyst) for p in parts]
             labelled = np.concatenate([pair[0] for pair in labels])
             fraud = np.concatenate([pair[1] for pair in labels])
             rows = np.arange(-n_history, len(frame), dtype=np.int64)
@@ -363,6 +379,18 @@ def label_arrays(frame: pd.DataFrame, target: str) -> tuple[np.ndarray, np.ndarr
     labelled = (~np.isnan(labels)).astype(np.int64)
     fraud = np.where(labelled == 1, labels, 0).astype(np.int64)
     return labelled, fraud
+
+
+def source_labels(
+    frame: pd.DataFrame, target: str, analyst: str | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(labelled, fraud) as bit masks by source (:mod:`fraudctl.features.kernel`): the
+    target is the chargeback (bit 0), ``analyst``'s column the analysts' label (bit 1)."""
+    labelled, fraud = label_arrays(frame, target)
+    if analyst is None or analyst not in frame.columns:
+        return labelled, fraud
+    by_analyst, analyst_fraud = label_arrays(frame, analyst)
+    return labelled | (by_analyst << 1), fraud | (analyst_fraud << 1)
 
 
 def require_columns(frame: pd.DataFrame, columns: list[str], source: str) -> None:

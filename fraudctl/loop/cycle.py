@@ -206,7 +206,12 @@ def retrain(loop: Loop, day: int) -> dict:
         )
     labelled = labelled_log(loop.world, days, day)
     sources = labelled[SOURCE].value_counts().to_dict()
-    window = labelled.drop(columns=[SOURCE, ANALYST_LABEL])
+    window = labelled.drop(columns=[SOURCE])
+    analysts = loop.params.data.schema_.analyst_label  # read by risk features, if declared
+    if analysts:
+        window = window.rename(columns={ANALYST_LABEL: analysts})
+    else:
+        window = window.drop(columns=[ANALYST_LABEL])
     source = loop.project.raw_dir / "window.parquet"
     source.parent.mkdir(parents=True, exist_ok=True)
     write_with(source, lambda tmp: window.to_parquet(tmp, index=False))

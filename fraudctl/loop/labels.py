@@ -23,7 +23,7 @@ import pandas as pd
 
 from fraudctl.loop.world import TARGET, World
 
-ANALYST_LABEL = "analyst_label"
+ANALYST_LABEL = "analyst_label"  # the column the loop's params name in data.schema.analyst_label
 SOURCE = "label_source"  # chargeback | analyst | none (no label yet: taken as legitimate)
 
 
@@ -77,7 +77,8 @@ def analyst_labels(world: World, days: list[int], today: int) -> pd.DataFrame:
 def labelled_log(world: World, days: list[int], today: int) -> pd.DataFrame:
     """These days' transactions with the best label known on ``today`` in ``is_fraud``
     (chargeback, else the analyst's, else legitimate), the analyst's label where one
-    was given, and where each label came from (``label_source``)."""
+    was given (``analyst_label``, empty elsewhere), and where each label came from
+    (``label_source``)."""
     frame = world.read_log(days)
     if frame.empty:
         return frame
@@ -93,12 +94,14 @@ def labelled_log(world: World, days: list[int], today: int) -> pd.DataFrame:
     analyst = np.where(frame[ANALYST_LABEL].notna(), "analyst", "none")
     source = np.where(frame[TARGET].notna(), "chargeback", analyst)
     best = frame[TARGET].fillna(frame[ANALYST_LABEL]).fillna(0)
-    return frame.assign(**{TARGET: best.astype(np.int8), SOURCE: source})
+    analyst = frame[ANALYST_LABEL].astype(np.float64)
+    return frame.assign(**{TARGET: best.astype(np.int8), ANALYST_LABEL: analyst, SOURCE: source})
 
 
 def history_log(world: World, days: list[int], today: int) -> pd.DataFrame:
     """These days' transactions as history for scoring: each with the most trusted label
-    out on ``today`` (a chargeback, else an analyst's), none where nothing is known."""
+    out on ``today`` in ``is_fraud`` (a chargeback, else an analyst's; none where nothing
+    is known) and the analyst's label apart (for risk features with an analyst delay)."""
     frame = world.read_log(days)
     if frame.empty:
         return frame
@@ -108,8 +111,7 @@ def history_log(world: World, days: list[int], today: int) -> pd.DataFrame:
         frame = frame.merge(known, on="transaction_id", how="left")
     else:
         frame = frame.assign(**{TARGET: np.nan})
-    analysts = analyst_labels(world, days, today)
-    if not analysts.empty:
-        frame = frame.merge(analysts, on="transaction_id", how="left")
-        frame[TARGET] = frame[TARGET].fillna(frame.pop(ANALYST_LABEL))
+    frame = frame.merge(analyst_labels(world, days, today), on="transaction_id", how="left")
+    frame[ANALYST_LABEL] = frame[ANALYST_LABEL].astype(np.float64)
+    frame[TARGET] = frame[TARGET].fillna(frame[ANALYST_LABEL])
     return frame

@@ -129,6 +129,8 @@ def raw_columns(
         roles[transform.amount] = "amount"  # read by the history features only
     if transform.needs_history:
         roles.setdefault(transform.target, "label")
+        if transform.analyst:  # analysts' labels of the history, where given
+            roles.setdefault(transform.analyst, "label")
     ordered = [c for c in example.columns if c in roles]
     ordered += [c for c in roles if c not in ordered]
     return [

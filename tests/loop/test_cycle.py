@@ -119,6 +119,10 @@ def test_a_rule_is_released_with_the_champion_and_analysts_label_its_alerts(
     assert "a rule change" in by_day[(12, "compare")]["reason"]
     champion = loop.model(loop.version("champion"))
     assert champion.rules.names == ["card_testing"]
+    # its terminal risk features count the analysts' labels a day on (the example's params)
+    assert champion.transform.analyst == "analyst_label"
+    roles = {c.name: c.role for c in champion.contract.raw_columns}
+    assert roles["analyst_label"] == "label" and "analyst_label" not in champion.features
 
     # from day 13 the champion's rule decides: its alerts are queued and settled
     assert by_day[(13, "score")]["by_rule"] > 0
