@@ -9,10 +9,11 @@ CHECKOV_VENV := .venv-checkov
 AUDIT_VENV := .venv-audit
 SBOM_VENV := .venv-serve
 AIRFLOW_VENV := .venv-airflow
+MLSERVER_VENV := .venv-mlserver
 export PATH := $(BIN):$(PATH)
 export MPLBACKEND := Agg
 
-.PHONY: install repro test test-fast lint bench bench-newcomer bench-load bench-feast docs lock scan audit sbom exp airflow clean
+.PHONY: install repro test test-fast lint bench bench-newcomer bench-load bench-feast bench-peers docs lock scan audit sbom exp airflow clean
 
 # setuptools' notice that an editable install reads the working tree is what we want here:
 # it is silenced (PYTHONWARNINGS reaches the build backend).
@@ -89,8 +90,21 @@ $(FEAST_VENV)/.installed: pyproject.toml
 bench-feast: $(FEAST_VENV)/.installed
 	$(FEAST_VENV)/bin/python -m benchmarks.feature_store
 
+# MLServer (Seldon) with its LightGBM runtime, the peer the serving benchmark compares with:
+# it pins its own FastAPI, uvicorn and pydantic, so it gets a virtualenv of its own
+# (benchmarks/serving_peers.py starts it from there on the same model).
+$(MLSERVER_VENV)/.installed:
+	$(PYTHON) -m venv $(MLSERVER_VENV)
+	$(MLSERVER_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(MLSERVER_VENV)/bin/python -m pip install --quiet "mlserver>=1.7,<1.8" "mlserver-lightgbm>=1.7,<1.8"
+	touch $@
+
+# fraudctl serve beside MLServer on one 500-tree LightGBM model, A/B alternated.
+bench-peers: install $(MLSERVER_VENV)/.installed
+	$(BIN)/python -m benchmarks.serving_peers
+
 clean:
-	rm -rf $(VENV) $(FEAST_VENV) $(CHECKOV_VENV) $(AIRFLOW_VENV) $(AUDIT_VENV) $(SBOM_VENV) build .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(FEAST_VENV) $(CHECKOV_VENV) $(AIRFLOW_VENV) $(AUDIT_VENV) $(SBOM_VENV) $(MLSERVER_VENV) build .pytest_cache .ruff_cache
 
 # Supply-chain and code scans (README: Security scans). checkov pins its own versions of
 # libraries pip-audit and the SBOM tool also use: each side gets a virtualenv of its own.

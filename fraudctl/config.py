@@ -59,9 +59,15 @@ class SchemaParams(_Section):
     group or an entity id, nor a column listed in ``exclude``. Declared ``categorical``
     columns may hold text; every other feature must be numeric. Identifiers are never
     model inputs unless listed in ``features`` by name.
+
+    ``time`` is a datetime column or a numeric clock whose step is ``time_unit`` (a day
+    number: ``d``). Durations are written in real time everywhere (``split.gap: 7d``) and
+    reach the clock through that unit (:func:`fraudctl.durations.clock_seconds`).
     """
 
     time: str = "Time"
+    # What one step of a numeric time column is: ms, s, m, h or d (a datetime carries its own)
+    time_unit: Literal["ms", "s", "m", "h", "d"] = "s"
     amount: str | None = "Amount"
     target: str = "Class"
     features: Literal["all"] | list[str] = Field(default_factory=lambda: list(_ULB_FEATURES))
@@ -609,6 +615,12 @@ class Params(_Section):
             raise ValueError(
                 "threshold.strategy: min_cost weighs each missed fraud by its amount, but "
                 "data.schema.amount is null; use max_f1 or min_precision"
+            )
+        if self.data.schema_.time_unit == "d" and self.features.calendar:
+            raise ValueError(
+                f"features.calendar: {', '.join(self.features.calendar)} need the time of day, "
+                "but data.schema.time_unit is d (a clock that counts days has no hour); "
+                "remove features.calendar or give a finer time column"
             )
         role = self.evaluate.card_entity
         if role is not None and role not in declared:

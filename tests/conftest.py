@@ -168,6 +168,64 @@ def transactions_project(tmp_path_factory: pytest.TempPathFactory, mlflow_store:
     return root
 
 
+# --- a log whose clock counts days (data.schema.time_unit: d) ---
+
+
+def day_step_log(days: int = 80) -> pd.DataFrame:
+    """The generated log with its timestamps replaced by a day number ``step`` (0, 1, ...),
+    rows in the log's own order: the shape of public simulated payment logs."""
+    from fraudctl.data.synthetic_transactions import generate_transaction_log
+
+    log = generate_transaction_log(
+        n_customers=120,
+        n_terminals=160,
+        days=days,
+        seed=3,
+        compromised_terminal_rate=0.05,
+        compromised_card_rate=0.05,
+    )
+    step = (log["timestamp"] - log["timestamp"].min().normalize()).dt.days.astype("int64")
+    return log.drop(columns=["timestamp"]).assign(step=step)
+
+
+DAY_CLOCK: dict[str, Any] = {
+    "data": {"source": "log.csv", "schema": {"time": "step", "time_unit": "d"}},
+    "split": {"gap": "7d"},
+    "features": {"calendar": []},  # a day has no hour
+    "emissions": {"enabled": False},
+    "tracking": {"registered_model": "day-clock-model"},
+}
+
+
+def day_clock_params(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    return example_params(_merge(DAY_CLOCK, overrides or {}))
+
+
+def run_cli_project(root: Path, params: dict[str, Any], store: str, *commands: str) -> None:
+    """Write ``params`` into ``root`` and run each command (words split on spaces) there
+    through the CLI, as a user would; a command that fails fails the caller."""
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False), encoding="utf-8")
+    runner = CliRunner()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(root)
+        patch.setenv("MLFLOW_TRACKING_URI", store)
+        patch.setenv("MPLBACKEND", "Agg")
+        for command in commands:
+            result = invoke(runner, *command.split())
+            assert result.exit_code == 0, (command, result.output)
+
+
+@pytest.fixture(scope="session")
+def day_clock_project(tmp_path_factory: pytest.TempPathFactory, mlflow_store: str) -> Path:
+    """data -> features build -> train -> evaluate through the CLI on the day-step log with
+    ``time_unit: d``, ``7d`` windows and gaps; returns the project root."""
+    root = tmp_path_factory.mktemp("day-clock")
+    day_step_log().to_csv(root / "log.csv", index=False)
+    commands = ("data", "features build", "train", "evaluate")
+    run_cli_project(root, day_clock_params(), mlflow_store, *commands)
+    return root
+
+
 # --- the small trained models the model and serving tests share ---
 
 

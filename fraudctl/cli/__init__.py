@@ -7,7 +7,15 @@ exit code 2; anything else is a bug and keeps its traceback.
 
 from __future__ import annotations
 
-from fraudctl.cli import cycle, experiments, pipeline, release, reporting, serving  # noqa: F401 - registers
+from fraudctl.cli import (  # noqa: F401 - registers
+    cycle,
+    experiments,
+    pipeline,
+    release,
+    reporting,
+    serving,
+    stream,
+)
 from fraudctl.cli.common import app
 
 __all__ = ["app", "main"]

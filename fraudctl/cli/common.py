@@ -285,6 +285,7 @@ HEADLINE = [
     "recall_at_fpr",
     "precision_at_k",
     "card_precision_at_k",
+    "card_precision_days",
     "threshold",
     "precision",
     "recall",

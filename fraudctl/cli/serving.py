@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -17,7 +18,8 @@ from fraudctl.cli.common import (
     progress,
     user_errors,
 )
-from fraudctl.paths import DEFAULT_ONLINE_STORE, DEFAULT_PARAMS_FILE
+from fraudctl.paths import DEFAULT_PARAMS_FILE
+from fraudctl.serve.options import SETTINGS
 
 
 @app.command()
@@ -103,127 +105,50 @@ def shadow_report(
         raise fail(f"agreement {summary.agreement:.2%} is below {min_agreement:.2%}", code=1)
 
 
-SERVE_EPILOG = (
-    "Also read from the environment: FRAUDCTL_ADMIN_TOKEN (enables PUT /model/threshold and "
-    "POST /labels; unset or empty disables them; never an option, so it stays out of the "
-    "process list) and MLFLOW_TRACKING_URI (for models:/ URIs)."
+def _serve_options() -> list[inspect.Parameter]:
+    """One Typer option per setting of fraudctl.serve.options.SETTINGS: its default, help
+    and FRAUDCTL_* variable come from the table, so they are written once. The table is
+    plain data: building these at every start (``fraudctl --help`` too) imports neither
+    pydantic-settings nor FastAPI."""
+    parameters = []
+    for setting in SETTINGS:
+        if not setting.option:
+            continue
+        declarations = (
+            (f"{setting.flag}/--no-{setting.flag.removeprefix('--')}",)
+            if setting.kind is bool
+            else ()
+        )
+        option = typer.Option(
+            *declarations, help=setting.help, envvar=setting.env, show_envvar=True
+        )
+        parameters.append(
+            inspect.Parameter(
+                setting.name,
+                inspect.Parameter.KEYWORD_ONLY,
+                default=setting.default,
+                annotation=Annotated[setting.kind, option],
+            )
+        )
+    return parameters
+
+
+SERVE_EPILOG = "Also read from the environment: " + "; ".join(
+    f"{setting.env} ({setting.help})" for setting in SETTINGS if not setting.option
 )
 
 
-@app.command(epilog=SERVE_EPILOG)
-@user_errors
-def serve(
-    model: Annotated[
-        str,
-        typer.Option(
-            help="Model directory, or a registry URI such as models:/fraud-detector@champion.",
-            envvar="FRAUDCTL_MODEL",
-            show_envvar=True,
-        ),
-    ] = "models/model",
-    host: Annotated[
-        str,
-        typer.Option(
-            help="Interface to listen on.",
-            envvar="FRAUDCTL_HOST",
-            show_envvar=True,
-        ),
-    ] = "127.0.0.1",
-    port: Annotated[
-        int,
-        typer.Option(
-            help="Port to listen on.",
-            envvar="FRAUDCTL_PORT",
-            show_envvar=True,
-        ),
-    ] = 8000,
-    workers: Annotated[
-        int,
-        typer.Option(
-            help="Worker processes.",
-            envvar="FRAUDCTL_WORKERS",
-            show_envvar=True,
-        ),
-    ] = 1,
-    online_store: Annotated[
-        str,
-        typer.Option(
-            help="History features' store: sqlite:///path (one pod) or redis://host:port/db.",
-            envvar="FRAUDCTL_ONLINE_STORE",
-            show_envvar=True,
-        ),
-    ] = DEFAULT_ONLINE_STORE,
-    max_batch_size: Annotated[
-        int,
-        typer.Option(
-            help="Most transactions one /predict/batch may carry.",
-            envvar="FRAUDCTL_MAX_BATCH_SIZE",
-            show_envvar=True,
-        ),
-    ] = 10_000,
-    poll_seconds: Annotated[
-        float,
-        typer.Option(
-            help="With models:/name@alias: how often to ask where the alias points (0: never).",
-            envvar="FRAUDCTL_POLL_SECONDS",
-            show_envvar=True,
-        ),
-    ] = 30.0,
-    shadow: Annotated[
-        bool,
-        typer.Option(
-            "--shadow/--no-shadow",
-            help="Also score every request with the challenger, off the request path.",
-            envvar="FRAUDCTL_SHADOW",
-            show_envvar=True,
-        ),
-    ] = False,
-    canary: Annotated[
-        float,
-        typer.Option(
-            min=0.0,
-            max=1.0,
-            help="Share of single transactions the challenger decides (a canary), sticky by "
-            "customer or transaction id; 0: off.",
-            envvar="FRAUDCTL_CANARY",
-            show_envvar=True,
-        ),
-    ] = 0.0,
-    batch_threads: Annotated[
-        int,
-        typer.Option(
-            help="Threads that score one large batch (0: the cores shared among workers).",
-            envvar="FRAUDCTL_BATCH_THREADS",
-            show_envvar=True,
-        ),
-    ] = 0,
-    log_level: Annotated[
-        str,
-        typer.Option(
-            help="DEBUG, INFO, WARNING or ERROR.",
-            envvar="FRAUDCTL_LOG_LEVEL",
-            show_envvar=True,
-        ),
-    ] = "INFO",
-) -> None:
+def serve(**settings: Any) -> None:
     """Serve the model over HTTP: /predict, /predict/batch, /explain, /metrics, /docs."""
     from fraudctl.serve.run import run_server
 
-    # Typer has already applied the FRAUDCTL_* variables above; run_server validates them.
-    overrides = {
-        "model": model,
-        "host": host,
-        "port": port,
-        "workers": workers,
-        "online_store": online_store,
-        "max_batch_size": max_batch_size,
-        "poll_seconds": poll_seconds,
-        "shadow": shadow,
-        "canary": canary,
-        "batch_threads": batch_threads,
-        "log_level": log_level,
-    }
-    run_server(overrides, console=err_console)
+    # Typer has already applied the FRAUDCTL_* variables; run_server validates the values
+    # against the settings model (bounds, choices) and fails with one line.
+    run_server(settings, console=err_console)
+
+
+serve.__signature__ = inspect.Signature(_serve_options())  # type: ignore[attr-defined]
+app.command(epilog=SERVE_EPILOG)(user_errors(serve))
 
 
 UI_EPILOG = "Needs the `ui` extra: pip install 'fraudctl\\[ui]'. Stop it with Ctrl+C."

@@ -14,8 +14,10 @@ import numpy as np
 import pandas as pd
 
 from fraudctl.config import DataParams, SplitParams
+from fraudctl.data.clock import gap_clock, numeric_clock, span_notes
 from fraudctl.data.schema import Schema, seconds_of
 from fraudctl.data.validate import ValidationSummary, validate_table
+from fraudctl.durations import DEFAULT_TIME_UNIT
 from fraudctl.errors import DataError
 from fraudctl.faults import crash_point
 from fraudctl.io import (
@@ -146,7 +148,7 @@ def split_table(
     }
     gap_parts = []
     if split.gap_seconds:
-        seconds = seconds_of(ordered[schema.time])
+        seconds = seconds_of(ordered[schema.time], schema.time_unit)
         for last, name in ((first - 1, "validation"), (second - 1, "test")):
             cut = seconds[last] + split.gap_seconds if last >= 0 else -np.inf
             part = parts[name]
@@ -158,7 +160,10 @@ def split_table(
         if part.empty or labels.nunique() < 2:
             gap = (
                 f" after split.gap ({split.gap}) set aside the first "
-                f"{len(gap_parts[0 if name == 'validation' else -1]):,} rows"
+                f"{len(gap_parts[0 if name == 'validation' else -1]):,} rows; "
+                + gap_clock(
+                    ordered[schema.time], schema, f"split.gap ({split.gap})", split.gap_seconds
+                )
                 if split.gap_seconds and name != "train" and gap_parts
                 else ""
             )
@@ -216,6 +221,8 @@ def data_report(
         "entities": schema.entities,
         "categorical": list(schema.categorical),
     }
+    if schema.time_unit != DEFAULT_TIME_UNIT:  # a report without it reads as seconds
+        raw_schema["time_unit"] = schema.time_unit
     if schema.analyst_label:  # only then: a table without one reports as before
         raw_schema["analyst_label"] = schema.analyst_label
     return {
@@ -282,5 +289,13 @@ def prepare(
         schema=schema,
         splits=splits,
         outputs=outputs,
-        notes=split_ties(clean, schema, settings.split),
+        notes=split_ties(clean, schema, settings.split) + clock_notes(clean, schema, settings),
     )
+
+
+def clock_notes(frame: pd.DataFrame, schema: Schema, settings: PrepareSettings) -> list[str]:
+    times = frame[schema.time]
+    if frame.empty or not numeric_clock(times):
+        return []
+    seconds = seconds_of(times, schema.time_unit)
+    return span_notes(schema, settings.split, float(seconds.min()), float(seconds.max()), True)

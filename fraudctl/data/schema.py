@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from fraudctl.config import SchemaParams
+from fraudctl.durations import DEFAULT_TIME_UNIT, clock_seconds
 
 if TYPE_CHECKING:
     import numpy as np
@@ -34,6 +35,7 @@ class Schema:
     entities: dict[str, str] = field(default_factory=dict)
     categorical: tuple[str, ...] = ()
     analyst_label: str | None = None  # 1, 0 or empty: the fast, partial label source
+    time_unit: str = DEFAULT_TIME_UNIT  # the step of a numeric clock (ms, s, m, h, d)
 
     @property
     def required(self) -> tuple[str, ...]:
@@ -47,6 +49,11 @@ class Schema:
         if self.analyst_label:
             ordered.append(self.analyst_label)
         return tuple(dict.fromkeys(ordered))
+
+    def columns(self, labelled: bool = True) -> tuple[str, ...]:
+        """:attr:`required`; an unlabelled batch (to score) needs no label column."""
+        unlabelled = (self.target, self.analyst_label)
+        return self.required if labelled else tuple(c for c in self.required if c not in unlabelled)
 
     @property
     def numeric(self) -> tuple[str, ...]:
@@ -73,14 +80,14 @@ def resolve_schema(params: SchemaParams, columns: Iterable[str]) -> Schema:
         entities=dict(params.entities),
         categorical=tuple(c for c in params.categorical if c in features),
         analyst_label=params.analyst_label,
+        time_unit=params.time_unit,
     )
 
 
-def seconds_of(times: pd.Series) -> np.ndarray:
-    """The time column as seconds (numeric seconds, or a parsed datetime)."""
-    import numpy as np
+def seconds_of(times: pd.Series, unit: str = DEFAULT_TIME_UNIT) -> np.ndarray:
+    """The time column as seconds: a parsed datetime, or a numeric clock counting ``unit``."""
     import pandas as pd
 
     if pd.api.types.is_datetime64_any_dtype(times):
         return times.astype("int64").to_numpy() / 1e9
-    return times.to_numpy(dtype=np.float64)
+    return clock_seconds(times.to_numpy(dtype="float64"), unit)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import pandas as pd
 
 from fraudctl.data.schema import Schema
+from fraudctl.durations import DEFAULT_TIME_UNIT
 from fraudctl.errors import ArtifactError
 from fraudctl.io import read_json, read_table
 from fraudctl.paths import ProjectPaths
@@ -57,4 +58,5 @@ def load_raw_schema(paths: ProjectPaths) -> Schema:
         entities=dict(info.get("entities") or {}),
         categorical=tuple(info.get("categorical") or ()),
         analyst_label=info.get("analyst_label"),
+        time_unit=info.get("time_unit", DEFAULT_TIME_UNIT),
     )

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from fraudctl.config import SchemaParams
+from fraudctl.data.clock import check_unit
 from fraudctl.data.schema import Schema, resolve_schema
 from fraudctl.errors import DataError
 
@@ -134,7 +135,7 @@ def _same_offset_kind(text: pd.Series, column: str, source: str) -> None:
 
 
 def _time_column(frame: pd.DataFrame, column: str, source: str) -> pd.Series:
-    """A datetime (kept as datetime, in UTC-naive form) or numeric seconds; never guessed.
+    """A datetime (kept as datetime, in UTC-naive form) or a numeric clock; never guessed.
 
     Text is parsed as ISO 8601 dates; a value that does not parse is reported with its row.
     """
@@ -257,9 +258,7 @@ def validate_table(
     frame.columns = [str(c).strip() for c in frame.columns]
     schema = resolve_schema(params, frame.columns)
     labelled = require_target or schema.target in frame.columns
-    label_columns = (schema.target, schema.analyst_label)
-    required = [c for c in schema.required if labelled or c not in label_columns]
-
+    required = list(schema.columns(labelled))
     missing = [c for c in required if c not in frame.columns]
     if missing:
         raise DataError(
@@ -273,6 +272,7 @@ def validate_table(
 
     clean = pd.DataFrame(index=frame.index)
     clean[schema.time] = _time_column(frame, schema.time, source)
+    check_unit(clean[schema.time], schema, source)
     for column in schema.entities.values():
         clean[column] = _entity_ids(frame, column, source)
     for column in schema.features:
@@ -288,11 +288,7 @@ def validate_table(
             raise _fail(source, schema.group, "missing group value(s)", nan)
         clean[schema.group] = groups.astype("string")
     if schema.analyst_label in required:  # 1, 0 or empty: most are never reviewed
-        decided = _labels(frame, schema.analyst_label, source)
-        wrong = np.flatnonzero(decided.notna().to_numpy() & ~decided.isin([0, 1]).to_numpy())
-        if wrong.size:
-            raise _fail(source, schema.analyst_label, "labels must be 0, 1 or empty", wrong)
-        clean[schema.analyst_label] = decided
+        clean[schema.analyst_label] = _partial_labels(frame, schema.analyst_label, source)
 
     if schema.amount:
         _check_amounts(clean[schema.amount], schema.amount, source, max_amount)
@@ -401,9 +397,14 @@ def validate_model_input(
                 beyond,
             )
     if target in frame.columns:
-        labels = pd.to_numeric(frame[target], errors="coerce")
-        wrong = np.flatnonzero(labels.notna().to_numpy() & ~labels.isin([0, 1]).to_numpy())
-        if wrong.size:
-            raise _fail(source, target, "labels must be 0, 1 or empty", wrong)
-        clean[target] = labels
+        clean[target] = _partial_labels(frame, target, source)
     return clean
+
+
+def _partial_labels(frame: pd.DataFrame, column: str, source: str) -> pd.Series:
+    """Labels where known: 0, 1 or empty (a batch to score, analysts' decisions)."""
+    labels = pd.to_numeric(frame[column], errors="coerce")
+    wrong = np.flatnonzero(labels.notna().to_numpy() & ~labels.isin([0, 1]).to_numpy())
+    if wrong.size:
+        raise _fail(source, column, "labels must be 0, 1 or empty", wrong)
+    return labels

@@ -21,7 +21,12 @@ from fraudctl.distributed import history
 from fraudctl.distributed.cluster import connect
 from fraudctl.distributed.settings import DaskParams
 from fraudctl.errors import ArtifactError
-from fraudctl.features.build import FeaturesResult, fit_transform, passthrough_columns
+from fraudctl.features.build import (
+    FeaturesResult,
+    clock_notes,
+    fit_transform,
+    passthrough_columns,
+)
 from fraudctl.features.transform import FeatureTransform, category_strings
 from fraudctl.io import atomic_directory, write_json
 from fraudctl.paths import SPLITS, ProjectPaths
@@ -96,7 +101,11 @@ def build_features_partitioned(
     rows = {name: sum(c.get(name, 0) for c in counts) for name in SPLITS}
     outputs = [paths.features_file(s) for s in SPLITS] + [paths.transform_file]
     return FeaturesResult(
-        transform=transform, rows=rows, seconds=time.perf_counter() - started, outputs=outputs
+        transform=transform,
+        rows=rows,
+        seconds=time.perf_counter() - started,
+        outputs=outputs,
+        notes=clock_notes(settings, schema, paths),
     )
 
 

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from fraudctl.config import SchemaParams, SplitParams
+from fraudctl.data.clock import clock_facts, span_notes
 from fraudctl.data.prepare import PrepareResult, PrepareSettings, SplitSummary, data_report
 from fraudctl.data.schema import Schema, seconds_of
 from fraudctl.data.validate import ValidationSummary, validate_table
@@ -99,11 +100,18 @@ def prepare_partitions(
                         bounds=bounds,
                         time=schema.time,
                         target=schema.target,
+                        unit=schema.time_unit,
                         pure=False,
                     )
                 )
                 splits = merge_summaries(pieces)
-                check_both_classes(splits)
+                first = min(c.seconds_min for c in cleaned)
+                last = max(c.seconds_max for c in cleaned)
+                numeric = not any(isinstance(s.time_min, str) for s in splits.values())
+                facts = clock_facts(
+                    schema.time, last - first, schema.time_unit if numeric else None
+                )
+                check_both_classes(splits, settings.split, facts)
                 summary = merge_validation(source, [c.summary for c in cleaned])
                 gap_rows = splits.pop("gap").rows
                 report = data_report(settings.split, summary, schema, splits, gap_rows=gap_rows)
@@ -111,7 +119,13 @@ def prepare_partitions(
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     outputs = [paths.split_file(s) for s in SPLITS] + [paths.gap_file, paths.data_report]
-    return PrepareResult(validation=summary, schema=schema, splits=splits, outputs=outputs)
+    return PrepareResult(
+        validation=summary,
+        schema=schema,
+        splits=splits,
+        outputs=outputs,
+        notes=span_notes(schema, settings.split, first, last, numeric),
+    )
 
 
 def clean_partition(
@@ -129,7 +143,7 @@ def clean_partition(
         drop_duplicates=drop_duplicates,
         max_amount=max_amount,
     )
-    seconds = seconds_of(frame[resolved.time])
+    seconds = seconds_of(frame[resolved.time], resolved.time_unit)
     order = np.argsort(seconds, kind="stable")
     frame.take(order).reset_index(drop=True).to_parquet(clean, index=False)
     return CleanPartition(
@@ -198,6 +212,7 @@ def split_bounds(client: Any, cleaned: list[CleanPartition], split: SplitParams)
             _seconds_at,
             cleaned[index].clean,
             cleaned[index].schema.time,
+            cleaned[index].schema.time_unit,
             position - int(starts[index]),
             pure=False,
         ).result()
@@ -205,9 +220,9 @@ def split_bounds(client: Any, cleaned: list[CleanPartition], split: SplitParams)
     return SplitBounds(first, second, seconds_at(first - 1) + gap, seconds_at(second - 1) + gap)
 
 
-def _seconds_at(clean: str, time: str, position: int) -> float:
+def _seconds_at(clean: str, time: str, unit: str, position: int) -> float:
     column = pd.read_parquet(clean, columns=[time])[time]
-    return float(seconds_of(column.iloc[[position]])[0])
+    return float(seconds_of(column.iloc[[position]], unit)[0])
 
 
 def split_partition(
@@ -218,6 +233,7 @@ def split_partition(
     bounds: SplitBounds,
     time: str,
     target: str,
+    unit: str,
 ) -> dict[str, SplitSummary | None]:
     """Cut one sorted partition into its splits and write each non-empty piece (a task).
 
@@ -229,7 +245,7 @@ def split_partition(
     split = np.where(position < bounds.first, 0, np.where(position < bounds.second, 1, 2)).astype(
         np.int8
     )
-    seconds = seconds_of(frame[time])
+    seconds = seconds_of(frame[time], unit)
     in_gap = ((split == 1) & (seconds < bounds.validation_gap_until)) | (
         (split == 2) & (seconds < bounds.test_gap_until)
     )
@@ -268,13 +284,15 @@ def merge_summaries(pieces: list[dict[str, SplitSummary | None]]) -> dict[str, S
     return merged
 
 
-def check_both_classes(splits: dict[str, SplitSummary]) -> None:
+def check_both_classes(splits: dict[str, SplitSummary], split: SplitParams, clock: str) -> None:
+    """Every split needs both classes; with a gap, the message says what the clock spans."""
     for name in SPLITS:
         part = splits[name]
         if part.rows == 0 or part.frauds in (0, part.rows):
+            gap = f" or a smaller split.gap ({split.gap}; {clock})" if split.gap else ""
             raise DataError(
                 f"the {name} split has {part.rows} rows and {part.frauds} frauds; "
-                "every split needs both classes: use more data or change split fractions"
+                f"every split needs both classes: use more data or change split fractions{gap}"
             )
 
 

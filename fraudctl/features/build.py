@@ -58,7 +58,46 @@ def fit_transform(
         entities=schema.entities,
         params=settings,
         analyst=schema.analyst_label,
+        time_unit=schema.time_unit,
     )
+
+
+def clock_notes(settings: FeaturesParams, schema: Schema, paths: ProjectPaths) -> list[str]:
+    """The features' side of the clock check (:mod:`fraudctl.data.clock`): a numeric clock
+    shorter than the shortest window (every window would hold the whole log), or than a
+    day with calendar features (they would not vary). Its span is read from the prepare
+    stage's report, so both engines say the same."""
+    import math
+
+    from fraudctl.data.clock import DAY, clock_note
+    from fraudctl.durations import clock_seconds, parse_duration
+
+    splits = read_json(paths.data_report)["splits"].values()
+    bounds = [split[key] for split in splits for key in ("time_min", "time_max")]
+    if not all(isinstance(b, int | float) for b in bounds):
+        return []  # a datetime clock carries its own unit
+    bounds = [b for b in bounds if not math.isnan(b)]
+    if not bounds:
+        return []
+    windows = [
+        (parse_duration(window), f"features.entities.{role}.{kind}: {window}")
+        for role, entity in settings.entities.items()
+        for kind, listed in (
+            ("windows", entity.windows),
+            ("risk.windows", entity.risk.windows if entity.risk else []),
+        )
+        for window in listed
+    ]
+    measures = {}
+    if windows:
+        length, where = min(windows)
+        measures[f"the shortest feature window ({where})"] = length
+    if settings.calendar:
+        measures["one day (features.calendar)"] = DAY
+    first, last = clock_seconds([min(bounds), max(bounds)], schema.time_unit)
+    if not measures or last - first >= max(measures.values()):
+        return []  # a clock too long for its unit is prepare's note
+    return [clock_note(schema.time, float(last - first), schema.time_unit, measures) or ""]
 
 
 def passthrough_columns(schema: Schema) -> list[str]:
@@ -89,7 +128,7 @@ def build_features(
     progress("loading the prepared splits")
     parts = {name: load_prepared(paths, name) for name in (*SPLITS, "gap")}
     transform = fit_transform(settings, schema, parts["train"])
-    notes = level_notes(parts["train"], transform)
+    notes = clock_notes(settings, schema, paths) + level_notes(parts["train"], transform)
 
     progress(f"computing {len(transform.output_columns)} features")
     started = time.perf_counter()

@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from fraudctl.durations import DEFAULT_TIME_UNIT, clock_seconds
 from fraudctl.errors import ArtifactError, ConfigError
 from fraudctl.features.kernel import AMOUNT_SCALE, WindowSpec, calendar_features, entity_features
 from fraudctl.features.redis_store import RedisStore
@@ -77,15 +78,16 @@ def open_store(uri: str) -> OnlineStore:
 # --- features from the store -------------------------------------------------------------
 
 
-def time_ms_of(value: Any, kind: str) -> int:
-    """Epoch milliseconds exactly as the offline transform computes them."""
+def time_ms_of(value: Any, kind: str, unit: str = DEFAULT_TIME_UNIT) -> int:
+    """Epoch milliseconds exactly as the offline transform computes them (a numeric clock
+    through its unit: the store keeps and compares milliseconds whatever the unit)."""
     if kind == "datetime":
         if not isinstance(value, datetime):
             value = datetime.fromisoformat(str(value))
         if value.tzinfo is None:
             value = value.replace(tzinfo=UTC)
         return (value - EPOCH) // ONE_MS
-    return int(np.round(np.float64(value) * 1000))
+    return int(np.round(clock_seconds(np.float64(value), unit) * 1000))
 
 
 def amount_fp_of(value: float) -> int:
@@ -108,13 +110,15 @@ class OnlineFeatures:
         }
         self.horizon_ms = max((spec.horizon_ms for spec in transform.specs), default=0)
         self.first_column = [self.position[spec.names()[0]] for spec in transform.specs]
+        # only risk features read labels: a store need not fetch them for other roles
+        self.labelled_roles = frozenset(s.role for s in transform.specs if s.risk_windows_ms)
         self.calendar = tuple(transform.calendar)
 
     def transaction(self, row: dict[str, Any]) -> Transaction:
         transform = self.transform
         return Transaction(
             tx_id=None if row.get("transaction_id") is None else str(row["transaction_id"]),
-            time_ms=time_ms_of(row[transform.time], transform.time_kind),
+            time_ms=time_ms_of(row[transform.time], transform.time_kind, transform.time_unit),
             amount_fp=amount_fp_of(row[transform.amount]) if transform.amount else 0,
             entities={
                 spec.role: str(row[transform.entities[spec.role]]) for spec in transform.specs
@@ -145,7 +149,11 @@ class OnlineFeatures:
         times = np.fromiter((tx.time_ms for tx in txs), dtype=np.int64, count=len(txs))
         plans = [self._plan(spec, txs) for spec in self.transform.specs]
         lookups = [lookup for _, lookup_list in plans for lookup in lookup_list]
-        histories = self.store.window(lookups) if lookups else []  # type: ignore[union-attr]
+        histories = (
+            self.store.window(lookups, self.labelled_roles)  # type: ignore[union-attr]
+            if lookups
+            else []
+        )
         at = 0
         for spec, first, (rows_of, lookup_list) in zip(
             self.transform.specs, self.first_column, plans, strict=True
@@ -237,11 +245,8 @@ def materialize(
     transform: FeatureTransform, store: OnlineStore, history: Any, replace: bool = True
 ) -> int:
     """Load a history table (raw rows, labels where known) into the store, oldest first."""
-    from fraudctl.features.transform import (
-        amount_fixed_point,
-        entity_keys,
-        source_labels,
-    )
+    from fraudctl.features.labels import source_labels
+    from fraudctl.features.transform import amount_fixed_point, entity_keys
 
     if replace:
         store.clear()

@@ -54,6 +54,7 @@ def load_schema(paths: ProjectPaths) -> Schema:
         group=raw.group,
         entities=raw.entities,
         categorical=tuple(transform.categorical),
+        time_unit=raw.time_unit,
     )
 
 

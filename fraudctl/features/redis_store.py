@@ -19,6 +19,62 @@ from fraudctl.features.store import (
 
 SEQ_WIDTH = 20
 
+# append_once as one script: Redis runs it atomically, so the check (SADD says whether the
+# id is new) and the writes cannot be split by a crash or interleaved with another writer.
+# Keys are built inside the script, as the pipeline in `append` does: one server, no
+# cluster slots. ARGV: prefix, then per transaction: id, time, amount, n roles, role/entity.
+APPEND_ONCE = """
+local prefix = ARGV[1]
+local txs = prefix .. ':txs'
+local i, added = 2, 0
+while i <= #ARGV do
+  local tx, time, amount, roles = ARGV[i], ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3])
+  i = i + 4
+  if redis.call('SADD', txs, tx) == 1 then
+    local seq = redis.call('INCR', prefix .. ':seq')
+    local member = string.format('%020d|%s|%s', seq, amount, tx)
+    for r = 0, roles - 1 do
+      local key = prefix .. ':' .. ARGV[i + 2 * r] .. ':' .. ARGV[i + 2 * r + 1]
+      redis.call('ZADD', key, time, member)
+    end
+    added = added + 1
+  end
+  i = i + 2 * roles
+end
+return added
+"""
+# window in one command: for each look-up (role, entity, since, until, with labels?) the
+# members in the window with their scores, the score of the latest one at or before `since`
+# (false: none), and, when asked, each member's label (false: none). One round trip for a
+# whole batch, and no command per look-up for the client to build.
+WINDOW = """
+local prefix = ARGV[1]
+local labels = prefix .. ':labels'
+local out = {}
+for i = 2, #ARGV, 5 do
+  local key = prefix .. ':' .. ARGV[i] .. ':' .. ARGV[i + 1]
+  local since, till = ARGV[i + 2], ARGV[i + 3]
+  local members = redis.call('ZRANGEBYSCORE', key, '(' .. since, till, 'WITHSCORES')
+  local before = redis.call('ZREVRANGEBYSCORE', key, since, '-inf', 'WITHSCORES', 'LIMIT', 0, 1)
+  local known = {}
+  if ARGV[i + 4] == '1' then
+    for j = 1, #members, 2 do
+      local tx = string.match(members[j], '^[^|]*|[^|]*|(.*)$')
+      known[#known + 1] = (tx ~= nil and tx ~= '') and redis.call('HGET', labels, tx) or false
+    end
+  end
+  out[#out + 1] = members
+  out[#out + 1] = before[2] or false
+  out[#out + 1] = known
+end
+return out
+"""
+# remember_many in one command (a pipeline of HSETNX costs the client a command per id).
+REMEMBER = """
+for i = 1, #ARGV, 2 do redis.call('HSETNX', KEYS[1], ARGV[i], ARGV[i + 1]) end
+return 0
+"""
+
 
 class RedisStore:
     """``{prefix}:{role}:{entity}`` sorted sets of ``seq|amount_fp|tx`` members scored by
@@ -33,35 +89,32 @@ class RedisStore:
             ) from None
         self.client = redis.Redis.from_url(uri)
         self.prefix = prefix
+        self._append_once = self.client.register_script(APPEND_ONCE)
+        self._remember = self.client.register_script(REMEMBER)
+        self._window = self.client.register_script(WINDOW)
 
     def _key(self, role: str, entity: str) -> str:
         return f"{self.prefix}:{role}:{entity}"
 
-    def window(self, lookups: list[Lookup]) -> list[tuple[Events, int | None]]:
-        pipe = self.client.pipeline(transaction=False)
+    def window(
+        self, lookups: list[Lookup], labelled_roles: frozenset[str] | None = None
+    ) -> list[tuple[Events, int | None]]:
+        if not lookups:
+            return []
+        args: list[str | int] = [self.prefix]
         for role, entity, since_ms, until_ms in lookups:
-            key = self._key(role, entity)
-            pipe.zrangebyscore(key, f"({since_ms}", until_ms, withscores=True)
-            pipe.zrevrangebyscore(key, since_ms, "-inf", start=0, num=1, withscores=True)
-        replies = pipe.execute()
-        parsed = []
-        tx_ids: list[bytes] = []
+            wanted = labelled_roles is None or role in labelled_roles
+            args += [role, entity, since_ms, until_ms, int(wanted)]
+        replies = self._window(args=args)
+        out = []
         for k in range(len(lookups)):
-            members, previous = replies[2 * k], replies[2 * k + 1]
-            parts = [member.split(b"|", 2) for member, _ in members]
-            tx_ids += [p[2] for p in parts]
-            parsed.append((members, parts, previous))
-        labels = self.client.hmget(f"{self.prefix}:labels", tx_ids) if tx_ids else []
-        out, offset = [], 0
-        for members, parts, previous in parsed:
+            members, before, labels = replies[3 * k : 3 * k + 3]
+            labels = labels or [None] * (len(members) // 2)
             rows = []
-            for (_, score), part in zip(members, parts, strict=True):
-                label = labels[offset] if part[2] else None
-                offset += 1
-                known, fraud = _bits(label)
-                rows.append((int(score), int(part[1]), known, fraud))
-            before = int(previous[0][1]) if previous else None
-            out.append((Events.from_rows(rows), before))
+            for j, label in zip(range(0, len(members), 2), labels, strict=True):
+                known, fraud = _bits(label)  # each source's bit (None: no label)
+                rows.append((int(members[j + 1]), int(members[j].split(b"|", 2)[1]), known, fraud))
+            out.append((Events.from_rows(rows), None if before is None else int(before)))
         return out
 
     def append(self, txs: list[Transaction]) -> None:
@@ -74,6 +127,19 @@ class RedisStore:
             if tx.tx_id:
                 pipe.sadd(f"{self.prefix}:txs", tx.tx_id)
         pipe.execute()
+
+    def append_once(self, txs: list[Transaction]) -> int:
+        args: list[str | int] = [self.prefix]
+        anonymous = [tx for tx in txs if not tx.tx_id]
+        for tx in txs:
+            if tx.tx_id:
+                args += [tx.tx_id, tx.time_ms, tx.amount_fp, len(tx.entities)]
+                for role, entity in tx.entities.items():
+                    args += [role, entity]
+        added = int(self._append_once(args=args)) if len(args) > 1 else 0
+        if anonymous:  # no id to recognise a retry by: appended as they come
+            self.append(anonymous)
+        return added + len(anonymous)
 
     def label(self, tx_id: str, fraud: int, source: str = DEFAULT_LABEL_SOURCE) -> bool:
         """Each source's label in its own hash (``{prefix}:label-source:{source}``: roles
@@ -99,21 +165,30 @@ class RedisStore:
         first = self.client.incrby(f"{self.prefix}:seq", len(entities)) - len(entities) + 1
         pipe = self.client.pipeline(transaction=False)
         tx_ids = columns["tx"].tolist()
-        for k, (entity, time_ms, amount, tx) in enumerate(
+        labelled = columns["labelled"].tolist()
+        # A labelled row without a transaction id keeps its label under "#<seq>": labels
+        # live in the hash, keyed by the id in the member (the SQLite store has a column).
+        keys = [
+            tx or (f"#{first + k}" if has_label else "")
+            for k, (tx, has_label) in enumerate(zip(tx_ids, labelled, strict=True))
+        ]
+        for k, (entity, time_ms, amount, key) in enumerate(
             zip(
                 entities.tolist(),
                 columns["time_ms"].tolist(),
                 columns["amount_fp"].tolist(),
-                tx_ids,
+                keys,
                 strict=True,
             )
         ):
-            member = f"{first + k:0{SEQ_WIDTH}d}|{amount}|{tx or ''}"
+            member = f"{first + k:0{SEQ_WIDTH}d}|{amount}|{key}"
             pipe.zadd(self._key(role, entity), {member: time_ms})
             if k % 10_000 == 9_999:
                 pipe.execute()
-        flags = zip(tx_ids, columns["fraud"].tolist(), columns["labelled"].tolist(), strict=True)
-        known = {tx: _code(has_label, fraud) for tx, fraud, has_label in flags if tx and has_label}
+        flags = zip(keys, columns["fraud"].tolist(), labelled, strict=True)
+        known = {
+            key: _code(has_label, fraud) for key, fraud, has_label in flags if key and has_label
+        }
         if known:
             pipe.hset(f"{self.prefix}:labels", mapping=known)
         ids = [tx for tx in tx_ids if tx]
@@ -127,6 +202,17 @@ class RedisStore:
 
     def remember(self, tx_id: str, probability: float) -> None:
         self.client.hsetnx(f"{self.prefix}:answers", tx_id, repr(probability))
+
+    def recall_many(self, tx_ids: list[str]) -> list[float | None]:
+        if not tx_ids:
+            return []
+        found = self.client.hmget(f"{self.prefix}:answers", tx_ids)
+        return [None if value is None else float(value) for value in found]
+
+    def remember_many(self, answers: list[tuple[str, float]]) -> None:
+        if answers:
+            args = [value for tx_id, p in answers for value in (tx_id, repr(p))]
+            self._remember(keys=[f"{self.prefix}:answers"], args=args)
 
     def count(self) -> int:
         return int(self.client.get(f"{self.prefix}:seq") or 0)

@@ -109,12 +109,15 @@ class SQLiteStore:
             self._local.connection = connection
         return connection
 
-    def window(self, lookups: list[Lookup]) -> list[tuple[Events, int | None]]:
+    def window(
+        self, lookups: list[Lookup], labelled_roles: frozenset[str] | None = None
+    ) -> list[tuple[Events, int | None]]:
         """One statement for every look-up of a request (a UNION ALL), then, for entities
         with no event in their window only, the latest earlier event.
 
         The index covers every column read, so a look-up never visits the table; the rows
         go into one array at once (building a tuple per event cost more than the query).
+        Labels come in the same index entries, so ``labelled_roles`` changes nothing here.
         """
         db = self._connection()
         parts, which, seq = [], [], []
@@ -154,18 +157,31 @@ class SQLiteStore:
     def append(self, txs: list[Transaction]) -> None:
         """One multi-row INSERT per chunk: a single statement is its own transaction."""
         db = self._connection()
-        rows = [
-            (role, entity, tx.time_ms, tx.amount_fp, tx.tx_id)
-            for tx in txs
-            for role, entity in tx.entities.items()
-        ]
+        rows = _event_rows(txs)
         with _transaction(db) if len(rows) > _UNION_LIMIT else contextlib.nullcontext():
-            for start in range(0, len(rows), _UNION_LIMIT):
-                chunk = rows[start : start + _UNION_LIMIT]
-                db.execute(
-                    _INSERT_EVENTS + ", ".join([_EVENT_PLACEHOLDERS] * len(chunk)),
-                    [value for row in chunk for value in row],
-                )
+            _insert_events(db, rows)
+
+    def append_once(self, txs: list[Transaction]) -> int:
+        """The ids already held are looked up and the rest inserted inside one write
+        transaction (BEGIN IMMEDIATE): a second writer waits, then finds them held."""
+        db = self._connection()
+        ids = list(dict.fromkeys(tx.tx_id for tx in txs if tx.tx_id is not None))
+        with _usable(self.path), _transaction(db):
+            held: set[str] = set()
+            for start in range(0, len(ids), _UNION_LIMIT):
+                chunk = ids[start : start + _UNION_LIMIT]
+                marks = ", ".join(["?"] * len(chunk))  # the ids are bound parameters
+                query = f"SELECT DISTINCT tx FROM events WHERE tx IN ({marks})"  # nosec B608
+                held.update(row[0] for row in db.execute(query, chunk))
+            fresh = []
+            for tx in txs:
+                if tx.tx_id is not None:
+                    if tx.tx_id in held:
+                        continue
+                    held.add(tx.tx_id)
+                fresh.append(tx)
+            _insert_events(db, _event_rows(fresh))
+        return len(fresh)
 
     def label(self, tx_id: str, fraud: int, source: str = DEFAULT_LABEL_SOURCE) -> bool:
         """The source's bit on every event of the transaction (a later label of the same
@@ -225,6 +241,21 @@ class SQLiteStore:
                 (tx_id, probability),
             )
 
+    def recall_many(self, tx_ids: list[str]) -> list[float | None]:
+        db = self._connection()
+        found: dict[str, float] = {}
+        for start in range(0, len(tx_ids), _UNION_LIMIT):
+            chunk = tx_ids[start : start + _UNION_LIMIT]
+            marks = ", ".join(["?"] * len(chunk))  # the ids are bound parameters
+            query = f"SELECT tx, probability FROM answers WHERE tx IN ({marks})"  # nosec B608
+            found.update(db.execute(query, chunk).fetchall())
+        return [found.get(tx) for tx in tx_ids]
+
+    def remember_many(self, answers: list[tuple[str, float]]) -> None:
+        db = self._connection()
+        with _usable(self.path), _transaction(db):
+            db.executemany("INSERT OR IGNORE INTO answers (tx, probability) VALUES (?, ?)", answers)
+
     def count(self) -> int:
         return int(self._connection().execute("SELECT COUNT(*) FROM events").fetchone()[0])
 
@@ -233,6 +264,23 @@ class SQLiteStore:
             self._connection().execute("DELETE FROM events")
             self._connection().execute("DELETE FROM answers")
             self._connection().execute("DELETE FROM labels")
+
+
+def _event_rows(txs: list[Transaction]) -> list[tuple[Any, ...]]:
+    return [
+        (role, entity, tx.time_ms, tx.amount_fp, tx.tx_id)
+        for tx in txs
+        for role, entity in tx.entities.items()
+    ]
+
+
+def _insert_events(db: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
+    for start in range(0, len(rows), _UNION_LIMIT):
+        chunk = rows[start : start + _UNION_LIMIT]
+        db.execute(
+            _INSERT_EVENTS + ", ".join([_EVENT_PLACEHOLDERS] * len(chunk)),
+            [value for row in chunk for value in row],
+        )
 
 
 class _transaction:

@@ -58,13 +58,22 @@ def label_rank(source: str) -> int:
 
 
 class OnlineStore(Protocol):
-    def window(self, lookups: list[Lookup]) -> list[tuple[Events, int | None]]:
+    def window(
+        self, lookups: list[Lookup], labelled_roles: frozenset[str] | None = None
+    ) -> list[tuple[Events, int | None]]:
         """For each (role, entity, since, until): the entity's events with
         since < time <= until, oldest first, and, when there are none, the time of its
-        latest event at or before ``since`` (for time-since-previous), else None."""
+        latest event at or before ``since`` (for time-since-previous), else None.
+        Labels are read only for ``labelled_roles`` (None: every role); the others' events
+        come unlabelled (only risk features read labels)."""
 
     def append(self, txs: list[Transaction]) -> None:
         """Add scored transactions, in order, in one write."""
+
+    def append_once(self, txs: list[Transaction]) -> int:
+        """Add the transactions whose id the store does not hold yet, in order, atomically
+        (two writers of one id add it once); returns how many were added. A redelivered
+        transaction (a stream consumer's retry) never counts twice in a window."""
 
     def label(self, tx_id: str, fraud: int, source: str = DEFAULT_LABEL_SOURCE) -> bool:
         """Record a label from ``source``; the features see it unless a more trusted
@@ -77,6 +86,12 @@ class OnlineStore(Protocol):
 
     def remember(self, tx_id: str, probability: float) -> None:
         """Keep the first answer for a transaction id (a later one does not replace it)."""
+
+    def recall_many(self, tx_ids: list[str]) -> list[float | None]:
+        """:meth:`recall` for many ids in one round trip."""
+
+    def remember_many(self, answers: list[tuple[str, float]]) -> None:
+        """:meth:`remember` for many ids in one round trip."""
 
     def count(self) -> int: ...
 

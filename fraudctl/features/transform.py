@@ -21,14 +21,15 @@ import numpy as np
 import pandas as pd
 
 from fraudctl.config import FeaturesParams
-from fraudctl.durations import parse_duration
-from fraudctl.errors import DataError
+from fraudctl.durations import DEFAULT_TIME_UNIT, TIME_UNITS, clock_seconds, parse_duration
+from fraudctl.errors import ConfigError, DataError
 from fraudctl.features.kernel import (
     AMOUNT_SCALE,
     WindowSpec,
     calendar_features,
     entity_features,
 )
+from fraudctl.features.labels import source_labels
 
 FORMAT_VERSION = 2
 # A categorical column keeps at most this many levels, the most frequent in the train split;
@@ -69,7 +70,7 @@ class FeatureTransform:
     """Column roles, categorical vocabularies and feature definitions; JSON-serialisable."""
 
     time: str
-    time_kind: str  # "datetime" (parsed, UTC) or "numeric" (seconds)
+    time_kind: str  # "datetime" (parsed, UTC) or "numeric" (a clock counting time_unit)
     target: str
     amount: str | None
     numeric: list[str]
@@ -81,7 +82,18 @@ class FeatureTransform:
     # the analysts' label column, read beside the target by risk features with an analyst
     # delay (None: labels come from the target alone)
     analyst: str | None = None
+    # the step of a numeric clock (ms, s, m, h, d); saved only when not seconds, so a
+    # transform saved before units existed reads as seconds and keeps its digest
+    time_unit: str = DEFAULT_TIME_UNIT
     _output: list[str] = field(default_factory=list, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.time_unit not in TIME_UNITS:
+            raise ValueError(f"time_unit {self.time_unit!r} is not one of {', '.join(TIME_UNITS)}")
+        if self.time_unit != DEFAULT_TIME_UNIT and self.time_kind == "datetime":
+            raise ValueError(f"a datetime clock has no time_unit (got {self.time_unit!r})")
+        if self.time_unit == "d" and self.calendar:
+            raise ValueError(f"calendar features {self.calendar} on a clock that counts days")
 
     # --- the contract -------------------------------------------------------------
 
@@ -127,15 +139,23 @@ class FeatureTransform:
         entities: dict[str, str],
         params: FeaturesParams,
         analyst: str | None = None,
+        time_unit: str = DEFAULT_TIME_UNIT,
     ) -> FeatureTransform:
         """Learn the vocabularies of the categorical columns from the train split (at most
-        MAX_CATEGORY_LEVELS each, the most frequent; :func:`capped_levels` says which)."""
+        MAX_CATEGORY_LEVELS each, the most frequent; :func:`capped_levels` says which).
+        ``time_unit`` is the step of a numeric clock (data.schema.time_unit)."""
         vocabularies = {
             column: frequent_levels(category_strings(train[column]))
             for column in features
             if column in categorical
         }
         kind = "datetime" if pd.api.types.is_datetime64_any_dtype(train[time]) else "numeric"
+        if time_unit == "d" and params.calendar:
+            raise ConfigError(
+                f"features.calendar: {', '.join(params.calendar)} need the time of day, but "
+                "data.schema.time_unit is d (a clock that counts days has no hour); remove "
+                "features.calendar or give a finer time column"
+            )
         specs = window_specs(params)
         return cls(
             time=time,
@@ -148,6 +168,7 @@ class FeatureTransform:
             specs=specs,
             calendar=list(params.calendar),
             analyst=analyst if any(s.risk_analyst_delay_ms >= 0 for s in specs) else None,
+            time_unit=time_unit,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -160,6 +181,8 @@ class FeatureTransform:
         for spec in data["specs"]:
             if spec["risk_analyst_delay_ms"] < 0:
                 del spec["risk_analyst_delay_ms"]
+        if self.time_unit == DEFAULT_TIME_UNIT:
+            del data["time_unit"]
         data["categorical"] = [
             {"column": column, "vocabulary": list(vocabulary)}
             for column, vocabulary in self.categorical.items()
@@ -211,8 +234,8 @@ class FeatureTransform:
     # --- applying -----------------------------------------------------------------
 
     def time_ms(self, values: pd.Series) -> np.ndarray:
-        """Epoch milliseconds (int64) from a datetime or a numeric-seconds column."""
-        return time_to_ms(values, self.time_kind)
+        """Epoch milliseconds (int64) from a datetime or a numeric clock in time_unit."""
+        return time_to_ms(values, self.time_kind, self.time_unit)
 
     def encode_categories(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
         """Category codes as floats; an unknown or missing category is NaN (LightGBM's
@@ -345,11 +368,14 @@ def entity_time_order(codes: np.ndarray, time_ms: np.ndarray) -> np.ndarray:
 # --- helpers shared with the online path ----------------------------------------------
 
 
-def time_to_ms(values: pd.Series, kind: str) -> np.ndarray:
+def time_to_ms(values: pd.Series, kind: str, unit: str = DEFAULT_TIME_UNIT) -> np.ndarray:
+    """The kernel's clock: int64 milliseconds. A numeric clock is read as time since an
+    epoch (its zero is midnight, 1970-01-01 UTC, for the calendar features)."""
     if kind == "datetime":
         stamps = pd.to_datetime(values, utc=True)
         return (stamps.astype("int64") // 1_000_000).to_numpy(dtype=np.int64)
-    return np.round(values.to_numpy(dtype=np.float64) * 1000).astype(np.int64)
+    seconds = clock_seconds(values.to_numpy(dtype=np.float64), unit)
+    return np.round(seconds * 1000).astype(np.int64)
 
 
 def amount_fixed_point(amounts: np.ndarray) -> np.ndarray:
@@ -368,29 +394,6 @@ def category_strings(values: pd.Series) -> pd.Series:
     if pd.api.types.is_float_dtype(values):
         values = values.astype("Int64")
     return values.astype("string").astype(object).where(values.notna(), None)
-
-
-def label_arrays(frame: pd.DataFrame, target: str) -> tuple[np.ndarray, np.ndarray]:
-    """(labelled, fraud) as 0/1 int64; rows without a known label count as unlabelled."""
-    if target not in frame.columns:
-        zeros = np.zeros(len(frame), dtype=np.int64)
-        return zeros, zeros.copy()
-    labels = pd.to_numeric(frame[target], errors="coerce").to_numpy(dtype=np.float64)
-    labelled = (~np.isnan(labels)).astype(np.int64)
-    fraud = np.where(labelled == 1, labels, 0).astype(np.int64)
-    return labelled, fraud
-
-
-def source_labels(
-    frame: pd.DataFrame, target: str, analyst: str | None
-) -> tuple[np.ndarray, np.ndarray]:
-    """(labelled, fraud) as bit masks by source (:mod:`fraudctl.features.kernel`): the
-    target is the chargeback (bit 0), ``analyst``'s column the analysts' label (bit 1)."""
-    labelled, fraud = label_arrays(frame, target)
-    if analyst is None or analyst not in frame.columns:
-        return labelled, fraud
-    by_analyst, analyst_fraud = label_arrays(frame, analyst)
-    return labelled | (by_analyst << 1), fraud | (analyst_fraud << 1)
 
 
 def require_columns(frame: pd.DataFrame, columns: list[str], source: str) -> None:

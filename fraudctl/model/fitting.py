@@ -13,12 +13,14 @@ import numpy as np
 import pandas as pd
 
 from fraudctl.config import EvaluateParams, ThresholdParams
-from fraudctl.data.schema import Schema
+from fraudctl.data.clock import DAY
+from fraudctl.data.schema import Schema, seconds_of
+from fraudctl.durations import DEFAULT_TIME_UNIT
 from fraudctl.errors import ConfigError
 from fraudctl.model.estimators import build_estimator
 from fraudctl.model.families import ModelSpec
 from fraudctl.model.imbalance import fitted_model
-from fraudctl.model.metrics import card_precision_at_k, classification_metrics
+from fraudctl.model.metrics import card_precision_by_day, classification_metrics
 from fraudctl.model.threshold import ThresholdChoice, choose_threshold
 
 
@@ -41,10 +43,12 @@ def amounts(frame: pd.DataFrame, schema: Schema) -> np.ndarray:
     return frame[schema.amount].to_numpy(dtype=np.float64)
 
 
-def day_numbers(times: pd.Series) -> np.ndarray:
+def day_numbers(times: pd.Series, unit: str = DEFAULT_TIME_UNIT) -> np.ndarray:
+    """The day of each transaction (card precision@k is counted per day): UTC days of a
+    datetime, or whole days since a numeric clock's zero, through its unit."""
     if pd.api.types.is_datetime64_any_dtype(times):
-        return times.astype("int64").to_numpy() // (86_400 * 10**9)
-    return np.floor(times.to_numpy(dtype=np.float64) / 86_400).astype(np.int64)
+        return times.astype("int64").to_numpy() // (int(DAY) * 10**9)
+    return np.floor(seconds_of(times, unit) / DAY).astype(np.int64)
 
 
 def split_metrics(
@@ -75,13 +79,15 @@ def split_metrics(
                 f"evaluate.card_entity: {role!r} is not an entity role "
                 f"(declared: {', '.join(schema.entities)})"
             )
-        results["card_precision_at_k"] = card_precision_at_k(
+        daily = card_precision_by_day(
             y,
             scores,
             frame[column].to_numpy(),
-            day_numbers(frame[schema.time]),
+            day_numbers(frame[schema.time], schema.time_unit),
             settings.card_k,
         )
+        results["card_precision_at_k"] = float(np.mean(daily)) if daily else 0.0
+        results["card_precision_days"] = len(daily)
     return results
 
 

@@ -248,6 +248,15 @@ def card_precision_at_k(
     earlier day's top k) are left out of later days: investigators block those cards, so
     they cannot be alerts again. This is how fraud teams count a day's useful alerts.
     """
+    precisions = card_precision_by_day(y_true, scores, entity, day, k)
+    return float(np.mean(precisions)) if precisions else 0.0
+
+
+def card_precision_by_day(
+    y_true: np.ndarray, scores: np.ndarray, entity: np.ndarray, day: np.ndarray, k: int
+) -> list[float]:
+    """:func:`card_precision_at_k` for each day that still has an entity to rank, in day
+    order: how many days the mean is over is part of the answer."""
     frame = pd.DataFrame({"entity": entity, "day": day, "score": scores, "fraud": y_true})
     daily = frame.groupby(["day", "entity"], sort=True).agg(
         score=("score", "max"), fraud=("fraud", "max")
@@ -262,4 +271,4 @@ def card_precision_at_k(
         top = today.nlargest(k, "score")
         precisions.append(float(top["fraud"].sum()) / k)
         caught.update(top.index.get_level_values("entity")[top["fraud"].to_numpy() == 1])
-    return float(np.mean(precisions)) if precisions else 0.0
+    return precisions

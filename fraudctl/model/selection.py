@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from fraudctl.config import SelectionParams
+from fraudctl.data.clock import gap_clock
 from fraudctl.data.schema import Schema, seconds_of
 from fraudctl.durations import parse_duration
 from fraudctl.errors import ConfigError
@@ -59,9 +60,11 @@ class CrossValidation:
 
 
 def prequential_folds(
-    times: np.ndarray, labels: np.ndarray, settings: SelectionParams
+    times: np.ndarray, labels: np.ndarray, settings: SelectionParams, clock: str = ""
 ) -> list[Fold]:
-    """Expanding-window folds; no validation row is earlier than a row its model saw."""
+    """Expanding-window folds; no validation row is earlier than a row its model saw.
+    ``times`` are seconds; ``clock`` says what the time column spans, for a message about
+    a gap that emptied a fold."""
     order = np.argsort(times, kind="stable")
     start = round(len(order) * settings.min_train)
     bounds = np.linspace(start, len(order), settings.folds + 1).round().astype(int)
@@ -74,10 +77,11 @@ def prequential_folds(
         # strictly before the block (less the gap): equal timestamps stay out of training
         train = earlier[times[earlier] < first - gap]
         if labels[train].sum() == 0 or labels[validation].sum() == 0:
+            gap_hint = f", or a smaller selection.gap: {clock}" if clock else ""
             raise ConfigError(
                 f"selection.folds: fold {number} of {settings.folds} has no frauds in its "
                 f"{'training' if labels[train].sum() == 0 else 'validation'} rows; use "
-                "fewer folds or a smaller selection.min_train (or more data)"
+                f"fewer folds or a smaller selection.min_train (or more data){gap_hint}"
             )
         folds.append(Fold(number, np.sort(train), np.sort(validation)))
     return folds
@@ -99,7 +103,14 @@ def cross_validate(
     from fraudctl.model.fitting import fit, score
 
     labels = period[schema.target].to_numpy()
-    folds = prequential_folds(seconds_of(period[schema.time]), labels, settings)
+    seconds = seconds_of(period[schema.time], schema.time_unit)
+    gap = settings.gap
+    clock = (
+        gap_clock(period[schema.time], schema, f"selection.gap ({gap})", parse_duration(gap))
+        if gap
+        else ""
+    )
+    folds = prequential_folds(seconds, labels, settings, clock)
     started = time.perf_counter()
     scores, positions, fold_scores = [], [], []
     for fold in folds:

@@ -1,10 +1,10 @@
-"""Reading request bodies: size limits, the three batch forms (rows, columnar JSON, Arrow),
-validation that names the field, and the raw rows -> model inputs step."""
+"""Reading requests: size limits on headers and bodies, the three batch forms (rows,
+columnar JSON, Arrow), validation that names the field, and the raw rows -> model inputs
+step."""
 
 from __future__ import annotations
 
 import asyncio
-import hmac
 import json
 import re
 from itertools import chain
@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import orjson
 from fastapi import Request
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ValidationError
 from starlette.requests import ClientDisconnect
 
 from fraudctl.serve.columnar import (
@@ -26,25 +26,34 @@ from fraudctl.serve.columnar import (
     numbers_from_json,
     numeric,
 )
+from fraudctl.serve.errors import JSON, ApiError, api_error_response
 from fraudctl.serve.predictor import Predictor
-from fraudctl.serve.schemas import (
-    ApiSchemas,
-    LabelBatch,
-    ThresholdUpdate,
-    describe_errors,
-    is_json_error,
-)
+from fraudctl.serve.schemas import ApiSchemas, describe_errors, is_json_error
 from fraudctl.serve.settings import ServeSettings
-from fraudctl.serve.state import (
-    JSON,
-    ApiError,
-    ServiceState,
-)
 
-THRESHOLD_UPDATE = TypeAdapter(ThresholdUpdate)
-LABELS = TypeAdapter(LabelBatch)
 # A row of JSON is well under this; the body limit is the batch limit times it.
 MAX_ROW_BYTES = 2048
+MAX_HEADER_BYTES = 16_384  # all request headers together (nginx's default buffer is 8-32 KB)
+
+
+class HeaderLimit:
+    """Refuses a request whose headers together exceed :data:`MAX_HEADER_BYTES` (431):
+    the HTTP parser under uvicorn (httptools) accepts headers of any size."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            size = sum(len(name) + len(value) for name, value in scope["headers"])
+            if size > MAX_HEADER_BYTES:
+                error = ApiError(
+                    431,
+                    f"request headers of {size:,} bytes exceed the {MAX_HEADER_BYTES:,}-byte limit",
+                )
+                await api_error_response(error)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 def rows_matrix(rows: list[dict[str, float]], features: tuple[str, ...]) -> np.ndarray:
@@ -96,17 +105,6 @@ async def read_body(request: Request, accepted: tuple[str, ...] = (JSON,)) -> by
     if not body:
         raise ApiError(400, "empty body: expected a JSON object")
     return body
-
-
-def require_admin(state: ServiceState, authorization: str | None, action: str) -> None:
-    """Bearer-token check in constant time; no token (or an empty one) disables the route."""
-    token = state.settings.admin_token
-    secret = token.get_secret_value().strip() if token is not None else ""
-    if not secret:
-        raise ApiError(403, f"{action} is disabled: no admin token is configured")
-    expected = f"Bearer {secret}".encode()
-    if authorization is None or not hmac.compare_digest(authorization.encode(), expected):
-        raise ApiError(401, "missing or wrong bearer token")
 
 
 def model_inputs(model: Predictor, rows: list[dict[str, Any]], record: bool) -> np.ndarray:
@@ -215,6 +213,8 @@ def columnar_fields(problems: list[dict[str, str]]) -> list[dict[str, str]]:
 
 def record_requested(request: Request) -> bool:
     """``?record=false`` scores without adding the transaction to the history (what-ifs)."""
+    if not request.scope.get("query_string"):  # most requests: no query to parse
+        return True
     return request.query_params.get("record", "true").lower() not in {"false", "0", "no"}
 
 

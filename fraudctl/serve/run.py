@@ -73,8 +73,11 @@ def run_server(overrides: dict[str, Any], console: Any) -> None:
 
         uvicorn.run(create_app(settings, predictor=predictor), **options)
         return
-    for key, value in overrides.items():
-        os.environ[f"FRAUDCTL_{key.upper()}"] = str(value)
+    from fraudctl.serve.options import SETTINGS
+
+    variables = {setting.name: setting.env for setting in SETTINGS}
+    for key, value in overrides.items():  # each worker reads them (create_app_from_environment)
+        os.environ[variables[key]] = str(value)
     os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="fraudctl-metrics-"))
     uvicorn.run(
         "fraudctl.serve.app:create_app_from_environment",

@@ -1,21 +1,15 @@
-"""What the running service holds: the loaded model and its schemas, the registry
-follower, the shadow; the error type every route answers with."""
+"""What the running service holds: the loaded model and its schemas, the registry alias it
+follows, the shadow; and how a model gets loaded into it."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Annotated, Any
+from typing import Any
 
-import orjson
-from fastapi import Depends, Request
-from fastapi.responses import Response
-
-from fraudctl.serve.follow import (
-    RegistryAlias,
-    registry_threshold,
-)
+from fraudctl.serve.errors import ApiError
 from fraudctl.serve.predictor import Predictor, load_predictor
+from fraudctl.serve.registry import RegistryAlias, registry_threshold
 from fraudctl.serve.schemas import (
     ApiSchemas,
     build_schemas,
@@ -23,24 +17,7 @@ from fraudctl.serve.schemas import (
 )
 from fraudctl.serve.settings import ServeSettings
 from fraudctl.serve.shadow import Shadow
-from fraudctl.serve.telemetry import (
-    Metrics,
-)
-
-JSON = "application/json"
-
-
-class ApiError(Exception):
-    """A client error rendered as ``{"error": ..., "detail": [...]}``."""
-
-    def __init__(self, status: int, error: str, detail: list[dict[str, str]] | None = None):
-        self.status, self.error, self.detail = status, error, detail or []
-
-
-def json_response(payload: Any, status: int = 200) -> Response:
-    return Response(
-        orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY), status, media_type=JSON
-    )
+from fraudctl.serve.telemetry import Metrics
 
 
 class ServiceState:
@@ -143,13 +120,6 @@ class ServiceState:
         return active
 
 
-async def service_state(request: Request) -> ServiceState:
-    return request.app.state.service
-
-
-State = Annotated[ServiceState, Depends(service_state)]
-
-
 async def load_model_into(service: ServiceState) -> None:
     settings = service.settings
     try:
@@ -180,7 +150,3 @@ async def load_model_into(service: ServiceState) -> None:
         f"(threshold {loaded.threshold:.6f})",
         extra={"fields": {"model_version": loaded.version}},
     )
-
-
-def api_error_response(exc: ApiError) -> Response:
-    return json_response({"error": exc.error, "detail": exc.detail}, exc.status)

@@ -1,22 +1,23 @@
-"""Operating the service: one JSON log line per request, Prometheus metrics, optional tracing.
+"""Operating the service: one JSON record per request, Prometheus metrics, optional tracing.
 
 All three live in one pure-ASGI middleware (no BaseHTTPMiddleware: it costs a task per
-request). Log lines use the field names Google Cloud Logging reads (``severity``,
-``message``, ``httpRequest``) and never contain transaction features. Tracing is off,
-with no OpenTelemetry import at all, unless ``OTEL_EXPORTER_OTLP_ENDPOINT`` is set.
+request). Records use the field names Google Cloud Logging reads (``severity``,
+``message``, ``httpRequest``), never contain transaction features, and are written off the
+request path (:mod:`fraudctl.serve.logs`). Tracing is off, with no OpenTelemetry
+import at all, unless ``OTEL_EXPORTER_OTLP_ENDPOINT`` is set.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import sys
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from fraudctl.serve.logs import RequestLog
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -170,9 +171,31 @@ class Metrics:
             "Canary transactions the challenger failed to score (the champion answered).",
             registry=owned,
         )
+        self.request_log_dropped = Counter(
+            "fraudctl_request_log_dropped_total",
+            "Request log records not written: the queue was full (standard output blocked) "
+            "or the write failed.",
+            registry=owned,
+        )
+        # (method, route, status) -> (request counter, latency histogram); bounded: routes
+        # are templates and statuses few
+        self._request_series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
         # Pre-create the decision series so rate() works from the first scrape.
         self.fraud_count = self.predictions.labels("fraud")
         self.legit_count = self.predictions.labels("legit")
+
+    def record_request(self, method: str, route: str, status: int, seconds: float) -> None:
+        """Count one request and observe its latency. The labelled series are kept by
+        their labels: ``labels()`` takes a lock and builds a key on every call."""
+        key = (method, route, status)
+        series = self._request_series.get(key)
+        if series is None:
+            series = self._request_series[key] = (
+                self.requests.labels(method, route, str(status)),
+                self.latency.labels(method, route),
+            )
+        series[0].inc()
+        series[1].observe(seconds)
 
     def record_variant(self, variant: str, version: str, fraud: bool, seconds: float) -> None:
         """Count one canary-routed answer and how long its model took."""
@@ -216,48 +239,6 @@ def observe_all(histogram: Any, values: Any) -> None:
     total.inc(float(array.sum()))
 
 
-class JsonFormatter(logging.Formatter):
-    """One JSON object per line, in Cloud Logging's structured-logging shape."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, Any] = {
-            "severity": record.levelname,
-            "message": record.getMessage(),
-            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}Z",
-            "logger": record.name,
-        }
-        entry.update(getattr(record, "fields", {}))
-        if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str)
-
-
-class StdoutHandler(logging.StreamHandler):
-    """Writes to whatever ``sys.stdout`` is at the time, so redirection keeps working."""
-
-    @property  # type: ignore[override]
-    def stream(self) -> Any:
-        return sys.stdout
-
-    @stream.setter
-    def stream(self, _: Any) -> None:
-        pass
-
-
-def configure_logging(level: str = "INFO") -> logging.Logger:
-    """JSON lines on stdout for fraudctl's and uvicorn's loggers (access log off: we log)."""
-    handler = StdoutHandler()
-    handler.setFormatter(JsonFormatter())
-    for name in ("fraudctl", "uvicorn", "uvicorn.error"):
-        logger = logging.getLogger(name)
-        logger.handlers[:] = [handler]
-        logger.setLevel(level)
-        logger.propagate = False
-    logging.getLogger("uvicorn.access").disabled = True
-    logging.Formatter.converter = time.gmtime
-    return logging.getLogger("fraudctl.serve")
-
-
 def tracer_from_environment() -> tuple[Any, Any] | None:
     """An OpenTelemetry (tracer, provider) exporting over OTLP/HTTP, or None when not set up.
 
@@ -277,14 +258,20 @@ def tracer_from_environment() -> tuple[Any, Any] | None:
 
 
 class TelemetryMiddleware:
-    """Times every HTTP request, counts it, logs it and (optionally) traces it."""
+    """Times every HTTP request, counts it, records it and (optionally) traces it."""
 
     def __init__(
-        self, app: ASGIApp, metrics: Metrics, logger: logging.Logger, tracer: Any | None = None
+        self,
+        app: ASGIApp,
+        metrics: Metrics,
+        logger: logging.Logger,
+        request_log: RequestLog,
+        tracer: Any | None = None,
     ) -> None:
         self.app = app
         self.metrics = metrics
         self.logger = logger
+        self.request_log = request_log
         self.tracer = tracer
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
@@ -313,30 +300,36 @@ class TelemetryMiddleware:
             elapsed = time.perf_counter() - started
             route = route_label(scope)
             method = scope["method"]
-            self.metrics.requests.labels(method, route, str(status)).inc()
-            self.metrics.latency.labels(method, route).observe(elapsed)
-            fields: dict[str, Any] = {
-                "httpRequest": {
-                    "requestMethod": method,
-                    "requestUrl": route,
-                    "status": status,
-                    "latency": f"{elapsed:.6f}s",
-                },
-                "route": route,
-                "status": status,
-                "latency_ms": round(elapsed * 1000, 3),
-            }
-            fields.update(state.get("log_fields", {}))
+            self.metrics.record_request(method, route, status, elapsed)
+            trace: dict[str, str] = {}
             if span is not None:
                 span.set_attribute("http.route", route)
                 span.set_attribute("http.response.status_code", status)
                 context = span.get_span_context()
-                fields["logging.googleapis.com/trace"] = f"{context.trace_id:032x}"
-                fields["logging.googleapis.com/spanId"] = f"{context.span_id:016x}"
+                trace["logging.googleapis.com/trace"] = f"{context.trace_id:032x}"
+                trace["logging.googleapis.com/spanId"] = f"{context.span_id:016x}"
                 span.end()
-            if route not in QUIET_ROUTES:
-                level = logging.ERROR if status >= 500 else logging.INFO
-                self.logger.log(level, f"{method} {route} {status}", extra={"fields": fields})
+            level = logging.ERROR if status >= 500 else logging.INFO
+            if (
+                route not in QUIET_ROUTES
+                and self.logger.isEnabledFor(level)
+                and self.request_log.wanted(status)
+            ):
+                fields: dict[str, Any] = {
+                    "httpRequest": {
+                        "requestMethod": method,
+                        "requestUrl": route,
+                        "status": status,
+                        "latency": f"{elapsed:.6f}s",
+                    },
+                    "route": route,
+                    "status": status,
+                    "latency_ms": round(elapsed * 1000, 3),
+                }
+                fields.update(state.get("log_fields", {}))
+                fields.update(trace)
+                severity = "ERROR" if level == logging.ERROR else "INFO"
+                self.request_log.record(severity, f"{method} {route} {status}", fields)
 
 
 # Routes Starlette serves without a FastAPI route object in the scope (the documentation

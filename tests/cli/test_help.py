@@ -102,3 +102,56 @@ def test_serve_help_lists_every_setting():
     for name in ServeSettings.model_fields:
         variable = "MLFLOW_TRACKING_URI" if name == "tracking_uri" else f"FRAUDCTL_{name.upper()}"
         assert variable in text, variable
+
+
+@pytest.mark.parametrize("command", [["--help"], ["serve", "--help"]], ids=" ".join)
+def test_help_never_imports_the_server(command):
+    """The serve command's options come from a plain table (fraudctl.serve.options): the
+    help pages, the root's included, load neither FastAPI nor pydantic-settings."""
+    import subprocess
+    import sys
+
+    from tests.conftest import cli_env
+
+    probe = (
+        "import sys\n"
+        f"sys.argv = ['fraudctl', *{command!r}]\n"
+        "from fraudctl.cli import app\n"
+        "try:\n    app()\nexcept SystemExit:\n    pass\n"
+        "heavy = {'fastapi', 'starlette', 'pydantic_settings', 'uvicorn', 'numpy'}\n"
+        "print(sorted(heavy & {m.split('.')[0] for m in sys.modules}), file=sys.stderr)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, env=cli_env()
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.strip().splitlines()[-1] == "[]", result.stderr
+
+
+def test_serve_options_are_the_settings_table():
+    """Each setting's flag, variable, default and help reach `fraudctl serve --help` from
+    the one table; the environment-only ones (the token) are no option at all."""
+    from fraudctl.serve.options import SETTINGS
+
+    text = " ".join(_help("serve").split())
+    options, epilog = text.split("Also read from the environment:")
+    for setting in SETTINGS:
+        if setting.option:
+            assert setting.flag in options and setting.env in options, setting.name
+            assert " ".join(setting.help.split())[:40] in options, setting.name
+        else:
+            assert setting.env in epilog and setting.flag not in options, setting.name
+    assert set(ServeSettings.model_fields) == {setting.name for setting in SETTINGS}
+    assert {n: f.default for n, f in ServeSettings.model_fields.items()} == {
+        s.name: s.default for s in SETTINGS
+    }
+
+
+@pytest.mark.parametrize(
+    ("option", "field"),
+    [(["--log-sample", "2"], "log_sample"), (["--log-level", "LOUD"], "log_level")],
+)
+def test_a_serve_setting_out_of_bounds_is_one_line(option, field):
+    result = CliRunner().invoke(app, ["serve", "--model", "nowhere", *option])
+    assert result.exit_code == 2
+    assert f"serve settings: {field}" in result.output and "Traceback" not in result.output

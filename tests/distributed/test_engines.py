@@ -309,3 +309,48 @@ def test_the_local_engine_refuses_a_log_it_cannot_hold(
     assert result.exit_code == 2, result.output
     assert "set compute.engine: dask" in result.output
     assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
+
+
+def test_a_day_clock_on_dask_gives_the_local_features_and_scores(
+    day_clock_project, tmp_path, runner, monkeypatch
+):
+    """data.schema.time_unit: d on both engines: the same splits (a 7d gap of seven steps),
+    the same features, and the day-clock model scores alike on Dask and locally."""
+    from fraudctl.stages import features, prepare
+    from tests.conftest import day_clock_params, day_step_log
+
+    parts = tmp_path / "log"
+    parts.mkdir()
+    log = day_step_log()
+    for number, days in log.groupby(log["step"] // 5):  # five days a file: frauds in each
+        days.to_parquet(parts / f"{number:03d}.parquet", index=False)
+    runs = {}
+    for engine, compute in (("local", {}), ("dask", DASK)):
+        raw = day_clock_params({"data": {"source": str(parts)}, "compute": compute})
+        paths = ProjectPaths(tmp_path / engine)
+        prepare.run(parse_params(raw), paths)
+        features.run(parse_params(raw), paths)
+        runs[engine] = paths
+    reports = [json.loads(runs[e].data_report.read_text()) for e in ("local", "dask")]
+    assert reports[0] == reports[1] and reports[0]["schema"]["time_unit"] == "d"
+    local, dask = _frames(runs["local"], "features"), _frames(runs["dask"], "features")
+    for name in SPLITS:
+        pd.testing.assert_frame_equal(dask[name], local[name], check_exact=True)
+
+    days = sorted(parts.glob("*.parquet"))
+    batch, earlier = tmp_path / "batch", tmp_path / "earlier"
+    for directory, files in ((batch, days[-2:]), (earlier, days[:-2])):
+        directory.mkdir()
+        for file in files:
+            pd.read_parquet(file).to_parquet(directory / file.name, index=False)
+    model = day_clock_project / "models/model"
+    params = tmp_path / "params.yaml"
+    monkeypatch.chdir(tmp_path)
+    common = ["--history", str(earlier), "--model", str(model), "-p", str(params)]
+    scores = {}
+    for engine, compute, out in (("dask", DASK, "scored"), ("local", {}, "local.parquet")):
+        params.write_text(json.dumps(day_clock_params({"compute": compute})))
+        result = invoke(runner, "score", str(batch), "-o", out, *common)
+        assert result.exit_code == 0, result.output
+        scores[engine] = pd.read_parquet(tmp_path / out)["fraud_probability"].to_numpy()
+    np.testing.assert_array_equal(scores["dask"], scores["local"])

@@ -169,3 +169,41 @@ def test_both_stores_keep_the_first_answer_per_transaction(backend, tmp_path, re
     assert store.recall("t-1") == 0.25 and store.recall("t-2") is None
     store.clear()
     assert store.recall("t-1") is None
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "redis"])
+def test_a_day_clock_is_stored_and_compared_in_milliseconds(backend, tmp_path, request):
+    """data.schema.time_unit: d: the store keeps the milliseconds the transform computes
+    (day x 86,400,000) and its windows give the offline features of the same log."""
+    from fraudctl.features.store import Events
+
+    day_log = generate_transaction_log(n_customers=40, n_terminals=60, days=50, seed=11)
+    day_log["timestamp"] = (day_log["timestamp"] - day_log["timestamp"].min()).dt.days
+    no_calendar = FEATURES.model_copy(update={"calendar": []})
+    transform = FeatureTransform.fit(
+        day_log,
+        time="timestamp",
+        target="is_fraud",
+        amount="amount",
+        features=["amount", "merchant_category"],
+        categorical=["merchant_category"],
+        entities={"customer": "customer_id", "terminal": "terminal_id"},
+        params=no_calendar,
+        time_unit="d",
+    )
+    uri = (
+        f"sqlite:///{tmp_path / 'online.db'}"
+        if backend == "sqlite"
+        else request.getfixturevalue("redis_uri")
+    )
+    store = open_store(uri)
+    start = len(day_log) // 2
+    materialize(transform, store, day_log.iloc[:start])
+    customer = str(day_log["customer_id"].iloc[0])
+    [(events, _)] = store.window([("customer", customer, -1, 100 * 86_400_000)])
+    assert isinstance(events, Events) and events.time_ms.size > 0
+    assert set(events.time_ms % 86_400_000) == {0}  # whole days, in milliseconds
+    first_days = day_log.loc[day_log["customer_id"].astype(str) == customer, "timestamp"]
+    assert sorted(events.time_ms // 86_400_000) == sorted(first_days.iloc[: events.time_ms.size])
+    offline = transform.matrix(day_log)[start:]
+    assert_same_features(replay(transform, store, day_log, start), offline)

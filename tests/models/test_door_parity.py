@@ -316,6 +316,96 @@ def assert_serve_agrees(model_dir: Path, raw: pd.DataFrame, expected: np.ndarray
         np.testing.assert_allclose(probabilities(as_arrow), expected, rtol=0, atol=ATOL)
 
 
+def test_a_day_clock_scores_alike_through_score_and_the_in_process_scorer(
+    day_clock_project, runner, monkeypatch, tmp_path
+):
+    """data.schema.time_unit: d travels inside the model: `fraudctl score`, the in-process
+    scorer and evaluate's door give one answer on the day-step log's test rows (labels
+    included: the terminal risk reads those older than its 7-day delay), and the pyfunc
+    agrees with `score` when an unlabelled request is its own history."""
+    from fraudctl.features.outputs import load_split
+    from fraudctl.model.bundle import load_model
+    from fraudctl.paths import ProjectPaths
+
+    monkeypatch.chdir(day_clock_project)
+    paths = ProjectPaths(day_clock_project)
+    model = load_model(paths.model_dir)
+    assert model.transform.time_unit == "d" and model.transform.needs_history
+    raw_test = pd.read_parquet(paths.split_file("test"))
+    history = pd.concat(
+        [
+            pd.read_parquet(paths.gap_file if s == "gap" else paths.split_file(s))
+            for s in ("train", "gap", "validation")
+        ],
+        ignore_index=True,
+    )
+    shuffled(raw_test, 5).to_parquet(tmp_path / "in.parquet")
+    shuffled(history, 9).to_parquet(tmp_path / "history.parquet")
+    out = tmp_path / "out.parquet"
+    args = ["score", str(tmp_path / "in.parquet"), "-o", str(out)]
+    result = invoke(runner, *args, "--history", str(tmp_path / "history.parquet"))
+    assert result.exit_code == 0, result.output
+    scored = pd.read_parquet(out)["fraud_probability"].to_numpy()
+    np.testing.assert_allclose(scored, model.predict_raw(raw_test, history), rtol=0, atol=ATOL)
+    evaluated = model.score_features(load_split(paths, "test"))
+    np.testing.assert_allclose(scored, evaluated, rtol=0, atol=ATOL)
+
+    unlabelled = raw_test.drop(columns=["is_fraud"])
+    shuffled(unlabelled, 6).to_parquet(tmp_path / "unlabelled.parquet")
+    alone = tmp_path / "alone.parquet"
+    args = ["score", str(tmp_path / "unlabelled.parquet"), "-o", str(alone)]
+    assert invoke(runner, *args).exit_code == 0
+    without = pd.read_parquet(alone)["fraud_probability"].to_numpy()
+    assert not np.allclose(without, scored)  # the day clock's history features are at work
+    np.testing.assert_allclose(model.predict_raw(unlabelled), without, rtol=0, atol=ATOL)
+    assert_pyfunc_agrees(paths.model_dir, unlabelled, without)
+
+
+def test_a_day_clock_serves_what_score_answers(day_clock_project, runner, monkeypatch, tmp_path):
+    """`fraudctl serve` over an online store loaded with the history: the stored clock is
+    the model's (days as milliseconds), and a batch gets `fraudctl score --history`'s
+    answers."""
+    from fastapi.testclient import TestClient
+
+    from fraudctl.paths import ProjectPaths
+    from fraudctl.serve.app import create_app
+    from fraudctl.serve.settings import ServeSettings
+    from tests.serve.conftest import wait_ready
+
+    monkeypatch.chdir(day_clock_project)
+    paths = ProjectPaths(day_clock_project)
+    history = pd.concat(
+        [
+            pd.read_parquet(paths.gap_file if s == "gap" else paths.split_file(s))
+            for s in ("train", "gap", "validation")
+        ],
+        ignore_index=True,
+    )
+    history.to_parquet(tmp_path / "history.parquet")
+    batch = pd.read_parquet(paths.split_file("test")).drop(columns=["is_fraud"]).head(400)
+    batch.to_parquet(tmp_path / "batch.parquet")
+    out = tmp_path / "out.parquet"
+    args = ["score", str(tmp_path / "batch.parquet"), "-o", str(out)]
+    assert invoke(runner, *args, "--history", str(tmp_path / "history.parquet")).exit_code == 0
+    expected = pd.read_parquet(out)["fraud_probability"].to_numpy()
+
+    store = f"sqlite:///{tmp_path / 'online.db'}"
+    args = ["features", "materialize", "--store", store, "--history"]
+    result = invoke(runner, *args, str(tmp_path / "history.parquet"))
+    assert result.exit_code == 0, result.output
+    with TestClient(create_app(ServeSettings(model="models/model", online_store=store))) as client:
+        wait_ready(client)
+        fields = client.get("/model").json()["inputs"]
+        rows = [
+            {name: _json_value(record[name]) for name in fields}
+            for record in batch.to_dict("records")
+        ]
+        response = client.post("/predict/batch?record=false", json={"transactions": rows})
+        assert response.status_code == 200, response.text
+        served = np.array([p["probability"] for p in response.json()["predictions"]])
+    np.testing.assert_allclose(served, expected, rtol=0, atol=ATOL)
+
+
 # --- rules: the same decision through every door -----------------------------------------
 
 

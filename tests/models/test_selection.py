@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from pydantic import Field
 
-from fraudctl.config import SelectionParams
+from fraudctl.config import ModelParams, SelectionParams
 from fraudctl.errors import ConfigError
 from fraudctl.model import families, payloads
 from fraudctl.model.selection import prequential_folds
@@ -48,6 +48,26 @@ def test_a_fold_without_frauds_is_a_clear_error():
     labels[:50] = 1  # frauds only early: the validation blocks have none
     with pytest.raises(ConfigError, match=r"selection.folds: fold 1 of 3 has no frauds"):
         prequential_folds(times, labels, SelectionParams(folds=3))
+
+
+def test_a_gap_that_empties_a_fold_says_what_the_clock_spans():
+    """A day clock read as seconds: 80 "seconds" of log, and selection.gap: 7d leaves every
+    fold without training rows; the message gives the span that explains it."""
+    from fraudctl.data.schema import Schema
+    from fraudctl.model.families import model_spec
+    from fraudctl.model.selection import cross_validate
+
+    rng = np.random.default_rng(0)
+    period = pd.DataFrame({"step": np.repeat(np.arange(80), 25), "x": rng.normal(size=2000)})
+    period["y"] = (rng.random(2000) < 0.1).astype(int)
+    schema = Schema(time="step", amount=None, target="y", features=("x",))
+    with pytest.raises(ConfigError) as caught:
+        cross_validate(model_spec(ModelParams()), 0, SelectionParams(gap="7d"), period, schema)
+    message = str(caught.value)
+    assert "no frauds in its training rows" in message
+    assert "or a smaller selection.gap: the clock 'step', read in seconds" in message
+    assert "spans 79 seconds (1.32 minutes): shorter than selection.gap (7d)" in message
+    assert "set data.schema.time_unit: d (then it spans 79 days)" in message
 
 
 class RecordingParams(_Section):

@@ -18,7 +18,7 @@ COMPOSE = yaml.safe_load((REPO_ROOT / "compose.yaml").read_text())
 
 def test_the_stack_has_every_service_and_listens_on_loopback_only():
     services = COMPOSE["services"]
-    assert set(services) == {"api", "redis", "mlflow", "prometheus", "grafana"}
+    assert set(services) == {"api", "stream", "redis", "mlflow", "prometheus", "grafana"}
     for name, service in services.items():
         for port in service.get("ports", []):
             assert port.startswith("127.0.0.1:"), (name, port)
@@ -39,8 +39,10 @@ def test_every_mounted_file_exists():
 
 def test_prometheus_scrapes_the_api_with_the_tested_rules(tmp_path):
     config = yaml.safe_load((REPO_ROOT / "monitoring/prometheus/prometheus.yml").read_text())
-    [job] = config["scrape_configs"]
-    assert job["static_configs"][0]["targets"] == ["api:8080"]
+    targets = {
+        job["job_name"]: job["static_configs"][0]["targets"] for job in config["scrape_configs"]
+    }
+    assert targets == {"fraudctl-api": ["api:8080"], "fraudctl-stream": ["stream:9102"]}
     promtool = shutil.which("promtool")
     if promtool is None:
         pytest.skip("no promtool (Debian package 'prometheus'; .ci/run installs it)")

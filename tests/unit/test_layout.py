@@ -154,6 +154,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("stages", ("fraudctl.stages",)),
     ("loop", ("fraudctl.loop",)),
     ("serve", ("fraudctl.serve",)),
+    ("stream", ("fraudctl.stream",)),
     ("operations", ("fraudctl.release", "fraudctl.shadow_report", "fraudctl.report")),
     ("ui", ("fraudctl.ui",)),
     ("cli", ("fraudctl.cli", "fraudctl.cli_reference")),
