@@ -527,7 +527,6 @@ def _same_decisions(expected: Any, decision: Any, rule: Any, probability: Any, t
 
 @pytest.mark.slow
 @settings(
-    max_examples=12,
     deadline=None,
     phases=[Phase.explicit, Phase.reuse, Phase.generate],
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
