@@ -10,19 +10,37 @@ AUDIT_VENV := .venv-audit
 SBOM_VENV := .venv-serve
 AIRFLOW_VENV := .venv-airflow
 MLSERVER_VENV := .venv-mlserver
+LLEAVES_VENV := .venv-lleaves
+AUTOGLUON_VENV := .venv-autogluon
+FLAML_VENV := .venv-flaml
 export PATH := $(BIN):$(PATH)
 export MPLBACKEND := Agg
 
-.PHONY: install repro test test-fast lint bench bench-newcomer bench-load bench-feast bench-peers docs lock scan audit sbom exp airflow clean
+# PyTorch (the `mlp` family and the default blend's network) is installed from PyTorch's
+# CPU index on Linux without an NVIDIA GPU: PyPI's torch for Linux is the CUDA build, which
+# adds gigabytes a CPU cannot use (docs/getting-started.md#the-install). Set TORCH_INDEX to
+# another index, or to nothing to take pip's default (a GPU machine; macOS and Windows get
+# CPU builds from PyPI anyway). The step is tried once: where the index cannot be reached,
+# pip's other indexes serve the locked version.
+GPU := $(shell command -v nvidia-smi 2>/dev/null)
+TORCH_INDEX ?= $(if $(and $(filter Linux,$(shell uname -s)),$(if $(GPU),,cpu)),https://download.pytorch.org/whl/cpu)
+# the `torch` extra's requirement in pyproject.toml, e.g. torch==2.13.0
+TORCH_REQUIREMENT := $(shell sed -n 's/^torch = \["\(.*\)"\]/\1/p' pyproject.toml)
+# $(call torch_step,BIN-DIR[,CONSTRAINTS]): the step, or nothing to do
+torch_step = $(if $(TORCH_INDEX),$(1)/python -m pip install --progress-bar off --retries 1 \
+  $(2) --extra-index-url $(TORCH_INDEX) "$(TORCH_REQUIREMENT)",true)
+
+.PHONY: install repro test test-fast lint bench bench-newcomer bench-load bench-feast bench-peers bench-batch bench-quality docs docs-numbers site lock scan audit sbom exp airflow clean
 
 # setuptools' notice that an editable install reads the working tree is what we want here:
 # it is silenced (PYTHONWARNINGS reaches the build backend).
 # pip prints one line per package it collects: a cold install (no pip cache) takes a few
-# minutes (README: Install), and it should never look stuck.
+# minutes (docs/getting-started.md), and it should never look stuck.
 $(VENV)/.installed: pyproject.toml requirements.lock
 	@echo "installing fraudctl with all extras into $(VENV) (a cold install takes a few minutes)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(call torch_step,$(BIN),-c requirements.lock)
 	PYTHONWARNINGS="ignore:Editable installation" \
 	  $(BIN)/python -m pip install --progress-bar off -c requirements.lock -e ".[all,dev]"
 	touch $@
@@ -33,6 +51,7 @@ lock:
 	rm -rf .venv-lock
 	$(PYTHON) -m venv .venv-lock
 	.venv-lock/bin/python -m pip install --quiet --upgrade pip
+	$(call torch_step,.venv-lock/bin)
 	.venv-lock/bin/python -m pip install --quiet -e ".[all,dev]"
 	{ sed -n '1,3p' requirements.lock; .venv-lock/bin/pip freeze --exclude-editable \
 	  | grep -v '^-e \|^fraudctl' | sed -E 's/^([A-Za-z0-9_.-]+)==([^+]+)\+.*/\1==\2/' \
@@ -52,7 +71,7 @@ repro: install
 
 lint: install
 	ruff check .
-	ruff format --check fraudctl tests benchmarks dags
+	ruff format --check fraudctl tests benchmarks dags docgen
 
 # pytest exits 5 when it collected nothing: that is a failure here, not a pass. The scan
 # tests use checkov (its own virtualenv) and the serving image's SBOM (make sbom); the
@@ -67,6 +86,17 @@ test-fast: install
 # The manual at http://127.0.0.1:8000 (mkdocs.yml; `mkdocs build --strict` is in the tests).
 docs: install
 	DISABLE_MKDOCS_2_WARNING=true NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve
+
+# The manual's generated blocks (numbers from benchmarks/results/*.json, walkthrough
+# transcripts, the params reference) rendered again from their files (docgen/); commit them.
+docs-numbers: install
+	$(BIN)/python -m docgen --write
+
+# The site as GitHub Pages publishes it (.github/workflows/docs.yml), in site/: refused
+# while a generated block is stale.
+site: install
+	$(BIN)/python -m docgen --check
+	DISABLE_MKDOCS_2_WARNING=true NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict -d site
 
 bench: install
 	$(BIN)/python -m benchmarks.pipeline
@@ -103,11 +133,49 @@ $(MLSERVER_VENV)/.installed:
 bench-peers: install $(MLSERVER_VENV)/.installed
 	$(BIN)/python -m benchmarks.serving_peers
 
-clean:
-	rm -rf $(VENV) $(FEAST_VENV) $(CHECKOV_VENV) $(AIRFLOW_VENV) $(AUDIT_VENV) $(SBOM_VENV) $(MLSERVER_VENV) build .pytest_cache .ruff_cache
+# lleaves (LightGBM trees compiled by LLVM) beside the compiled forest, and the whole
+# `fraudctl score` command (benchmarks/batch.py). lleaves 1.3.0 needs llvmlite's legacy pass
+# manager (before 0.45) and numba here a newer llvmlite: lleaves gets a virtualenv of its own.
+$(LLEAVES_VENV)/.installed:
+	$(PYTHON) -m venv $(LLEAVES_VENV)
+	$(LLEAVES_VENV)/bin/python -m pip install --quiet "lleaves==1.3.0" "llvmlite==0.44.0" numpy
+	touch $@
 
-# Supply-chain and code scans (README: Security scans). checkov pins its own versions of
-# libraries pip-audit and the SBOM tool also use: each side gets a virtualenv of its own.
+bench-batch: install $(LLEAVES_VENV)/.installed
+	$(BIN)/python -m benchmarks.batch --lleaves-python $(LLEAVES_VENV)/bin/python
+
+# AutoML beside fraudctl on the same prepared splits (benchmarks/quality.py). AutoGluon and
+# FLAML pin their own versions of shared libraries: each gets a virtualenv of its own, and the
+# benchmark runs benchmarks/automl_runner.py inside it. PyTorch's CPU build goes in first:
+# AutoGluon's neural models accept torch>=2.10,<2.14, and pip would otherwise fetch a CUDA
+# build of several GB (elsewhere add --index-url https://download.pytorch.org/whl/cpu).
+# FLAML's xgboost (<3) is the CPU-only wheel, without the 300 MB NCCL library.
+$(AUTOGLUON_VENV)/.installed:
+	$(PYTHON) -m venv $(AUTOGLUON_VENV)
+	$(AUTOGLUON_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(AUTOGLUON_VENV)/bin/python -m pip install --quiet "torch==2.13.0"
+	$(AUTOGLUON_VENV)/bin/python -m pip install --quiet \
+	  "autogluon.tabular[lightgbm,catboost,xgboost,fastai]==1.6.3"
+	touch $@
+
+$(FLAML_VENV)/.installed:
+	$(PYTHON) -m venv $(FLAML_VENV)
+	$(FLAML_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(FLAML_VENV)/bin/python -m pip install --quiet "flaml==2.8.0" "xgboost-cpu>=2.1,<3" \
+	  "lightgbm>=4" "scikit-learn>=1.2" "scipy>=1.9" "pandas>=2" "pyarrow>=15"
+	touch $@
+
+# Three datasets (the ULB table, the synthetic defaults, the transactions example), 120 s
+# per AutoML system: about 30 minutes on 2 cores.
+bench-quality: install $(AUTOGLUON_VENV)/.installed $(FLAML_VENV)/.installed
+	$(BIN)/python -m benchmarks.quality
+
+clean:
+	rm -rf $(VENV) $(FEAST_VENV) $(CHECKOV_VENV) $(AIRFLOW_VENV) $(AUDIT_VENV) $(SBOM_VENV) $(MLSERVER_VENV) $(LLEAVES_VENV) $(AUTOGLUON_VENV) $(FLAML_VENV) build .pytest_cache .ruff_cache
+
+# Supply-chain and code scans (docs/releases.md#5-scans-on-every-push). checkov pins its
+# own versions of libraries pip-audit and the SBOM tool also use: each side gets a
+# virtualenv of its own.
 $(CHECKOV_VENV)/.installed:
 	$(PYTHON) -m venv $(CHECKOV_VENV)
 	$(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade pip
@@ -153,8 +221,9 @@ sbom: build/sbom/serve.cdx.json
 
 # Airflow 3 for the continuous-training DAG (dags/). Under requirements.lock pip backs off
 # to an older Airflow, and Airflow brings about 50 packages the project does not need: it gets
-# a virtualenv of its own, and its tasks call this project's `fraudctl` (docs: Continuous
-# training). `pip install 'fraudctl[airflow]'` puts both in one environment instead.
+# a virtualenv of its own, and its tasks call this project's `fraudctl`
+# (docs/continuous.md#the-airflow-dag). `pip install 'fraudctl[airflow]'` puts both in one
+# environment instead.
 $(AIRFLOW_VENV)/.installed:
 	$(PYTHON) -m venv $(AIRFLOW_VENV)
 	$(AIRFLOW_VENV)/bin/python -m pip install --quiet --upgrade pip

@@ -11,7 +11,8 @@ per stage: seconds, rows/s, the peak RSS of each worker and of the client proces
 (rows/s, peak RSS) and the two engines' validation PR-AUC are compared.
 
 Targets (issue: Dask): peak RSS per worker <= 2 GiB and independent of the row count;
-rows/s per stage for both engines at 5 M rows. Nothing here is asserted by the tests.
+rows/s per stage for both engines at 5 M rows. Writes benchmarks/results/dask.json;
+nothing here is asserted by the tests.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from benchmarks import results as result_files
 
 REPO = Path(__file__).resolve().parents[1]
 ROWS_PER_CUSTOMER_DAY = 1.65  # the generator's mean daily rate (uniform 0.3 .. 3.0)
@@ -205,6 +208,29 @@ def main() -> None:
         if label.startswith("dask"):
             row = {s["stage"]: gib(max(s["workers_gib"], default=0)) for s in stages}
             print(f"  {label}: {row}")
+    conditions = (
+        f"about {args.rows_per_day:,} rows a day, one parquet file per day; the example's "
+        f"features; {args.workers} local workers of {args.memory}; compute.rows_per_task "
+        "500000; a 2-day split gap; targets: a worker's peak <= 2 GiB and flat in the row count"
+    )
+    records = [
+        {
+            "engine": label.split()[0],
+            "rows": stage["rows"],
+            "stage": stage["stage"],
+            "seconds": stage["seconds"],
+            "rows_per_s": stage["rows_per_s"],
+            "client_mib": stage["client_gib"] / 2**20,
+            # the local engine has no workers: its stages run in the client process
+            "worker_mib": (max(stage["workers_gib"], default=0) / 2**20)
+            if label.startswith("dask")
+            else None,
+            "val_pr_auc": pr_auc.get(label) if stage["stage"] == "train" else None,
+        }
+        for label, stages in results.items()
+        for stage in stages
+    ]
+    print(f"results: {result_files.write('dask', records, conditions)}")
 
 
 if __name__ == "__main__":

@@ -12,8 +12,9 @@ environment (no active virtualenv, no MLflow settings):
 - ``make test`` (``test_s``; unless ``--skip-tests``): lint, the tool virtualenvs, the
   whole suite, with its pass/skip counts.
 
-Writes benchmarks/results/newcomer.json, which the docs site renders; the README's
-timings point there instead of quoting numbers.
+Writes benchmarks/results/newcomer.json, with the end of what each command printed, which
+Getting started renders (``make docs-numbers``); the README's timings point there instead
+of quoting numbers.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ def clean_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "VIRTUAL_ENV"))}
     ours = str(Path(sys.executable).parent)
     env["PATH"] = os.pathsep.join(p for p in env["PATH"].split(os.pathsep) if p != ours)
+    env["COLUMNS"] = "100"  # a terminal's width: rich wraps at 80 columns without one
     return env
 
 
@@ -51,6 +53,14 @@ def timed(command: list[str], cwd: Path, env: dict[str, str], log: Path) -> floa
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(command)} failed (exit {done.returncode}); see {log}")
     return seconds
+
+
+def printed(log: Path, since: int, lines: int) -> str:
+    """The last ``lines`` lines the log gained after byte offset ``since``."""
+    with log.open("rb") as handle:
+        handle.seek(since)
+        text = handle.read().decode("utf-8", errors="replace")
+    return "\n".join(text.rstrip("\n").splitlines()[-lines:])
 
 
 def directory_mib(path: Path) -> float:
@@ -103,7 +113,9 @@ def main() -> None:
     row["packages"] = len(packages)
     row["venv_mib"] = directory_mib(clone / ".venv")
     print(f"install: {row['install_s']:.0f} s, {row['packages']} packages")
+    before = log.stat().st_size
     row["repro_s"] = timed(["make", "repro"], clone, env, log)
+    row["repro_output"] = printed(log, before, 40)
     status = subprocess.run(
         ["git", "status", "--porcelain"], cwd=clone, capture_output=True, text=True, check=True
     ).stdout
@@ -111,7 +123,9 @@ def main() -> None:
     row["noop_s"] = timed(["make", "repro"], clone, env, log)
     print(f"repro: {row['repro_s']:.0f} s, git clean: {row['git_clean']}")
     if not args.skip_tests:
+        before = log.stat().st_size
         row["test_s"] = timed(["make", "test"], clone, env, log)
+        row["test_output"] = printed(log, before, 3)
         row.update(pytest_counts(log))
         print(f"test: {row['test_s']:.0f} s, {pytest_counts(log)}")
     print(f"results: {results.write('newcomer', [row])}")

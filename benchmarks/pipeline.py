@@ -235,7 +235,11 @@ def main() -> None:
         "no-op <= 5 s, peak <= 3 GiB, SHAP(1,000 rows) <= 5 s"
     )
     print(targets)
-    summary = [{name: row[name] for name in dict.fromkeys(training + experiments)} for row in rows]
+    summary = [
+        {name: row[name] for name in dict.fromkeys(training + experiments)}
+        | {"findings": row["findings"]}
+        for row in rows
+    ]
     print(f"results: {results.write('pipeline', summary, targets)}")
     for row in rows:
         print(f"\n{row['case']}:")

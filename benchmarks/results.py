@@ -1,8 +1,9 @@
-"""Benchmark results as files: what the docs site's results page is built from.
+"""Benchmark results as files: what the manual's numbers are rendered from.
 
 Each benchmark that calls :func:`write` leaves ``benchmarks/results/<name>.json`` with the
-machine it ran on, when, and its rows, so the numbers a reader sees are the numbers a
-benchmark printed, never copied by hand (`mkdocs build` renders them: docs/gen_results.py).
+machine it ran on, when, the command line and its rows, so the numbers a reader sees are
+the numbers a benchmark printed, never copied by hand (``make docs-numbers`` renders them
+into the pages' generated blocks: docgen/).
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import datetime as dt
 import json
 import os
 import platform
+import shlex
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -33,16 +36,34 @@ def machine() -> dict[str, Any]:
     }
 
 
-def write(name: str, rows: list[dict[str, Any]], targets: str = "") -> Path:
-    """Record a run's rows (one dict per case) beside the previous results."""
+def command(name: str) -> str:
+    """The command line that ran, arguments included: a short run says so on the page."""
+    script = Path(sys.argv[0]) if sys.argv and sys.argv[0] else None
+    if script is None or script.parent.resolve() != RESULTS.parent:
+        return f"python -m benchmarks.{name}"  # called from elsewhere (a test, a notebook)
+    return shlex.join(["python", "-m", f"benchmarks.{script.stem}", *sys.argv[1:]])
+
+
+def write(
+    name: str,
+    rows: list[dict[str, Any]],
+    targets: str = "",
+    limits: dict[str, tuple[str, float]] | None = None,
+) -> Path:
+    """Record a run's rows (one dict per case), replacing the previous results.
+
+    ``targets`` says in words what the run was held to; ``limits`` maps a column to
+    (">=" | "<=", bound) so a page can mark each value against its target.
+    """
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / f"{name}.json"
     document = {
         "benchmark": name,
-        "command": f"python -m benchmarks.{name}",
+        "command": command(name),
         "measured_at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": machine(),
         "targets": targets,
+        "limits": {column: list(limit) for column, limit in (limits or {}).items()},
         "rows": rows,
     }
     tmp = path.with_suffix(".json.tmp")

@@ -8,7 +8,8 @@ single-transaction requests at 16 and 4 connections; a keep-alive client sends 1
 batches; a soak holds a fixed request rate while sampling the server's resident memory.
 Logging, metrics and validation are on, as shipped. A reload run serves the model from a
 scratch MLflow registry (models:/bench@champion, polled every 2 s) and moves the alias twice
-while wrk runs (target: zero non-2xx). Prints one table; asserts nothing.
+while wrk runs (target: zero non-2xx). Prints one table and writes
+benchmarks/results/serving.json; asserts nothing.
 """
 
 from __future__ import annotations
@@ -30,7 +31,16 @@ from pathlib import Path
 
 import pandas as pd
 
+from benchmarks import results as result_files
+
 REPO = Path(__file__).resolve().parents[1]
+TARGETS = (
+    "one worker, wrk on 127.0.0.1, single transactions with logging, metrics and validation "
+    "on; targets: >= 25x mlflow's req/s at 16 connections, p99 <= 2.5 ms at 4 connections, "
+    "p99 <= 3.5 ms at 4 connections with a shadow challenger, 0 non-2xx while the alias "
+    "moves, batches >= 100,000 rows/s as rows and >= 250,000 as columnar JSON, resident "
+    "memory growth < 10 % over the soak"
+)
 WRK_POST = """
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
@@ -399,6 +409,68 @@ def main() -> None:
             f"{soak_result['rss_start_mib']:.1f} -> {soak_result['rss_end_mib']:.1f} MiB "
             f"({soak_result['rss_growth']:+.1%}; target < +10%), p99 {soak_result['p99_ms']:.2f} ms"
         )
+    rows = records(results, batch_rps, reload_result, soak_result, args.reload_seconds)
+    print(f"results: {result_files.write('serving', rows, TARGETS)}")
+
+
+def records(
+    results: dict[str, dict[str, float]],
+    batch_rps: dict[str, float],
+    reload_result: dict | None,
+    soak_result: dict | None,
+    reload_seconds: int,
+) -> list[dict[str, object]]:
+    """The run as rows of the result file, one ``part`` per kind of measurement."""
+
+    def latency(r: dict[str, float]) -> dict[str, float]:
+        return {
+            "rps": r["rps"],
+            "p50_ms": r["p50_ms"],
+            "p99_ms": r["p99_ms"],
+            "requests": r["requests"],
+            "errors": r["non_2xx"] + r["socket_errors"],
+        }
+
+    servers = {"fraudctl": "fraudctl serve", "mlflow": "mlflow models serve"}
+    rows: list[dict[str, object]] = []
+    for name, r in results.items():
+        server, connections = name.split(" c")
+        rows.append(
+            {"part": "single", "server": servers[server], "connections": int(connections)}
+            | latency(r)
+        )
+    for form, rate in batch_rps.items():
+        body, _, connections = form.partition(", ")
+        rows.append(
+            {
+                "part": "batch",
+                "form": {"rows": "rows of objects"}.get(body, body),
+                "connections": int(connections.split()[0]),
+                "rows_per_s": rate,
+            }
+        )
+    if reload_result:
+        rows.append(
+            {"part": "reload", "seconds": reload_seconds, "reloads": reload_result["reloads"]}
+            | latency(reload_result)
+        )
+        for name in ("shadow c16", "shadow c4"):
+            rows.append(
+                {"part": "shadow", "connections": int(name.split(" c")[1])}
+                | latency(reload_result[name])
+            )
+    if soak_result:
+        rows.append(
+            {
+                "part": "soak",
+                "seconds": soak_result["seconds"],
+                "rss_start_mib": soak_result["rss_start_mib"],
+                "rss_end_mib": soak_result["rss_end_mib"],
+                "rss_growth": soak_result["rss_growth"],
+            }
+            | latency(soak_result)
+        )
+    return rows
 
 
 if __name__ == "__main__":

@@ -5,7 +5,8 @@
 Copies params.yaml into a temporary project, runs `fraudctl data` and `fraudctl features
 build`, then times a fresh study of ``--trials`` trials (3 prequential folds each, pruned
 per fold) and prints the wall time, trials pruned and the best mean out-of-fold PR-AUC.
-Target (issue: model families and tuning): <= 10 min on 2 cores. Nothing here is asserted.
+Target (issue: model families and tuning): <= 10 min on 2 cores. Writes
+benchmarks/results/tune.json; nothing here is asserted.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from benchmarks import results
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -50,6 +53,15 @@ def main() -> None:
         f"{best.group(1) if best else '?'}"
     )
     print("target: <= 600 s on 2 cores")
+    row = {
+        "family": "model.name (params.yaml)",
+        "trials": args.trials,
+        "pruned": int(pruned.group(1)) if pruned else None,
+        "wall_s": seconds,
+        "best_cv_pr_auc": float(best.group(1).rstrip(".:")) if best else None,
+    }
+    conditions = "the default synthetic data, 3 prequential folds per trial; target <= 600 s"
+    print(f"results: {results.write('tune', [row], conditions, {'wall_s': ('<=', 600.0)})}")
 
 
 if __name__ == "__main__":

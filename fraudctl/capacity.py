@@ -24,5 +24,5 @@ def require_memory(cells: float, copies: float, what: str) -> None:
         raise DataError(
             f"{what}: about {needed / 2**30:.1f} GiB is needed in memory and "
             f"{available / 2**30:.1f} GiB is available; set compute.engine: dask in "
-            "params.yaml to run partition by partition (README: When it no longer fits)"
+            "params.yaml to run partition by partition (docs/dask.md)"
         )

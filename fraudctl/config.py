@@ -174,7 +174,7 @@ class EntityRiskParams(_Section):
     windows: list[Duration] = Field(min_length=1)
     delay: Duration = "7d"
     # analysts' labels (data.schema.analyst_label) count from this long after a transaction:
-    # each window also counts the analysts' labels of the rows newer than ``delay`` and at
+    # each window also counts the analysts' labels of the rows newer than `delay` and at
     # least this old (a chargeback overrides them once due); null: chargebacks alone
     analyst_delay: Duration | None = None
 

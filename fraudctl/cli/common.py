@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from fraudctl import help_style
-from fraudctl.errors import FraudctlError
+from fraudctl.errors import ConfigError, FraudctlError
 from fraudctl.paths import DEFAULT_PARAMS_FILE, ProjectPaths
 
 if TYPE_CHECKING:
@@ -247,13 +247,17 @@ def emissions_of(stage: str, params: Params, paths: ProjectPaths) -> Iterator[An
 
 
 def load_project(params_file: Path) -> tuple[Params, ProjectPaths]:
-    """params.yaml checked whole (:mod:`fraudctl.stages.project`) and the project's paths."""
+    """params.yaml checked whole (:mod:`fraudctl.stages.project`) and the project's paths.
+    A command run where there is no params.yaml is run in the wrong folder (almost always):
+    built-in defaults there would quietly read, or write, another project's files, so it
+    stops and says where it looked."""
     from fraudctl.stages.project import load
 
     if not params_file.exists() and params_file == DEFAULT_PARAMS_FILE:
-        err_console.print(
-            f"[yellow]note:[/] {params_file} not found: using fraudctl's built-in defaults "
-            "(the synthetic ULB-shaped data); run from the project folder, or pass --params"
+        raise ConfigError(
+            f"{params_file} not found in {Path.cwd()}: run fraudctl in the project folder "
+            "(where params.yaml is), or pass --params FILE; the repository's params.yaml "
+            "lists every setting with its default"
         )
     return load(params_file)
 

@@ -14,10 +14,10 @@ import pandas as pd
 
 from fraudctl.config import SchemaParams
 from fraudctl.data.clock import check_unit
+from fraudctl.data.rows import fail as _fail
+from fraudctl.data.rows import refuse_absurd_values, refuse_conflicting_ids, renumbered
 from fraudctl.data.schema import Schema, resolve_schema
 from fraudctl.errors import DataError
-
-EXAMPLES = 3
 
 
 @dataclass
@@ -37,18 +37,6 @@ class ValidationSummary:
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
-
-
-def _row_labels(source: str, positions: np.ndarray) -> str:
-    """Human row references: CSV line numbers (header = line 1) or 1-based parquet rows."""
-    is_csv = source.lower().endswith((".csv", ".csv.gz"))
-    shown = [f"line {p + 2}" if is_csv else f"row {p + 1}" for p in positions[:EXAMPLES]]
-    more = len(positions) - EXAMPLES
-    return ", ".join(shown) + (f" and {more} more" if more > 0 else "")
-
-
-def _fail(source: str, column: str, problem: str, positions: np.ndarray) -> DataError:
-    return DataError(f"{source}: column {column!r}: {problem} at {_row_labels(source, positions)}")
 
 
 def _all_decimals(values: pd.Series) -> bool:
@@ -77,7 +65,7 @@ def _as_numbers(frame: pd.DataFrame, column: str, source: str) -> pd.Series:
             source, column, "expected numbers, found booleans (true/false)", np.arange(len(values))
         )
     if pd.api.types.is_numeric_dtype(values):
-        return values.astype("float64")
+        return values.astype("float64", copy=False)  # read, never written in place
     if pd.api.types.is_datetime64_any_dtype(values):
         raise _fail(source, column, "expected numbers, found dates", np.arange(len(values)))
     converted = pd.to_numeric(values, errors="coerce")
@@ -254,8 +242,7 @@ def validate_table(
     """
     if frame.empty or len(frame.columns) == 0:
         raise DataError(f"{source}: the table has no rows")
-    frame = frame.reset_index(drop=True)
-    frame.columns = [str(c).strip() for c in frame.columns]
+    frame = renumbered(frame, source)
     schema = resolve_schema(params, frame.columns)
     labelled = require_target or schema.target in frame.columns
     required = list(schema.columns(labelled))
@@ -292,6 +279,9 @@ def validate_table(
 
     if schema.amount:
         _check_amounts(clean[schema.amount], schema.amount, source, max_amount)
+    features = [c for c in schema.numeric if c in schema.features and c != schema.amount]
+    refuse_absurd_values(clean, features, source)  # the amount has data.max_amount
+    refuse_conflicting_ids(frame, source)
     if not labelled:
         summary = ValidationSummary(
             source=source,
@@ -363,8 +353,7 @@ def validate_model_input(
     limits = limits or {}
     if frame.empty or len(frame.columns) == 0:
         raise DataError(f"{source}: the table has no rows")
-    frame = frame.reset_index(drop=True)
-    frame.columns = [str(c).strip() for c in frame.columns]
+    frame = renumbered(frame, source)
     required = list(
         dict.fromkeys([time, *entities, *numeric, *categorical, *([amount] if amount else [])])
     )
@@ -374,20 +363,21 @@ def validate_model_input(
             f"{source}: missing column(s) {', '.join(missing)}; the model reads "
             f"{', '.join(required)}"
         )
-    clean = frame.copy()
-    clean[time] = _time_column(frame, time, source)
+    # The checked columns, then one frame of them and the untouched others (no copies)
+    checked = {time: _time_column(frame, time, source)}
     for column in entities:
-        clean[column] = _entity_ids(frame, column, source)
+        checked[column] = _entity_ids(frame, column, source)
     for column in categorical:
-        clean[column] = _categories(frame, column, source)
+        checked[column] = _categories(frame, column, source)
     for column in numeric + ([amount] if amount and amount not in numeric else []):
-        clean[column] = _finite(_as_numbers(frame, column, source), column, source)
+        checked[column] = _finite(_as_numbers(frame, column, source), column, source)
     if amount:
-        _check_amounts(clean[amount], amount, source, max_amount)
+        _check_amounts(checked[amount], amount, source, max_amount)
     for column, limit in limits.items():
-        if column not in clean.columns:
+        if column not in frame.columns:
             continue
-        beyond = np.flatnonzero(np.abs(clean[column].to_numpy(dtype=np.float64)) > limit)
+        values = checked.get(column, frame[column]).to_numpy(dtype=np.float64)
+        beyond = np.flatnonzero(np.abs(values) > limit)
         if beyond.size:
             raise _fail(
                 source,
@@ -397,8 +387,8 @@ def validate_model_input(
                 beyond,
             )
     if target in frame.columns:
-        clean[target] = _partial_labels(frame, target, source)
-    return clean
+        checked[target] = _partial_labels(frame, target, source)
+    return pd.DataFrame({c: checked.get(c, frame[c]) for c in frame.columns}, copy=False)
 
 
 def _partial_labels(frame: pd.DataFrame, column: str, source: str) -> pd.Series:

@@ -8,9 +8,9 @@ is scored partition by partition on the workers, and only what the metrics need 
 score, amount, time, the card id) comes back to the client: about 40 bytes per row.
 
 Selection is the hold-out validation split: prequential folds refit the model several
-times over the whole period and stay with ``engine: local`` (README: Dask). LightGBM's
+times over the whole period and stay with ``engine: local`` (docs/dask.md). LightGBM's
 distributed training is not bit-identical to the local one (each worker bins its own
-rows); the difference is measured in benchmarks/dask.py and stated in the README.
+rows); the difference is measured in benchmarks/dask.py and shown in docs/dask.md.
 """
 
 from __future__ import annotations
@@ -171,7 +171,7 @@ def select_partitioned(
 def legit_fraction(rows: int, frauds: int, cap: int) -> float:
     """The share of legitimate rows to train on so the total stays under ``cap`` (every
     fraud is kept): LightGBM holds its training rows in memory, so this bounds a worker's
-    memory whatever the log's length (README: Dask)."""
+    memory whatever the log's length (docs/dask.md)."""
     legit = rows - frauds
     if rows <= cap or legit <= 0:
         return 1.0

@@ -175,6 +175,10 @@ def decide(loop: Loop, day: int) -> dict:
         )
     if reasons:
         return loop.record(day, "decide", "retrain", "; ".join(reasons))
+    if precision is None:  # the champion's first scored days have no labels back yet
+        return loop.record(
+            day, "decide", "keep", "drift gate passed; no labelled days yet to judge performance"
+        )
     return loop.record(day, "decide", "keep", "drift gate passed and labelled performance holds")
 
 

@@ -51,6 +51,15 @@ class Scored:
     alerts: int
     by_rule: int
 
+    def plus(self, other: Scored) -> Scored:
+        """The counts of two slices (the columns are written slice by slice, not kept)."""
+        return Scored(
+            {},
+            self.flagged + other.flagged,
+            self.alerts + other.alerts,
+            self.by_rule + other.by_rule,
+        )
+
 
 def scored_columns(decisions: Any, threshold: float) -> Scored:
     """The columns a batch gains from its decisions (:meth:`FraudModel.decide`): typed the
@@ -83,7 +92,8 @@ def check_output_names(frame: pd.DataFrame, source: str) -> None:
 
 
 def read_raw(path: Path, model: FraudModel) -> pd.DataFrame:
-    return check_raw(read_table(path), model.transform, str(path), limits=model.input_limits)
+    frame = read_table(path, shared=True)
+    return check_raw(frame, model.transform, str(path), limits=model.input_limits)
 
 
 def read_input(path: Path, model: FraudModel) -> pd.DataFrame:

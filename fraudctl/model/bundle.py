@@ -36,7 +36,7 @@ from __future__ import annotations
 import functools
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,8 +48,7 @@ from fraudctl.errors import ArtifactError
 from fraudctl.features.transform import FeatureTransform
 from fraudctl.model import contract as contracts
 from fraudctl.model import payloads, rulebook
-from fraudctl.rules.decide import Decision, Decisions, decide_batch, decide_row, model_decision
-from fraudctl.rules.fields import columns_of, row_of
+from fraudctl.model.deciding import Deciding
 from fraudctl.rules.ruleset import RuleSet
 
 PAYLOAD_DIR = "fraudctl"
@@ -58,11 +57,12 @@ TRANSFORM_FILE = "transform.json"
 METADATA_FILE = "model.json"
 LIGHTGBM_FILE = payloads.LIGHTGBM.filename
 FORMAT_VERSION = 3
+ROWS_PER_PIECE = 1 << 16  # rows per input matrix when rows are scored independently
 # Run-specific facts beside the model (not inside: see the module docstring).
 
 
 @dataclass
-class FraudModel:
+class FraudModel(Deciding):
     """What every door applies to raw rows: transform -> estimator -> probability.
 
     The estimator is read from the payload on first use. Batch scoring of a LightGBM model
@@ -150,8 +150,11 @@ class FraudModel:
         text_model = self.payload / LIGHTGBM_FILE
         if self._estimator is None and text_model.exists():
             from fraudctl.model.forest import compile_model_text
+            from fraudctl.model.model_files import check_lightgbm_text
 
-            forest = compile_model_text(text_model.read_text(encoding="utf-8"))
+            data = text_model.read_bytes()
+            check_lightgbm_text(data, text_model)  # a cut file would compile fewer trees
+            forest = compile_model_text(data.decode("utf-8", errors="replace"))
             if forest is not None:
                 if forest.n_features != len(self.features):
                     raise ArtifactError(
@@ -168,37 +171,34 @@ class FraudModel:
         return self.probabilities(self.inputs_from_features(frame), threads=os.cpu_count() or 1)
 
     def predict_raw(self, raw: pd.DataFrame, history: pd.DataFrame | None = None) -> np.ndarray:
-        return self.probabilities(self.inputs(raw, history), threads=os.cpu_count() or 1)
+        if len(raw) <= ROWS_PER_PIECE:
+            return self.probabilities(self.inputs(raw, history), threads=os.cpu_count() or 1)
+        return np.concatenate([scores for _, scores in self.probability_pieces(raw, history)])
+
+    def probability_pieces(
+        self, raw: pd.DataFrame, history: pd.DataFrame | None = None
+    ) -> Iterator[tuple[slice, np.ndarray]]:
+        """:meth:`predict_raw` a slice of rows at a time: (rows, their probabilities).
+
+        Where no row needs another (no history features) each slice's inputs are computed
+        on their own, so the input matrix is one slice's few MB used again and again rather
+        than a whole table's fresh memory (touching fresh memory on a VM costs about as much
+        as scoring it); a caller can also write one slice while the next is scored.
+        """
+        threads = os.cpu_count() or 1
+        for rows, matrix in self._matrix_pieces(raw, history):
+            yield rows, self.probabilities(matrix, threads=threads)
+
+    def _matrix_pieces(
+        self, raw: pd.DataFrame, history: pd.DataFrame | None
+    ) -> Iterator[tuple[slice, np.ndarray]]:
+        whole = self.inputs(raw, history) if self.transform.needs_history else None
+        for start in range(0, len(raw), ROWS_PER_PIECE):
+            rows = slice(start, min(start + ROWS_PER_PIECE, len(raw)))
+            yield rows, self.inputs(raw.iloc[rows]) if whole is None else whole[rows]
 
     def feature_frame(self, raw: pd.DataFrame, history: pd.DataFrame | None = None) -> pd.DataFrame:
         return pd.DataFrame(self.inputs(raw, history), columns=self.features, index=raw.index)
-
-    # --- the one way from rows to decisions ---------------------------------------------
-
-    def decide(self, raw: pd.DataFrame, history: pd.DataFrame | None = None) -> Decisions:
-        """Raw rows -> each row's probability, decision (block, review, allow) and deciding
-        rule (None where the model decided), with the model's own rules."""
-        inputs = self.inputs(raw, history)
-        probabilities = self.probabilities(inputs, threads=os.cpu_count() or 1)
-        return self.decide_inputs(raw, inputs, probabilities)
-
-    def decide_inputs(self, raw: Any, inputs: np.ndarray, probabilities: Any) -> Decisions:
-        """A batch whose model inputs and probabilities are known: ``raw`` maps each raw
-        field to a column (a DataFrame, or a dict of arrays for a columnar request)."""
-        return decide_batch(
-            self.rules, columns_of(raw, inputs, self.features), probabilities, self.threshold
-        )
-
-    def decide_one(
-        self, row: Mapping[str, Any], inputs: np.ndarray, probability: float
-    ) -> Decision:
-        """One transaction (a server's path): ``row`` its raw fields, ``inputs`` its model
-        input vector; rules are evaluated in plain Python, stopping at the first that fires."""
-        if not self.rules:
-            return Decision(model_decision(probability, self.threshold), None, float(probability))
-        return decide_row(
-            self.rules, row_of(row, inputs, self.features), probability, self.threshold
-        )
 
     def warm_up(self) -> None:
         """Load the compiled kernels (numba's start-up, a few tenths of a second) now, so a

@@ -8,8 +8,11 @@ tree, the set of leaves a row can still reach (a bit mask, leaves numbered left 
 and, for every split the row goes right at, clears the leaves of that split's left
 subtree; the exit leaf is the leftmost survivor (QuickScorer, Lucchese et al., 2015).
 
-- A full block of 64 rows tests every split against every row with no branch at all, so
-  the compiler vectorises it: about 1.2 µs per row for the default model, 8x the walk.
+- A block of up to 256 rows first ranks each value among its feature's distinct
+  thresholds (the default model has 2,560 of them for 7,000 splits), so that ``value >
+  threshold`` becomes ``rank > position``: a 16-bit integer test the compiler vectorises
+  32 rows at a time, with no branch. About 0.7 µs per row for the default model on one
+  core, where testing every split's double against every row cost 1.3.
 - A handful of rows (a single request) scans each feature's splits in threshold order
   and stops at the first one the value does not pass: about 6 µs for one row.
 
@@ -31,9 +34,18 @@ from typing import Any
 
 import numpy as np
 
-from fraudctl.model.forest_constants import BLOCK, MAX_LEAVES, SCALAR_BELOW, ZERO_THRESHOLD
+from fraudctl.model.forest_constants import (
+    BLOCK,
+    BLOCK_BYTES,
+    MAX_LEAVES,
+    MIN_BLOCK,
+    SCALAR_BELOW,
+    ZERO_THRESHOLD,
+)
 
 __all__ = ["BLOCK", "MAX_LEAVES", "SCALAR_BELOW", "ZERO_THRESHOLD", "CompiledForest"]
+
+IN_PLACE_FROM = 4096  # rows from which the sigmoid is computed in place
 
 
 _KERNEL: Any = None
@@ -52,8 +64,10 @@ def _kernel() -> Any:
 @dataclass
 class CompiledForest:
     """The forest as split lists: numeric splits grouped by feature and sorted by threshold
-    (``starts[j]:starts[j + 1]`` are feature j's), the other splits apart, and each tree's
-    leaf values in left-to-right order."""
+    (``starts[j]:starts[j + 1]`` are feature j's; ``position`` is a split's threshold's
+    index among its feature's distinct thresholds, ``unique_threshold[unique_starts[j]:
+    unique_starts[j + 1]]``), the other splits apart, and each tree's leaf values in
+    left-to-right order."""
 
     starts: np.ndarray
     feature: np.ndarray  # per numeric split (for introspection; the kernel uses ``starts``)
@@ -61,6 +75,9 @@ class CompiledForest:
     tree: np.ndarray
     mask: np.ndarray  # the tree's leaves left alive when a row goes right here
     nan_right: np.ndarray
+    position: np.ndarray  # in the masks' type, like the ranks it is compared with
+    unique_starts: np.ndarray
+    unique_threshold: np.ndarray
     special_feature: np.ndarray
     special_tree: np.ndarray
     special_mask: np.ndarray
@@ -74,25 +91,32 @@ class CompiledForest:
     n_features: int
     _raw: Any = None
     _all_alive: Any = None  # the mask word with every leaf alive, in the masks' own type
+    block: int = BLOCK  # rows per block, fewer where the live-leaf words would not fit
 
     def __post_init__(self) -> None:
         self._all_alive = self.mask.dtype.type(np.iinfo(self.mask.dtype).max)
+        per_row = max(1, self.leaves.shape[0] * self.mask.dtype.itemsize)
+        self.block = max(MIN_BLOCK, min(BLOCK, BLOCK_BYTES // per_row // 16 * 16))
 
     def raw_scores(self, matrix: np.ndarray, threads: int = 1) -> np.ndarray:
         """Raw scores; with ``threads`` > 1 row blocks run in parallel (the kernel
         releases the GIL), for batch scoring."""
         out = np.empty(matrix.shape[0])
-        if threads <= 1 or matrix.shape[0] < 4 * BLOCK * threads:
+        if threads <= 1 or matrix.shape[0] < 4 * self.block * threads:
             return self._run(matrix, out)
         from concurrent.futures import ThreadPoolExecutor
 
-        cuts = np.linspace(0, matrix.shape[0] // BLOCK, threads + 1).astype(np.int64) * BLOCK
+        # A few pieces per thread, taken as threads come free: on a shared machine one
+        # thread often gets less of a core than the other.
+        pieces = min(8 * threads, matrix.shape[0] // (4 * self.block))
+        cuts = np.linspace(0, matrix.shape[0] // self.block, pieces + 1).astype(np.int64)
+        cuts *= self.block
         cuts[-1] = matrix.shape[0]
         with ThreadPoolExecutor(threads) as pool:
             list(
                 pool.map(
                     lambda k: self._run(matrix[cuts[k] : cuts[k + 1]], out[cuts[k] : cuts[k + 1]]),
-                    range(threads),
+                    range(pieces),
                 )
             )
         return out
@@ -100,11 +124,15 @@ class CompiledForest:
     def _run(self, matrix: np.ndarray, out: np.ndarray) -> np.ndarray:
         return self._raw(
             matrix,
+            self.block,
             self.starts,
             self.threshold,
             self.tree,
             self.mask,
             self.nan_right,
+            self.position,
+            self.unique_starts,
+            self.unique_threshold,
             self.special_feature,
             self.special_tree,
             self.special_mask,
@@ -119,7 +147,15 @@ class CompiledForest:
         )
 
     def probabilities(self, matrix: np.ndarray, threads: int = 1) -> np.ndarray:
-        return 1.0 / (1.0 + np.exp(-self.sigmoid * self.raw_scores(matrix, threads)))
+        """``1 / (1 + exp(-sigmoid * raw))``; a batch's in place, without temporaries (the
+        same operations, so the same numbers; for a few rows ``out=`` costs more)."""
+        scores = self.raw_scores(matrix, threads)
+        if scores.size < IN_PLACE_FROM:
+            return 1.0 / (1.0 + np.exp(-self.sigmoid * scores))
+        np.multiply(scores, -self.sigmoid, out=scores)
+        np.exp(scores, out=scores)
+        np.add(scores, 1.0, out=scores)
+        return np.divide(1.0, scores, out=scores)
 
 
 def _numbers(line: str | None, kind: type) -> list[Any]:
@@ -247,19 +283,27 @@ def _is_special(split: _Split) -> bool:
 
 def _forest(
     parsed: list[tuple[list[_Split], list[float]]], width: int, sigmoid: float, n_features: int
-) -> CompiledForest:
-    word = np.uint32 if width <= 32 else np.uint64
-    full = (1 << (8 * np.dtype(word).itemsize)) - 1
-
-    def alive_after_right(split: _Split) -> int:
-        return full ^ sum(1 << leaf for leaf in split.left_leaves)
-
+) -> CompiledForest | None:
     splits = [split for tree_splits, _ in parsed for split in tree_splits]
     numeric = sorted(
         (s for s in splits if not _is_special(s)), key=lambda s: (s.feature, s.threshold)
     )
     special = [s for s in splits if _is_special(s)]
     features = np.asarray([s.feature for s in numeric], np.int64)
+    thresholds = np.asarray([s.threshold for s in numeric], np.float64)
+    starts = np.searchsorted(features, np.arange(n_features + 1)).astype(np.int64)
+    unique, unique_starts, position = _distinct_thresholds(thresholds, starts)
+    # The narrowest word that holds a tree's leaves and a feature's threshold count
+    most = int(np.diff(unique_starts).max(initial=0))
+    fits = [w for w in (np.uint16, np.uint32, np.uint64) if 8 * np.dtype(w).itemsize >= width]
+    word = next((w for w in fits if most < np.iinfo(w).max), None)
+    if word is None:
+        return None
+    full = (1 << (8 * np.dtype(word).itemsize)) - 1
+
+    def alive_after_right(split: _Split) -> int:
+        return full ^ sum(1 << leaf for leaf in split.left_leaves)
+
     cat_start, cat_bits = [], []
     for split in special:
         cat_start.append(len(cat_bits) if split.decision & 1 else -1)
@@ -268,9 +312,9 @@ def _forest(
     for index, (_, order) in enumerate(parsed):
         leaves[index, : len(order)] = order
     return CompiledForest(
-        starts=np.searchsorted(features, np.arange(n_features + 1)).astype(np.int64),
+        starts=starts,
         feature=features,
-        threshold=np.asarray([s.threshold for s in numeric], np.float64),
+        threshold=thresholds,
         tree=np.asarray([s.tree for s in numeric], np.int64),
         mask=np.asarray([alive_after_right(s) for s in numeric], word),
         # NaN takes the default side where missing values are NaN; otherwise it counts as 0
@@ -281,6 +325,9 @@ def _forest(
             ],
             np.bool_,
         ),
+        position=position.astype(word),
+        unique_starts=unique_starts,
+        unique_threshold=unique,
         special_feature=np.asarray([s.feature for s in special], np.int64),
         special_tree=np.asarray([s.tree for s in special], np.int64),
         special_mask=np.asarray([alive_after_right(s) for s in special], word),
@@ -294,6 +341,22 @@ def _forest(
         n_features=n_features,
         _raw=_kernel(),
     )
+
+
+def _distinct_thresholds(
+    thresholds: np.ndarray, starts: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each feature's distinct thresholds (sorted), where each feature's start among them,
+    and each split's index among its feature's."""
+    unique: list[np.ndarray] = []
+    position = np.empty(len(thresholds), np.int64)
+    for j in range(len(starts) - 1):
+        values, index = np.unique(thresholds[starts[j] : starts[j + 1]], return_inverse=True)
+        unique.append(values)
+        position[starts[j] : starts[j + 1]] = index
+    unique_starts = np.concatenate([[0], np.cumsum([len(v) for v in unique])]).astype(np.int64)
+    flat = np.concatenate(unique) if unique else np.zeros(0)
+    return flat.astype(np.float64), unique_starts, position
 
 
 def compile_booster(booster: Any) -> CompiledForest | None:

@@ -17,6 +17,7 @@ from typing import Any
 
 from fraudctl.errors import ArtifactError
 from fraudctl.io import atomic_path
+from fraudctl.model import model_files
 
 # The exact types beyond skops' own safe list that the scikit-learn families save, and
 # nothing by prefix: a prefix such as ``builtins.`` admitted ``builtins.eval``, so a crafted
@@ -56,10 +57,12 @@ def _save_lightgbm(estimator: Any, path: Path) -> None:
 def _load_lightgbm(path: Path) -> Any:
     import lightgbm
 
+    data = path.read_bytes()
+    model_files.check_lightgbm_text(data, path)  # LightGBM's C++ reader aborts on a cut file
     try:
-        booster = lightgbm.Booster(model_str=path.read_text(encoding="utf-8"))
-    except (lightgbm.basic.LightGBMError, UnicodeDecodeError) as exc:
-        raise ArtifactError(f"{path}: not a LightGBM model ({exc})") from None
+        booster = lightgbm.Booster(model_str=data.decode("utf-8"))
+    except (lightgbm.basic.LightGBMError, UnicodeDecodeError, ValueError) as exc:
+        raise ArtifactError(f"{path}: not a LightGBM model ({_first_line(exc)})") from None
     from fraudctl.model.booster import BoosterClassifier
 
     return BoosterClassifier(booster)
@@ -73,11 +76,12 @@ def _load_xgboost(path: Path) -> Any:
     from xgboost import XGBClassifier
     from xgboost.core import XGBoostError
 
+    model_files.check_xgboost_json(path.read_bytes(), path)  # XGBoost trusts its node numbers
     estimator = XGBClassifier()
     try:
         estimator.load_model(str(path))
     except (XGBoostError, ValueError) as exc:
-        raise ArtifactError(f"{path}: not an XGBoost model ({exc})") from None
+        raise ArtifactError(f"{path}: not an XGBoost model ({_first_line(exc)})") from None
     return estimator
 
 
@@ -88,10 +92,17 @@ def _save_catboost(estimator: Any, path: Path) -> None:
 def _load_catboost(path: Path) -> Any:
     from fraudctl.model.wrappers import CatBoostCodes
 
+    model_files.check_catboost_binary(path.read_bytes(), path)
     try:
         return CatBoostCodes.load(path)
     except Exception as exc:  # CatBoostError and OS errors for a damaged file
-        raise ArtifactError(f"{path}: not a CatBoost model ({exc})") from None
+        raise ArtifactError(f"{path}: not a CatBoost model ({_first_line(exc)})") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    """A library's message, first line only: XGBoost and CatBoost add their C++ stack."""
+    text = str(exc).strip()
+    return (text.splitlines()[0] if text else type(exc).__name__)[:300]
 
 
 def _save_skops(estimator: Any, path: Path) -> None:

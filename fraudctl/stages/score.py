@@ -16,14 +16,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import pandas as pd
-
 from fraudctl.config import ComputeParams
 from fraudctl.errors import DataError
-from fraudctl.io import TABLE_SUFFIXES, is_partitioned, write_with
-from fraudctl.model.batch import ScoreResult, read_input, read_raw, scored_columns
+from fraudctl.io import TABLE_SUFFIXES, is_partitioned
+from fraudctl.model.batch import Scored, ScoreResult, read_input, read_raw, scored_columns
 from fraudctl.model.bundle import load_model
 from fraudctl.progress import Progress, quiet
+from fraudctl.table_writer import table_with_columns
 
 
 def run(
@@ -81,19 +80,21 @@ def score_file(
         warming.join()  # never left running once the command returns, even on bad input
     if history is not None and not model.transform.needs_history:
         history = None  # nothing to learn from it: the model has no history features
-    progress(f"computing features and scoring {len(frame):,} rows")
-    scored = scored_columns(model.decide(frame, history), model.threshold)
-    out = frame.assign(**scored.columns)
-    progress(f"writing {output_path}")
-    write_with(output_path, lambda tmp: _write(out, tmp, output_path))
+    progress(f"computing features, scoring {len(frame):,} rows and writing {output_path}")
+    counts = Scored({}, 0, 0, 0)
+    with table_with_columns(Path(output_path), frame) as write:  # a slice is written while
+        for rows, decided in model.decision_pieces(frame, history):  # the next scores
+            scored = scored_columns(decided, model.threshold)
+            write(rows, scored.columns)
+            counts = counts.plus(scored)
     return ScoreResult(
-        rows=len(out),
-        flagged=scored.flagged,
+        rows=len(frame),
+        flagged=counts.flagged,
         threshold=model.threshold,
         seconds=time.perf_counter() - started,
         output=output_path,
-        alerts=scored.alerts,
-        by_rule=scored.by_rule,
+        alerts=counts.alerts,
+        by_rule=counts.by_rule,
         rules=len(model.rules),
     )
 
@@ -102,11 +103,3 @@ def _quietly(job: Callable[[], None]) -> None:
     """Run a best-effort job in a thread: any real failure shows again on the main path."""
     with contextlib.suppress(Exception):
         job()
-
-
-def _write(frame: pd.DataFrame, tmp: Path, target: Path) -> None:
-    name = target.name.lower()
-    if name.endswith((".parquet", ".pq")):
-        frame.to_parquet(tmp, index=False)
-    else:
-        frame.to_csv(tmp, index=False, compression="gzip" if name.endswith(".gz") else None)

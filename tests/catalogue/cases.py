@@ -1,9 +1,11 @@
 """The bad-input and fault catalogue: every case must end in one clear error and leave the
 last good outputs byte for byte as they were.
 
-A case is a CLI run (in-process, exit code 2 expected) or an HTTP request (a 4xx expected),
-each with a fragment its message must contain. `python -m tests.catalogue` runs them all
-on a fresh small project and prints "N cases, N clean"; the test suite runs each one.
+A case is a CLI run (in-process, exit code 2 expected), an HTTP request (a 4xx expected)
+or a command run as a subprocess where a library could abort the process (damaged model
+files: tests/catalogue/damaged_models.py), each with a fragment its message must contain.
+`python -m tests.catalogue` runs them all on a fresh small project and prints "N cases, N
+clean"; the test suite runs each one.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ GUARDED = ("data/prepared", "data/features", "models/model", "reports")
 @dataclass(frozen=True)
 class Case:
     name: str
-    kind: str  # "cli" or "api"
+    kind: str  # "cli", "api" or "process"
     expect: int  # exit code (cli) or HTTP status (api)
     fragment: str
     # cli: (project) -> argv; may write inputs or params first. api: (client) -> response
@@ -166,6 +168,13 @@ def data_cases() -> list[Case]:
         _data_case("infinite amount", "column 'Amount': infinite", _csv(_set("Amount", 2, np.inf))),
         _data_case("negative amount", "negative amount(s)", _csv(_set("Amount", 1, -5.0))),
         _data_case("amount 1e308", "implausible amount(s)", _csv(_set("Amount", 1, 1e308))),
+        _data_case("a feature 1e308", "column 'V5': absurd value", _csv(_set("V5", 1, 1e308))),
+        _data_case(
+            "one transaction id on two rows",
+            "column 'transaction_id': id 3 names 2 different rows (line 5, line 14)",
+            _csv(lambda f: f.assign(transaction_id=np.where(f.index == 12, 3, f.index)), _log),
+            **TX,
+        ),
         _data_case("label 2", "labels must be 0 or 1, found 2", _csv(_set("Class", 5, 2))),
         _data_case("one class", "holds a single class", _csv(lambda f: f.assign(Class=0))),
         _data_case("empty file", "the file is empty", _raw("empty.csv", b"")),
@@ -513,6 +522,12 @@ def fault_cases() -> list[Case]:
             ["score", "data/prepared/test.parquet", "-o", "o.csv"],
         ),
         _fault(
+            "no params.yaml",
+            "params.yaml not found in",
+            lambda p: (p / "params.yaml").unlink(),
+            ["evaluate"],
+        ),
+        _fault(
             "an extra file in the model",
             "not part of the model",
             lambda p: (_payload(p) / "notes.txt").write_text("x"),
@@ -697,7 +712,9 @@ def api_cases() -> list[Case]:
 
 
 def all_cases() -> list[Case]:
-    return data_cases() + params_cases() + fault_cases() + api_cases()
+    from tests.catalogue.damaged_models import damaged_model_cases
+
+    return data_cases() + params_cases() + fault_cases() + api_cases() + damaged_model_cases()
 
 
 # --- running a case ---------------------------------------------------------------------
@@ -731,6 +748,10 @@ def run_case(case: Case, project: Path, model_dir: Path) -> str | None:
     """None when the case is clean, else what went wrong."""
     if case.kind == "api":
         return _run_api(case, model_dir)
+    if case.kind == "process":  # a command that might abort: run in a process of its own
+        from tests.catalogue.damaged_models import run_process_case
+
+        return run_process_case(case, project)
     from typer.testing import CliRunner
 
     from fraudctl.cli import app

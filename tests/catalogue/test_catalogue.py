@@ -24,7 +24,12 @@ def test_the_catalogue_is_large_enough():
     assert len({case.name for case in CASES}) == len(CASES)
 
 
-@pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
+@pytest.mark.parametrize(
+    "case",
+    # a subprocess each (fraudctl's start-up): slow, like the other end-to-end runs
+    [pytest.param(c, marks=[pytest.mark.slow] if c.kind == "process" else []) for c in CASES],
+    ids=[case.name for case in CASES],
+)
 def test_case_is_clean(case, catalogue_project, monkeypatch, mlflow_store):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_store)
     monkeypatch.setenv("MPLBACKEND", "Agg")

@@ -53,6 +53,7 @@ def test_workflows_exist():
         "deploy.yml",
         "retrain.yml",
         "security.yml",
+        "docs.yml",
     }
 
 
@@ -135,6 +136,25 @@ def test_deploy_rolls_back_on_failure():
     ):
         assert fragment in script
     assert all(v.startswith("${{ vars.") for v in document["env"].values())
+
+
+def test_docs_publish_the_strict_build_to_pages():
+    """The manual is built by `make site` (stale generated blocks refused, then `mkdocs
+    build --strict`) and published to GitHub Pages on pushes to main; only the deploy job
+    may write to Pages."""
+    document = _load(REPO_ROOT / ".github/workflows/docs.yml")
+    assert document["on"]["push"]["branches"] == ["main"]
+    build, deploy = document["jobs"]["build"], document["jobs"]["deploy"]
+    runs = [s.get("run", "") for s in build["steps"]]
+    assert "make site" in runs
+    site = re.search(r"^site:.*\n((?:\t.*\n)+)", (REPO_ROOT / "Makefile").read_text(), re.M)
+    assert "docgen --check" in site.group(1) and "mkdocs build --strict -d site" in site.group(1)
+    upload = next(s for s in build["steps"] if "upload-pages-artifact" in s.get("uses", ""))
+    assert upload["with"]["path"] == "site"
+    assert deploy["needs"] == "build"
+    assert any("deploy-pages" in s.get("uses", "") for s in deploy["steps"])
+    assert deploy["permissions"] == {"pages": "write", "id-token": "write"}
+    assert document["permissions"] == {"contents": "read"}
 
 
 def test_retrain_gates_on_drift():

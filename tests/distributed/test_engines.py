@@ -31,7 +31,7 @@ DASK = {
         "rows_per_task": 1000,
     },
 }
-# LightGBM on two workers bins each worker's rows itself: not bit-identical (README: Dask).
+# LightGBM on two workers bins each worker's rows itself: not bit-identical (docs/dask.md).
 PR_AUC_TOLERANCE = 0.05
 RETURNING = 9_999_999  # a customer seen on day 0 and again on the last day only
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from fraudctl.model.bundle import load_model
 from fraudctl.model.forest import compile_booster
@@ -72,6 +75,7 @@ def test_categorical_splits_nan_and_unknown_codes_match_lightgbm():
     probe[:200, 1] = 57.0  # a category never seen in training
     probe[200:400, 1] = -2.0  # a negative code: LightGBM treats it as missing
     probe[400:600, 1] = np.nan
+    probe[600:650, 1] = -1e-36  # read as zero, so category 0
     expected = model.booster_.predict(probe)
     np.testing.assert_allclose(forest.probabilities(probe), expected, rtol=0, atol=1e-12)
     np.testing.assert_allclose(forest.probabilities(probe, threads=2), expected, rtol=0, atol=1e-12)
@@ -126,3 +130,68 @@ def test_nan_counts_as_zero_where_missing_values_were_not_seen():
         np.testing.assert_array_equal(
             forest.raw_scores(rows), booster.predict(rows, raw_score=True)
         )
+
+
+def _nan_model(leaves: int, seed: int):
+    """A model whose features saw NaN in training (missing_type NaN, both default sides)
+    and one that did not (a NaN there counts as zero)."""
+    from lightgbm import LGBMClassifier
+
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(4000, 5))
+    x[:, :4][rng.random((4000, 4)) < 0.15] = np.nan  # the last column never NaN in training
+    y = (np.nan_to_num(x[:, 0], nan=2.0) + np.isnan(x[:, 1]) + x[:, 4] > 0.8).astype(int)
+    model = LGBMClassifier(n_estimators=40, num_leaves=leaves, min_child_samples=5, verbose=-1)
+    return x, model.fit(x, y).booster_
+
+
+def test_sixteen_leaves_rank_in_16_bit_words_across_block_edges():
+    """Up to 16 leaves the live-leaf words and the ranks are 16-bit; every batch size
+    around the scan and block edges, NaN in both kinds of feature, values on thresholds
+    and infinities give LightGBM's raw scores."""
+    x, booster = _nan_model(15, 5)
+    forest = compile_booster(booster)
+    assert forest is not None and forest.mask.dtype == np.uint16
+    assert forest.position.dtype == np.uint16
+    probe = np.vstack([x, np.full((1, 5), np.inf), np.full((1, 5), -np.inf), np.zeros((1, 5))])
+    probe[-40:, 4] = np.nan  # NaN where training had none
+    on = np.isfinite(forest.threshold)
+    probe[: on.sum(), :][np.arange(on.sum()), forest.feature[on]] = forest.threshold[on]
+    block = forest.block
+    for rows in (1, 7, 8, 9, 16, 17, block - 1, block, block + 1, 2 * block + 9, len(probe)):
+        part = probe[-rows:]
+        np.testing.assert_array_equal(
+            forest.raw_scores(part), booster.predict(part, raw_score=True), err_msg=str(rows)
+        )
+    np.testing.assert_array_equal(
+        forest.raw_scores(probe, threads=2), booster.predict(probe, raw_score=True)
+    )
+
+
+@pytest.fixture(scope="module")
+def nan_forest():
+    x, booster = _nan_model(7, 6)
+    forest = compile_booster(booster)
+    assert forest is not None
+    return x, booster, forest
+
+
+@given(
+    rows=st.integers(1, 700),
+    nan_share=st.sampled_from([0.0, 0.05, 0.5, 1.0]),
+    scale=st.sampled_from([1.0, 1e-36, 1e-30, 1e6]),  # 1e-36: LightGBM reads it as 0
+    seed=st.integers(0, 2**16),
+)
+@settings(deadline=None)
+def test_any_batch_matches_lightgbm_bit_for_bit(nan_forest, rows, nan_share, scale, seed):
+    x, booster, forest = nan_forest
+    rng = np.random.default_rng(seed)
+    probe = rng.normal(size=(rows, x.shape[1])) * scale
+    probe[rng.random(probe.shape) < nan_share] = np.nan
+    picked = rng.integers(0, len(forest.threshold), size=rows)  # some values on thresholds
+    probe[np.arange(rows), forest.feature[picked]] = np.where(
+        rng.random(rows) < 0.5,
+        forest.threshold[picked],
+        probe[np.arange(rows), forest.feature[picked]],
+    )
+    np.testing.assert_array_equal(forest.raw_scores(probe), booster.predict(probe, raw_score=True))

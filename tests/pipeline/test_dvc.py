@@ -72,7 +72,8 @@ def clone(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str
 
 
 def test_the_transactions_example_runs_end_to_end(tmp_path):
-    """README: `cp examples/transactions/params.yaml params.yaml && dvc repro`, on a small log."""
+    """docs/transactions.md: `cp examples/transactions/params.yaml params.yaml && dvc repro`,
+    on a small log."""
     from tests.conftest import example_params
 
     _copy_repository(tmp_path)
@@ -90,7 +91,7 @@ def test_the_transactions_example_runs_end_to_end(tmp_path):
 
 
 def test_the_dask_engine_through_dvc_repro(tmp_path):
-    """README (When it no longer fits): a day-partitioned log in data/raw, compute.engine:
+    """docs/dask.md: a day-partitioned log in data/raw, compute.engine:
     dask on a local cluster, `dvc repro`; outputs are partitioned directories, later stages
     read them unchanged, and `fraudctl score` writes one scored file per day."""
     pytest.importorskip("distributed")
@@ -319,9 +320,9 @@ def test_a_failing_stage_keeps_the_last_good_outputs(clone):
 
 
 def test_the_real_data_steps_work_as_written(tmp_path):
-    """docs/real-data.md, line by line in bash, on a small gzipped table: the champion
-    trained on synthetic data stays champion until `fraudctl promote latest`."""
-    import gzip
+    """docs/real-data.md, line by line in bash, on a small table zipped as Kaggle serves it:
+    the champion trained on synthetic data stays champion until `fraudctl promote latest`."""
+    import zipfile
 
     from mlflow import MlflowClient
 
@@ -339,8 +340,9 @@ def test_the_real_data_steps_work_as_written(tmp_path):
     downloads = tmp_path / "Downloads"
     downloads.mkdir()
     table = generate_transactions(n_rows=4000, fraud_rate=0.05, days=1, seed=9)
-    with gzip.open(downloads / "creditcard.csv.gz", "wt") as handle:
-        table.to_csv(handle, index=False)
+    # the archive as Kaggle serves it: a zip holding creditcard.csv
+    with zipfile.ZipFile(downloads / "creditcardfraud.zip", "w") as archive:
+        archive.writestr("creditcard.csv", table.to_csv(index=False))
     page = (REPO_ROOT / "docs" / "real-data.md").read_text()
     steps = re.search(r"```bash\n(.*?)```", page, re.S).group(1).splitlines()
     script = ["set -euo pipefail"]

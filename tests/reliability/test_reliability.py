@@ -103,6 +103,7 @@ def test_written_files_follow_the_umask(tmp_path):
 
 def test_a_missing_extra_is_named(tmp_path):
     """Without the experiments extra, the command says what to install (no traceback)."""
+    write_params(tmp_path)  # a project folder: without params.yaml the command stops earlier
     script = (
         "import sys; sys.modules['fairlearn'] = None\n"
         "from fraudctl.cli import app\n"

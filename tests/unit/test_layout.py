@@ -133,6 +133,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "fraudctl.progress",
             "fraudctl.faults",
             "fraudctl.io",
+            "fraudctl.table_writer",
             "fraudctl.numbers",
             "fraudctl.capacity",
             "fraudctl.help_style",
