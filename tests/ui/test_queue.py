@@ -73,6 +73,8 @@ def store_uris(root: Path) -> dict[str, str]:
 
 
 def online_label(root: Path, tx: str) -> tuple[int, int] | None:
+    """The event's label bits as stored (bit 1: an analyst's label, bit 0: a chargeback's)
+    and the sources on record."""
     import sqlite3
 
     with sqlite3.connect(root / "online.db") as db:
@@ -102,7 +104,7 @@ def test_an_analyst_works_the_queue(queue_project, monkeypatch):
     assert [(d.analyst, d.outcome, d.note) for d in decisions] == [
         ("ana", "fraud", "card holder confirmed the theft")
     ]
-    assert online_label(queue_project, alert.transaction_id) == (1, 1, ["analyst"])
+    assert online_label(queue_project, alert.transaction_id) == (2, 2, ["analyst"])
     assert any("sent to the online store as an analyst label" in s.value for s in app.success)
     assert "reviewed=" in texts(app) and "precision of reviewed=100%" in texts(app)
     # the picker moved on to the next open alert; the same alert again is a second decision
@@ -196,7 +198,7 @@ def test_the_queue_in_headless_chromium(queue_project, tmp_path):
         "card holder confirmed the theft",
     )
     assert (decided[second].outcome, decided[second].analyst) == ("escalate", "ana")
-    assert online_label(queue_project, first) == (1, 1, ["analyst"])
+    assert online_label(queue_project, first) == (2, 2, ["analyst"])
     assert online_label(queue_project, second) == (0, 0, [])  # an escalation is no label
     assert "deprecat" not in output.lower(), output  # Streamlit's warnings stay out
 
