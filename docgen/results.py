@@ -220,7 +220,7 @@ TITLES = {
     "families": "Model families on the ULB table",
     "tune": "Tuning",
     "ui": "The web app's start-up",
-    "continuous": "Continuous training: three policies",
+    "continuous": "Continuous training: policies, analysts and a rule",
     "load": "Load: Locust and wrk",
     "serving": "Serving",
     "transactions": "Raw transaction logs",

@@ -76,17 +76,21 @@ class SchemaParams(_Section):
     categorical: list[str] = Field(default_factory=list)
     exclude: list[str] = Field(default_factory=list)
     group: str | None = None
+    # analysts' labels (1 fraud, 0 legitimate, empty where none was given): the fast label
+    # source, read by risk features with an analyst_delay; never a model input
+    analyst_label: str | None = None
 
     @model_validator(mode="after")
     def _roles_are_distinct(self) -> SchemaParams:
         roles = [self.time, self.target]
         roles += [self.amount] if self.amount else []
         roles += [self.group] if self.group else []
+        roles += [self.analyst_label] if self.analyst_label else []
         roles += list(self.entities.values())
         if len(set(roles)) != len(roles):
             raise ValueError(
-                "time, amount, target, group and entity columns must be different columns, "
-                f"got {roles}"
+                "time, amount, target, group, analyst label and entity columns must be "
+                f"different columns, got {roles}"
             )
         for role in self.entities:
             if not re.fullmatch(r"[a-z][a-z0-9_]*", role):
@@ -96,10 +100,11 @@ class SchemaParams(_Section):
         if isinstance(self.features, list):
             if not self.features:
                 raise ValueError("features must be 'all' or a non-empty list of column names")
-            clash = {self.time, self.target} & set(self.features)
+            clash = {self.time, self.target, self.analyst_label} & set(self.features)
             if clash:
                 raise ValueError(
-                    f"features must not include the time or target column: {sorted(clash)}"
+                    "features must not include the time, target or analyst label column: "
+                    f"{sorted(clash)}"
                 )
         if self.target in self.categorical or self.time in self.categorical:
             raise ValueError("the time and target columns cannot be categorical")
@@ -168,6 +173,19 @@ class EntityRiskParams(_Section):
 
     windows: list[Duration] = Field(min_length=1)
     delay: Duration = "7d"
+    # analysts' labels (data.schema.analyst_label) count from this long after a transaction:
+    # each window also counts the analysts' labels of the rows newer than `delay` and at
+    # least this old (a chargeback overrides them once due); null: chargebacks alone
+    analyst_delay: Duration | None = None
+
+    @model_validator(mode="after")
+    def _analysts_are_not_slower(self) -> EntityRiskParams:
+        if self.analyst_delay and parse_duration(self.analyst_delay) > parse_duration(self.delay):
+            raise ValueError(
+                f"analyst_delay {self.analyst_delay} is longer than delay {self.delay}: "
+                "analysts' labels are the ones that arrive first"
+            )
+        return self
 
 
 class EntityFeatureParams(_Section):
@@ -467,6 +485,19 @@ class ExperimentsParams(_Section):
     drift: DriftParams = DriftParams()
 
 
+class AnalystParams(_Section):
+    """Analysts working the simulated world's alert queue: the first labels to arrive, for
+    the alerts they settle only, and sometimes wrong (chargebacks later override them)."""
+
+    # alerts settled per day (rule alerts first, then the model's riskiest); 0: no analysts
+    reviews_per_day: Annotated[int, Field(ge=0, le=100_000)] = 0
+    accuracy: Annotated[float, Field(ge=0.5, le=1.0)] = 0.95  # share decided as the truth is
+    delay_days: Annotated[int, Field(ge=1, le=90)] = 1  # day d's alerts are settled by d + this
+    # triggered: retrain when more than this share of the frauds analysts confirmed over the
+    # last compare_days were sent by a rule while the model let them through
+    max_missed_share: Annotated[float, Field(gt=0.0, le=1.0)] = 0.5
+
+
 class ContinuousParams(_Section):
     """Continuous training over a simulated day-by-day feed (``fraudctl simulate``,
     ``fraudctl cycle``, dags/): the world, the labels' delay and the retraining policy."""
@@ -496,6 +527,7 @@ class ContinuousParams(_Section):
     # it is that much worse (a forced refresh)
     promote_margin: Annotated[float, Field(ge=-1.0, le=1.0)] = 0.01
     card_k: Annotated[int, Field(ge=1)] = 100
+    analysts: AnalystParams = AnalystParams()
 
 
 class RuleParams(_Section):
@@ -584,6 +616,16 @@ class Params(_Section):
         )
         if needs_amount and not self.data.schema_.amount:
             raise ValueError("features: amount aggregates need data.schema.amount")
+        analysts = [
+            role
+            for role, spec in self.features.entities.items()
+            if spec.risk and spec.risk.analyst_delay
+        ]
+        if analysts and not self.data.schema_.analyst_label:
+            raise ValueError(
+                f"features.entities.{analysts[0]}.risk.analyst_delay: reads analysts' labels, "
+                "but data.schema.analyst_label names no column"
+            )
         if self.threshold.strategy == "min_cost" and not self.data.schema_.amount:
             raise ValueError(
                 "threshold.strategy: min_cost weighs each missed fraud by its amount, but "

@@ -29,6 +29,7 @@ from fraudctl.experiments.results import (
 from fraudctl.io import read_json, write_text
 from fraudctl.numbers import MINUS, number
 from fraudctl.paths import ProjectPaths
+from fraudctl.rules.summary import review_lines
 
 HIGHER_IS_BETTER = {
     "pr_auc",
@@ -41,13 +42,8 @@ HIGHER_IS_BETTER = {
     "fraud_amount_caught",
     "true_positives",
 }
-LOWER_IS_BETTER = {
-    "false_positive_rate",
-    "fraud_amount_missed",
-    "expected_cost",
-    "false_positives",
-    "false_negatives",
-}
+LOWER_IS_BETTER = {"false_positive_rate", "fraud_amount_missed", "expected_cost"}
+LOWER_IS_BETTER |= {"false_positives", "false_negatives"}
 # The files whose every number the report compares (reports/headline.json is a digest of them).
 COMPARED_FILES = ("reports/metrics.json", "reports/train.json")
 CURVES = {
@@ -163,8 +159,8 @@ def _shown_as_zero(metric: str, diff: float) -> bool:
 def direction(metric: str, diff: float | None) -> str:
     """✅ better, ⚠️ worse, or blank when the metric has no good direction or did not move
     (by as much as the table can show)."""
-    if diff is None or _shown_as_zero(metric, diff):
-        return ""
+    if diff is None or _shown_as_zero(metric, diff) or ".per_rule." in metric:
+        return ""  # one rule's numbers have no good direction (an allow rule's precision)
     name = metric.rsplit(".", 1)[-1]
     if name in HIGHER_IS_BETTER:
         return "✅ better" if diff > 0 else "⚠️ worse"
@@ -386,7 +382,9 @@ def build_report(paths: ProjectPaths, base: str | None, output: Path) -> ReportR
             f"| {row['file']} | {name} | {number(row['old'], name)} | "
             f"{number(row['new'], name)} | {change} | {direction(name, diff)} |"
         )
-    lines += ["", "## Parameters", ""]
+    now_rules = (_read(paths.metrics_file) or {}).get("rules")
+    then = _json_at(root, base_commit, COMPARED_FILES[0]) if base_commit else {}
+    lines += ["", *review_lines(now_rules, then.get("rules")), "## Parameters", ""]
     if params:
         lines += ["| file | param | base | this change |", "| --- | --- | --- | --- |"]
         lines += [

@@ -23,6 +23,10 @@ from fraudctl.errors import TrackingError
 CHAMPION = "champion"
 CHALLENGER = "challenger"
 FINGERPRINT_TAG = "validation_fingerprint"
+# What a version scores with (every model file but the rules) and the rules it decides with:
+# two versions with equal scorer digests differ only by a rule change (stages/promotion.py)
+SCORER_TAG = "scorer_sha256"
+RULES_TAG = "rules_sha256"
 
 
 def tracking_uri(params: TrackingParams) -> str:

@@ -45,8 +45,10 @@ def simulate(
     """Publish simulated days: transactions, and the labels released that day.
 
     Writes continuous.workspace/log/YYYY-MM-DD.parquet (no label column) and
-    labels/YYYY-MM-DD.parquet for the day label_delay_days earlier; deterministic by
-    base.seed, with the change of continuous.change from continuous.change_day."""
+    labels/YYYY-MM-DD.parquet (chargebacks) for the day label_delay_days earlier; with
+    continuous.analysts, the analysts settle alerts of the day analysts.delay_days earlier
+    in the workspace's alert store. Deterministic by base.seed, with the change of
+    continuous.change from continuous.change_day."""
     params, _ = load_project(params_file)
     from fraudctl.loop.world import World
 
@@ -59,9 +61,14 @@ def simulate(
     else:
         chosen = [_day(world, day, date)]
     for current in chosen:
-        log, labels = world.write_day(current)
-        released = f"; labels of {labels.stem}" if labels else ""
-        console.print(f"day {current} ({world.date(current)}): {log}{released}")
+        published = world.write_day(current)
+        released = f"; labels of {published.labels.stem}" if published.labels else ""
+        if published.reviewed:
+            released += (
+                f"; analysts settled {published.reviewed} alert(s) of "
+                f"{world.date(published.reviewed_day or 0)}"
+            )
+        console.print(f"day {current} ({world.date(current)}): {published.log}{released}")
 
 
 def _run_step(step: str, day: int | None, date: str | None, params_file) -> None:  # type: ignore[no-untyped-def]

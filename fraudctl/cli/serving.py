@@ -40,6 +40,8 @@ def score(
 ) -> None:
     """Score a file of raw transactions: probability and decision per row.
 
+    Adds fraud_probability, fraud_decision (1 at or above the threshold), decision (block,
+    review or allow: the model's rules, then its threshold) and rule (the deciding rule).
     INPUT may also be a directory or glob of daily parquet files: with compute.engine: dask
     in params.yaml each file is scored on the cluster into OUTPUT/<its name>.
     """
@@ -56,6 +58,11 @@ def score(
         f"({rate:,.0f} rows/s); {result.flagged:,} flagged at threshold "
         f"{result.threshold:.4f} -> {result.output}"
     )
+    if result.rules:
+        console.print(
+            f"  the model's {result.rules} rule(s) decided {result.by_rule:,} rows; "
+            f"{result.alerts:,} alerts (block or review) in all"
+        )
 
 
 @app.command("shadow-report")

@@ -212,19 +212,22 @@ def data_report(
     gap_rows: int,
 ) -> dict[str, Any]:
     """``reports/data.json``: what later stages read back as the raw schema (both engines)."""
+    raw_schema: dict[str, Any] = {
+        "time": schema.time,
+        "amount": schema.amount,
+        "target": schema.target,
+        "group": schema.group,
+        "features": list(schema.features),
+        "entities": schema.entities,
+        "categorical": list(schema.categorical),
+    }
+    if schema.time_unit != DEFAULT_TIME_UNIT:  # a report without it reads as seconds
+        raw_schema["time_unit"] = schema.time_unit
+    if schema.analyst_label:  # only then: a table without one reports as before
+        raw_schema["analyst_label"] = schema.analyst_label
     return {
         "source": summary.to_dict(),
-        "schema": {
-            "time": schema.time,
-            "amount": schema.amount,
-            "target": schema.target,
-            "group": schema.group,
-            "features": list(schema.features),
-            "entities": schema.entities,
-            "categorical": list(schema.categorical),
-            # written when not seconds: a report without it reads as seconds
-            **({"time_unit": schema.time_unit} if schema.time_unit != DEFAULT_TIME_UNIT else {}),
-        },
+        "schema": raw_schema,
         "split_method": split.method,
         "split_gap": split.gap,
         "gap_rows": gap_rows,

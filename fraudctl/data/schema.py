@@ -34,6 +34,7 @@ class Schema:
     group: str | None = None
     entities: dict[str, str] = field(default_factory=dict)
     categorical: tuple[str, ...] = ()
+    analyst_label: str | None = None  # 1, 0 or empty: the fast, partial label source
     time_unit: str = DEFAULT_TIME_UNIT  # the step of a numeric clock (ms, s, m, h, d)
 
     @property
@@ -45,20 +46,27 @@ class Schema:
         ordered.append(self.target)
         if self.group:
             ordered.append(self.group)
+        if self.analyst_label:
+            ordered.append(self.analyst_label)
         return tuple(dict.fromkeys(ordered))
+
+    def columns(self, labelled: bool = True) -> tuple[str, ...]:
+        """:attr:`required`; an unlabelled batch (to score) needs no label column."""
+        unlabelled = (self.target, self.analyst_label)
+        return self.required if labelled else tuple(c for c in self.required if c not in unlabelled)
 
     @property
     def numeric(self) -> tuple[str, ...]:
         """Columns that must hold finite numbers."""
-        text = {self.group, self.time, *self.entities.values(), *self.categorical}
+        text = {self.group, self.time, self.analyst_label, *self.entities.values()}
+        text |= set(self.categorical)
         return tuple(c for c in self.required if c not in text)
 
 
 def resolve_schema(params: SchemaParams, columns: Iterable[str]) -> Schema:
     """Turn the declared roles into a concrete schema for a table with these columns."""
     roles = {params.time, params.target, *params.entities.values(), *params.exclude}
-    if params.group:
-        roles.add(params.group)
+    roles |= {c for c in (params.group, params.analyst_label) if c}
     if params.features == "all":
         features = tuple(c for c in columns if c not in roles)
     else:
@@ -71,6 +79,7 @@ def resolve_schema(params: SchemaParams, columns: Iterable[str]) -> Schema:
         group=params.group,
         entities=dict(params.entities),
         categorical=tuple(c for c in params.categorical if c in features),
+        analyst_label=params.analyst_label,
         time_unit=params.time_unit,
     )
 

@@ -57,5 +57,6 @@ def load_raw_schema(paths: ProjectPaths) -> Schema:
         group=info.get("group"),
         entities=dict(info.get("entities") or {}),
         categorical=tuple(info.get("categorical") or ()),
+        analyst_label=info.get("analyst_label"),
         time_unit=info.get("time_unit", DEFAULT_TIME_UNIT),
     )

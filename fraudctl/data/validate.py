@@ -245,8 +245,7 @@ def validate_table(
     frame = renumbered(frame, source)
     schema = resolve_schema(params, frame.columns)
     labelled = require_target or schema.target in frame.columns
-    required = [c for c in schema.required if labelled or c != schema.target]
-
+    required = list(schema.columns(labelled))
     missing = [c for c in required if c not in frame.columns]
     if missing:
         raise DataError(
@@ -275,6 +274,8 @@ def validate_table(
         if nan.size:
             raise _fail(source, schema.group, "missing group value(s)", nan)
         clean[schema.group] = groups.astype("string")
+    if schema.analyst_label in required:  # 1, 0 or empty: most are never reviewed
+        clean[schema.analyst_label] = _partial_labels(frame, schema.analyst_label, source)
 
     if schema.amount:
         _check_amounts(clean[schema.amount], schema.amount, source, max_amount)
@@ -327,7 +328,7 @@ def validate_table(
         fraud_rate=frauds / len(clean),
         extra_columns=extra,
     )
-    return clean[list(schema.required)], schema, summary
+    return clean[required], schema, summary
 
 
 def validate_model_input(
@@ -386,9 +387,14 @@ def validate_model_input(
                 beyond,
             )
     if target in frame.columns:
-        labels = pd.to_numeric(frame[target], errors="coerce")
-        wrong = np.flatnonzero(labels.notna().to_numpy() & ~labels.isin([0, 1]).to_numpy())
-        if wrong.size:
-            raise _fail(source, target, "labels must be 0, 1 or empty", wrong)
-        checked[target] = labels
+        checked[target] = _partial_labels(frame, target, source)
     return pd.DataFrame({c: checked.get(c, frame[c]) for c in frame.columns}, copy=False)
+
+
+def _partial_labels(frame: pd.DataFrame, column: str, source: str) -> pd.Series:
+    """Labels where known: 0, 1 or empty (a batch to score, analysts' decisions)."""
+    labels = pd.to_numeric(frame[column], errors="coerce")
+    wrong = np.flatnonzero(labels.notna().to_numpy() & ~labels.isin([0, 1]).to_numpy())
+    if wrong.size:
+        raise _fail(source, column, "labels must be 0, 1 or empty", wrong)
+    return labels

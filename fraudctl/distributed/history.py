@@ -55,7 +55,7 @@ PART_NUMBER = "__part_number"
 
 def history_columns(transform: FeatureTransform) -> list[str]:
     columns = [transform.time, *transform.entities.values()]
-    columns += [c for c in (transform.amount, transform.target) if c]
+    columns += [c for c in (transform.amount, transform.target, transform.analyst) if c]
     return list(dict.fromkeys(columns))
 
 
@@ -79,7 +79,8 @@ def read_partition(
         wanted = columns
         if columns is not None:  # the label may be absent (a scoring batch)
             present = set(pq.read_schema(file).names)
-            wanted = [c for c in columns if c in present or c != transform.target]
+            optional = (transform.target, transform.analyst)
+            wanted = [c for c in columns if c in present or c not in optional]
         frame = pd.read_parquet(file, columns=wanted)
         if clean is not None:
             frame = clean(frame, file)

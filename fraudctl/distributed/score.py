@@ -14,7 +14,6 @@ import functools
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from fraudctl.distributed import history
@@ -23,7 +22,7 @@ from fraudctl.distributed.settings import DaskParams
 from fraudctl.errors import DataError
 from fraudctl.features.transform import FeatureTransform
 from fraudctl.io import TABLE_SUFFIXES, atomic_directory, partition_files
-from fraudctl.model.batch import DECISION, PROBABILITY, ScoreResult, check_raw
+from fraudctl.model.batch import ScoreResult, check_output_names, check_raw, scored_columns
 from fraudctl.model.bundle import FraudModel, load_model
 from fraudctl.progress import Progress, quiet
 
@@ -94,18 +93,24 @@ def score_partitions(
                 clean_history=clean_history,
             )
     return ScoreResult(
-        rows=sum(rows for rows, _ in counts),
-        flagged=sum(flagged for _, flagged in counts),
+        rows=sum(count[0] for count in counts),
+        flagged=sum(count[1] for count in counts),
         threshold=model.threshold,
         seconds=time.perf_counter() - started,
         output=output,
+        alerts=sum(count[2] for count in counts),
+        by_rule=sum(count[3] for count in counts),
+        rules=len(model.rules),
     )
 
 
 def _clean(
     frame: pd.DataFrame, file: str, transform: FeatureTransform, history_only: bool = False
 ) -> pd.DataFrame:
-    return check_raw(frame, transform, file, history_only)
+    checked = check_raw(frame, transform, file, history_only)
+    if not history_only:
+        check_output_names(checked, file)
+    return checked
 
 
 @functools.lru_cache(maxsize=2)
@@ -120,18 +125,16 @@ def score_task(
     staging: str,
     clean: history.Clean,
     clean_history: history.Clean,
-) -> tuple[int, int]:
-    """Score the job's partitions and write each under its input file's name:
-    (rows, flagged)."""
+) -> tuple[int, int, int, int]:
+    """Score the job's partitions (the model's rules deciding, as in one process) and write
+    each under its input file's name: (rows, flagged, alerts, decided by a rule)."""
     model = _model(model_dir)
     frame, earlier = history.job_inputs(job, model.transform, clean, clean_history)
-    probabilities = model.predict_raw(frame, earlier)
-    decisions = probabilities >= model.threshold
     number = frame[history.PART_NUMBER].to_numpy()
-    out = frame.drop(columns=[history.TAG, history.PART_NUMBER]).assign(
-        **{PROBABILITY: probabilities, DECISION: decisions.astype(np.int8)}
-    )
+    raw = frame.drop(columns=[history.TAG, history.PART_NUMBER])
+    scored = scored_columns(model.decide(raw, earlier), model.threshold)
+    out = raw.assign(**scored.columns)
     for part in job.parts:
         mine = out[number == part.index]
         mine.to_parquet(Path(staging) / Path(part.files[0]).name, index=False)
-    return len(out), int(decisions.sum())
+    return len(out), scored.flagged, scored.alerts, scored.by_rule

@@ -57,6 +57,7 @@ def fit_transform(
         categorical=list(schema.categorical),
         entities=schema.entities,
         params=settings,
+        analyst=schema.analyst_label,
         time_unit=schema.time_unit,
     )
 

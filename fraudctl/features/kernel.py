@@ -15,6 +15,14 @@ events of the entities in a request plus the new rows. Both get bit-identical nu
 It is one compiled pass (numba): two pointers per window, O(n) per window, so the same
 code costs microseconds on one request's few dozen events and seconds on millions of
 rows. Times are int64 milliseconds.
+
+Labels come from two sources (:data:`fraudctl.features.store.LABEL_SOURCES`), passed as
+bit masks: bit 0 a chargeback (or a label loaded with the history), bit 1 an analyst's
+decision. A risk feature reads the most trusted label known (the chargeback where there
+is one) of the rows in its window, which ends ``risk_delay_ms`` before the transaction;
+with ``risk_analyst_delay_ms`` it also counts the analysts' labels of the rows newer than
+that and at least ``risk_analyst_delay_ms`` old (analysts decide within a day, chargebacks
+take weeks: the fresh rows are theirs). Without analysts' labels the values are the same.
 """
 
 from __future__ import annotations
@@ -39,6 +47,8 @@ class WindowSpec:
     time_since_previous: bool
     risk_windows_ms: tuple[int, ...]
     risk_delay_ms: int
+    # analysts' labels count from this long after a transaction; -1: they do not count apart
+    risk_analyst_delay_ms: int = -1
 
     def names(self) -> list[str]:
         """Output column names, in the order :func:`entity_features` returns them."""
@@ -105,8 +115,9 @@ def entity_features(
 ) -> np.ndarray:
     """(rows x features, in ``spec.names()`` order) for rows sorted by (code, time, arrival).
 
-    ``amount_fp`` is the amount in fixed point (int64); ``labelled``/``fraud`` are 0/1
-    int64 arrays (a row whose label is not known yet has labelled = fraud = 0).
+    ``amount_fp`` is the amount in fixed point (int64); ``labelled``/``fraud`` are int64
+    bit masks by label source (bit 0 chargeback, bit 1 analyst; 0/1 arrays are chargebacks
+    alone): a row whose label is not known yet has labelled = fraud = 0.
 
     With ``rows`` and ``out`` the sorted row ``i`` is written straight into
     ``out[rows[i], first:]`` of a caller's row-major matrix, so a batch in file order
@@ -121,23 +132,43 @@ def entity_features(
     if rows is None:
         rows = np.arange(codes.size, dtype=np.int64)
     if codes.size:
+        known, frauds, by_analyst, analyst_frauds = label_sources(labelled, fraud)
         _kernel()(
             np.ascontiguousarray(codes, dtype=np.int64),
             np.ascontiguousarray(time_ms, dtype=np.int64),
             np.ascontiguousarray(amount_fp, dtype=np.int64),
-            np.ascontiguousarray(labelled, dtype=np.int64),
-            np.ascontiguousarray(fraud, dtype=np.int64),
+            known,
+            frauds,
+            by_analyst,
+            analyst_frauds,
             spec.arrays[0],
             spec.arrays[1],
             spec.relative_amount,
             spec.time_since_previous,
             spec.arrays[2],
             spec.risk_delay_ms,
+            spec.risk_analyst_delay_ms,
             np.ascontiguousarray(rows, dtype=np.int64),
             out,
             first,
         )
     return out
+
+
+def label_sources(
+    labelled: np.ndarray, fraud: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Bit masks -> (known, fraud) of the most trusted label (the chargeback where there is
+    one, else the analyst's) and (known, fraud) of the analyst's label, as 0/1 int64."""
+    labelled = np.ascontiguousarray(labelled, dtype=np.int64)
+    fraud = np.ascontiguousarray(fraud, dtype=np.int64)
+    if labelled.size == 0 or labelled.max() <= 1:  # chargebacks alone (0/1 arrays)
+        zeros = np.zeros_like(labelled)
+        return labelled, fraud, zeros, zeros
+    charged = labelled & 1
+    by_analyst, analyst_fraud = (labelled >> 1) & 1, (fraud >> 1) & 1
+    best = np.where(charged == 1, fraud & 1, analyst_fraud)
+    return (labelled != 0).astype(np.int64), best.astype(np.int64), by_analyst, analyst_fraud
 
 
 def warm_up() -> None:
@@ -170,12 +201,15 @@ def _compile():
         amount_fp,
         labelled,
         fraud,
+        by_analyst,
+        analyst_fraud,
         windows,
         aggregates,
         relative,
         since_previous,
         risk_windows,
         delay,
+        analyst_delay,
         rows,
         out,
         first,
@@ -236,20 +270,35 @@ def _compile():
                 else:
                     out[rows[i], column] = np.nan
             column += 1
+        analysts = analyst_delay >= 0
         for k in range(risk_windows.size):
             width = risk_windows[k]
             start = 0
-            stop = 0
+            stop = 0  # rows before it are past the chargeback delay
+            fresh = 0  # rows before it are past the analysts' delay
             known = 0
             frauds = 0
+            known_fresh = 0  # analysts' labels of the rows in [stop, fresh)
+            frauds_fresh = 0
             for i in range(n):
                 if i == 0 or codes[i] != codes[i - 1]:
                     start = i
                     stop = i
+                    fresh = i
                     known = 0
                     frauds = 0
+                    known_fresh = 0
+                    frauds_fresh = 0
                 due = time_ms[i] - delay  # labels of rows at or before this are known
+                if analysts:  # analysts' labels of rows at or before this are known
+                    while fresh < i and time_ms[fresh] <= time_ms[i] - analyst_delay:
+                        known_fresh += by_analyst[fresh]
+                        frauds_fresh += analyst_fraud[fresh]
+                        fresh += 1
                 while stop < i and time_ms[stop] <= due:
+                    if analysts:  # its chargeback is due: no longer the analysts' part
+                        known_fresh -= by_analyst[stop]
+                        frauds_fresh -= analyst_fraud[stop]
                     known += labelled[stop]
                     frauds += fraud[stop]
                     stop += 1
@@ -259,8 +308,9 @@ def _compile():
                     start += 1
                 if rows[i] < 0:
                     continue
-                out[rows[i], column] = frauds / known if known > 0 else 0.0
-                out[rows[i], column + 1] = known
+                total = known + known_fresh
+                out[rows[i], column] = (frauds + frauds_fresh) / total if total > 0 else 0.0
+                out[rows[i], column + 1] = total
             column += 2
 
     return run

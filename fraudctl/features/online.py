@@ -245,11 +245,8 @@ def materialize(
     transform: FeatureTransform, store: OnlineStore, history: Any, replace: bool = True
 ) -> int:
     """Load a history table (raw rows, labels where known) into the store, oldest first."""
-    from fraudctl.features.transform import (
-        amount_fixed_point,
-        entity_keys,
-        label_arrays,
-    )
+    from fraudctl.features.labels import source_labels
+    from fraudctl.features.transform import amount_fixed_point, entity_keys
 
     if replace:
         store.clear()
@@ -257,7 +254,7 @@ def materialize(
         return 0
     order = np.argsort(transform.time_ms(history[transform.time]), kind="stable")
     history = history.iloc[order].reset_index(drop=True)
-    labelled, fraud = label_arrays(history, transform.target)
+    labelled, fraud = source_labels(history, transform.target, transform.analyst)
     columns = {
         "time_ms": transform.time_ms(history[transform.time]),
         "amount_fp": amount_fixed_point(history[transform.amount].to_numpy(dtype=np.float64))

@@ -56,3 +56,27 @@ def load_schema(paths: ProjectPaths) -> Schema:
         categorical=tuple(transform.categorical),
         time_unit=raw.time_unit,
     )
+
+
+def raw_rows_of(paths: ProjectPaths, split: str, features: pd.DataFrame, time: str) -> pd.DataFrame:
+    """The prepared (raw) rows of a split, row for row with its features file: rules read
+    raw fields as they arrived (a category as text, an id as its value). The features
+    stage writes each split's rows stably sorted by time, so the same sort aligns them, and
+    the time column both files keep checks it."""
+    import numpy as np
+
+    from fraudctl.data.splits import load_prepared
+
+    raw = load_prepared(paths, split)
+    raw = raw.take(np.argsort(raw[time].to_numpy(), kind="stable")).reset_index(drop=True)
+    aligned = len(raw) == len(features) and (
+        time not in features.columns
+        or np.array_equal(raw[time].to_numpy(), features[time].to_numpy())
+    )
+    if not aligned:
+        raise ArtifactError(
+            f"{paths.split_file(split)}: its rows are not those of {paths.features_file(split)}"
+            " (the prepared data changed after the features were built); run "
+            "`fraudctl features build` (or `dvc repro`) first"
+        )
+    return raw

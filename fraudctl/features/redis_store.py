@@ -10,7 +10,7 @@ import numpy as np
 from fraudctl.errors import ConfigError
 from fraudctl.features.store import (
     DEFAULT_LABEL_SOURCE,
-    LABEL_SOURCES,
+    LABEL_BITS,
     Events,
     Lookup,
     Transaction,
@@ -110,12 +110,10 @@ class RedisStore:
         for k in range(len(lookups)):
             members, before, labels = replies[3 * k : 3 * k + 3]
             labels = labels or [None] * (len(members) // 2)
-            rows = [
-                (int(members[j + 1]), int(members[j].split(b"|", 2)[1]), 0, 0)
-                if label is None
-                else (int(members[j + 1]), int(members[j].split(b"|", 2)[1]), 1, int(label))
-                for j, label in zip(range(0, len(members), 2), labels, strict=True)
-            ]
+            rows = []
+            for j, label in zip(range(0, len(members), 2), labels, strict=True):
+                known, fraud = _bits(label)  # each source's bit (None: no label)
+                rows.append((int(members[j + 1]), int(members[j].split(b"|", 2)[1]), known, fraud))
             out.append((Events.from_rows(rows), None if before is None else int(before)))
         return out
 
@@ -146,26 +144,21 @@ class RedisStore:
     def label(self, tx_id: str, fraud: int, source: str = DEFAULT_LABEL_SOURCE) -> bool:
         """Each source's label in its own hash (``{prefix}:label-source:{source}``: roles
         are lower-case names, so no entity key looks like it); the labels hash the windows
-        read holds the most trusted one, updated under WATCH so two sources racing on one
-        transaction cannot leave the less trusted label in place."""
-        rank = label_rank(source)
+        read holds every source's bit (:func:`_code`), updated under WATCH so two sources
+        racing on one transaction cannot lose either's label."""
+        label_rank(source)  # an unknown source is refused
+        bit = LABEL_BITS[source]
         if not self.client.sismember(f"{self.prefix}:txs", tx_id):
             return False
         labels = f"{self.prefix}:labels"
-        by_source = [f"{self.prefix}:label-source:{name}" for name in LABEL_SOURCES]
 
         def apply(pipe: Any) -> None:
-            recorded = [pipe.hexists(key, tx_id) for key in by_source]
-            ranks = [k for k, present in enumerate(recorded) if present]
-            # a label loaded with the history, with no source recorded, is a chargeback
-            loaded = not ranks and pipe.hexists(labels, tx_id)
-            trusted = max(ranks, default=len(LABEL_SOURCES) - 1 if loaded else -1)
+            known, frauds = _bits(pipe.hget(labels, tx_id))
             pipe.multi()
-            pipe.hset(by_source[rank], tx_id, int(fraud))
-            if rank >= trusted:
-                pipe.hset(labels, tx_id, int(fraud))
+            pipe.hset(f"{self.prefix}:label-source:{source}", tx_id, int(fraud))
+            pipe.hset(labels, tx_id, _code(known | bit, (frauds & (3 ^ bit)) | (bit * int(fraud))))
 
-        self.client.transaction(apply, labels, *by_source)
+        self.client.transaction(apply, labels)
         return True
 
     def load(self, role: str, entities: np.ndarray, columns: dict[str, np.ndarray]) -> None:
@@ -193,7 +186,9 @@ class RedisStore:
             if k % 10_000 == 9_999:
                 pipe.execute()
         flags = zip(keys, columns["fraud"].tolist(), labelled, strict=True)
-        known = {key: int(fraud) for key, fraud, has_label in flags if key and has_label}
+        known = {
+            key: _code(has_label, fraud) for key, fraud, has_label in flags if key and has_label
+        }
         if known:
             pipe.hset(f"{self.prefix}:labels", mapping=known)
         ids = [tx for tx in tx_ids if tx]
@@ -207,6 +202,19 @@ class RedisStore:
 
     def remember(self, tx_id: str, probability: float) -> None:
         self.client.hsetnx(f"{self.prefix}:answers", tx_id, repr(probability))
+
+    def recall_decision(self, tx_id: str) -> tuple[str, str | None] | None:
+        found = self.client.hget(f"{self.prefix}:decided", tx_id)
+        if found is None:
+            return None
+        decision, _, rule = (found.decode() if isinstance(found, bytes) else found).partition(
+            _DECIDED_SEPARATOR
+        )
+        return decision, rule or None
+
+    def remember_decision(self, tx_id: str, decision: str, rule: str | None) -> None:
+        value = f"{decision}{_DECIDED_SEPARATOR}{rule or ''}"
+        self.client.hsetnx(f"{self.prefix}:decided", tx_id, value)
 
     def recall_many(self, tx_ids: list[str]) -> list[float | None]:
         if not tx_ids:
@@ -226,3 +234,20 @@ class RedisStore:
         keys = list(self.client.scan_iter(f"{self.prefix}:*", count=10_000))
         for start in range(0, len(keys), 10_000):
             self.client.delete(*keys[start : start + 10_000])
+
+
+_DECIDED_SEPARATOR = "\x1f"  # a rule's name is a word: it never holds the unit separator
+
+
+def _code(labelled: int, fraud: int) -> int:
+    """Both sources' bits as one value of the labels hash: 4 to 15 (0 and 1 are the values
+    a store written before label sources holds: a chargeback's label)."""
+    return 4 * int(labelled) + int(fraud)
+
+
+def _bits(value: Any) -> tuple[int, int]:
+    """(labelled, fraud) bit masks of a labels-hash value (None: no label)."""
+    if value is None:
+        return 0, 0
+    code = int(value)
+    return (1, code) if code < 4 else (code >> 2, code & 3)

@@ -16,7 +16,7 @@ import numpy as np
 from fraudctl.errors import ArtifactError
 from fraudctl.features.store import (
     DEFAULT_LABEL_SOURCE,
-    LABEL_SOURCES,
+    LABEL_BITS,
     Events,
     Lookup,
     Transaction,
@@ -39,6 +39,7 @@ CREATE INDEX IF NOT EXISTS events_window
     ON events (role, entity, time_ms, seq, amount_fp, labelled, fraud);
 CREATE INDEX IF NOT EXISTS events_by_tx ON events (tx);
 CREATE TABLE IF NOT EXISTS answers (tx TEXT PRIMARY KEY, probability REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS decided (tx TEXT PRIMARY KEY, decision TEXT NOT NULL, rule TEXT);
 CREATE TABLE IF NOT EXISTS labels (
     tx TEXT NOT NULL,
     source TEXT NOT NULL,
@@ -63,7 +64,7 @@ def _window_query(lookups: int) -> str:
     """The UNION ALL of ``lookups`` window reads (built once per size, not per request)."""
     # Only the integer k is formatted in; every value is a bound parameter (bandit's B608).
     return " UNION ALL ".join(
-        f"SELECT time_ms, seq * 512 + {k}, amount_fp * 4 + labelled * 2 + fraud "  # nosec B608
+        f"SELECT time_ms, seq * 512 + {k}, amount_fp * 16 + labelled * 4 + fraud "  # nosec B608
         "FROM events WHERE role = ? AND entity = ? AND time_ms > ? AND time_ms <= ?"
         for k in range(lookups)
     )
@@ -125,7 +126,7 @@ class SQLiteStore:
             chunk = lookups[start : start + _UNION_LIMIT]
             # Three integers a row, not six: each column read costs Python an object, and a
             # look-up returns about a hundred rows. Packed: (seq, look-up in the chunk) and
-            # (amount, labelled, fraud); _UNION_LIMIT < 512 and labels are 0 or 1.
+            # (amount, labelled, fraud); _UNION_LIMIT < 512 and labels are two-bit masks.
             # No ORDER BY: it costs SQLite a temporary B-tree; the array is sorted below.
             query = _window_query(len(chunk))
             rows = db.execute(query, [value for lookup in chunk for value in lookup]).fetchall()
@@ -137,8 +138,8 @@ class SQLiteStore:
         if array.shape[0] > 1:  # (look-up, time, seq): arrival order within equal times
             order = np.lexsort((order_within, array[:, 0], look_up))
             array, look_up = array[order], look_up[order]
-        time_ms, amount_fp = array[:, 0], array[:, 2] >> 2
-        labelled, fraud = (array[:, 2] >> 1) & 1, array[:, 2] & 1
+        time_ms, amount_fp = array[:, 0], array[:, 2] >> 4
+        labelled, fraud = (array[:, 2] >> 2) & 3, array[:, 2] & 3
         bounds = np.searchsorted(look_up, np.arange(len(lookups) + 1))
         out = []
         for k, (role, entity, since_ms, _) in enumerate(lookups):
@@ -184,29 +185,24 @@ class SQLiteStore:
         return len(fresh)
 
     def label(self, tx_id: str, fraud: int, source: str = DEFAULT_LABEL_SOURCE) -> bool:
-        rank = label_rank(source)
+        """The source's bit on every event of the transaction (a later label of the same
+        source replaces it; the other source's stays), and a row in ``labels``."""
+        label_rank(source)  # an unknown source is refused
+        bit = LABEL_BITS[source]
         db = self._connection()
         with _transaction(db):
-            found = db.execute(
-                "SELECT MAX(labelled) FROM events WHERE tx = ?", (tx_id,)
-            ).fetchone()[0]
+            found = db.execute("SELECT 1 FROM events WHERE tx = ? LIMIT 1", (tx_id,)).fetchone()
             if found is None:
                 return False
-            sources = [
-                row[0] for row in db.execute("SELECT source FROM labels WHERE tx = ?", (tx_id,))
-            ]
-            # a label loaded with the history, with no source recorded, is a chargeback
-            ranks = [label_rank(s) for s in sources if s in LABEL_SOURCES]
-            trusted = max(ranks, default=len(LABEL_SOURCES) - 1 if found else -1)
             db.execute(
                 "INSERT INTO labels (tx, source, fraud) VALUES (?, ?, ?) "
                 "ON CONFLICT (tx, source) DO UPDATE SET fraud = excluded.fraud",
                 (tx_id, source, int(fraud)),
             )
-            if rank >= trusted:
-                db.execute(
-                    "UPDATE events SET labelled = 1, fraud = ? WHERE tx = ?", (int(fraud), tx_id)
-                )
+            db.execute(
+                "UPDATE events SET labelled = labelled | ?, fraud = (fraud & ?) | ? WHERE tx = ?",
+                (bit, 3 ^ bit, bit if fraud else 0, tx_id),
+            )
         return True
 
     def load(self, role: str, entities: np.ndarray, columns: dict[str, np.ndarray]) -> None:
@@ -246,6 +242,21 @@ class SQLiteStore:
                 (tx_id, probability),
             )
 
+    def recall_decision(self, tx_id: str) -> tuple[str, str | None] | None:
+        found = (
+            self._connection()
+            .execute("SELECT decision, rule FROM decided WHERE tx = ?", (tx_id,))
+            .fetchone()
+        )
+        return None if found is None else (str(found[0]), found[1])
+
+    def remember_decision(self, tx_id: str, decision: str, rule: str | None) -> None:
+        with _usable(self.path):
+            self._connection().execute(
+                "INSERT OR IGNORE INTO decided (tx, decision, rule) VALUES (?, ?, ?)",
+                (tx_id, decision, rule),
+            )
+
     def recall_many(self, tx_ids: list[str]) -> list[float | None]:
         db = self._connection()
         found: dict[str, float] = {}
@@ -268,6 +279,7 @@ class SQLiteStore:
         with _usable(self.path):
             self._connection().execute("DELETE FROM events")
             self._connection().execute("DELETE FROM answers")
+            self._connection().execute("DELETE FROM decided")
             self._connection().execute("DELETE FROM labels")
 
 

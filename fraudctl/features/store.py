@@ -12,7 +12,8 @@ import numpy as np
 
 @dataclass
 class Events:
-    """One entity's stored events, oldest first, as the kernel's arrays."""
+    """One entity's stored events, oldest first, as the kernel's arrays; ``labelled`` and
+    ``fraud`` are bit masks by source (bit 0 chargeback, bit 1 analyst: LABEL_BITS)."""
 
     time_ms: np.ndarray
     amount_fp: np.ndarray
@@ -42,10 +43,12 @@ Lookup = tuple[str, str, int, int]  # role, entity, since_ms, until_ms
 
 # Where a label comes from, least trusted first: an analyst's decision arrives within hours
 # and is sometimes wrong; a chargeback arrives weeks later and settles it. A store keeps
-# each source's label and gives the history features the most trusted one known (labels
-# loaded with the history count as chargebacks).
+# each source's label on the event, as a bit (labels loaded with the history count as
+# chargebacks); the kernel reads the most trusted one known, and an analyst's label on its
+# own delay where a risk feature asks for it (fraudctl.features.kernel).
 LABEL_SOURCES = ("analyst", "chargeback")
 DEFAULT_LABEL_SOURCE = "chargeback"
+LABEL_BITS = {"chargeback": 1, "analyst": 2}
 
 
 def label_rank(source: str) -> int:
@@ -83,6 +86,13 @@ class OnlineStore(Protocol):
 
     def remember(self, tx_id: str, probability: float) -> None:
         """Keep the first answer for a transaction id (a later one does not replace it)."""
+
+    def recall_decision(self, tx_id: str) -> tuple[str, str | None] | None:
+        """The (decision, rule) a transaction id was first answered with by a model with
+        rules: a replay cannot decide again (its history now holds the transaction)."""
+
+    def remember_decision(self, tx_id: str, decision: str, rule: str | None) -> None:
+        """Keep the first (decision, rule) for a transaction id."""
 
     def recall_many(self, tx_ids: list[str]) -> list[float | None]:
         """:meth:`recall` for many ids in one round trip."""

@@ -29,6 +29,7 @@ from fraudctl.features.kernel import (
     calendar_features,
     entity_features,
 )
+from fraudctl.features.labels import source_labels
 
 FORMAT_VERSION = 2
 # A categorical column keeps at most this many levels, the most frequent in the train split;
@@ -56,6 +57,9 @@ def window_specs(params: FeaturesParams) -> list[WindowSpec]:
                 time_since_previous=entity.time_since_previous,
                 risk_windows_ms=tuple(_ms(w) for w in risk.windows) if risk else (),
                 risk_delay_ms=_ms(risk.delay) if risk else 0,
+                risk_analyst_delay_ms=_ms(risk.analyst_delay)
+                if risk and risk.analyst_delay
+                else -1,
             )
         )
     return specs
@@ -75,6 +79,9 @@ class FeatureTransform:
     specs: list[WindowSpec]
     calendar: list[str]
     version: int = FORMAT_VERSION
+    # the analysts' label column, read beside the target by risk features with an analyst
+    # delay (None: labels come from the target alone)
+    analyst: str | None = None
     # the step of a numeric clock (ms, s, m, h, d); saved only when not seconds, so a
     # transform saved before units existed reads as seconds and keeps its digest
     time_unit: str = DEFAULT_TIME_UNIT
@@ -131,6 +138,7 @@ class FeatureTransform:
         categorical: list[str],
         entities: dict[str, str],
         params: FeaturesParams,
+        analyst: str | None = None,
         time_unit: str = DEFAULT_TIME_UNIT,
     ) -> FeatureTransform:
         """Learn the vocabularies of the categorical columns from the train split (at most
@@ -148,6 +156,7 @@ class FeatureTransform:
                 "data.schema.time_unit is d (a clock that counts days has no hour); remove "
                 "features.calendar or give a finer time column"
             )
+        specs = window_specs(params)
         return cls(
             time=time,
             time_kind=kind,
@@ -156,14 +165,22 @@ class FeatureTransform:
             numeric=[c for c in features if c not in categorical],
             categorical=vocabularies,
             entities=dict(entities),
-            specs=window_specs(params),
+            specs=specs,
             calendar=list(params.calendar),
+            analyst=analyst if any(s.risk_analyst_delay_ms >= 0 for s in specs) else None,
             time_unit=time_unit,
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """The transform as JSON-ready data; column order lives in lists only."""
+        """The transform as JSON-ready data; column order lives in lists only. Settings at
+        their "off" value are left out, so a transform that does not use them is written
+        (and digested) as before they existed."""
         data = {k: v for k, v in asdict(self).items() if not k.startswith("_")}
+        if data["analyst"] is None:
+            del data["analyst"]
+        for spec in data["specs"]:
+            if spec["risk_analyst_delay_ms"] < 0:
+                del spec["risk_analyst_delay_ms"]
         if self.time_unit == DEFAULT_TIME_UNIT:
             del data["time_unit"]
         data["categorical"] = [
@@ -271,7 +288,7 @@ class FeatureTransform:
                     for p in parts
                 ]
             )
-            labels = [label_arrays(p, self.target) for p in parts]
+            labels = [source_labels(p, self.target, self.analyst) for p in parts]
             labelled = np.concatenate([pair[0] for pair in labels])
             fraud = np.concatenate([pair[1] for pair in labels])
             rows = np.arange(-n_history, len(frame), dtype=np.int64)
@@ -377,17 +394,6 @@ def category_strings(values: pd.Series) -> pd.Series:
     if pd.api.types.is_float_dtype(values):
         values = values.astype("Int64")
     return values.astype("string").astype(object).where(values.notna(), None)
-
-
-def label_arrays(frame: pd.DataFrame, target: str) -> tuple[np.ndarray, np.ndarray]:
-    """(labelled, fraud) as 0/1 int64; rows without a known label count as unlabelled."""
-    if target not in frame.columns:
-        zeros = np.zeros(len(frame), dtype=np.int64)
-        return zeros, zeros.copy()
-    labels = pd.to_numeric(frame[target], errors="coerce").to_numpy(dtype=np.float64)
-    labelled = (~np.isnan(labels)).astype(np.int64)
-    fraud = np.where(labelled == 1, labels, 0).astype(np.int64)
-    return labelled, fraud
 
 
 def require_columns(frame: pd.DataFrame, columns: list[str], source: str) -> None:

@@ -1,19 +1,23 @@
 """One day of continuous training, as steps: each is a ``fraudctl cycle`` command and an
 Airflow task (dags/fraudctl_continuous.py), and each can be run by hand.
 
-``score`` the day with the champion → ``monitor`` every labelled day → ``drift`` gate →
-``decide`` (the policy in ``continuous``) → ``retrain`` on the rolling window of labelled
-days (the same prepare, features and train stages DVC runs) → ``compare`` challenger and
-champion on the same most recent labelled days and move the ``champion`` alias only when
-the challenger wins by ``promote_margin``. Every decision, with its reason, goes to an
-append-only ``decisions.jsonl`` and to MLflow; a step that fails leaves the champion
-serving and is recorded with why.
+``score`` the day with the champion (its rules, then its threshold; alerts to the alert
+store analysts work) → ``monitor`` every labelled day → ``drift`` gate → ``decide`` (the
+policy in ``continuous``; a change of params' rules is released at once) → ``retrain`` on
+the rolling window of labelled days (the same prepare, features and train stages DVC
+runs) → ``compare`` challenger and champion on the same most recent labelled days and move
+the ``champion`` alias only when the challenger wins by ``promote_margin`` (or differs by
+its rules alone). Labels come from chargebacks and analysts, each with its delay
+(:mod:`fraudctl.loop.labels`). Every decision, with its reason, goes to an append-only
+``decisions.jsonl`` and to MLflow; a step that fails leaves the champion serving and is
+recorded with why.
 """
 
 from __future__ import annotations
 
 import hashlib
 import time
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -38,14 +42,18 @@ def score(loop: Loop, day: int) -> dict:
         return loop.record(day, "score", "skipped", "no champion yet: the first retrain makes one")
     model = loop.model(version)
     raw = loop.world.read_log([day])
-    scores = model.predict_raw(raw, history_before(loop, day))
+    decided = model.decide(raw, history_before(loop, day))
     frame = raw[["transaction_id", "customer_id", "amount"]].assign(
-        score=scores, threshold=model.threshold, model_version=version
+        score=decided.probability,
+        threshold=model.threshold,
+        decision=pd.array(decided.decision, dtype="string"),
+        rule=pd.array(decided.rule, dtype="string"),
+        model_version=version,
     )
     path = loop.scores_file(day)
     path.parent.mkdir(parents=True, exist_ok=True)
+    queued = queue_alerts(loop, model, raw, decided, day)
     write_with(path, lambda tmp: frame.to_parquet(tmp, index=False))
-    alerts = int((scores >= model.threshold).sum())
     return loop.record(
         day,
         "score",
@@ -53,8 +61,26 @@ def score(loop: Loop, day: int) -> dict:
         f"champion v{version} scored {len(frame):,} transactions",
         champion=version,
         rows=len(frame),
-        alerts=alerts,
+        alerts=int(decided.alert.sum()),
+        by_rule=int(frame["rule"].notna().sum()),
+        queued=queued,
     )
+
+
+def queue_alerts(loop: Loop, model: Any, raw: pd.DataFrame, decided: Any, day: int) -> int:
+    """The day's alerts (a rule's block or review, or the model's threshold) into the
+    workspace's alert store, as a stream consumer queues them; analysts work them there."""
+    from fraudctl.alerts.reasons import RawColumns, alerts_from_decisions
+    from fraudctl.alerts.store import open_alerts
+
+    alerts = alerts_from_decisions(
+        raw,
+        decided,
+        RawColumns.of(model.transform),
+        model.rules,
+        now_ms=loop.world.start_ms(day + 1),
+    )
+    return open_alerts(loop.world.alerts_uri).add(alerts) if alerts else 0
 
 
 def drift(loop: Loop, day: int) -> dict:
@@ -104,10 +130,18 @@ def _last(loop: Loop, step: str, day: int | None = None, outcome: str | None = N
 
 
 def decide(loop: Loop, day: int) -> dict:
-    """Whether to retrain today, and why (the policy in ``continuous``)."""
+    """Whether to retrain today, and why (the policy in ``continuous``). Rules in params
+    that are not the champion's are released first, whatever the policy: a rule is how a
+    team answers a new pattern while the model catches up."""
+    from fraudctl.loop.releases import missed_by_the_model, rules_change
+
     s = loop.settings
-    if loop.version("champion") is None:
+    champion = loop.version("champion")
+    if champion is None:
         return loop.record(day, "decide", "retrain", "no champion yet")
+    changed = rules_change(loop, loop.model(champion))
+    if changed:
+        return loop.record(day, "decide", "rules", changed)
     if s.policy == "frozen":
         return loop.record(day, "decide", "keep", "policy frozen: the champion is never retrained")
     trained = _last(loop, "retrain", outcome="trained")
@@ -128,6 +162,9 @@ def decide(loop: Loop, day: int) -> dict:
             f"card precision@{s.card_k} {precision:.3f} over the last labelled days is below "
             f"{s.min_card_precision:g}"
         )
+    missed = missed_by_the_model(loop, day)
+    if missed:
+        reasons.append(missed)
     if reasons and since < s.retrain_every_days // 2:
         return loop.record(
             day,
@@ -146,16 +183,23 @@ def decide(loop: Loop, day: int) -> dict:
 
 
 def window_days(loop: Loop, day: int) -> list[int]:
-    labelled = loop.world.labelled_days(day)
-    return labelled[-loop.settings.window_days :]
+    """The most recent ``window_days`` days with labels: chargebacks, then analysts'."""
+    from fraudctl.loop.labels import labelled_days
+
+    return labelled_days(loop.world, day)[-loop.settings.window_days :]
 
 
 def retrain(loop: Loop, day: int) -> dict:
     """Train a challenger on the rolling window of labelled days, through the stages; the
     challenger is registered, and only ``compare`` decides whether it is promoted."""
+    from fraudctl.loop.labels import ANALYST_LABEL, SOURCE, labelled_log
     from fraudctl.stages import features, prepare, train
 
     decision = _last(loop, "decide", day=day)
+    if decision is not None and decision["outcome"] == "rules":
+        from fraudctl.loop.releases import release
+
+        return release(loop, day)
     if decision is None or decision["outcome"] != "retrain":
         return loop.record(day, "retrain", "skipped", "today's decision is not to retrain")
     days = window_days(loop, day)
@@ -164,7 +208,14 @@ def retrain(loop: Loop, day: int) -> dict:
         return loop.record(
             day, "retrain", "skipped", f"only {len(days)} labelled days; a window needs {needed}"
         )
-    window = loop.world.read_log(days, labelled=True)
+    labelled = labelled_log(loop.world, days, day)
+    sources = labelled[SOURCE].value_counts().to_dict()
+    window = labelled.drop(columns=[SOURCE])
+    analysts = loop.params.data.schema_.analyst_label  # read by risk features, if declared
+    if analysts:
+        window = window.rename(columns={ANALYST_LABEL: analysts})
+    else:
+        window = window.drop(columns=[ANALYST_LABEL])
     source = loop.project.raw_dir / "window.parquet"
     source.parent.mkdir(parents=True, exist_ok=True)
     write_with(source, lambda tmp: window.to_parquet(tmp, index=False))
@@ -183,6 +234,7 @@ def retrain(loop: Loop, day: int) -> dict:
         train_seconds=seconds,
         first_day=days[0],
         last_day=days[-1],
+        **{f"labels_{name}": int(count) for name, count in sources.items()},
     )
 
 
@@ -201,6 +253,20 @@ def compare(loop: Loop, day: int) -> dict:
         return loop.record(
             day, "compare", "promoted", f"v{challenger}: {first.reason}", challenger=challenger
         )
+    from fraudctl.loop.releases import evidence
+
+    new, old = evidence(loop, challenger), evidence(loop, champion)
+    if new.scorer == old.scorer:  # a rule change: no metric of the model can differ
+        outcome = promote(loop.params.tracking, new, old, context="continuous")
+        verdict = "promoted" if outcome.promoted else "kept"
+        return loop.record(
+            day,
+            "compare",
+            verdict,
+            f"v{challenger}: {outcome.reason}",
+            champion=champion,
+            challenger=challenger,
+        )
     trained = next(
         (
             e
@@ -209,8 +275,9 @@ def compare(loop: Loop, day: int) -> dict:
         ),
         None,
     )
-    labelled = loop.world.labelled_days(day)
-    days = labelled[-loop.settings.compare_days :]
+    from fraudctl.loop.labels import labelled_days, labelled_log
+
+    days = labelled_days(loop.world, day)[-loop.settings.compare_days :]
     if trained is None or not days:
         return loop.record(day, "compare", "skipped", f"v{challenger} has no window on record")
     test_start = _test_start(loop)
@@ -220,7 +287,7 @@ def compare(loop: Loop, day: int) -> dict:
         return loop.record(
             day, "compare", "skipped", "no labelled day outside the challenger's training rows"
         )
-    truth = loop.world.read_log(days, labelled=True)
+    truth = labelled_log(loop.world, days, day)
     ids = hashlib.sha256(truth["transaction_id"].to_numpy().tobytes()).hexdigest()[:16]
     k = loop.settings.card_k
     results = {}
@@ -250,8 +317,8 @@ def compare(loop: Loop, day: int) -> dict:
     metric = f"card_precision@{k}"
     outcome = promote(
         loop.params.tracking,
-        Evidence(challenger, metric, results["challenger"]["card_precision"], ids),
-        Evidence(champion, metric, results["champion"]["card_precision"], ids),
+        replace(new, metric=metric, value=results["challenger"]["card_precision"], data=ids),
+        replace(old, metric=metric, value=results["champion"]["card_precision"], data=ids),
         margin=loop.settings.promote_margin,
         context=f"continuous, days {days[0]}-{days[-1]}",
     )

@@ -1,5 +1,7 @@
-"""Labelled performance: each scored day, once its labels are out, as the fraud team sees
-it (PR-AUC, card precision@k, alerts, fraud money caught) in monitoring.csv."""
+"""Labelled performance: each scored day, once its chargebacks are out, as the fraud team
+sees it (PR-AUC, card precision@k, alerts, fraud money caught) in monitoring.csv. An alert
+is what the day's decision was (a rule's block or review, or the model's threshold);
+``money_caught_model`` is what the threshold alone would have caught."""
 
 from __future__ import annotations
 
@@ -16,7 +18,10 @@ def day_metrics(frame: pd.DataFrame, k: int) -> dict[str, float]:
     from fraudctl.model.metrics import card_precision_at_k, pr_auc
 
     y = frame[TARGET].to_numpy()
-    flagged = frame["score"].to_numpy() >= frame["threshold"].to_numpy()
+    by_model = frame["score"].to_numpy() >= frame["threshold"].to_numpy()
+    flagged = by_model
+    if "decision" in frame.columns:  # scored with the champion's rules
+        flagged = frame["decision"].isin(["block", "review"]).to_numpy(dtype=bool)
     money = frame["amount"].to_numpy()
     return {
         "pr_auc": pr_auc(y, frame["score"].to_numpy()) if 0 < y.sum() < len(y) else float("nan"),
@@ -31,6 +36,7 @@ def day_metrics(frame: pd.DataFrame, k: int) -> dict[str, float]:
         "frauds": int(y.sum()),
         "money_caught": float(money[flagged & (y == 1)].sum()),
         "money_fraud": float(money[y == 1].sum()),
+        "money_caught_model": float(money[by_model & (y == 1)].sum()),
     }
 
 

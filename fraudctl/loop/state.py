@@ -51,7 +51,7 @@ class Loop:
         return self.root / "monitoring.csv"
 
     def scores_file(self, day: int) -> Path:
-        return self.root / "scores" / f"{self.world.date(day):%Y-%m-%d}.parquet"
+        return self.world.scores_file(day)
 
     # --- the record ------------------------------------------------------------------
 
@@ -104,12 +104,20 @@ class Loop:
 
 
 def history_before(loop: Loop, first_day: int) -> pd.DataFrame | None:
+    """The transactions before ``first_day`` that history features look back over, with
+    the labels out on that day (:func:`fraudctl.loop.labels.history_log`)."""
+    from fraudctl.loop.labels import ANALYST_LABEL, history_log
+
     days = [
         d
         for d in range(max(0, first_day - HISTORY_DAYS), first_day)
         if loop.world.log_file(d).exists()
     ]
-    return loop.world.read_log(days) if days else None
+    if not days:
+        return None
+    history = history_log(loop.world, days, first_day)
+    analysts = loop.params.data.schema_.analyst_label
+    return history.rename(columns={ANALYST_LABEL: analysts}) if analysts else history
 
 
 def score_rows(loop: Loop, version: str, days: list[int]) -> np.ndarray:

@@ -13,7 +13,17 @@ and identically: that is how labels are "released" without a hidden store. The c
 - ``amount_shift``: every amount is multiplied by this factor from ``change_day`` on.
 
 Files (the day-partitioned layout the Dask engine reads): ``log/YYYY-MM-DD.parquet`` (no
-label column) and ``labels/YYYY-MM-DD.parquet`` (``transaction_id, is_fraud``).
+label column) and ``labels/YYYY-MM-DD.parquet`` (``transaction_id, is_fraud``): the
+chargebacks, complete and slow.
+
+Analysts (``continuous.analysts``) are the other label source: fast, partial and sometimes
+wrong. The loop's ``score`` step queues each day's alerts in the workspace's alert store
+(``alerts.db``, :mod:`fraudctl.alerts`); ``analysts.delay_days`` later the simulated team
+settles ``reviews_per_day`` of them through the same call the web app's queue makes
+(:func:`fraudctl.alerts.review.record_decision`, appended, never overwritten): the alerts a
+rule sent first (the team wrote the rule to look at them), then the model's riskiest. Each
+decision is the truth with probability ``accuracy``, else the opposite, drawn from the seed
+and the day, so a replayed day decides alike.
 """
 
 from __future__ import annotations
@@ -34,10 +44,21 @@ WEEK = 7
 TESTING_TERMINALS = 5
 IDS_PER_DAY = 10_000_000
 TARGET = "is_fraud"
+ANALYST = "simulated analyst"
 
 
 class LoopError(FraudctlError):
     """A loop step cannot run (yet); the message says what is missing."""
+
+
+@dataclass(frozen=True)
+class Published:
+    """What one simulated day released."""
+
+    log: Path
+    labels: Path | None  # the chargebacks of day - label_delay_days
+    reviewed: int = 0  # alerts the analysts settled (of day - analysts.delay_days)
+    reviewed_day: int | None = None
 
 
 @dataclass(frozen=True)
@@ -59,6 +80,19 @@ class World:
 
     def labels_file(self, day: int) -> Path:
         return self.root / "labels" / f"{self.date(day):%Y-%m-%d}.parquet"
+
+    def scores_file(self, day: int) -> Path:
+        """The loop's scores of a day (written by its ``score`` step)."""
+        return self.root / "scores" / f"{self.date(day):%Y-%m-%d}.parquet"
+
+    @property
+    def alerts_uri(self) -> str:
+        """The alert store the loop queues alerts in and the analysts work."""
+        return f"sqlite:///{self.root / 'alerts.db'}"
+
+    def start_ms(self, day: int) -> int:
+        """Midnight (UTC) starting ``day``, in epoch milliseconds."""
+        return int(pd.Timestamp(self.date(day), tz="UTC").value // 1_000_000)
 
     def day_of(self, date: dt.date) -> int:
         return (date - dt.date.fromisoformat(self.settings.start)).days
@@ -94,21 +128,55 @@ class World:
         frame["transaction_id"] = day * IDS_PER_DAY + np.arange(len(frame), dtype=np.int64)
         return frame
 
-    def write_day(self, day: int) -> tuple[Path, Path | None]:
-        """Publish day ``day``'s transactions and the labels that become known that day."""
+    def write_day(self, day: int) -> Published:
+        """Publish day ``day``'s transactions and the labels that become known that day:
+        the chargebacks of ``label_delay_days`` before, and the analysts' decisions on the
+        alerts of ``analysts.delay_days`` before."""
         frame = self.draw(day)
         log = self.log_file(day)
         log.parent.mkdir(parents=True, exist_ok=True)
         unlabelled = frame.drop(columns=[TARGET])
         write_with(log, lambda tmp: unlabelled.to_parquet(tmp, index=False))
+        reviewed_day = day - self.settings.analysts.delay_days
+        reviewed = self.review(reviewed_day) if reviewed_day >= 0 else 0
+        reviewed_on = reviewed_day if reviewed else None
         released = day - self.settings.label_delay_days
         if released < 0:
-            return log, None
+            return Published(log, None, reviewed, reviewed_on)
         labels = self.draw(released)[["transaction_id", TARGET]]
         path = self.labels_file(released)
         path.parent.mkdir(parents=True, exist_ok=True)
         write_with(path, lambda tmp: labels.to_parquet(tmp, index=False))
-        return log, path
+        return Published(log, path, reviewed, reviewed_on)
+
+    def review(self, day: int) -> int:
+        """The analysts settle up to ``reviews_per_day`` of day ``day``'s open alerts, as
+        of midnight ``analysts.delay_days`` later; returns how many. Nothing without
+        analysts, or before the loop has scored (and so queued) that day."""
+        from fraudctl.alerts.review import record_decision
+        from fraudctl.alerts.store import day_bounds, open_alerts
+
+        team = self.settings.analysts
+        if not team.reviews_per_day or not self.scores_file(day).exists():
+            return 0
+        store = open_alerts(self.alerts_uri)
+        alerts = store.alerts(*day_bounds(f"{self.date(day):%Y-%m-%d}"))
+        settled = {d.transaction_id for d in store.decisions([a.transaction_id for a in alerts])}
+        waiting = sorted(
+            (a for a in alerts if a.transaction_id not in settled),
+            key=lambda a: (a.rule is None, -a.probability, a.transaction_id),
+        )[: max(0, team.reviews_per_day - len(settled))]
+        if not waiting:
+            return 0
+        truth = self.draw(day).set_index("transaction_id")[TARGET]
+        right = np.random.default_rng([self.seed, 27644437, day]).random(len(waiting))
+        at_ms = self.start_ms(day + team.delay_days)
+        for alert, draw in zip(waiting, right, strict=True):
+            fraud = bool(truth.loc[int(alert.transaction_id)])
+            correct = draw < team.accuracy
+            outcome = "fraud" if fraud == correct else "legitimate"
+            record_decision(store, alert.transaction_id, ANALYST, outcome, at_ms=at_ms)
+        return len(waiting)
 
     def labelled_days(self, up_to: int) -> list[int]:
         """Days up to ``up_to`` whose labels have been released."""

@@ -7,6 +7,8 @@ module (:mod:`fraudctl.model.pyfunc`) and a data folder holding:
 - the estimator in its family's own safe format (:mod:`fraudctl.model.payloads`: LightGBM
   text, XGBoost JSON, CatBoost binary, skops with trusted types, or a blend folder);
 - ``model.json``: threshold, kind, feature order, validation metrics and fingerprint;
+- ``rules.json``, for a model with rules: the rule set it decides with
+  (:mod:`fraudctl.model.rulebook`);
 - ``contract.json``: the input contract (:mod:`fraudctl.model.contract`): raw columns in
   order with roles, dtypes and vocabularies, the estimator's inputs in order, the
   transform's digest, the data it was trained on, and the SHA-256 of every file above.
@@ -14,7 +16,11 @@ module (:mod:`fraudctl.model.pyfunc`) and a data folder holding:
 Every door (evaluate, the experiments, the card, ``score``, ``serve``, the pyfunc, the UI)
 loads a model here, which checks the files against the contract, and scores through
 :meth:`FraudModel.probabilities` on inputs placed by name (:meth:`FraudModel.inputs`,
-:meth:`FraudModel.inputs_from_features`): one model, one answer, whichever door.
+:meth:`FraudModel.inputs_from_features`): one model, one answer, whichever door. A door
+that decides (block, review or allow, and which rule) calls :meth:`FraudModel.decide` for a
+batch of raw rows, :meth:`FraudModel.decide_inputs` when it has the inputs and
+probabilities already, or :meth:`FraudModel.decide_one` for one transaction: the model's
+own rules, applied by one library (:mod:`fraudctl.rules.decide`).
 
 No pickle is written or read: a model file from the registry, a bucket or a pull request
 cannot execute code when loaded. A directory in the old pickled format is refused with a
@@ -41,7 +47,9 @@ import pandas as pd
 from fraudctl.errors import ArtifactError
 from fraudctl.features.transform import FeatureTransform
 from fraudctl.model import contract as contracts
-from fraudctl.model import payloads
+from fraudctl.model import payloads, rulebook
+from fraudctl.model.deciding import Deciding
+from fraudctl.rules.ruleset import RuleSet
 
 PAYLOAD_DIR = "fraudctl"
 LOADER_MODULE = "fraudctl.model.pyfunc"
@@ -54,7 +62,7 @@ ROWS_PER_PIECE = 1 << 16  # rows per input matrix when rows are scored independe
 
 
 @dataclass
-class FraudModel:
+class FraudModel(Deciding):
     """What every door applies to raw rows: transform -> estimator -> probability.
 
     The estimator is read from the payload on first use. Batch scoring of a LightGBM model
@@ -66,6 +74,7 @@ class FraudModel:
     metadata: dict[str, Any]
     payload: Path
     contract: contracts.InputContract
+    rules: RuleSet = field(default_factory=RuleSet)  # empty: the threshold alone decides
     _estimator: Any = field(default=None, repr=False)
     _scorer: Any = field(default=None, repr=False)
     _engine: str = field(default="", repr=False)
@@ -177,11 +186,16 @@ class FraudModel:
         as scoring it); a caller can also write one slice while the next is scored.
         """
         threads = os.cpu_count() or 1
+        for rows, matrix in self._matrix_pieces(raw, history):
+            yield rows, self.probabilities(matrix, threads=threads)
+
+    def _matrix_pieces(
+        self, raw: pd.DataFrame, history: pd.DataFrame | None
+    ) -> Iterator[tuple[slice, np.ndarray]]:
         whole = self.inputs(raw, history) if self.transform.needs_history else None
         for start in range(0, len(raw), ROWS_PER_PIECE):
             rows = slice(start, min(start + ROWS_PER_PIECE, len(raw)))
-            matrix = self.inputs(raw.iloc[rows]) if whole is None else whole[rows]
-            yield rows, self.probabilities(matrix, threads=threads)
+            yield rows, self.inputs(raw.iloc[rows]) if whole is None else whole[rows]
 
     def feature_frame(self, raw: pd.DataFrame, history: pd.DataFrame | None = None) -> pd.DataFrame:
         return pd.DataFrame(self.inputs(raw, history), columns=self.features, index=raw.index)
@@ -273,7 +287,15 @@ def load_payload(payload: Path, *, lazy: bool = False) -> FraudModel:
             f"estimator was fitted on {contract.model_inputs}; retrain the model"
         )
     _check_metadata(metadata, payload)
-    model = FraudModel(transform=transform, metadata=metadata, payload=payload, contract=contract)
+    model = FraudModel(
+        transform=transform,
+        metadata=metadata,
+        payload=payload,
+        contract=contract,
+        rules=rulebook.read_rules(payload, contract),
+    )
+    if model.rules:
+        rulebook.check_loaded(model, payload)
     if not lazy:
         model.estimator  # noqa: B018 - read now, so a damaged file fails at load time
     return model

@@ -9,7 +9,10 @@ A saved model carries ``contract.json`` beside its payload files:
 - ``transform_sha256``: the digest of the feature transform's definition;
 - ``trained_on``: digests of the model inputs and labels it was trained and validated on
   (by value), and the fingerprint of the rows its threshold was chosen on;
-- ``files``: the SHA-256 of every other file in the payload folder.
+- ``files``: the SHA-256 of every other file in the payload folder;
+- ``rules_sha256``: for a model with rules, the SHA-256 of ``rules.json``, the rule set it
+  decides with (:mod:`fraudctl.model.rulebook`); absent in a model without rules, which is
+  how every model saved before rules existed reads.
 
 Everything ordered is a list: nothing is ever read from the key order of a mapping. Every
 door loads a model through :func:`verify`, so a payload file changed after training, an
@@ -34,6 +37,7 @@ if TYPE_CHECKING:
     from fraudctl.paths import ProjectPaths
 
 CONTRACT_FILE = "contract.json"
+RULES_FILE = "rules.json"
 # A number more than 1,000 times larger than any the model saw in training is an export or
 # unit mistake (a 1e308), not a transaction: scoring refuses it rather than extrapolate.
 INPUT_HEADROOM = 1000.0
@@ -68,9 +72,13 @@ class InputContract:
     trained_on: list[FileDigest]  # data/features files, relative to the features folder
     validation_fingerprint: str
     files: list[FileDigest]
+    rules_sha256: str | None = None  # None: the model decides without rules
 
     def to_dict(self) -> dict[str, Any]:
-        return {"format": CONTRACT_FORMAT, **asdict(self)}
+        data = {"format": CONTRACT_FORMAT, **asdict(self)}
+        if self.rules_sha256 is None:  # a model without rules is written as before rules
+            del data["rules_sha256"]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> InputContract:
@@ -83,7 +91,18 @@ class InputContract:
             trained_on=[FileDigest(**item) for item in data["trained_on"]],
             validation_fingerprint=str(data["validation_fingerprint"]),
             files=[FileDigest(**item) for item in data["files"]],
+            rules_sha256=None if data.get("rules_sha256") is None else str(data["rules_sha256"]),
         )
+
+    def scorer_sha256(self) -> str:
+        """A digest of everything that makes the probability and the threshold (every file
+        but the rules): two models with equal digests score every row the same, so a
+        difference between them is a rule change alone."""
+        digest = hashlib.sha256()
+        for item in sorted(self.files, key=lambda f: f.path):
+            if item.path != RULES_FILE:
+                digest.update(f"{item.path}\0{item.sha256}\n".encode())
+        return digest.hexdigest()
 
 
 # --- building ----------------------------------------------------------------------------
@@ -110,6 +129,8 @@ def raw_columns(
         roles[transform.amount] = "amount"  # read by the history features only
     if transform.needs_history:
         roles.setdefault(transform.target, "label")
+        if transform.analyst:  # analysts' labels of the history, where given
+            roles.setdefault(transform.analyst, "label")
     ordered = [c for c in example.columns if c in roles]
     ordered += [c for c in roles if c not in ordered]
     return [
@@ -138,6 +159,7 @@ def build_contract(
     magnitudes: dict[str, float] | None = None,
 ) -> InputContract:
     """The contract of a payload folder whose other files are all written."""
+    rules = payload / RULES_FILE
     return InputContract(
         raw_columns=raw_columns(transform, example, magnitudes),
         model_inputs=list(transform.output_columns),
@@ -145,6 +167,7 @@ def build_contract(
         trained_on=trained_on,
         validation_fingerprint=validation_fingerprint,
         files=digest_folder(payload),
+        rules_sha256=file_sha256(rules) if rules.exists() else None,
     )
 
 

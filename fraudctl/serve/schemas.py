@@ -90,10 +90,12 @@ class ThresholdUpdate(BaseModel):
 
 class Prediction(BaseModel):
     probability: float
-    fraud: bool
+    fraud: bool  # the model alone: probability at or above the threshold
     risk: str
     threshold: float
     model_version: str
+    decision: str  # block | review | allow: the model's rules first, then its threshold
+    rule: str | None = None  # the rule that decided; null where the threshold did
 
 
 class BatchPrediction(BaseModel):

@@ -32,7 +32,10 @@ from fraudctl.io import read_json, write_text
 from fraudctl.model.bootstrap import bootstrap_intervals, weighted_metrics
 from fraudctl.paths import ProjectPaths
 from fraudctl.progress import Progress, quiet
+from fraudctl.rules.ruleset import RuleSet
+from fraudctl.rules.summary import card_lines
 from fraudctl.stages.headline import write_headline
+from fraudctl.stages.project import require_model_rules
 
 CARD_FILE = "model_card.md"
 
@@ -91,6 +94,14 @@ def run(params: Params, paths: ProjectPaths, progress: Progress = quiet) -> Card
     scores = model.score_features(test)
     labels = test[schema.target].to_numpy()
     _check_current(paths, metrics, labels, scores, model.threshold, params)
+    require_model_rules(params, model, paths.model_dir)
+    if (metrics.get("rules") or {}).get("sha256", "") != model.rules.digest():
+        from fraudctl.errors import ArtifactError
+
+        raise ArtifactError(
+            f"{paths.metrics_file}: its rules are not those {paths.model_dir} decides with; "
+            "run `fraudctl evaluate` first"
+        )
     progress(f"bootstrap: {params.card.bootstrap_samples} resamples of {len(test):,} rows")
     intervals = bootstrap_intervals(
         labels,
@@ -102,7 +113,9 @@ def run(params: Params, paths: ProjectPaths, progress: Progress = quiet) -> Card
         params.base.seed,
     )
     record = registry_record.read_registry_record(paths.model_dir)
-    text = render(params, paths, model.metadata, metrics, trained, data, intervals, record)
+    text = render(
+        params, paths, model.metadata, metrics, trained, data, intervals, record, model.rules
+    )
     card_path = paths.reports_dir / CARD_FILE
     write_text(card_path, text)
     write_headline(paths, metrics)
@@ -146,6 +159,7 @@ def render(
     data: dict[str, Any],
     intervals: dict[str, tuple[float, float]],
     record: dict[str, Any],
+    rules: RuleSet | None = None,
 ) -> str:
     confidence = f"{params.card.confidence:.0%}"
     source = data["source"]
@@ -216,6 +230,7 @@ def render(
         f"{_money(metrics.get('expected_cost'))} at {params.threshold.review_cost:g} per review.",
         "",
     ]
+    lines += card_lines(metrics.get("rules"), metrics, rules)
     lines += _experiments(paths)
     lines += _emissions(paths)
     lines += [

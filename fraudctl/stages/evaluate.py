@@ -2,6 +2,10 @@
 
 Metrics go to reports/metrics.json, curve data to reports/plots/ (declared as DVC plots)
 with PNG copies, and everything is logged to the training run that produced the model.
+A model with rules adds a ``rules`` block to the metrics (:mod:`fraudctl.rules.metrics`):
+each rule's hits, precision, recall and overlap with the model's alerts, and the combined
+decision's metrics, from the test split's raw rows (data/prepared) and the model's own
+rules; a model without rules writes exactly what it wrote before rules existed.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ from fraudctl.model.fitting import split_metrics
 from fraudctl.model.plots import save_confusion_plot, save_line_plot
 from fraudctl.paths import ProjectPaths
 from fraudctl.progress import Progress, quiet
+from fraudctl.rules.metrics import flat_numbers
+from fraudctl.stages.project import require_model_rules
 
 
 @dataclass
@@ -78,11 +84,33 @@ def disagreement(
     )
 
 
+def rules_block(
+    paths: ProjectPaths, model: bundle.FraudModel, test: Any, scores: Any, schema: Any
+) -> dict[str, Any]:
+    """The model's rules on the test split: its raw rows (row for row with the features)
+    and its model inputs, decided by the one function every door calls."""
+    from fraudctl.features.outputs import raw_rows_of
+    from fraudctl.model.fitting import amounts
+    from fraudctl.rules.metrics import rule_metrics
+
+    raw = raw_rows_of(paths, "test", test, schema.time)
+    raw = raw.drop(columns=[schema.target], errors="ignore")  # never a rule's field
+    decisions = model.decide_inputs(raw, model.inputs_from_features(test), scores)
+    return rule_metrics(
+        model.rules,
+        decisions,
+        test[schema.target].to_numpy(),
+        model.threshold,
+        amounts(test, schema) if schema.amount else None,
+    )
+
+
 def run(params: Params, paths: ProjectPaths, progress: Progress = quiet) -> EvaluateResult:
     schema = load_schema(paths)
     progress("loading the model and the test split")
     model = bundle.load_model(paths.model_dir)
     model.require_trained_on(paths, paths.model_dir)  # before anything is measured or logged
+    require_model_rules(params, model, paths.model_dir)
     test = load_split(paths, "test")
     threshold = model.threshold
 
@@ -92,6 +120,10 @@ def run(params: Params, paths: ProjectPaths, progress: Progress = quiet) -> Eval
     results = split_metrics(
         params.evaluate, params.threshold.review_cost, test, schema, scores, threshold
     )
+
+    if model.rules:
+        progress(f"deciding with the model's {len(model.rules)} rule(s)")
+        results["rules"] = rules_block(paths, model, test, scores, schema)
 
     warning = disagreement(params, paths, model, test, scores)
     progress("writing metrics and plots")
@@ -160,7 +192,11 @@ def run(params: Params, paths: ProjectPaths, progress: Progress = quiet) -> Eval
         run_name=None if training_run else "evaluate",
         run_id=training_run,
     ) as active:
-        tracking.log_metrics(results, prefix="test_")
+        tracking.log_metrics(
+            {k: v for k, v in results.items() if k != "rules"}
+            | flat_numbers(results.get("rules", {})),
+            prefix="test_",
+        )
         for path in outputs:
             if path.suffix == ".png":
                 tracking.log_artifact(path, "evaluation")

@@ -2,8 +2,10 @@
 
 The saved model's own transform computes the history features from the input itself plus
 an optional ``--history`` file of earlier transactions (with labels where known), so a
-batch is scored exactly as the features stage computed training rows. A directory or glob
-of daily files is scored on the Dask engine when params.yaml says ``compute.engine: dask``.
+batch is scored exactly as the features stage computed training rows; the model's own
+rules then decide each row (:meth:`~fraudctl.model.bundle.FraudModel.decide`). A directory
+or glob of daily files is scored on the Dask engine when params.yaml says
+``compute.engine: dask``.
 """
 
 from __future__ import annotations
@@ -14,12 +16,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
-
 from fraudctl.config import ComputeParams
 from fraudctl.errors import DataError
 from fraudctl.io import TABLE_SUFFIXES, is_partitioned
-from fraudctl.model.batch import DECISION, PROBABILITY, ScoreResult, read_raw
+from fraudctl.model.batch import Scored, ScoreResult, read_input, read_raw, scored_columns
 from fraudctl.model.bundle import load_model
 from fraudctl.progress import Progress, quiet
 from fraudctl.table_writer import table_with_columns
@@ -74,25 +74,28 @@ def score_file(
     warming = threading.Thread(target=_quietly, args=(model.warm_up,), daemon=True)
     warming.start()
     try:
-        frame = read_raw(input_path, model)
+        frame = read_input(input_path, model)
         history = read_raw(history_path, model) if history_path else None
     finally:
         warming.join()  # never left running once the command returns, even on bad input
     if history is not None and not model.transform.needs_history:
         history = None  # nothing to learn from it: the model has no history features
     progress(f"computing features, scoring {len(frame):,} rows and writing {output_path}")
-    flagged = 0
+    counts = Scored({}, 0, 0, 0)
     with table_with_columns(Path(output_path), frame) as write:  # a slice is written while
-        for rows, probabilities in model.probability_pieces(frame, history):  # the next scores
-            decisions = probabilities >= model.threshold
-            flagged += int(decisions.sum())
-            write(rows, {PROBABILITY: probabilities, DECISION: decisions.astype(np.int8)})
+        for rows, decided in model.decision_pieces(frame, history):  # the next scores
+            scored = scored_columns(decided, model.threshold)
+            write(rows, scored.columns)
+            counts = counts.plus(scored)
     return ScoreResult(
         rows=len(frame),
-        flagged=flagged,
+        flagged=counts.flagged,
         threshold=model.threshold,
         seconds=time.perf_counter() - started,
         output=output_path,
+        alerts=counts.alerts,
+        by_rule=counts.by_rule,
+        rules=len(model.rules),
     )
 
 

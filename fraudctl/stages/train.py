@@ -3,12 +3,14 @@ log it to MLflow, register it and decide its promotion.
 
 Selection is the library's (:func:`fraudctl.model.training.select`, or the Dask engine's
 :func:`fraudctl.distributed.train.select_partitioned`: both return the same ``Selected``);
-saving, tracking and promotion are written once, here.
+saving, tracking and promotion are written once, here. The rules in params.yaml are checked
+against the fields of the model-to-be before anything is fitted, and saved inside the model.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from fraudctl import tracking
@@ -19,9 +21,11 @@ from fraudctl.features.outputs import load_schema, load_transform
 from fraudctl.features.transform import FeatureTransform
 from fraudctl.io import atomic_directory, atomic_path, json_text
 from fraudctl.model import registry_record, saving
-from fraudctl.model.contract import TRAINED_SPLITS, digest_features
+from fraudctl.model.bundle import payload_dir
+from fraudctl.model.contract import TRAINED_SPLITS, digest_features, read_contract
 from fraudctl.model.estimators import library_requirements
 from fraudctl.model.families import ModelSpec, model_spec
+from fraudctl.model.rulebook import transform_fields
 from fraudctl.model.threshold import ThresholdChoice
 from fraudctl.model.training import (
     Selected,
@@ -31,6 +35,8 @@ from fraudctl.model.training import (
 )
 from fraudctl.paths import ProjectPaths
 from fraudctl.progress import Progress, quiet
+from fraudctl.rules.ruleset import RuleSet
+from fraudctl.stages.project import rules_of
 from fraudctl.stages.promotion import Promotion, promote_trained
 
 MODEL_ARTIFACT_PATH = "model"
@@ -81,8 +87,9 @@ def run(
 
     schema = load_schema(paths)  # names the first stage that has not run
     transform = load_transform(paths)
+    rules = rules_of(params, transform_fields(transform, raw_example(paths, transform)))
     selected = select(settings, paths, schema, progress)
-    return record(params, paths, schema, transform, selected, progress, promote)
+    return record(params, paths, schema, transform, selected, progress, promote, rules)
 
 
 def _flat_params(params: Params, model: ModelSpec) -> dict[str, Any]:
@@ -133,8 +140,10 @@ def record(
     selected: Selected,
     progress: Progress = quiet,
     promote: bool = True,
+    rules: RuleSet | None = None,
 ) -> TrainResult:
-    """Log, save and register the selected model (the model and report renamed together)."""
+    """Log, save and register the selected model (the model and report renamed together)
+    with its ``rules`` (checked by the caller against the transform's fields)."""
     estimator, fit_seconds, choice = selected.estimator, selected.fit_seconds, selected.threshold
     val_metrics, selection = selected.validation, selected.selection
     data_fingerprint = selected.fingerprint
@@ -199,6 +208,14 @@ def record(
                         paths, TRAINED_SPLITS, [*transform.output_columns, schema.target]
                     ),
                     magnitudes=training_magnitudes(paths, transform),
+                    rules=rules,
+                )
+                saved = read_contract(payload_dir(staging))
+                tracking.set_tags(
+                    {
+                        tracking.SCORER_TAG: saved.scorer_sha256(),
+                        tracking.RULES_TAG: saved.rules_sha256 or "",
+                    }
                 )
                 tracking.log_artifacts(staging, MODEL_ARTIFACT_PATH)
                 progress("registering the model")
@@ -218,7 +235,7 @@ def record(
         promotion = None
         if promote:
             promotion = promote_trained(
-                params.tracking, version, val_metrics["pr_auc"], data_fingerprint
+                params.tracking, version, val_metrics["pr_auc"], data_fingerprint, saved
             )
         else:
             tracking.set_alias(params.tracking, tracking.CHALLENGER, version)
@@ -235,3 +252,35 @@ def record(
         promotion=promotion,
         train_rows=selected.train_rows,
     )
+
+
+def release_rules(params: Params, source: Path, rules: RuleSet) -> str:
+    """Register the model at ``source`` with ``rules`` instead of its own as a new version
+    (the challenger), without refitting: every file but the rules is copied byte for byte,
+    which is what `train` writes for a rule-only change (its estimator is deterministic).
+    The training evidence is the source's, so :mod:`fraudctl.stages.promotion` sees a rule
+    change; promoting it is the caller's decision."""
+    import tempfile
+
+    from fraudctl.model.bundle import load_model
+
+    old = load_model(source, lazy=True)
+    with tempfile.TemporaryDirectory(prefix="fraudctl-rules-") as scratch:
+        staging = Path(scratch) / MODEL_ARTIFACT_PATH
+        saving.resave_with_rules(source, staging, rules)
+        saved = read_contract(payload_dir(staging))
+        name = f"rules-{rules.digest()[:8] or 'none'}"
+        with tracking.run(params.tracking, params.tracking.experiment, run_name=name) as active:
+            tracking.log_params({"rules": ", ".join(rules.names) or "none", "model": old.kind})
+            tracking.log_metrics(old.metadata.get("validation_metrics", {}), prefix="val_")
+            tracking.set_tags(
+                {
+                    tracking.FINGERPRINT_TAG: str(old.metadata.get("validation_fingerprint", "")),
+                    tracking.SCORER_TAG: saved.scorer_sha256(),
+                    tracking.RULES_TAG: saved.rules_sha256 or "",
+                }
+            )
+            tracking.log_artifacts(staging, MODEL_ARTIFACT_PATH)
+            version = tracking.register(params.tracking, active.info.run_id, MODEL_ARTIFACT_PATH)
+    tracking.set_alias(params.tracking, tracking.CHALLENGER, version)
+    return version

@@ -94,9 +94,17 @@ class ConsumerLoop:
                 self.settings.exit_when_idle
                 and time.monotonic() - idle_since >= self.settings.exit_when_idle
             ):
-                break
+                if not self._group_pending():
+                    break
+                idle_since = time.monotonic()  # a batch a stopped consumer held is still due
         summary.seconds = time.monotonic() - started
         return summary
+
+    def _group_pending(self) -> int:
+        """Messages the group has read but not acknowledged, by any of its consumers: a
+        consumer killed with a batch in hand leaves them for the others to claim, so a
+        consumer told to stop when idle must not stop before they are claimable."""
+        return sum(backlog.pending for backlog in self.transport.backlog().values())
 
     def _round(self, summary: RunSummary) -> int:
         handled = 0

@@ -79,7 +79,9 @@ class StreamSettings:
         10.0, "Longest wait between attempts to reach Redis again (the backoff's cap)."
     )
     exit_when_idle: Annotated[float, Ge(0), Le(86_400)] = setting(
-        0.0, "Stop after this many seconds with nothing to read (0: run until stopped)."
+        0.0,
+        "Stop after this many seconds with nothing to read and nothing pending in the "
+        "group (0: run until stopped).",
     )
     metrics_host: str = setting("127.0.0.1", "Interface of /metrics and the health probes.")
     metrics_port: Annotated[int, Ge(0), Le(65_535)] = setting(

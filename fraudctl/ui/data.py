@@ -252,11 +252,12 @@ def input_fields(paths: ProjectPaths) -> list[dict[str, Any]]:
 @dataclass
 class Scored:
     probability: float
-    decision: str
+    decision: str  # block | review | allow: the model's rules, then its threshold
     risk: str
     contributions: pd.Series | None  # log-odds per feature, largest first
     base_value: float | None
     features: pd.Series  # the model's inputs for this row
+    rule: str | None = None  # the deciding rule; None: the model's threshold decided
 
 
 def score_row(
@@ -266,7 +267,8 @@ def score_row(
     inputs: pd.DataFrame | None = None,
 ) -> Scored:
     """Probability, decision and risk band for one raw row, exactly as `fraudctl serve`
-    computes them (same transform, same estimator, same bands), and its SHAP values.
+    computes them (same transform, same estimator, same rules through the model's
+    ``decide_one``, same bands), and its SHAP values.
 
     ``inputs``: the row's model inputs when they are known already (a row of the test
     split, whose history features the features stage computed point in time; recomputing
@@ -281,6 +283,8 @@ def score_row(
     else:
         features = inputs[model.features].reset_index(drop=True)
     probability = float(model.score_features(features)[0])
+    raw_row = raw.drop(columns=[model.transform.target], errors="ignore").iloc[0].to_dict()
+    decided = model.decide_one(raw_row, features.iloc[0].to_numpy(dtype=float), probability)
     threshold = model.threshold
     bands = ("low", "medium", "high")  # as the API's: medium within half the threshold
     risk = bands[int(np.digitize(probability, [0.5 * threshold, threshold]))]
@@ -292,11 +296,12 @@ def score_row(
         shap_values, base = None, None
     return Scored(
         probability=probability,
-        decision="fraud" if probability >= threshold else "legitimate",
+        decision=decided.decision,
         risk=risk,
         contributions=shap_values,
         base_value=base,
         features=features.iloc[0],
+        rule=decided.rule,
     )
 
 

@@ -25,21 +25,24 @@ def history_role(alert: Alert) -> str | None:
 def history_from_store(store: Any, alert: Alert, days: int = HISTORY_DAYS) -> pd.DataFrame:
     """The entity's stored transactions in the ``days`` before the alert (and the alert's
     own, if the store has it), newest first."""
-    from fraudctl.features.kernel import AMOUNT_SCALE
+    from fraudctl.features.kernel import AMOUNT_SCALE, label_sources
 
     role = history_role(alert)
     if role is None:
         return pd.DataFrame()
     since = alert.time_ms - days * DAY_MS
     events, _ = store.window([(role, alert.entities[role], since, alert.time_ms)])[0]
+    # the most trusted label known: a chargeback's, else an analyst's (said so)
+    known, fraud, _, _ = label_sources(events.labelled, events.fraud)
+    word = np.where(fraud == 1, "fraud", "legitimate").astype(object)
+    by_analyst = (events.labelled & 1) == 0
+    word[by_analyst] = word[by_analyst] + " (analyst)"
     frame = pd.DataFrame(
         {
             "": np.where(events.time_ms == alert.time_ms, "this alert", ""),
             "time": pd.to_datetime(events.time_ms, unit="ms", utc=True),
             "amount": events.amount_fp / AMOUNT_SCALE,
-            "label": np.where(
-                events.labelled == 1, np.where(events.fraud == 1, "fraud", "legitimate"), ""
-            ),
+            "label": np.where(known == 1, word, ""),
         }
     )
     return frame.iloc[::-1].reset_index(drop=True)

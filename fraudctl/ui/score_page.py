@@ -64,10 +64,11 @@ def render(ctx: Context) -> None:
     background = _background(str(ctx.paths.root), model_stamp(ctx.paths))
     scored = data.score_row(ctx.paths, raw, background, inputs)
     ranks = rank_scores(ctx.params, data.trained_kind(ctx.paths))
-    cols = st.columns(3)
+    cols = st.columns(4)
     cols[0].metric("score (rank)" if ranks else "probability", f"{scored.probability:.6f}")
     cols[1].metric("decision", scored.decision)
-    cols[2].metric("risk band", scored.risk)
+    cols[2].metric("decided by", f"rule {scored.rule}" if scored.rule else "the threshold")
+    cols[3].metric("risk band", scored.risk)
     st.session_state["probability"] = scored.probability
     if ctx.api:
         from fraudctl.ui.live import score_through_api

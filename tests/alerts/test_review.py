@@ -34,7 +34,17 @@ def online(request, tmp_path):
 
 
 def labels(store) -> list[tuple[int, int]]:
-    """(labelled, fraud) of c1's events, oldest first: what the history features read."""
+    """(labelled, fraud) of c1's events, oldest first, as the history features read them:
+    the most trusted label known (the store keeps each source's, fraudctl.features.kernel)."""
+    from fraudctl.features.kernel import label_sources
+
+    events, _ = store.window([("customer", "c1", T0 - 1, T0 + 10)])[0]
+    known, fraud, _, _ = label_sources(events.labelled, events.fraud)
+    return list(zip(known.tolist(), fraud.tolist(), strict=True))
+
+
+def sources(store) -> list[tuple[int, int]]:
+    """The events' label bits as stored: (labelled, fraud), bit 0 chargeback, bit 1 analyst."""
     events, _ = store.window([("customer", "c1", T0 - 1, T0 + 10)])[0]
     return list(zip(events.labelled.tolist(), events.fraud.tolist(), strict=True))
 
@@ -51,6 +61,7 @@ def test_a_decision_becomes_an_analyst_label_and_a_chargeback_overrides_it(alert
     assert labels(online) == [(1, 1), (0, 0)]
     record_decision(alerts, "t1", "ana", "legitimate", online=online)
     assert labels(online) == [(1, 1), (0, 0)]  # the chargeback stays
+    assert sources(online) == [(3, 1), (0, 0)]  # and the analyst's word beside it
     assert [d.outcome for d in alerts.decisions(["t1"])] == [
         "escalate",
         "fraud",
@@ -66,6 +77,7 @@ def test_an_analyst_never_overrides_a_label_loaded_with_the_history(online):
     assert not online.label("t3", 1, source="analyst")  # never scored: reported, not kept
     assert online.label("t2", 1, source="analyst")
     assert labels(online) == [(0, 0), (1, 0)]
+    assert sources(online) == [(0, 0), (3, 2)]  # kept for features that read analysts apart
 
 
 def test_a_decision_for_a_transaction_the_online_store_never_saw(alerts, online):

@@ -29,9 +29,17 @@ def batch() -> pd.DataFrame:
 
 
 def _expected(model_dir, batch: pd.DataFrame) -> pd.DataFrame:
+    """The whole table scored at once; a model without rules decides by its threshold
+    alone (review or allow, no rule)."""
     model = load_model(model_dir)
     whole = model.probabilities(model.inputs(batch), threads=1)  # one matrix, one thread
-    return batch.assign(fraud_probability=whole, fraud_decision=(whole >= model.threshold))
+    flagged = whole >= model.threshold
+    return batch.assign(
+        fraud_probability=whole,
+        fraud_decision=flagged,
+        decision=np.where(flagged, "review", "allow").astype(object),
+        rule=np.full(len(batch), None, dtype=object),
+    )
 
 
 def test_parquet_rows_and_scores_match_scoring_the_whole_table(

@@ -179,6 +179,52 @@ def test_score_on_dask_writes_one_file_per_day_with_the_local_scores(
     np.testing.assert_array_equal(on_dask["fraud_probability"], local["fraud_probability"])
 
 
+def test_score_on_dask_decides_with_the_models_rules_as_locally(
+    engines, tmp_path, runner, monkeypatch
+):
+    """The Dask door of the rules' parity (tests/models/test_door_parity.py draws rule sets
+    through the other doors): every partition decides with the model's own rules, and the
+    decision and rule columns equal the local engine's row for row."""
+    from fraudctl.config import RuleParams
+    from fraudctl.model.saving import resave_with_rules
+    from fraudctl.rules.ruleset import RuleSet
+
+    rules = RuleSet.from_params(
+        [
+            RuleParams(
+                name="burst", when="customer_count_1d >= 3 and amount < 20", action="review"
+            ),
+            RuleParams(
+                name="online_night",
+                when="merchant_category == 'online' and is_night == 1",
+                action="block",
+                priority=5,
+            ),
+            RuleParams(name="regular", when="customer_id in [1, 2, 3, 4, 5]", action="allow"),
+        ]
+    )
+    model = tmp_path / "model"
+    resave_with_rules(engines["local"].model_dir, model, rules)
+    days = sorted(engines["log"].glob("*.parquet"))
+    batch, earlier = tmp_path / "batch", tmp_path / "earlier"
+    for directory, files in ((batch, days[-5:]), (earlier, days[:-5])):
+        directory.mkdir()
+        for file in files:
+            (directory / file.name).write_bytes(file.read_bytes())
+    params = tmp_path / "params.yaml"
+    monkeypatch.chdir(tmp_path)
+    common = ["--history", str(earlier), "--model", str(model), "-p", str(params)]
+    params.write_text(json.dumps(example_params({"compute": DASK})))
+    assert invoke(runner, "score", str(batch), "-o", "scored", *common).exit_code == 0
+    params.write_text(json.dumps(example_params()))
+    assert invoke(runner, "score", str(batch), "-o", "local.parquet", *common).exit_code == 0
+    on_dask = pd.read_parquet(tmp_path / "scored")
+    local = pd.read_parquet(tmp_path / "local.parquet")
+    for column in ("decision", "rule"):
+        pd.testing.assert_series_equal(on_dask[column], local[column])
+    assert set(local["rule"].dropna()) == {"burst", "online_night", "regular"}
+
+
 # --- what goes wrong, said clearly ----------------------------------------------------
 
 

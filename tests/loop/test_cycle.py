@@ -74,3 +74,65 @@ def test_days_of_the_loop_train_compare_promote_and_monitor(runner, tmp_path, lo
     assert last["step"] == "score" and last["outcome"] == "failed"
     assert "no transactions yet" in last["reason"]
     assert loop.version("champion") == champion
+
+
+CARD_TESTING = {
+    "name": "card_testing",
+    "when": "customer_count_1d >= 5 and amount < 5 and merchant_category == 'online'",
+    "action": "review",
+}
+
+
+@pytest.mark.slow
+def test_a_rule_is_released_with_the_champion_and_analysts_label_its_alerts(
+    runner, tmp_path, loop_env
+):
+    """A rule written on the day the new pattern starts: `decide` sees params' rules are not
+    the champion's, `retrain` registers the champion's estimator with them, `compare`
+    promotes it as a rule change; the next day's alerts carry the rule, the analysts settle
+    them a day later, and the next retrain learns from their labels."""
+    import yaml
+
+    from fraudctl.alerts.store import open_alerts
+    from fraudctl.loop.labels import labelled_days
+
+    analysts = {"reviews_per_day": 40, "accuracy": 1.0, "delay_days": 1}
+    params_file = loop_params(
+        tmp_path, policy="schedule", retrain_every_days=3, promote_margin=-1.0, analysts=analysts
+    )
+    params = str(params_file)
+    assert _run(runner, "simulate", "--days", "9", "--params", params).exit_code == 0
+    for day in range(9, 16):
+        if day == 12:  # the change day: the team writes the rule
+            raw = yaml.safe_load(params_file.read_text())
+            raw["rules"] = [CARD_TESTING]
+            params_file.write_text(yaml.safe_dump(raw, sort_keys=False))
+        assert _run(runner, "simulate", "--day", str(day), "--params", params).exit_code == 0
+        ran = _run(runner, "cycle", "run", "--day", str(day), "--params", params)
+        assert ran.exit_code == 0, ran.output
+    loop = Loop(load_params(params_file))
+    by_day = {(e["day"], e["step"]): e for e in loop.decisions()}
+    assert by_day[(12, "decide")]["outcome"] == "rules"
+    released = by_day[(12, "retrain")]
+    assert released["outcome"] == "released" and released["rules"] == "card_testing"
+    assert by_day[(12, "compare")]["outcome"] == "promoted"
+    assert "a rule change" in by_day[(12, "compare")]["reason"]
+    champion = loop.model(loop.version("champion"))
+    assert champion.rules.names == ["card_testing"]
+    # its terminal risk features count the analysts' labels a day on (the example's params)
+    assert champion.transform.analyst == "analyst_label"
+    roles = {c.name: c.role for c in champion.contract.raw_columns}
+    assert roles["analyst_label"] == "label" and "analyst_label" not in champion.features
+
+    # from day 13 the champion's rule decides: its alerts are queued and settled
+    assert by_day[(13, "score")]["by_rule"] > 0
+    scored = pd.read_parquet(loop.scores_file(13))
+    assert (scored["rule"] == "card_testing").sum() == by_day[(13, "score")]["by_rule"]
+    store = open_alerts(loop.world.alerts_uri)
+    ruled = [a for a in store.alerts(0, 2**62) if a.rule == "card_testing"]
+    settled = {d.transaction_id: d for d in store.decisions([a.transaction_id for a in ruled])}
+    assert settled and all(d.outcome == "fraud" for d in settled.values())  # card testing
+    # analysts' days extend what the loop knows beyond the chargebacks
+    assert labelled_days(loop.world, 15)[-1] == 14
+    trained = [e for e in loop.decisions() if e["outcome"] == "trained" and e["day"] > 12]
+    assert trained and trained[-1]["labels_analyst"] > 0

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, event, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import invoke
@@ -404,3 +404,209 @@ def test_a_day_clock_serves_what_score_answers(day_clock_project, runner, monkey
         assert response.status_code == 200, response.text
         served = np.array([p["probability"] for p in response.json()["predictions"]])
     np.testing.assert_allclose(served, expected, rtol=0, atol=ATOL)
+
+
+# --- rules: the same decision through every door -----------------------------------------
+
+
+@st.composite
+def rule_sets(draw: st.DrawFn, fields: list[tuple[str, str]], values: dict[str, list]) -> list:
+    """1 to 4 rules written as a user writes them (condition text), over the model's own
+    fields, with literals taken from the data so that they fire on some rows and not all;
+    priorities tie often (the listed order then decides)."""
+
+    def number(name: str) -> str:
+        return repr(draw(st.sampled_from(values[name])))
+
+    def predicate() -> str:
+        name, kind = draw(st.sampled_from(fields))
+        if kind == "text":
+            chosen = draw(st.lists(st.sampled_from([*values[name], "never-seen"]), min_size=1))
+            listed = ", ".join(repr(v) for v in dict.fromkeys(chosen))
+            return draw(
+                st.sampled_from(
+                    [
+                        f"{name} in [{listed}]",
+                        f"{name} not in [{listed}]",
+                        f"{name} == {chosen[0]!r}",
+                        f"{name} is missing",
+                    ]
+                )
+            )
+        other = draw(st.sampled_from([f for f, k in fields if k == "number"]))
+        op = draw(st.sampled_from(["<", "<=", ">", ">=", "==", "!="]))
+        return draw(
+            st.sampled_from(
+                [
+                    f"{name} {op} {number(name)}",
+                    f"{name} > 2 * {other}",
+                    f"{name} - {other} / 2 >= {number(name)}",
+                    f"{name} in [{number(name)}, {number(name)}]",
+                    f"{name} is not missing",
+                ]
+            )
+        )
+
+    def condition(depth: int = 0) -> str:
+        if depth >= 2 or draw(st.booleans()):
+            return predicate()
+        word = draw(st.sampled_from(["and", "or", "not"]))
+        if word == "not":
+            return f"not ({condition(depth + 1)})"
+        return f"({condition(depth + 1)}) {word} ({condition(depth + 1)})"
+
+    count = draw(st.integers(1, 4))
+    return [
+        {
+            "name": f"rule_{k}",
+            "when": condition(),
+            "action": draw(st.sampled_from(["block", "review", "allow"])),
+            "priority": draw(st.integers(0, 2)),
+        }
+        for k in range(count)
+    ]
+
+
+@pytest.fixture(scope="module")
+def rules_model(transactions_project):
+    """The transactions project's model, its fields, and its test split three ways: raw
+    rows, raw history before them, and the features stage's rows."""
+    from fraudctl.features.outputs import load_schema, load_split, raw_rows_of
+    from fraudctl.model.bundle import load_model
+    from fraudctl.paths import ProjectPaths
+    from fraudctl.rules.fields import fields_of
+
+    paths = ProjectPaths(transactions_project)
+    model = load_model(paths.model_dir)
+    schema = load_schema(paths)
+    features = load_split(paths, "test")
+    # with its labels: a test row's history features count the labels of earlier test
+    # rows (past the risk delay), offline and in `score` alike; no rule reads the label
+    raw = raw_rows_of(paths, "test", features, schema.time)
+    history = pd.concat(
+        [
+            pd.read_parquet(paths.gap_file if s == "gap" else paths.split_file(s))
+            for s in ("train", "gap", "validation")
+        ],
+        ignore_index=True,
+    )
+    fields = [(n, k) for n, k in fields_of(model) if k != "time"]
+    inputs = model.inputs_from_features(features)
+    frame = pd.concat(
+        [pd.DataFrame(inputs, columns=model.features), raw.drop(columns=[schema.target])], axis=1
+    )
+    values = {}
+    for name, kind in fields:
+        column = frame.loc[:, ~frame.columns.duplicated(keep="last")][name].dropna()
+        if kind == "text":
+            values[name] = sorted(column.astype(str).unique().tolist())[:6]
+        else:
+            quantiles = np.quantile(column.to_numpy(dtype=float), [0.1, 0.5, 0.9, 0.99])
+            values[name] = sorted({float(round(q, 2)) for q in quantiles} | {0})
+    return {
+        "paths": paths,
+        "model": model,
+        "raw": raw,
+        "history": history,
+        "features": features,
+        "fields": fields,
+        "values": values,
+    }
+
+
+def _same_decisions(expected: Any, decision: Any, rule: Any, probability: Any, threshold: float):
+    """Equal decisions and rules; a row the model decided may differ only where the two
+    probabilities (equal to 1e-9) straddle the threshold."""
+    decision = np.asarray(pd.Series(decision).astype(object))
+    rule = np.asarray(pd.Series(rule).astype(object).where(pd.notna(pd.Series(rule)), None))
+    np.testing.assert_array_equal(rule, expected.rule)
+    edge = np.abs(expected.probability - threshold) < 1e-9
+    np.testing.assert_array_equal(decision[~edge], expected.decision[~edge])
+    np.testing.assert_allclose(probability, expected.probability, rtol=0, atol=ATOL)
+
+
+@pytest.mark.slow
+@settings(
+    deadline=None,
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(data=st.data())
+def test_every_door_gives_the_same_decision(data, rules_model, tmp_path_factory, runner):
+    """A drawn rule set saved with the trained model (the same estimator bits): the
+    in-process batch, the one-row path, evaluate's door (the features stage's rows beside
+    the prepared raw rows), `fraudctl score` with history, and the MLflow pyfunc decide
+    every test row alike. (The Dask door: tests/distributed/test_engines.py.)"""
+    import mlflow.pyfunc
+
+    from fraudctl.config import RuleParams
+    from fraudctl.model.bundle import load_model
+    from fraudctl.model.saving import resave_with_rules
+    from fraudctl.rules.ruleset import RuleSet
+    from fraudctl.stages.evaluate import rules_block
+
+    base = rules_model["model"]
+    drawn = data.draw(rule_sets(rules_model["fields"], rules_model["values"]))
+    rules = RuleSet.from_params([RuleParams(**entry) for entry in drawn])
+    root = tmp_path_factory.mktemp("rules")
+    resave_with_rules(rules_model["paths"].model_dir, root / "model", rules)
+    model = load_model(root / "model")
+    assert model.rules == rules and model.contract.scorer_sha256() == base.contract.scorer_sha256()
+    raw, history, features = rules_model["raw"], rules_model["history"], rules_model["features"]
+
+    expected = model.decide(raw, history)  # the in-process batch
+    decided = sum(r is not None for r in expected.rule)
+    event(
+        "a rule decides "
+        + ("no row" if not decided else "all rows" if decided == len(raw) else "some rows")
+    )
+    # the one-row path, on the same inputs
+    inputs = model.inputs(raw, history)
+    for k in data.draw(st.lists(st.integers(0, len(raw) - 1), min_size=5, max_size=20)):
+        one = model.decide_one(raw.iloc[k].to_dict(), inputs[k], expected.probability[k])
+        assert (one.decision, one.rule) == (expected.decision[k], expected.rule[k]), k
+
+    # evaluate's door: the features stage's rows and scores, raw fields beside them
+    scores = model.score_features(features)
+    evaluated = model.decide_inputs(raw, model.inputs_from_features(features), scores)
+    _same_decisions(
+        expected, evaluated.decision, evaluated.rule, evaluated.probability, model.threshold
+    )
+    schema_like = type("S", (), {"time": "timestamp", "target": "is_fraud", "amount": "amount"})
+    block = rules_block(rules_model["paths"], model, features, scores, schema_like)
+    assert block["combined"]["alerts"] == int(evaluated.alert.sum())
+    for position, name in enumerate(rules.names):
+        assert block["per_rule"][name]["hits"] == int(evaluated.fired[:, position].sum())
+        assert block["per_rule"][name]["decided"] == int((evaluated.rule == name).sum())
+
+    # fraudctl score, columns shuffled, history given
+    seed = data.draw(st.integers(0, 1000))
+    shuffled(raw, seed).to_parquet(root / "in.parquet")
+    shuffled(history, seed + 1).to_parquet(root / "history.parquet")
+    result = invoke(
+        runner,
+        "score",
+        str(root / "in.parquet"),
+        "-o",
+        str(root / "out.parquet"),
+        "--history",
+        str(root / "history.parquet"),
+        "--model",
+        str(root / "model"),
+    )
+    assert result.exit_code == 0, result.output
+    out = pd.read_parquet(root / "out.parquet")
+    _same_decisions(
+        expected, out["decision"], out["rule"], out["fraud_probability"], model.threshold
+    )
+    np.testing.assert_array_equal(
+        out["fraud_decision"], (out["fraud_probability"] >= model.threshold).astype(int)
+    )
+
+    # the pyfunc: the request's rows are their own history
+    request = raw.drop(columns=["is_fraud"])
+    alone = model.decide(request)
+    answered = mlflow.pyfunc.load_model(str(root / "model")).predict(request)
+    _same_decisions(
+        alone, answered["decision"], answered["rule"], answered["probability"], model.threshold
+    )

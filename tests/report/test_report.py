@@ -148,3 +148,68 @@ def test_report_compares_energy_with_the_base_commit(repo, runner):
     assert "## Energy and emissions (CodeCarbon, offline)" in text
     assert "| train | 2 | 3 | +50% | 0.4 | 0.6 | +50% |" in text
     assert "| drift |" not in text  # not measured here nor at the base
+
+
+def _rule(when: str, hits: int, precision: float, action: str = "review") -> dict:
+    return {
+        "action": action,
+        "priority": 0,
+        "when": when,
+        "hits": hits,
+        "frauds": round(hits * precision),
+        "precision": precision,
+        "recall": 0.1,
+        "model_alerts": 1,
+        "overlap": 0.1,
+        "new_frauds": 2,
+        "decided": hits,
+    }
+
+
+def test_report_reviews_a_rule_change_as_a_model_change(repo, runner):
+    """Each rule then and now (added, removed, changed, as before), its numbers beside the
+    base's, and per-rule numbers without a good direction (an allow rule's precision)."""
+    metrics_path = repo / "reports" / "metrics.json"
+
+    def with_rules(per_rule: dict, alerts: int, precision: float) -> None:
+        metrics = json.loads(metrics_path.read_text())
+        metrics["rules"] = {
+            "count": len(per_rule),
+            "sha256": "x" * 64,
+            "per_rule": per_rule,
+            "combined": {"alerts": alerts, "precision": precision, "recall": 0.8},
+        }
+        metrics_path.write_text(json.dumps(metrics))
+
+    with_rules(
+        {"velocity": _rule("n >= 8", 40, 0.25), "old_list": _rule("id in [1]", 3, 0.0)}, 60, 0.3
+    )
+    _git(repo, "commit", "-qam", "rules")
+    with_rules(
+        {
+            "velocity": _rule("n >= 6", 55, 0.2),
+            "cleared": _rule("id in [7]", 4, 0.0, "allow"),
+        },
+        70,
+        0.28,
+    )
+    _git(repo, "commit", "-qam", "rule change")
+    result = invoke(runner, "report", "--base", "HEAD~1")
+    assert result.exit_code == 0, result.output
+    text = (repo / "reports" / "report.md").read_text()
+    assert "## Rules" in text
+    assert (
+        "| velocity | changed | review | `n >= 6` | 40 → 55 | 0.250 → 0.200 | 0.100 | 2 |" in text
+    )
+    assert "| cleared | added | allow | `id in [7]` | 4 | 0.000 | 0.100 | 2 |" in text
+    assert "| old_list | removed | review | `id in [1]` | 3 → – |" in text
+    assert "Combined decision: alerts 60 → 70, precision 0.3000 → 0.2800" in text
+    # the combined decision has a direction; one rule's numbers do not
+    assert "| rules.combined.precision | 0.3000 | 0.2800 | \u22120.0200 | ⚠️ worse |" in text
+    assert "| rules.per_rule.velocity.precision | 0.2500 | 0.2000 | \u22120.0500 |  |" in text
+
+
+def test_a_report_without_rules_has_no_rules_section(repo, runner):
+    result = invoke(runner, "report")
+    assert result.exit_code == 0, result.output
+    assert "## Rules" not in (repo / "reports" / "report.md").read_text()
