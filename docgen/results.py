@@ -228,6 +228,7 @@ TITLES = {
     "feature_store": "Online stores: fraudctl's against Feast's",
     "quality": "Beside AutoML: the same splits, the same time limit",
     "costs": "What a fit costs: selection.budget's predictions against the clock",
+    "budget": "selection.budget on the ULB table and the synthetic default",
 }
 
 
@@ -295,10 +296,38 @@ def costs_tables(rows: list[dict[str, Any]]) -> str:
     return measured + "\n\nFitted to the wall seconds:\n\n" + fmt.table(names, coefficients)
 
 
+def budget_tables(rows: list[dict[str, Any]]) -> str:
+    """benchmarks/budget.py: per dataset and setting, the choice and its out-of-fold
+    PR-AUC beside the anchor's, the test numbers, and train's seconds beside the load."""
+    body = []
+    for row in rows:
+        oof = fmt.metric(row.get("oof_pr_auc"))
+        if row.get("anchor_oof_pr_auc") is not None:
+            oof += f" ({fmt.metric(row['anchor_oof_pr_auc'])})"
+        body.append(
+            [
+                row["dataset"],
+                row["settings"],
+                f"`{row['chosen']}`",
+                oof,
+                fmt.metric(row.get("pr_auc")),
+                fmt.metric(row.get("recall_at_fpr")),
+                fmt.seconds(row.get("train_s")),
+                fmt.seconds(row.get("train_cpu_s")),
+                fmt.seconds(row.get("planned_s")),
+                f"{row['load_before']:.1f} → {row['load_after']:.1f}",
+            ]
+        )
+    headers = ["data", "settings", "chosen", "out-of-fold PR-AUC (LightGBM's)", "test PR-AUC"]
+    headers += ["recall at 1 % FPR", "`train` (wall)", "CPU", "planned", "load"]
+    return fmt.table(headers, body)
+
+
 # result files whose rows read better in a layout of their own than in the generic tables
 LAYOUTS: dict[str, Callable[[list[dict[str, Any]]], str]] = {
     "quality": quality_tables,
     "costs": costs_tables,
+    "budget": budget_tables,
 }
 
 

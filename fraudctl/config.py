@@ -18,6 +18,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     WrapValidator,
     field_validator,
     model_validator,
@@ -269,7 +270,7 @@ class SelectionParams(_Section):
     # predicted seconds of a 2-core reference machine (each family's cost model), never the
     # clock: model.name first, then a fixed portfolio of families and their blends while
     # the plan fits (fraudctl.model.portfolio). null: model.name and the candidates only.
-    budget: Annotated[float, Field(gt=0.0, le=86_400.0)] | None = 45.0
+    budget: Annotated[float, Field(gt=0.0, le=86_400.0, allow_inf_nan=False)] | None = 45.0
 
     @field_validator("folds")
     @classmethod
@@ -283,15 +284,17 @@ class SelectionParams(_Section):
     def _once_each(cls, candidates: list[str]) -> list[str]:
         return list(dict.fromkeys(candidates))
 
-    @model_validator(mode="after")
-    def _budget_needs_folds(self) -> SelectionParams:
-        # the default budget with folds: 0 is no mistake (the plain split trains model.name);
-        # a budget written next to folds: 0 is one
-        if "budget" in self.model_fields_set and self.budget is not None and not self.folds:
+    @field_validator("budget")
+    @classmethod
+    def _budget_needs_folds(cls, budget: float | None, info: ValidationInfo) -> float | None:
+        # runs only on a budget written in params.yaml: the default budget beside folds: 0
+        # is no mistake (the plain split trains model.name), a budget written there is one
+        if budget is not None and "folds" in info.data and not info.data["folds"]:
             raise ValueError(
-                "budget searches on the prequential folds; set folds: 2 or more, or budget: null"
+                "searches on the prequential folds and folds is 0; set folds: 2 or more, or "
+                "budget: null"
             )
-        return self
+        return budget
 
 
 class SearchRange(_Section):

@@ -108,16 +108,20 @@ def _flat_params(params: Params, model: ModelSpec) -> dict[str, Any]:
     return flat
 
 
-def log_budget(selection: dict[str, Any], measured: dict[str, float]) -> None:
-    """What selection.budget tried: each model's out-of-fold PR-AUC and predicted seconds
-    as metrics, and the whole table with the clock's seconds beside the predictions (here
-    only: the tracked report holds no measured time) as ``selection.json``."""
+def log_budget(selection: dict[str, Any], measured: dict[str, float], refit: float) -> None:
+    """What selection.budget tried: each model's out-of-fold PR-AUC as a metric, the planned
+    seconds beside the clock's (every model's folds and the ``refit``), and the whole table
+    with both as ``selection.json``. Here only: the tracked report holds no measured time,
+    so it is the same on every machine."""
     import re
     import tempfile
-    from pathlib import Path
 
     budget = selection["budget"]
-    metrics = {"budget_planned_seconds": budget["planned_seconds"] or 0.0}
+    spent = sum(measured.values()) + refit
+    metrics = {
+        "budget_planned_seconds": budget["planned_seconds"] or 0.0,
+        "budget_measured_seconds": spent,
+    }
     for entry in budget["tried"]:
         key = re.sub(r"[^\w./ -]", "_", entry["name"])
         metrics[f"oof_pr_auc.{key}"] = entry["oof_pr_auc"]
@@ -125,7 +129,12 @@ def log_budget(selection: dict[str, Any], measured: dict[str, float]) -> None:
             metrics[f"cv_seconds.{key}"] = measured[entry["name"]]
     tracking.log_metrics(metrics)
     tracking.set_tags({"selection.chosen": selection["chosen"]})
-    table = {**budget, "measured_cv_seconds": measured}
+    table = {
+        **budget,
+        "measured_cv_seconds": measured,
+        "measured_refit_seconds": refit,
+        "measured_seconds": spent,
+    }
     with tempfile.TemporaryDirectory() as scratch:
         path = Path(scratch) / "selection.json"
         path.write_text(json_text(table), encoding="utf-8")
@@ -166,7 +175,7 @@ def record(
                 }
             )
         if "budget" in selection:
-            log_budget(selection, selected.timings)
+            log_budget(selection, selected.timings, fit_seconds)
         tracking.set_tags({tracking.FINGERPRINT_TAG: data_fingerprint})
         metadata = {
             "kind": model.name,
