@@ -111,7 +111,7 @@ def _flat_params(params: Params, model: ModelSpec) -> dict[str, Any]:
 def log_budget(selection: dict[str, Any], measured: dict[str, float], refit: float) -> None:
     """What selection.budget tried: each model's out-of-fold PR-AUC as a metric, the planned
     seconds beside the clock's (every model's folds and the ``refit``), and the whole table
-    with both as ``selection.json``. Here only: the tracked report holds no measured time,
+    with both as ``budget_search.json``. Here only: the tracked report holds no measured time,
     so it is the same on every machine."""
     import re
     import tempfile
@@ -136,7 +136,7 @@ def log_budget(selection: dict[str, Any], measured: dict[str, float], refit: flo
         "measured_seconds": spent,
     }
     with tempfile.TemporaryDirectory() as scratch:
-        path = Path(scratch) / "selection.json"
+        path = Path(scratch) / "budget_search.json"
         path.write_text(json_text(table), encoding="utf-8")
         tracking.log_artifact(path)
 

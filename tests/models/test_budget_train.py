@@ -179,7 +179,7 @@ def test_the_budget_never_chooses_below_the_fixed_lightgbm_and_chooses_the_same_
 def test_what_the_budget_tried_is_in_train_json_the_card_and_mlflow(project, runner, registry_name):
     """Each model tried (its out-of-fold PR-AUC, its predicted seconds) and each skipped
     (with why) in reports/train.json and the model card; in MLflow the same scores as
-    metrics, the chosen model as a tag, and selection.json with the clock's seconds beside
+    metrics, the chosen model as a tag, and budget_search.json with the clock's seconds beside
     the predictions, whose total (every fold and the refit) stays within the budget."""
     import mlflow
     from mlflow import MlflowClient
@@ -218,7 +218,7 @@ def test_what_the_budget_tried_is_in_train_json_the_card_and_mlflow(project, run
         assert run.data.metrics[f"oof_pr_auc.{key}"] == pytest.approx(entry["oof_pr_auc"])
         assert (f"cv_seconds.{key}" in run.data.metrics) == (entry["role"] != "blend")
     local = mlflow.artifacts.download_artifacts(run_id=run.info.run_id, artifact_path=".")
-    table = json.loads((Path(local) / "selection.json").read_text())
+    table = json.loads((Path(local) / "budget_search.json").read_text())
     fitted = {t["name"] for t in tried if t["role"] != "blend"}
     assert set(table["measured_cv_seconds"]) == fitted
     assert table["measured_refit_seconds"] == pytest.approx(run.data.metrics["fit_seconds"])
