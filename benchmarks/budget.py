@@ -9,7 +9,7 @@ prepared once in a scratch project by ``fraudctl data`` and ``fraudctl features 
 Then, per setting, ``fraudctl train``, ``evaluate`` and ``score`` run through the command
 line (benchmarks/quality.py's :func:`~benchmarks.quality.run_fraudctl`, which also checks
 that ``score`` and ``evaluate`` agree): ``default`` is params.yaml as shipped
-(``selection.budget: 45``), ``fixed`` is ``budget: null`` (LightGBM alone, the model the
+(``selection.budget: 30``), ``fixed`` is ``budget: null`` (LightGBM alone, the model the
 search starts from). Each row holds the test PR-AUC, ROC-AUC and recall at 1 % FPR, the
 wall and CPU seconds of ``fraudctl train``, the 1-minute load average before and after the
 run (the machine may be shared: read the wall seconds beside it, and the CPU seconds), what

@@ -79,7 +79,7 @@ class FraudctlConfig:
 TIME_LIMIT = "<time-limit>"
 
 FRAUDCTL_CONFIGS = (
-    FraudctlConfig("default"),  # selection.budget as shipped (45 predicted seconds)
+    FraudctlConfig("default"),  # selection.budget as shipped (30 predicted seconds)
     # selection.budget set to the AutoML systems' time limit
     FraudctlConfig("budget", {"selection.budget": TIME_LIMIT}),
     # no budget: model.name (LightGBM) alone, the fixed model the budget starts from

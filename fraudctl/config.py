@@ -270,7 +270,7 @@ class SelectionParams(_Section):
     # predicted seconds of a 2-core reference machine (each family's cost model), never the
     # clock: model.name first, then a fixed portfolio of families and their blends while
     # the plan fits (fraudctl.model.portfolio). null: model.name and the candidates only.
-    budget: Annotated[float, Field(gt=0.0, le=86_400.0, allow_inf_nan=False)] | None = 45.0
+    budget: Annotated[float, Field(gt=0.0, le=86_400.0, allow_inf_nan=False)] | None = 30.0
 
     @field_validator("folds")
     @classmethod
