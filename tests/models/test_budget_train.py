@@ -241,6 +241,7 @@ def test_what_the_budget_tried_is_in_train_json_the_card_and_mlflow(project, run
         ({"budget": [45]}, "a valid number"),
         ({"folds": 0, "budget": 30}, "searches on the prequential folds and folds is 0"),
     ],
+    ids=["negative", "zero", "text", "nan", "over-a-day", "list", "beside-folds-0"],
 )
 def test_a_bad_budget_is_refused_with_its_key_path_before_anything_is_written(
     project, runner, selection, expected
