@@ -48,7 +48,8 @@ def test_the_consumer_decides_with_the_models_rules(redis_server, client, rules_
     load_store(store_uri, rules_case)
     publish(client, rules_case.stream)
     publish(client, rules_case.stream.iloc[::13])  # the producer's retries
-    consume(redis_server, rules_case, store_uri, batch_size=64)
+    alerts_uri = f"sqlite:///{tmp_path / 'alerts.db'}"
+    consume(redis_server, rules_case, store_uri, batch_size=64, alert_store=alerts_uri)
 
     found = decisions(client)
     ids = raw["transaction_id"].tolist()
@@ -61,3 +62,14 @@ def test_the_consumer_decides_with_the_models_rules(redis_server, client, rules_
     edge = np.abs(expected.probability - model.threshold) < 1e-9
     np.testing.assert_array_equal(decision[~edge], expected.decision[~edge])
     np.testing.assert_allclose(probability, expected.probability, rtol=0, atol=1e-9)
+
+    # every alert is in the analysts' queue once, with its reasons
+    from fraudctl.alerts.store import open_alerts
+
+    queued = {a.transaction_id: a for a in open_alerts(alerts_uri).alerts(0, 2**62)}
+    ids_array = np.array(ids, dtype=object)
+    assert set(queued) == set(ids_array[expected.alert])
+    for tx, alert in queued.items():
+        k = ids.index(tx)
+        assert (alert.decision, alert.rule) == (decision[k], rule[k])
+        assert alert.reasons and alert.row["amount"] == raw["amount"].iloc[k]
