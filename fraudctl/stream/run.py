@@ -27,7 +27,7 @@ def run_stream(settings: StreamSettings, console: Any, stop: threading.Event | N
     from fraudctl.serve.predictor import limit_math_threads, load_predictor
 
     limit_math_threads()
-    from fraudctl.serve.alerts import alert_store_uri
+    from fraudctl.alerts.store import alert_store_uri
     from fraudctl.serve.logs import configure_logging
     from fraudctl.stream.consumer import StreamConsumer
     from fraudctl.stream.loop import ConsumerLoop, LoopSettings
