@@ -41,9 +41,11 @@ class Result:
     def source(self) -> str:
         cores = self.machine.get("cores")
         cpu = self.machine.get("cpu") or "unknown CPU"
+        load = self.machine.get("load_average")
+        busy = f", load average {load[0]:.1f} when written" if load else ""
         return (
             f"From `{RESULTS / self.name}.json`, written by `{self.command}` on "
-            f"{self.measured_at}, {cores} cores ({cpu})."
+            f"{self.measured_at}, {cores} cores ({cpu}){busy}."
         )
 
     def part(self, name: str) -> list[dict[str, Any]]:

@@ -22,21 +22,6 @@ from typing import Any
 import numpy as np
 
 QUEUE_ITEMS = 10_000
-OFF = "off"
-
-
-def alert_store_uri(configured: str, online_store: str) -> str | None:
-    """The store alerts go to: the one configured; else the online store's Redis when the
-    service uses one; else the default SQLite file the web app reads; None when ``off``."""
-    from fraudctl.alerts.store import DEFAULT_ALERT_STORE
-
-    if configured.strip().lower() == OFF:
-        return None
-    if configured.strip():
-        return configured.strip()
-    if online_store.startswith(("redis://", "rediss://", "unix://")):
-        return online_store
-    return DEFAULT_ALERT_STORE
 
 
 @dataclass(frozen=True)

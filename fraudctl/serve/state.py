@@ -9,7 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from fraudctl.serve.alerts import AlertWriter, Pending, alert_store_uri
+from fraudctl.alerts.store import alert_store_uri
+from fraudctl.serve.alerts import AlertWriter, Pending
 from fraudctl.serve.errors import ApiError
 from fraudctl.serve.predictor import Predictor, load_predictor
 from fraudctl.serve.registry import RegistryAlias, registry_threshold

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 import numpy as np
@@ -145,7 +145,11 @@ class StreamConsumer:
                     ids, probabilities.tolist(), outcomes, sources, strict=True
                 )
             ]
-            queued = [r for r, outcome in zip(records, outcomes, strict=True) if outcome.is_alert]
+            queued = [
+                replace(records[k], row=rows[k], inputs=inputs[k])
+                for k, outcome in enumerate(outcomes)
+                if outcome.is_alert
+            ]
             result.alerts = self.alerts.send(queued) if queued else 0
             self.metrics.alerts.inc(result.alerts)
             crash_point("stream:after-alerts")

@@ -52,6 +52,13 @@ class StreamSettings:
     labels: str = setting("labels", "Stream of fraud labels (JSON); empty: none.")
     decisions: str = setting("decisions", "Stream the decisions are appended to.")
     alerts: str = setting("alerts", "Stream the alerts go to; empty: none.")
+    alert_store: str = setting(
+        "",
+        "The analysts' queue the alerts also go to (what the web app reads): "
+        "sqlite:///path or redis://host:port/db; empty: the online store's Redis when it "
+        "is one, else sqlite:///data/alerts/alerts.db; off: none.",
+        env="FRAUDCTL_ALERT_STORE",
+    )
     dead_letters: str = setting(
         "dead-letters", "Stream of messages that could not be scored, with the reason."
     )
