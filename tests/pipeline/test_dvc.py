@@ -383,7 +383,8 @@ def test_other_families_through_dvc_exp_run(clone, family):
     # small: the network's epochs, rows for the blend's permutation SHAP, and one fit on
     # the train split (the blend's cross-validation runs in every repro of this clone)
     small = ["-S", "model.mlp.max_iter=30", "-S", "experiments.fairness.shap_rows=20"]
-    small += ["-S", "selection.folds=0"]
+    # (params.yaml writes selection.budget, which needs the folds: refused beside folds=0)
+    small += ["-S", "selection.folds=0", "-S", "selection.budget=null"]
     ran = _run(
         ["dvc", "exp", "run", "-n", "other", "-S", f"model.name={family}", *small], root, env
     )
