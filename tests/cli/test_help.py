@@ -218,3 +218,20 @@ def test_help_rendering_loads_markdown_and_tracebacks_when_they_are_used():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "ok", result.stdout
+
+
+def test_python_dash_m_fraudctl_is_the_same_command_line():
+    import subprocess
+    import sys
+
+    from tests.conftest import cli_env
+
+    result = subprocess.run(
+        [sys.executable, "-m", "fraudctl", "--help"],
+        capture_output=True,
+        text=True,
+        env=cli_env(COLUMNS="200"),
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Usage: fraudctl [OPTIONS] COMMAND [ARGS]..." in result.stdout
+    assert " ".join(result.stdout.split()) == " ".join(_help().split())
