@@ -231,17 +231,40 @@ def day_clock_project(tmp_path_factory: pytest.TempPathFactory, mlflow_store: st
 CLI_MODEL = "cli-trained"  # its registered model: version 1, champion
 
 
+@contextlib.contextmanager
+def process_tracking_uri(uri: str | None) -> Iterator[None]:
+    """MLflow's process-wide tracking URI at ``uri`` for the block, then back as it was.
+
+    Every command run in-process sets it (fraudctl.tracking), and a bare ``MlflowClient()``
+    reads it before MLFLOW_TRACKING_URI: a store left there by another project's commands
+    would answer for this one."""
+    from mlflow.tracking._tracking_service import utils
+
+    previous = utils._tracking_uri
+    variable = os.environ.get("MLFLOW_TRACKING_URI")
+    utils.set_tracking_uri(uri)
+    try:
+        yield
+    finally:
+        utils.set_tracking_uri(previous)
+        if variable is None:
+            os.environ.pop("MLFLOW_TRACKING_URI", None)
+        else:
+            os.environ["MLFLOW_TRACKING_URI"] = variable
+
+
 def _train_through_the_cli(target: Path) -> dict[str, Any]:
     params = _merge(SMALL_PARAMS, {"tracking": {"registered_model": CLI_MODEL}})
     store = f"sqlite:///{target / 'mlflow.db'}"
-    run_cli_project(target, params, store, "data", "features build", "train")
+    with process_tracking_uri(None):
+        run_cli_project(target, params, store, "data", "features build", "train")
     return {}
 
 
 @pytest.fixture
 def cli_trained(
     tmp_path_factory: pytest.TempPathFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Path:
+) -> Iterator[Path]:
     """A project after `fraudctl data`, `features build` and `train`, as :func:`project`
     has it (small params, the working directory), whose model is version 1 and champion of
     ``CLI_MODEL`` in the project's own MLflow store (mlflow.db, mlartifacts/). Trained once
@@ -250,10 +273,12 @@ def cli_trained(
 
     built, _ = built_once(tmp_path_factory, "cli-trained", _train_through_the_cli)
     root = copy_project(built, tmp_path / "project")
+    store = f"sqlite:///{root / 'mlflow.db'}"
     monkeypatch.chdir(root)
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root / 'mlflow.db'}")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", store)
     monkeypatch.setenv("MPLBACKEND", "Agg")
-    return root
+    with process_tracking_uri(store):
+        yield root
 
 
 # --- the small trained models the model and serving tests share ---

@@ -82,8 +82,10 @@ def rebase_sqlite(database: Path, old: Path, new: Path) -> None:
 
     MLflow keeps absolute artifact locations (experiments, runs, model versions, logged
     models); going through every text column rather than naming MLflow's tables keeps this
-    working when its schema changes."""
+    working when its schema changes. A path to ``old`` left anywhere fails the copy: the
+    copy would read or write the original."""
     pairs = [(f"{old}/", f"{new}/"), (old.as_uri() + "/", new.as_uri() + "/")]
+    left: list[str] = []
     connection = sqlite3.connect(database)
     try:
         with connection:
@@ -107,5 +109,12 @@ def rebase_sqlite(database: Path, old: Path, new: Path) -> None:
                             f'WHERE instr("{column}", ?) > 0',
                             (before, after, before),
                         )
+                    (count,) = connection.execute(
+                        f'SELECT count(*) FROM "{table}" WHERE instr("{column}", ?) > 0',
+                        (str(old),),
+                    ).fetchone()
+                    if count:
+                        left.append(f"{table}.{column} ({count} row(s))")
     finally:
         connection.close()
+    assert not left, f"{database}: still names {old} in {', '.join(left)}"
