@@ -75,10 +75,17 @@ class FraudctlConfig:
     overrides: dict[str, Any] = field(default_factory=dict)
 
 
+# an override value replaced by --time-limit: fraudctl given the AutoML systems' seconds
+TIME_LIMIT = "<time-limit>"
+
 FRAUDCTL_CONFIGS = (
-    FraudctlConfig("default"),
+    FraudctlConfig("default"),  # selection.budget as shipped (30 predicted seconds)
+    # selection.budget set to the AutoML systems' time limit
+    FraudctlConfig("budget", {"selection.budget": TIME_LIMIT}),
+    # no budget: model.name (LightGBM) alone, the fixed model the budget starts from
+    FraudctlConfig("fixed", {"selection.budget": None}),
     # the rank-average blend of LightGBM, the network and logistic regression as a candidate
-    FraudctlConfig("blend", {"selection.candidates": ["ensemble"]}),
+    FraudctlConfig("blend", {"selection.candidates": ["ensemble"], "selection.budget": None}),
 )
 
 
@@ -283,11 +290,16 @@ def measured(prepared: Prepared, scores: np.ndarray) -> dict[str, Any]:
 
 
 def run_fraudctl(
-    prepared: Prepared, config: FraudctlConfig, env: dict[str, str], log: Path
+    prepared: Prepared,
+    config: FraudctlConfig,
+    env: dict[str, str],
+    log: Path,
+    time_limit: float = 120.0,
 ) -> dict[str, Any]:
     root = prepared.root
     params_file = f"params-{config.name}.yaml"
-    raw = with_overrides(prepared.raw_params, config.overrides)
+    overrides = {k: time_limit if v == TIME_LIMIT else v for k, v in config.overrides.items()}
+    raw = with_overrides(prepared.raw_params, overrides)
     (root / params_file).write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
     trained = run(["fraudctl", "train", "--params", params_file], root, env, log)
     run(["fraudctl", "evaluate", "--params", params_file], root, env, log)
@@ -315,7 +327,7 @@ def run_fraudctl(
         **values,
         train_s=trained.wall_s,
         train_cpu_s=trained.cpu_s,
-        chosen=report["model"],
+        chosen=report.get("selection", {}).get("chosen", report["model"]),
     )
 
 
@@ -414,7 +426,7 @@ def main() -> None:
             seed = int(prepared.raw_params.get("base", {}).get("seed", 42))
             for system in systems:
                 if system == "fraudctl":
-                    found = [run_fraudctl(prepared, c, env, log) for c in wanted]
+                    found = [run_fraudctl(prepared, c, env, log, args.time_limit) for c in wanted]
                 else:
                     found = [run_automl(prepared, system, args.time_limit, seed, env, log)]
                 for row in found:

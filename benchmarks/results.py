@@ -28,7 +28,10 @@ def machine() -> dict[str, Any]:
             if line.startswith("model name"):
                 model = line.split(":", 1)[1].strip()
                 break
+    # what else ran meanwhile: on 2 cores a busy machine changes every time measured
+    load = [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None
     return {
+        "load_average": load,
         "cores": os.cpu_count(),
         "cpu": model or platform.processor(),
         "python": platform.python_version(),

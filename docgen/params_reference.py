@@ -104,6 +104,9 @@ BOUNDS = (("ge", "≥"), ("gt", ">"), ("le", "≤"), ("lt", "<"))
 def allowed(annotation: Any, metadata: list[Any] = ()) -> str:  # type: ignore[assignment]
     annotation, more = _strip(annotation)
     metadata = [*metadata, *more]
+    # a Field(...) inside a union (``Annotated[float, Field(gt=0)] | None``) keeps its
+    # bounds in its own metadata
+    metadata = [m for item in metadata for m in (item, *getattr(item, "metadata", ()))]
     parts: list[str] = []
     for item in metadata:
         for attribute, sign in BOUNDS:

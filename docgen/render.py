@@ -17,6 +17,8 @@ RENDERERS: dict[str, Callable[[Path], str]] = {
     "families.table": tables.families_table,
     "families.reading": tables.families_reading,
     "tune.summary": tables.tune_summary,
+    "budget.search": tables.budget_search,
+    "budget.reading": tables.budget_reading,
     "ui.summary": tables.ui_summary,
     "continuous.policies": tables.continuous_policies,
     "continuous.summary": tables.continuous_summary,

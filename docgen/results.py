@@ -41,9 +41,11 @@ class Result:
     def source(self) -> str:
         cores = self.machine.get("cores")
         cpu = self.machine.get("cpu") or "unknown CPU"
+        load = self.machine.get("load_average")
+        busy = f", load average {load[0]:.1f} when written" if load else ""
         return (
             f"From `{RESULTS / self.name}.json`, written by `{self.command}` on "
-            f"{self.measured_at}, {cores} cores ({cpu})."
+            f"{self.measured_at}, {cores} cores ({cpu}){busy}."
         )
 
     def part(self, name: str) -> list[dict[str, Any]]:
@@ -227,6 +229,8 @@ TITLES = {
     "dask": "Dask against the local engine",
     "feature_store": "Online stores: fraudctl's against Feast's",
     "quality": "Beside AutoML: the same splits, the same time limit",
+    "costs": "What a fit costs: selection.budget's predictions against the clock",
+    "budget": "selection.budget on the ULB table and the synthetic default",
 }
 
 
@@ -266,8 +270,67 @@ def quality_tables(rows: list[dict[str, Any]]) -> str:
     return "\n\n".join(parts)
 
 
+def costs_tables(rows: list[dict[str, Any]]) -> str:
+    """benchmarks/costs.py: the prediction beside the clock for each entry and table, then
+    the coefficients that fit the clock, per entry."""
+    body = [
+        [
+            f"`{row['entry']}`",
+            row["table"],
+            fmt.count(row["rows"]),
+            f"{row['numeric']} / {row['categorical']}",
+            fmt.seconds(row["wall_s"]),
+            fmt.seconds(row["cpu_s"]),
+            fmt.seconds(row["predicted_s"]),
+            f"{row['predicted_over_wall']:.2f}",
+            f"{row['load_average']:.1f}",
+        ]
+        for row in rows
+    ]
+    headers = ["entry", "table", "rows", "inputs (numeric / categorical)", "wall", "CPU"]
+    measured = fmt.table([*headers, "predicted", "predicted / wall", "load"], body)
+    fitted = {row["entry"]: row["fitted_to_wall"] for row in rows if "fitted_to_wall" in row}
+    coefficients = [
+        [f"`{name}`", f"{c['fixed']:.2f}", f"{c['per_numeric']:.3f}", f"{c['per_categorical']:.3f}"]
+        for name, c in fitted.items()
+    ]
+    names = ["entry", "fixed (s)", "µs per row and numeric input", "µs per row and categorical"]
+    return measured + "\n\nFitted to the wall seconds:\n\n" + fmt.table(names, coefficients)
+
+
+def budget_tables(rows: list[dict[str, Any]]) -> str:
+    """benchmarks/budget.py: per dataset and setting, the choice and its out-of-fold
+    PR-AUC beside the anchor's, the test numbers, and train's seconds beside the load."""
+    body = []
+    for row in rows:
+        oof = fmt.metric(row.get("oof_pr_auc"))
+        if row.get("anchor_oof_pr_auc") is not None:
+            oof += f" ({fmt.metric(row['anchor_oof_pr_auc'])})"
+        body.append(
+            [
+                row["dataset"],
+                row["settings"],
+                f"`{row['chosen']}`",
+                oof,
+                fmt.metric(row.get("pr_auc")),
+                fmt.metric(row.get("recall_at_fpr")),
+                fmt.seconds(row.get("train_s")),
+                fmt.seconds(row.get("train_cpu_s")),
+                fmt.seconds(row.get("planned_s")),
+                f"{row['load_before']:.1f} → {row['load_after']:.1f}",
+            ]
+        )
+    headers = ["data", "settings", "chosen", "out-of-fold PR-AUC (LightGBM's)", "test PR-AUC"]
+    headers += ["recall at 1 % FPR", "`train` (wall)", "CPU", "planned", "load"]
+    return fmt.table(headers, body)
+
+
 # result files whose rows read better in a layout of their own than in the generic tables
-LAYOUTS: dict[str, Callable[[list[dict[str, Any]]], str]] = {"quality": quality_tables}
+LAYOUTS: dict[str, Callable[[list[dict[str, Any]]], str]] = {
+    "quality": quality_tables,
+    "costs": costs_tables,
+    "budget": budget_tables,
+}
 
 
 def measured_page(root: Path) -> str:

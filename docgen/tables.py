@@ -208,6 +208,60 @@ def header_of(column: str) -> str:
     return header(column)
 
 
+def budget_search(root: Path) -> str:
+    """What selection.budget tried on the ULB table with the default budget, in order: each
+    model's folds and mean out-of-fold PR-AUC and its predicted seconds, then what it
+    skipped and why (benchmarks/budget.py keeps train.json's table)."""
+    result = load(root, "budget")
+    row = next((r for r in result.rows if r.get("search") and r["dataset"] == "ulb"), None)
+    row = row or next((r for r in result.rows if r.get("search")), None)
+    if row is None:
+        return with_source(result, "*This run did not include the default budget.*")
+    folds = max(len(t["fold_pr_auc"]) for t in row["search"])
+    body = []
+    for tried in row["search"]:
+        name = f"**`{tried['name']}`**" if tried["name"] == row["chosen"] else f"`{tried['name']}`"
+        cv = tried.get("predicted_cv_seconds")
+        seconds = f"{fmt.seconds(cv) if cv is not None else '–'} / "
+        seconds += fmt.seconds(tried.get("predicted_refit_seconds"))
+        scores = [fmt.metric(v) for v in tried["fold_pr_auc"]]
+        body.append([name, tried["role"], *scores, fmt.metric(tried["oof_pr_auc"]), seconds])
+    for skipped in row["skipped"]:
+        body.append([f"`{skipped['name']}`", "not tried", *["–"] * folds, "–", skipped["reason"]])
+    headers = ["model", "role", *(f"fold {i + 1}" for i in range(folds)), "mean"]
+    headers.append("predicted seconds (folds / refit)")
+    intro = (
+        f"On the {row['dataset']} table, `selection.budget: {row['budget_s']:g}`, in the "
+        f"order tried (blends after each model); the chosen model in bold:"
+    )
+    return with_source(result, intro, fmt.table(headers, body))
+
+
+DATASET_NAMES = {"ulb": "the ULB table", "synthetic": "the synthetic default"}
+
+
+def budget_reading(root: Path) -> str:
+    """Whether the default budget met issue 33's targets, said from the numbers: test
+    PR-AUC and recall on the ULB table, `train`'s wall seconds on every table."""
+    result = load(root, "budget")
+    sentences = []
+    for row in (r for r in result.rows if r["settings"] == "default"):
+        columns = ["pr_auc", "recall_at_fpr", "train_s"] if row["dataset"] == "ulb" else []
+        columns = columns or ["train_s"]
+        shown = [f"{header_of(c)} {judged(result, c, row.get(c))}" for c in columns]
+        met = sum("✓" in judged(result, c, row.get(c)) for c in columns)
+        name = DATASET_NAMES.get(row["dataset"], row["dataset"])
+        sentences.append(
+            f"On {name} the default budget chose `{row['chosen']}`: {'; '.join(shown)}; "
+            f"{met} of {len(columns)} target{'s' if len(columns) > 1 else ''} met, at a load "
+            f"average of {row['load_before']:.1f} to {row['load_after']:.1f} on "
+            f"{result.machine.get('cores', '?')} cores."
+        )
+    if not sentences:
+        return with_source(result, "*This run did not include the default budget.*")
+    return with_source(result, " ".join(sentences))
+
+
 def tune_summary(root: Path) -> str:
     result = load(root, "tune")
     rows = [

@@ -18,6 +18,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     WrapValidator,
     field_validator,
     model_validator,
@@ -262,9 +263,14 @@ class SelectionParams(_Section):
     min_train: Annotated[float, Field(ge=0.2, le=0.9)] = 0.5
     gap: Duration | None = None
     # Families the same folds compare with model.name; the best mean out-of-fold PR-AUC is
-    # the one refitted and saved (a tie keeps model.name). Needs folds >= 2. None by
-    # default: on the synthetic data LightGBM wins; the ULB table wants [ensemble].
+    # the one refitted and saved (a tie keeps model.name). Needs folds >= 2. With a budget
+    # they are tried first, within it.
     candidates: list[str] = Field(default_factory=list)
+    # Seconds of fitting (the folds and the final refit) that selection may plan, in the
+    # predicted seconds of a 2-core reference machine (each family's cost model), never the
+    # clock: model.name first, then a fixed portfolio of families and their blends while
+    # the plan fits (fraudctl.model.portfolio). null: model.name and the candidates only.
+    budget: Annotated[float, Field(gt=0.0, le=86_400.0, allow_inf_nan=False)] | None = 30.0
 
     @field_validator("folds")
     @classmethod
@@ -277,6 +283,18 @@ class SelectionParams(_Section):
     @classmethod
     def _once_each(cls, candidates: list[str]) -> list[str]:
         return list(dict.fromkeys(candidates))
+
+    @field_validator("budget")
+    @classmethod
+    def _budget_needs_folds(cls, budget: float | None, info: ValidationInfo) -> float | None:
+        # runs only on a budget written in params.yaml: the default budget beside folds: 0
+        # is no mistake (the plain split trains model.name), a budget written there is one
+        if budget is not None and "folds" in info.data and not info.data["folds"]:
+            raise ValueError(
+                "searches on the prequential folds and folds is 0; set folds: 2 or more, or "
+                "budget: null"
+            )
+        return budget
 
 
 class SearchRange(_Section):

@@ -24,9 +24,10 @@ SMALL_PARAMS: dict[str, Any] = {
     "base": {"seed": 7},
     "data": {"synthetic": {"n_rows": 6000, "fraud_rate": 0.02}},
     "model": {"lightgbm": {"n_estimators": 40, "learning_rate": 0.1, "min_child_samples": 10}},
-    # One quick family; comparing it with the blend (params.yaml) is tested in
-    # tests/models/test_selection.py and runs in `dvc repro` in tests/pipeline.
-    "selection": {"candidates": []},
+    # One quick family; comparing it with the blend is tested in
+    # tests/models/test_selection.py, the budget's portfolio (params.yaml's default) in
+    # tests/models/test_budget.py and in `dvc repro` in tests/pipeline.
+    "selection": {"candidates": [], "budget": None},
     # CodeCarbon is measured by its own tests (tests/models/test_card.py)
     "emissions": {"enabled": False},
 }
@@ -143,6 +144,7 @@ SMALL_LOG: dict[str, Any] = {
     },
     "split": {"gap": "3d"},
     "model": {"lightgbm": {"n_estimators": 30, "min_child_samples": 5}},
+    "selection": {"budget": None},  # the budget on a log: tests/models/test_budget.py
     "evaluate": {"card_k": 5},
     "tracking": {"registered_model": "transactions-model"},
 }
@@ -297,7 +299,7 @@ def default_model_dir(tmp_path_factory: pytest.TempPathFactory, mlflow_store: st
         {
             **SMALL_PARAMS,
             "model": {"name": "ensemble", **SMALL_PARAMS["model"], "mlp": {"max_iter": 30}},
-            "selection": {"candidates": [], "folds": 0},
+            "selection": {"candidates": [], "folds": 0, "budget": None},
             "tracking": {"registered_model": "default-blend"},
         }
     )

@@ -42,8 +42,6 @@ def enqueue(
     """Decide every row (rules first, then the model's threshold) and queue the alerts,
     the model's with their ``top`` SHAP reasons. ``history`` is what the rows' history
     features look back over (e.g. the prepared splits)."""
-    from fraudctl.model.explainers import NotExplainable, contributions
-
     rules = rules or RuleSet()
     check_rules(rules, fields_of(model))
     inputs = model.inputs(raw, history)
@@ -53,16 +51,7 @@ def enqueue(
     )
 
     def explain(positions: np.ndarray) -> list[list[dict[str, Any]]]:
-        features = pd.DataFrame(inputs[positions], columns=model.features)
-        try:
-            values, _ = contributions(model.estimator, model.kind, features, background)
-        except NotExplainable:
-            return [[] for _ in positions]
-        # an analyst reads a raw input as it arrived (a category's name, not its code)
-        shown = features.astype(object)
-        for column in features.columns.intersection(raw.columns):
-            shown[column] = raw[column].iloc[positions].to_numpy()
-        return model_reasons(values, shown, top)
+        return shap_reasons(model, raw, inputs, positions, background, top)
 
     shown = raw.drop(columns=[model.transform.target], errors="ignore")
     alerts = alerts_from_decisions(
@@ -70,3 +59,27 @@ def enqueue(
     )
     queued = store.add(alerts)
     return Enqueued(len(raw), len(alerts), queued, decisions)
+
+
+def shap_reasons(
+    model: Any,  # fraudctl.model.bundle.FraudModel
+    raw: pd.DataFrame,
+    inputs: np.ndarray,
+    positions: np.ndarray,
+    background: pd.DataFrame | None = None,
+    top: int = TOP_REASONS,
+) -> list[list[dict[str, Any]]]:
+    """The model's top SHAP contributions for rows it alerted on itself (no rule fired),
+    each raw input shown as it arrived (a category's name, not its code); none where the
+    family cannot be explained."""
+    from fraudctl.model.explainers import NotExplainable, contributions
+
+    features = pd.DataFrame(inputs[positions], columns=model.features)
+    try:
+        values, _ = contributions(model.estimator, model.kind, features, background)
+    except NotExplainable:
+        return [[] for _ in positions]
+    shown = features.astype(object)
+    for column in features.columns.intersection(raw.columns):
+        shown[column] = raw[column].iloc[positions].to_numpy()
+    return model_reasons(values, shown, top)

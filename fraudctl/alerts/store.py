@@ -20,9 +20,17 @@ from typing import Any, Protocol
 from fraudctl.alerts.records import Alert, AnalystDecision, day_bounds, day_of
 from fraudctl.errors import ArtifactError, ConfigError
 
-__all__ = ["DEFAULT_ALERT_STORE", "AlertStore", "day_bounds", "day_of", "open_alerts"]
+__all__ = [
+    "DEFAULT_ALERT_STORE",
+    "AlertStore",
+    "alert_store_uri",
+    "day_bounds",
+    "day_of",
+    "open_alerts",
+]
 
 DEFAULT_ALERT_STORE = "sqlite:///data/alerts/alerts.db"
+OFF = "off"
 
 
 class AlertStore(Protocol):
@@ -47,6 +55,18 @@ class AlertStore(Protocol):
     def count(self) -> int: ...
 
     def clear(self) -> None: ...
+
+
+def alert_store_uri(configured: str, online_store: str) -> str | None:
+    """The store alerts go to: the one configured; else the online store's Redis when the
+    service uses one; else the default SQLite file the web app reads; None when ``off``."""
+    if configured.strip().lower() == OFF:
+        return None
+    if configured.strip():
+        return configured.strip()
+    if online_store.startswith(("redis://", "rediss://", "unix://")):
+        return online_store
+    return DEFAULT_ALERT_STORE
 
 
 def open_alerts(uri: str) -> AlertStore:

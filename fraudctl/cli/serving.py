@@ -175,8 +175,9 @@ def ui(
         str | None,
         typer.Option(
             envvar="FRAUDCTL_ALERT_STORE",
-            help="The alert queue analysts work: sqlite:///path (default "
-            "sqlite:///data/alerts/alerts.db) or redis://host:port/db.",
+            help="The alert queue analysts work (where serve and stream queue alerts): "
+            "sqlite:///path or redis://host:port/db; default: the online store's Redis when "
+            "it is one, else sqlite:///data/alerts/alerts.db.",
         ),
     ] = None,
     online_store: Annotated[

@@ -334,7 +334,7 @@ def validate_table(
 def validate_model_input(
     frame: pd.DataFrame,
     *,
-    time: str,
+    time: str | None,
     entities: list[str],
     numeric: list[str],
     categorical: list[str],
@@ -347,15 +347,19 @@ def validate_model_input(
     """Check raw rows against a saved model's own contract (its transform's raw columns).
 
     Used where the model, not params.yaml, is the authority: ``fraudctl score`` and history
-    files. Labels are optional; extra columns are kept untouched. ``limits`` bound each
-    numeric column's magnitude (the contract's).
+    files. Labels are optional; extra columns are kept untouched; ``time`` None: a model
+    that reads no time (its time column, if any, is one of those extra columns).
+    ``limits`` bound each numeric column's magnitude (the contract's).
     """
     limits = limits or {}
     if frame.empty or len(frame.columns) == 0:
         raise DataError(f"{source}: the table has no rows")
     frame = renumbered(frame, source)
     required = list(
-        dict.fromkeys([time, *entities, *numeric, *categorical, *([amount] if amount else [])])
+        dict.fromkeys(
+            [*([time] if time else []), *entities, *numeric, *categorical]
+            + ([amount] if amount else [])
+        )
     )
     missing = [c for c in required if c not in frame.columns]
     if missing:
@@ -364,7 +368,7 @@ def validate_model_input(
             f"{', '.join(required)}"
         )
     # The checked columns, then one frame of them and the untouched others (no copies)
-    checked = {time: _time_column(frame, time, source)}
+    checked = {time: _time_column(frame, time, source)} if time else {}
     for column in entities:
         checked[column] = _entity_ids(frame, column, source)
     for column in categorical:

@@ -74,9 +74,11 @@ def select_partitioned(
 
     check_supported(settings.model)
     if settings.selection.folds:
+        budget = " (and selection.budget's portfolio)" if settings.selection.budget else ""
         progress(
-            f"selection.folds: {settings.selection.folds} prequential folds run on engine: "
-            "local; on dask the threshold is chosen on the validation split"
+            f"selection.folds: {settings.selection.folds} prequential folds{budget} run on "
+            "engine: local; on dask model.name is trained and the threshold is chosen on the "
+            "validation split"
         )
     features = list(schema.features)
     train_files = feature_files(paths, "train")

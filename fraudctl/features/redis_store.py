@@ -203,6 +203,19 @@ class RedisStore:
     def remember(self, tx_id: str, probability: float) -> None:
         self.client.hsetnx(f"{self.prefix}:answers", tx_id, repr(probability))
 
+    def recall_decision(self, tx_id: str) -> tuple[str, str | None] | None:
+        found = self.client.hget(f"{self.prefix}:decided", tx_id)
+        if found is None:
+            return None
+        decision, _, rule = (found.decode() if isinstance(found, bytes) else found).partition(
+            _DECIDED_SEPARATOR
+        )
+        return decision, rule or None
+
+    def remember_decision(self, tx_id: str, decision: str, rule: str | None) -> None:
+        value = f"{decision}{_DECIDED_SEPARATOR}{rule or ''}"
+        self.client.hsetnx(f"{self.prefix}:decided", tx_id, value)
+
     def recall_many(self, tx_ids: list[str]) -> list[float | None]:
         if not tx_ids:
             return []
@@ -221,6 +234,9 @@ class RedisStore:
         keys = list(self.client.scan_iter(f"{self.prefix}:*", count=10_000))
         for start in range(0, len(keys), 10_000):
             self.client.delete(*keys[start : start + 10_000])
+
+
+_DECIDED_SEPARATOR = "\x1f"  # a rule's name is a word: it never holds the unit separator
 
 
 def _code(labelled: int, fraud: int) -> int:

@@ -39,6 +39,7 @@ CREATE INDEX IF NOT EXISTS events_window
     ON events (role, entity, time_ms, seq, amount_fp, labelled, fraud);
 CREATE INDEX IF NOT EXISTS events_by_tx ON events (tx);
 CREATE TABLE IF NOT EXISTS answers (tx TEXT PRIMARY KEY, probability REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS decided (tx TEXT PRIMARY KEY, decision TEXT NOT NULL, rule TEXT);
 CREATE TABLE IF NOT EXISTS labels (
     tx TEXT NOT NULL,
     source TEXT NOT NULL,
@@ -241,6 +242,21 @@ class SQLiteStore:
                 (tx_id, probability),
             )
 
+    def recall_decision(self, tx_id: str) -> tuple[str, str | None] | None:
+        found = (
+            self._connection()
+            .execute("SELECT decision, rule FROM decided WHERE tx = ?", (tx_id,))
+            .fetchone()
+        )
+        return None if found is None else (str(found[0]), found[1])
+
+    def remember_decision(self, tx_id: str, decision: str, rule: str | None) -> None:
+        with _usable(self.path):
+            self._connection().execute(
+                "INSERT OR IGNORE INTO decided (tx, decision, rule) VALUES (?, ?, ?)",
+                (tx_id, decision, rule),
+            )
+
     def recall_many(self, tx_ids: list[str]) -> list[float | None]:
         db = self._connection()
         found: dict[str, float] = {}
@@ -263,6 +279,7 @@ class SQLiteStore:
         with _usable(self.path):
             self._connection().execute("DELETE FROM events")
             self._connection().execute("DELETE FROM answers")
+            self._connection().execute("DELETE FROM decided")
             self._connection().execute("DELETE FROM labels")
 
 

@@ -87,6 +87,13 @@ class OnlineStore(Protocol):
     def remember(self, tx_id: str, probability: float) -> None:
         """Keep the first answer for a transaction id (a later one does not replace it)."""
 
+    def recall_decision(self, tx_id: str) -> tuple[str, str | None] | None:
+        """The (decision, rule) a transaction id was first answered with by a model with
+        rules: a replay cannot decide again (its history now holds the transaction)."""
+
+    def remember_decision(self, tx_id: str, decision: str, rule: str | None) -> None:
+        """Keep the first (decision, rule) for a transaction id."""
+
     def recall_many(self, tx_ids: list[str]) -> list[float | None]:
         """:meth:`recall` for many ids in one round trip."""
 

@@ -19,6 +19,7 @@ import pandas as pd
 
 from fraudctl.data.validate import validate_model_input
 from fraudctl.errors import DataError
+from fraudctl.features.door_columns import door_columns
 from fraudctl.features.transform import FeatureTransform
 from fraudctl.io import read_table
 from fraudctl.model.bundle import FraudModel
@@ -110,16 +111,33 @@ def check_raw(
     history_only: bool = False,
     limits: dict[str, float] | None = None,
 ) -> pd.DataFrame:
-    """Raw rows against the model's own input contract; history rows need only what the
-    feature kernel reads (time, ids, amount, label)."""
+    """Raw rows against the model's own input contract, by the one rule every door applies
+    (:mod:`fraudctl.features.door_columns`); history rows need only what the feature
+    kernel reads (time, ids, amount, label)."""
+    if history_only:
+        return validate_model_input(
+            frame,
+            time=transform.time,
+            entities=list(transform.entities.values()),
+            numeric=[],
+            categorical=[],
+            amount=transform.amount,
+            target=transform.target,
+            source=source,
+        )
+    door = door_columns(transform)
+    missing = door.missing(frame.columns)
+    if missing:
+        raise DataError(f"{source}: {door.missing_message(missing)}")
+    read = set(door.required)
     return validate_model_input(
         frame,
-        time=transform.time,
-        entities=list(transform.entities.values()),
-        numeric=[] if history_only else transform.numeric,
-        categorical=[] if history_only else list(transform.categorical),
-        amount=transform.amount,
-        target=transform.target,
+        time=transform.time if transform.time in read else None,
+        entities=[c for c in transform.entities.values() if c in read],
+        numeric=transform.numeric,
+        categorical=list(transform.categorical),
+        amount=transform.amount if transform.amount in read else None,
+        target=transform.target if transform.target in door.optional else "",  # "": unread
         source=source,
-        limits=None if history_only else limits,
+        limits=limits,
     )

@@ -8,7 +8,10 @@
 
 The held-out rows are the latest ``holdout`` share of the training rows (they arrive in
 time order), so the blend is learnt on rows the members have not seen, as in production;
-the members are then refitted on every training row.
+the members are then refitted on every training row. A blend that ``selection.budget``
+chose takes its rank reference from the members' out-of-fold scores on the prequential
+folds instead (:meth:`BlendClassifier.from_out_of_fold`): the folds already scored every
+member on rows it had not seen, so no member is fitted twice. Both are saved alike.
 """
 
 from __future__ import annotations
@@ -31,6 +34,17 @@ def log_odds(probabilities: np.ndarray) -> np.ndarray:
     return np.log(clipped / (1.0 - clipped))
 
 
+def rank_reference(scores: np.ndarray) -> np.ndarray:
+    """Each member's score quantiles at ``LEVELS`` from held-out (rows, members) scores."""
+    return np.maximum.accumulate(np.quantile(scores, LEVELS, axis=0), 0)
+
+
+def rank_average(scores: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """The mean of each member's quantile among its reference scores."""
+    ranks = [np.interp(scores[:, i], reference[:, i], LEVELS) for i in range(scores.shape[1])]
+    return np.mean(ranks, axis=0)
+
+
 class BlendClassifier:
     def __init__(
         self,
@@ -43,6 +57,8 @@ class BlendClassifier:
         self.members: list[tuple[str, Any]] = [(m[0], m[1]) for m in members]
         self.method = method
         self.holdout = holdout
+        # where the rank reference came from: "holdout" (fit) or "out_of_fold" (selection)
+        self.reference_from = "holdout"
         self.reference: np.ndarray | None = None
         self.coef: np.ndarray | None = None
         self.intercept = 0.0
@@ -76,7 +92,7 @@ class BlendClassifier:
             self.members = self._fit_members(early, labels[:cut])
             held_out = self._member_scores(late)
             if self.method == "rank_average":
-                self.reference = np.maximum.accumulate(np.quantile(held_out, LEVELS, axis=0), 0)
+                self.reference = rank_reference(held_out)
             else:
                 from sklearn.linear_model import LogisticRegression
 
@@ -85,6 +101,17 @@ class BlendClassifier:
                 self.coef, self.intercept = stacker.coef_[0], float(stacker.intercept_[0])
         self.members = self._fit_members(rows, labels)
         return self
+
+    @classmethod
+    def from_out_of_fold(
+        cls, members: list[tuple[str, Any]], out_of_fold: np.ndarray
+    ) -> BlendClassifier:
+        """A rank-average blend of members fitted on every training row, its reference the
+        members' pooled out-of-fold scores (rows, members) from the prequential folds."""
+        blend = cls(members, method="rank_average", holdout=0.0)
+        blend.reference = rank_reference(out_of_fold)
+        blend.reference_from = "out_of_fold"
+        return blend
 
     def _member_scores(self, rows: Any) -> np.ndarray:
         return np.column_stack([m.predict_proba(rows)[:, 1] for _, m in self.members])
@@ -98,11 +125,7 @@ class BlendClassifier:
         scores the members its own fast way and blends here, so both paths agree."""
         if self.method == "rank_average":
             assert self.reference is not None
-            ranks = [
-                np.interp(scores[:, i], self.reference[:, i], LEVELS)
-                for i in range(scores.shape[1])
-            ]
-            blended = np.mean(ranks, axis=0)
+            blended = rank_average(scores, self.reference)
         elif self.method == "stacking":
             assert self.coef is not None
             blended = 1.0 / (1.0 + np.exp(-(log_odds(scores) @ self.coef + self.intercept)))
@@ -113,13 +136,16 @@ class BlendClassifier:
     # --- the saved form (fraudctl.model.payloads writes the members) ---------------------
 
     def describe(self) -> dict[str, Any]:
-        return {
+        described = {
             "method": self.method,
             "holdout": self.holdout,
             "reference": None if self.reference is None else self.reference.tolist(),
             "coef": None if self.coef is None else self.coef.tolist(),
             "intercept": self.intercept,
         }
+        if self.reference_from != "holdout":  # blends fitted with a holdout read as before
+            described["reference_from"] = self.reference_from
+        return described
 
     @classmethod
     def restore(
@@ -131,6 +157,7 @@ class BlendClassifier:
         if description.get("coef") is not None:
             blend.coef = np.asarray(description["coef"], dtype=np.float64)
         blend.intercept = float(description.get("intercept", 0.0))
+        blend.reference_from = str(description.get("reference_from", "holdout"))
         return blend
 
 

@@ -7,6 +7,7 @@ them imports another stage module for it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -105,10 +106,15 @@ def choose_on_validation(
 def timed_fit(
     model: ModelSpec, seed: int, frame: pd.DataFrame, schema: Schema
 ) -> tuple[Any, float]:
+    return timed(fit, model, seed, frame, schema)
+
+
+def timed(fitting: Callable[..., Any], *args: Any) -> tuple[Any, float]:
+    """A fit and its seconds on the clock (for MLflow: nothing is decided by them)."""
     import time
 
     started = time.perf_counter()
-    estimator = fit(model, seed, frame, schema)
+    estimator = fitting(*args)
     return estimator, time.perf_counter() - started
 
 

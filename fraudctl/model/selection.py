@@ -87,21 +87,8 @@ def prequential_folds(
     return folds
 
 
-def cross_validate(
-    model: ModelSpec,
-    seed: int,
-    settings: SelectionParams,
-    period: pd.DataFrame,
-    schema: Schema,
-    progress: Progress = quiet,
-    after_fold: Callable[[int, float], None] | None = None,
-) -> CrossValidation:
-    """Fit and score every fold with the configured model; ``after_fold(k, pr_auc)`` may
-    stop early (tuning prunes hopeless trials by raising there)."""
-    import time
-
-    from fraudctl.model.fitting import fit, score
-
+def period_folds(settings: SelectionParams, period: pd.DataFrame, schema: Schema) -> list[Fold]:
+    """The prequential folds of a training period (the same for every model compared)."""
     labels = period[schema.target].to_numpy()
     seconds = seconds_of(period[schema.time], schema.time_unit)
     gap = settings.gap
@@ -110,7 +97,29 @@ def cross_validate(
         if gap
         else ""
     )
-    folds = prequential_folds(seconds, labels, settings, clock)
+    return prequential_folds(seconds, labels, settings, clock)
+
+
+def cross_validate(
+    model: ModelSpec,
+    seed: int,
+    settings: SelectionParams,
+    period: pd.DataFrame,
+    schema: Schema,
+    progress: Progress = quiet,
+    after_fold: Callable[[int, float], None] | None = None,
+    folds: list[Fold] | None = None,
+) -> CrossValidation:
+    """Fit and score every fold with the configured model; ``after_fold(k, pr_auc)`` may
+    stop early (tuning prunes hopeless trials by raising there). ``folds``: the period's
+    folds when the caller has them already."""
+    import time
+
+    from fraudctl.model.fitting import fit, score
+
+    labels = period[schema.target].to_numpy()
+    if folds is None:
+        folds = period_folds(settings, period, schema)
     started = time.perf_counter()
     scores, positions, fold_scores = [], [], []
     for fold in folds:

@@ -7,7 +7,7 @@ Both engines return the same :class:`Selected` (the Dask engine's is in
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -25,6 +25,7 @@ from fraudctl.model.fitting import (
     choose_on_validation,
     fingerprint,
     split_metrics,
+    timed,
     timed_fit,
 )
 from fraudctl.model.leakage import check_for_leaks
@@ -64,6 +65,9 @@ class Selected:
     selection: dict[str, Any]
     fingerprint: str
     train_rows: int
+    # measured seconds of each model's folds under selection.budget: MLflow only (the
+    # tracked report holds predictions, so it is the same on every machine)
+    timings: dict[str, float] = field(default_factory=dict)
 
 
 def training_magnitudes(paths: ProjectPaths, transform: FeatureTransform) -> dict[str, float]:
@@ -157,16 +161,27 @@ def select(
     )
 
     review_cost = settings.threshold.review_cost
+    timings: dict[str, float] = {}
     selection: dict[str, Any] = {"method": "holdout", "validated_rows": len(validation)}
     model = settings.model
     if settings.selection.folds:
         period = pd.concat([train_frame, validation], ignore_index=True)
         del train_frame, validation  # the period holds every row now
         release_arrow_memory()
-        model, cv, compared = compare_families(settings, period, schema, progress)
-        selection = cv.summary()
-        if len(compared) > 1:
-            selection |= {"chosen": model.name, "candidates": compared}
+        if settings.selection.budget is None:
+            model, cv, compared = compare_families(settings, period, schema, progress)
+            selection = cv.summary()
+            if len(compared) > 1:
+                selection |= {"chosen": model.name, "candidates": compared}
+        else:
+            from fraudctl.model import portfolio
+
+            found = portfolio.search(
+                settings.model, settings.seed, settings.selection, period, schema, progress
+            )
+            model, cv = found.chosen.model, found.cross_validation()
+            selection = cv.summary() | found.report()
+            timings = found.timings()
         validated = period.iloc[cv.positions]
         progress("choosing the decision threshold on the out-of-fold scores")
         choice = choose_threshold(
@@ -178,8 +193,14 @@ def select(
         val_metrics = split_metrics(
             settings.evaluate, review_cost, validated, schema, cv.scores, choice.value
         )
-        progress(f"refitting {model.name} on the training period ({len(period):,} rows)")
-        estimator, fit_seconds = timed_fit(model, settings.seed, period, schema)
+        if settings.selection.budget is None:
+            progress(f"refitting {model.name} on the training period ({len(period):,} rows)")
+            estimator, fit_seconds = timed_fit(model, settings.seed, period, schema)
+        else:
+            progress(f"refitting {found.chosen.name} on the training period ({len(period):,} rows)")
+            estimator, fit_seconds = timed(
+                portfolio.fit_chosen, found.chosen, settings.seed, period, schema
+            )
         fitted_rows = len(period)
     else:
         validated = validation
@@ -200,4 +221,5 @@ def select(
         selection=selection,
         fingerprint=fingerprint(validated[[*schema.features, schema.target]]),
         train_rows=fitted_rows,
+        timings=timings,
     )

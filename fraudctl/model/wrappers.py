@@ -72,6 +72,17 @@ class CatBoostCodes:
         return np.asarray(raw[:, :-1]), float(raw[0, -1])
 
     def save(self, path: Path) -> None:
+        """CatBoost writes a random model id and the time training finished into the file;
+        both are replaced (the id by a digest of the rest), so equal fits save equal bytes
+        and DVC reproduces the model in a fresh clone."""
+        import hashlib
+
+        metadata = self.model_.get_metadata()
+        metadata["train_finish_time"] = ""
+        metadata["model_guid"] = ""
+        self.model_.save_model(str(path), format="cbm")
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        metadata["model_guid"] = "-".join(digest[i : i + 8] for i in range(0, 32, 8))
         self.model_.save_model(str(path), format="cbm")
 
     @classmethod

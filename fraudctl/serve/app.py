@@ -64,6 +64,8 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         request_log.start()
+        if service.alerts is not None:
+            service.alerts.start()
         tasks = []
         if predictor is not None:
             service.install(predictor)
@@ -80,6 +82,8 @@ def create_app(
         if tracing is not None:
             tracing[1].shutdown()  # flush the spans still queued
         request_log.close()  # every record of every request answered
+        if service.alerts is not None:
+            service.alerts.close()  # every alert of every request answered
 
     app = FastAPI(
         title="fraudctl scoring API",

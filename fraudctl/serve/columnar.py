@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from fraudctl.features.door_columns import MISSING_PROBLEM
+
 ARROW_STREAM = "application/vnd.apache.arrow.stream"
 MAX_ERRORS = 20
 NUMBER_TYPES = np.array([float, int], dtype=object)
@@ -87,7 +89,8 @@ def from_json(
             [_item(f"data[{i}]", f"expected a list of {width} values") for i in bad[:MAX_ERRORS]],
         )
     table = np.array(data, dtype=object)
-    return Columns(list(names), {name: table[:, j] for j, name in enumerate(names)}, len(data))
+    columns = Columns(list(names), {name: table[:, j] for j, name in enumerate(names)}, len(data))
+    return _read_only(columns, fields, optional)
 
 
 def numbers_from_json(
@@ -144,7 +147,8 @@ def numbers_from_json(
     if table.size != rows * width:
         return None
     table = table.reshape(rows, width)
-    return Columns(list(names), {name: table[:, j] for j, name in enumerate(names)}, rows)
+    columns = Columns(list(names), {name: table[:, j] for j, name in enumerate(names)}, rows)
+    return _read_only(columns, fields, optional)
 
 
 _parsers = threading.local()
@@ -175,6 +179,7 @@ def from_arrow(
     _check_size(table.num_rows, max_rows)
     if table.num_rows == 0:
         raise ColumnarError(422, "invalid request", [_item("data", "expected at least one row")])
+    names = [n for n in names if n in fields or n in optional]  # the rest is never read
     values = {}
     for name in names:
         column = table.column(name)
@@ -251,15 +256,14 @@ def _why(value: Any, is_amount: bool, limit: float | None = None) -> str:
 
 
 def _check_names(names: list[str], fields: Sequence[str], optional: Sequence[str]) -> None:
-    """Every field present once; ``optional`` ones (a transaction id) may be left out."""
+    """Every field present once; ``optional`` ones (a transaction id) may be left out; any
+    other column is ignored (:mod:`fraudctl.features.door_columns`, the rule of every
+    door)."""
     missing = [f for f in fields if f not in names]
-    unknown = [n for n in names if n not in fields and n not in optional]
     repeated = sorted({n for n in names if names.count(n) > 1})
-    problems = (
-        [_item(f"columns.{f}", "missing column") for f in missing]
-        + [_item(f"columns.{n}", "unknown column") for n in unknown]
-        + [_item(f"columns.{n}", "repeated column") for n in repeated]
-    )
+    problems = [_item(f"columns.{f}", MISSING_PROBLEM) for f in missing] + [
+        _item(f"columns.{n}", "repeated column") for n in repeated
+    ]
     if problems:
         raise ColumnarError(422, "invalid request", problems[:MAX_ERRORS])
 
@@ -273,3 +277,11 @@ def _check_size(rows: int, max_rows: int) -> None:
 
 def _item(field: str, problem: str) -> dict[str, str]:
     return {"field": field, "problem": problem}
+
+
+def _read_only(columns: Columns, fields: Sequence[str], optional: Sequence[str]) -> Columns:
+    """The columns a door reads; the others are dropped unread (never checked)."""
+    read = [n for n in columns.names if n in fields or n in optional]
+    if len(read) == len(columns.names):
+        return columns
+    return Columns(read, {n: columns.values[n] for n in read}, columns.rows)

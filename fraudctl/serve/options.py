@@ -61,6 +61,14 @@ SETTINGS: tuple[Setting, ...] = (
         "History features' store: sqlite:///path (one pod) or redis://host:port/db.",
     ),
     Setting(
+        "alert_store",
+        str,
+        "",
+        "Where alerts (a rule's or the model's review or block) are queued for analysts: "
+        "sqlite:///path or redis://host:port/db; empty: the online store's Redis when it is "
+        "one, else the web app's default (sqlite:///data/alerts/alerts.db); off: none.",
+    ),
+    Setting(
         "max_batch_size",
         int,
         10_000,

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from collections.abc import Iterator, Mapping
 from itertools import chain
 from operator import itemgetter
 from typing import Any
@@ -120,11 +121,46 @@ def model_inputs(model: Predictor, rows: list[dict[str, Any]], record: bool) -> 
     return matrix
 
 
+class RawRows(Mapping[str, Any]):
+    """A batch's raw fields by name, as its model's rules read them (a column is built
+    only when a rule asks for it), and one row at a time, as an alert records it."""
+
+    def __init__(self, rows: list[dict[str, Any]] | None, columns: Columns | None) -> None:
+        self._rows = rows
+        self._columns = columns
+        self._built: dict[str, Any] = {}
+
+    def __getitem__(self, name: str) -> Any:
+        if self._columns is not None:
+            return self._columns.values[name]
+        if name not in self._built:
+            if not self._rows or name not in self._rows[0]:
+                raise KeyError(name)
+            self._built[name] = [row.get(name) for row in self._rows]
+        return self._built[name]
+
+    def __iter__(self) -> Iterator[str]:
+        if self._columns is not None:
+            return iter(self._columns.names)
+        return iter(self._rows[0] if self._rows else ())
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def row(self, k: int) -> dict[str, Any]:
+        if self._columns is not None:
+            return {
+                name: values[k].item() if hasattr(values[k], "item") else values[k]
+                for name, values in self._columns.values.items()
+            }
+        return self._rows[k]  # type: ignore[index]
+
+
 async def batch_matrix(
     request: Request, model: Predictor, schemas: ApiSchemas, body: bytes
-) -> np.ndarray:
-    """Model inputs for a batch in any of the three forms: rows of objects (JSON), columns
-    and data (JSON), or an Arrow IPC stream."""
+) -> tuple[RawRows, np.ndarray]:
+    """Raw fields and model inputs for a batch in any of the three forms: rows of objects
+    (JSON), columns and data (JSON), or an Arrow IPC stream."""
     limit = schemas.max_batch_size
     # the transaction id is optional in both formats (it lets a later label find the row)
     optional = () if model.raw_only else ("transaction_id",)
@@ -141,13 +177,14 @@ async def batch_matrix(
             checked = numeric(
                 columns, model.features, model.amount_column, model.model.input_limits
             )
-            return checked.matrix(model.features)
+            return RawRows(None, checked), checked.matrix(model.features)
         # JSON again, so text timestamps and ids meet exactly the row format's validator
         rows = validate_columns(schemas.batch, orjson.dumps({"transactions": columns.records()}))
     if model.raw_only:
-        return rows_matrix(rows, model.features)
+        return RawRows(rows, None), rows_matrix(rows, model.features)
     # store look-ups: off the event loop
-    return await asyncio.to_thread(model_inputs, model, rows, record_requested(request))
+    matrix = await asyncio.to_thread(model_inputs, model, rows, record_requested(request))
+    return RawRows(rows, None), matrix
 
 
 def json_batch(

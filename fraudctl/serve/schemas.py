@@ -27,6 +27,8 @@ from pydantic import (
 )
 from typing_extensions import TypedDict
 
+from fraudctl.features.door_columns import MISSING_PROBLEM
+
 FiniteFloat = Annotated[float, Field(strict=True, allow_inf_nan=False)]
 # Same bound as data.max_amount's default: a 1e308 is a unit or export mistake, not a payment.
 MAX_AMOUNT = 1e9
@@ -90,10 +92,12 @@ class ThresholdUpdate(BaseModel):
 
 class Prediction(BaseModel):
     probability: float
-    fraud: bool
+    fraud: bool  # the model alone: probability at or above the threshold
     risk: str
     threshold: float
     model_version: str
+    decision: str  # block | review | allow: the model's rules first, then its threshold
+    rule: str | None = None  # the rule that decided; null where the threshold did
 
 
 class BatchPrediction(BaseModel):
@@ -144,9 +148,9 @@ def request_fields(transform: Any, limits: dict[str, float] | None = None) -> di
         fields[name] = Category
     if transform.amount and transform.amount not in fields and transform.specs:
         fields[transform.amount] = bounded(Amount, limits.get(transform.amount))
-    if transform.needs_history:
-        # lets a label sent later (POST /labels) find this transaction in the store
-        fields["transaction_id"] = NotRequired[EntityId]
+    # lets a label sent later (POST /labels) find this transaction in the store, and an
+    # alert be the transaction's own
+    fields["transaction_id"] = NotRequired[EntityId]
     return fields
 
 
@@ -158,7 +162,9 @@ def numeric_fields(features: Sequence[str], amount: str | None) -> dict[str, Any
 def build_schemas(fields: dict[str, Any], max_batch_size: int) -> ApiSchemas:
     features = list(fields)
     row = TypedDict("Transaction", fields)  # type: ignore[misc]
-    row.__pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[attr-defined]
+    # any field the model does not read is ignored, as at every door
+    # (fraudctl.features.door_columns); the batch's envelope stays strict
+    row.__pydantic_config__ = ConfigDict(extra="ignore")  # type: ignore[attr-defined]
     batch = create_model(
         "TransactionBatch",
         __config__=ConfigDict(extra="forbid"),
@@ -180,7 +186,8 @@ def describe_errors(exc: ValidationError, limit: int = 20) -> list[dict[str, str
         field = ""
         for part in error["loc"]:
             field += f"[{part}]" if isinstance(part, int) else (f".{part}" if field else str(part))
-        described.append({"field": field or "(body)", "problem": error["msg"]})
+        problem = MISSING_PROBLEM if error["type"] == "missing" else error["msg"]
+        described.append({"field": field or "(body)", "problem": problem})
     if len(errors) > limit:  # say the list is cut, and by how much
         described.append(
             {"field": "(more)", "problem": f"{len(errors) - limit} more problem(s) not listed"}

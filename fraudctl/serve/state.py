@@ -7,6 +7,10 @@ import asyncio
 import logging
 from typing import Any
 
+import numpy as np
+
+from fraudctl.alerts.store import alert_store_uri
+from fraudctl.serve.alerts import AlertWriter, Pending
 from fraudctl.serve.errors import ApiError
 from fraudctl.serve.predictor import Predictor, load_predictor
 from fraudctl.serve.registry import RegistryAlias, registry_threshold
@@ -34,6 +38,8 @@ class ServiceState:
         self._active: tuple[Predictor, ApiSchemas] | None = None
         self.load_error: str | None = None
         self.following = RegistryAlias.parse(settings.model)
+        uri = alert_store_uri(settings.alert_store, settings.online_store)
+        self.alerts = None if uri is None else AlertWriter(uri, metrics, logger)
         # The challenger is loaded for shadow scoring, for a canary, or for both.
         self.shadow = (
             Shadow(metrics, logger)
@@ -49,6 +55,39 @@ class ServiceState:
         if self.shadow is None or self.settings.canary <= 0:
             return None
         return self.shadow.challenger
+
+    def alert_one(self, model: Predictor, row: dict[str, Any], inputs: Any, decided: Any) -> None:
+        """Queue one decided transaction for the analysts when it is an alert (a
+        :class:`~fraudctl.rules.decide.Decision`), off the request path."""
+        if self.alerts is not None and decided.alert:
+            self.alerts.submit(
+                Pending(
+                    model,
+                    [row],
+                    inputs.reshape(1, -1),
+                    [decided.decision],
+                    [decided.rule],
+                    [decided.probability],
+                )
+            )
+
+    def alert_batch(self, model: Predictor, raw: Any, inputs: Any, decided: Any) -> None:
+        """Queue a batch's alerts: ``raw`` its fields (``.row(k)``), ``decided`` its
+        :class:`~fraudctl.rules.decide.Decisions`."""
+        if self.alerts is None:
+            return
+        flagged = np.flatnonzero(decided.alert)
+        if flagged.size:
+            self.alerts.submit(
+                Pending(
+                    model,
+                    [raw.row(int(k)) for k in flagged],
+                    inputs[flagged],
+                    decided.decision[flagged].tolist(),
+                    decided.rule[flagged].tolist(),
+                    decided.probability[flagged].tolist(),
+                )
+            )
 
     def shadow_submit(self, matrix: Any, scores: Any, threshold: float) -> None:
         if self.shadow is not None and self.settings.shadow:

@@ -171,6 +171,16 @@ class Metrics:
             "Canary transactions the challenger failed to score (the champion answered).",
             registry=owned,
         )
+        self.alerts_queued = Counter(
+            "fraudctl_alerts_queued_total",
+            "Alerts added to the analysts' queue (a rule's or the model's review or block).",
+            registry=owned,
+        )
+        self.alerts_dropped = Counter(
+            "fraudctl_alerts_dropped_total",
+            "Alerts not queued: the writer's queue was full or the alert store failed.",
+            registry=owned,
+        )
         self.request_log_dropped = Counter(
             "fraudctl_request_log_dropped_total",
             "Request log records not written: the queue was full (standard output blocked) "

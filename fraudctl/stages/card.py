@@ -202,6 +202,7 @@ def render(
             f"(PR-AUC per fold {folds}); the threshold was chosen on their pooled "
             "out-of-fold scores and the model refitted on the whole period."
         )
+    lines += _budget(selection)
     lines += [
         "",
         f"## Test metrics ({metrics['rows']:,} rows, {metrics['frauds']:,} frauds)",
@@ -244,6 +245,39 @@ def render(
         "",
     ]
     return "\n".join(lines)
+
+
+def _budget(selection: dict[str, Any]) -> list[str]:
+    """What selection.budget tried, from train.json: predicted seconds only, so the card
+    is the same on every machine."""
+    budget = selection.get("budget")
+    if not budget:
+        return []
+    lines = [
+        "",
+        f"## Model selection (budget {budget['seconds']:g} s)",
+        "",
+        f"Chosen: `{selection['chosen']}`, the best mean out-of-fold PR-AUC of the models "
+        f"below, none chosen below the first (`model.name`). Planned: "
+        f"{_predicted(budget['planned_seconds'])} of predicted fitting on the 2-core reference "
+        "(each family's cost model, never the clock).",
+        "",
+        "| model | role | out-of-fold PR-AUC | predicted seconds (folds / refit) |",
+        "| --- | --- | --- | --- |",
+    ]
+    for entry in budget["tried"]:
+        folds = _predicted(entry.get("predicted_cv_seconds", 0.0))
+        lines.append(
+            f"| `{entry['name']}` | {entry['role']} | {entry['oof_pr_auc']:.3f} | "
+            f"{folds} / {_predicted(entry['predicted_refit_seconds'])} |"
+        )
+    for skipped in budget["skipped"]:
+        lines.append(f"| `{skipped['name']}` | not tried | – | {skipped['reason']} |")
+    return lines
+
+
+def _predicted(seconds: float | None) -> str:
+    return "unknown" if seconds is None else f"{seconds:.1f} s"
 
 
 def _experiments(paths: ProjectPaths) -> list[str]:

@@ -97,6 +97,7 @@ def _flat_params(params: Params, model: ModelSpec) -> dict[str, Any]:
         "model": model.name,
         "imbalance.resample": model.imbalance.resample,
         "selection.folds": params.selection.folds,
+        "selection.budget": params.selection.budget,
         "seed": params.base.seed,
         "data_source": params.data.source,
         "split_method": params.split.method,
@@ -105,6 +106,39 @@ def _flat_params(params: Params, model: ModelSpec) -> dict[str, Any]:
     flat.update({f"model.{k}": v for k, v in model.hyperparameters().items()})
     flat.update({f"threshold.{k}": v for k, v in params.threshold.model_dump().items()})
     return flat
+
+
+def log_budget(selection: dict[str, Any], measured: dict[str, float], refit: float) -> None:
+    """What selection.budget tried: each model's out-of-fold PR-AUC as a metric, the planned
+    seconds beside the clock's (every model's folds and the ``refit``), and the whole table
+    with both as ``budget_search.json``. Here only: the tracked report holds no measured time,
+    so it is the same on every machine."""
+    import re
+    import tempfile
+
+    budget = selection["budget"]
+    spent = sum(measured.values()) + refit
+    metrics = {
+        "budget_planned_seconds": budget["planned_seconds"] or 0.0,
+        "budget_measured_seconds": spent,
+    }
+    for entry in budget["tried"]:
+        key = re.sub(r"[^\w./ -]", "_", entry["name"])
+        metrics[f"oof_pr_auc.{key}"] = entry["oof_pr_auc"]
+        if entry["name"] in measured:
+            metrics[f"cv_seconds.{key}"] = measured[entry["name"]]
+    tracking.log_metrics(metrics)
+    tracking.set_tags({"selection.chosen": selection["chosen"]})
+    table = {
+        **budget,
+        "measured_cv_seconds": measured,
+        "measured_refit_seconds": refit,
+        "measured_seconds": spent,
+    }
+    with tempfile.TemporaryDirectory() as scratch:
+        path = Path(scratch) / "budget_search.json"
+        path.write_text(json_text(table), encoding="utf-8")
+        tracking.log_artifact(path)
 
 
 def record(
@@ -140,6 +174,8 @@ def record(
                     **{f"cv_fold{i}_pr_auc": v for i, v in enumerate(selection["fold_pr_auc"], 1)},
                 }
             )
+        if "budget" in selection:
+            log_budget(selection, selected.timings, fit_seconds)
         tracking.set_tags({tracking.FINGERPRINT_TAG: data_fingerprint})
         metadata = {
             "kind": model.name,

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 import numpy as np
@@ -30,7 +30,7 @@ import numpy as np
 from fraudctl.faults import crash_point
 from fraudctl.serve.predictor import Predictor
 from fraudctl.serve.telemetry import observe_all
-from fraudctl.stream.decision import Decider, ModelInfo, decider_for, record
+from fraudctl.stream.decision import Decider, ModelInfo, Outcome, decider_for, record
 from fraudctl.stream.messages import TransactionReader, Unreadable, read_label
 from fraudctl.stream.telemetry import StreamMetrics
 from fraudctl.stream.transport import AlertSink, Message, Record, Transport
@@ -74,7 +74,7 @@ class StreamConsumer:
         self.metrics, self.logger = metrics, logger
         self.reader = TransactionReader(predictor.model.transform, predictor.model.input_limits)
         self.store = predictor.online.store
-        self.decider = decider or decider_for(predictor.threshold)
+        self.decider = decider or decider_for(predictor.model)
         self.info = ModelInfo(predictor.name, predictor.version, predictor.threshold)
 
     def handle(self, messages: list[Message]) -> BatchResult:
@@ -137,15 +137,19 @@ class StreamConsumer:
         records: list[Record] = []
         outcomes = []
         if rows:
-            probabilities = self.probabilities(rows, ids)
-            outcomes = self.decider(rows, probabilities)
+            probabilities, inputs = self.scores(rows, ids)
+            outcomes = self.decisions(rows, ids, inputs, probabilities)
             records = [
                 Record(tx_id, record(tx_id, p, outcome, self.info, source.id, self.consumer))
                 for tx_id, p, outcome, source in zip(
                     ids, probabilities.tolist(), outcomes, sources, strict=True
                 )
             ]
-            queued = [r for r, outcome in zip(records, outcomes, strict=True) if outcome.is_alert]
+            queued = [
+                replace(records[k], row=rows[k], inputs=inputs[k])
+                for k, outcome in enumerate(outcomes)
+                if outcome.is_alert
+            ]
             result.alerts = self.alerts.send(queued) if queued else 0
             self.metrics.alerts.inc(result.alerts)
             crash_point("stream:after-alerts")
@@ -165,30 +169,59 @@ class StreamConsumer:
         observe_all(self.metrics.event_to_decision, waited)
 
     def probabilities(self, rows: list[dict[str, Any]], ids: list[str]) -> np.ndarray:
-        """The model's probability for each row; for a model with history features, an id
-        the store has answered before keeps its first answer, and every row's events end
-        up in the store exactly once."""
+        """The model's probability for each row (see :meth:`scores`)."""
+        return self.scores(rows, ids)[0]
+
+    def scores(self, rows: list[dict[str, Any]], ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Each row's probability and model inputs. For a model with history features, an
+        id the store has answered before keeps its first answer (its inputs are NaN: its
+        history now holds it), and every row's events end up in the store exactly once."""
         predictor, store = self.predictor, self.store
         if store is None:
-            return predictor.probabilities(self._inputs(rows, None))
+            inputs = self._inputs(rows, None)
+            return predictor.probabilities(inputs), inputs
         online = predictor.online
         txs = [online.transaction(row) for row in rows]
         known = store.recall_many(ids)
         probabilities = np.array([np.nan if p is None else p for p in known], dtype=np.float64)
+        inputs = np.full((len(rows), len(predictor.features)), np.nan)
         seen = [k for k, p in enumerate(known) if p is not None]
         if seen:  # scored by a delivery that may have stopped before writing its events
             store.append_once([txs[k] for k in seen])
         fresh = [k for k, p in enumerate(known) if p is None]
         if fresh:
-            scores = predictor.probabilities(
-                self._inputs([rows[k] for k in fresh], [txs[k] for k in fresh])
-            )
+            inputs[fresh] = self._inputs([rows[k] for k in fresh], [txs[k] for k in fresh])
+            scores = predictor.probabilities(inputs[fresh])
             probabilities[fresh] = scores
             store.remember_many([(ids[k], p) for k, p in zip(fresh, scores.tolist(), strict=True)])
             crash_point("stream:after-answers")
             store.append_once([txs[k] for k in fresh])
             crash_point("stream:after-history")
-        return probabilities
+        return probabilities, inputs
+
+    def decisions(
+        self,
+        rows: list[dict[str, Any]],
+        ids: list[str],
+        inputs: np.ndarray,
+        probabilities: np.ndarray,
+    ) -> list[Outcome]:
+        """Each row's decision. With rules and history features, a redelivered id keeps the
+        first decision the store remembered (its inputs cannot be computed again); one
+        never remembered (a crash in between) is decided on its raw fields, its history
+        fields unknown."""
+        outcomes = self.decider(rows, inputs, probabilities)
+        store = self.store
+        if store is None or not self.predictor.model.rules:
+            return outcomes
+        for k, tx_id in enumerate(ids):
+            if np.isnan(inputs[k]).all() and inputs.shape[1]:
+                first = store.recall_decision(tx_id)
+                if first is not None:
+                    outcomes[k] = Outcome(first[0], first[1])
+            else:
+                store.remember_decision(tx_id, outcomes[k].decision, outcomes[k].rule)
+        return outcomes
 
     def _inputs(self, rows: list[dict[str, Any]], txs: list[Any] | None) -> np.ndarray:
         predictor = self.predictor

@@ -1,16 +1,15 @@
 """The decision on a scored transaction, made in one place, and the record that carries it.
 
-Today a transaction is sent to review when the model's probability reaches its threshold
-and allowed otherwise. Rules beside the model (block, review or allow whatever the model
-says) plug in at :func:`decider_for`: a decider sees the raw rows and the probabilities
-and returns each transaction's decision with the rule that made it (None: the model).
-Everything downstream (the decisions stream, the alerts, the metrics) reads only
-:class:`Outcome`, so a new decider changes nothing else.
+A transaction is decided by the model's own rules (saved inside it), then its threshold:
+the loaded model's :meth:`~fraudctl.model.deciding.Deciding.decide_inputs`, the function
+every other door calls, on the micro-batch's raw rows and the input matrix the consumer
+computed for them. Everything downstream (the decisions stream, the alerts, the metrics)
+reads only :class:`Outcome`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -35,24 +34,47 @@ class Outcome:
 
 class Decider(Protocol):
     def __call__(
-        self, rows: Sequence[dict[str, Any]], probabilities: np.ndarray
+        self, rows: Sequence[dict[str, Any]], inputs: np.ndarray, probabilities: np.ndarray
     ) -> list[Outcome]: ...
 
 
+class RowFields(Mapping[str, Any]):
+    """A micro-batch's raw fields by name, built only for the fields a rule reads."""
+
+    def __init__(self, rows: Sequence[dict[str, Any]]) -> None:
+        self.rows = rows
+
+    def __getitem__(self, name: str) -> list[Any]:
+        if not self.rows or name not in self.rows[0]:
+            raise KeyError(name)
+        return [row.get(name) for row in self.rows]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.rows[0] if self.rows else ())
+
+    def __len__(self) -> int:
+        return len(self.rows[0]) if self.rows else 0
+
+
 @dataclass(frozen=True)
-class ThresholdDecider:
-    """The model alone: review at or above the threshold, allow below."""
+class ModelDecider:
+    """The model's rules, then its threshold (a model without rules: the threshold)."""
 
-    threshold: float
+    model: Any  # fraudctl.model.bundle.FraudModel
 
-    def __call__(self, rows: Sequence[dict[str, Any]], probabilities: np.ndarray) -> list[Outcome]:
-        review, allow = Outcome(REVIEW), Outcome(ALLOW)
-        return [review if flagged else allow for flagged in (probabilities >= self.threshold)]
+    def __call__(
+        self, rows: Sequence[dict[str, Any]], inputs: np.ndarray, probabilities: np.ndarray
+    ) -> list[Outcome]:
+        decided = self.model.decide_inputs(RowFields(rows), inputs, probabilities)
+        return [
+            Outcome(str(decision), rule)
+            for decision, rule in zip(decided.decision.tolist(), decided.rule.tolist(), strict=True)
+        ]
 
 
-def decider_for(threshold: float) -> Decider:
-    """The decider the consumer applies (the one seam for rules)."""
-    return ThresholdDecider(threshold)
+def decider_for(model: Any) -> Decider:
+    """The decider the consumer applies: the loaded model's own (its rules travel in it)."""
+    return ModelDecider(model)
 
 
 @dataclass(frozen=True)

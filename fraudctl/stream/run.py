@@ -27,9 +27,11 @@ def run_stream(settings: StreamSettings, console: Any, stop: threading.Event | N
     from fraudctl.serve.predictor import limit_math_threads, load_predictor
 
     limit_math_threads()
+    from fraudctl.alerts.store import alert_store_uri
     from fraudctl.serve.logs import configure_logging
     from fraudctl.stream.consumer import StreamConsumer
     from fraudctl.stream.loop import ConsumerLoop, LoopSettings
+    from fraudctl.stream.queue_alerts import AlertSinks, QueueAlerts
     from fraudctl.stream.redis_streams import NoAlerts, RedisStreamAlerts, RedisStreams
     from fraudctl.stream.telemetry import Health, StreamMetrics, serve_probes
 
@@ -61,7 +63,13 @@ def run_stream(settings: StreamSettings, console: Any, stop: threading.Event | N
     except transport.unavailable as exc:
         # at start-up an unreachable broker is a setting to fix, not an outage to ride out
         raise ArtifactError(f"broker {redacted(settings.broker)}: {exc}") from None
-    alerts = RedisStreamAlerts(transport.client, settings.alerts) if settings.alerts else NoAlerts()
+    sinks: list[Any] = []
+    if settings.alerts:
+        sinks.append(RedisStreamAlerts(transport.client, settings.alerts))
+    queue_uri = alert_store_uri(settings.alert_store, settings.online_store)
+    if queue_uri is not None:
+        sinks.append(QueueAlerts(queue_uri, predictor.model))
+    alerts = AlertSinks(sinks) if sinks else NoAlerts()
     metrics, health = StreamMetrics(), Health()
     metrics.model_info.labels(predictor.name, predictor.version, predictor.kind).set(1)
     metrics.threshold.set(predictor.threshold)

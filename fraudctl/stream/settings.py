@@ -52,6 +52,13 @@ class StreamSettings:
     labels: str = setting("labels", "Stream of fraud labels (JSON); empty: none.")
     decisions: str = setting("decisions", "Stream the decisions are appended to.")
     alerts: str = setting("alerts", "Stream the alerts go to; empty: none.")
+    alert_store: str = setting(
+        "",
+        "The analysts' queue the alerts also go to (what the web app reads): "
+        "sqlite:///path or redis://host:port/db; empty: the online store's Redis when it "
+        "is one, else sqlite:///data/alerts/alerts.db; off: none.",
+        env="FRAUDCTL_ALERT_STORE",
+    )
     dead_letters: str = setting(
         "dead-letters", "Stream of messages that could not be scored, with the reason."
     )
@@ -79,8 +86,9 @@ class StreamSettings:
         10.0, "Longest wait between attempts to reach Redis again (the backoff's cap)."
     )
     exit_when_idle: Annotated[float, Ge(0), Le(86_400)] = setting(
-        0.0, "Stop after this many seconds with nothing to read and nothing pending in the "
-        "group (0: run until stopped)."
+        0.0,
+        "Stop after this many seconds with nothing to read and nothing pending in the "
+        "group (0: run until stopped).",
     )
     metrics_host: str = setting("127.0.0.1", "Interface of /metrics and the health probes.")
     metrics_port: Annotated[int, Ge(0), Le(65_535)] = setting(

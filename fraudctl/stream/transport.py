@@ -16,8 +16,8 @@ its history stored and its decision written, and only the missing steps happen.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Protocol
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True)
@@ -38,10 +38,13 @@ class Message:
 
 @dataclass(frozen=True)
 class Record:
-    """A decision to append: its transaction id (the idempotency key) and its bytes."""
+    """A decision to append: its transaction id (the idempotency key) and its bytes; an
+    alert also carries its raw fields and model inputs (an alert store records them)."""
 
     transaction_id: str
     payload: bytes
+    row: dict[str, Any] | None = field(default=None, compare=False)
+    inputs: Any = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from fraudctl.alerts.store import DEFAULT_ALERT_STORE
+from fraudctl.alerts.store import DEFAULT_ALERT_STORE, alert_store_uri
 from fraudctl.config import Params, load_params
 from fraudctl.paths import DEFAULT_ONLINE_STORE, ProjectPaths
 from fraudctl.ui import data
@@ -57,8 +57,14 @@ class Context:
             paths=ProjectPaths(root),
             api=os.environ.get("FRAUDCTL_UI_API", "").rstrip("/"),
             admin_token=os.environ.get("FRAUDCTL_ADMIN_TOKEN", "").strip(),
+            # the store `fraudctl serve` and `fraudctl stream` queue to, by the same rule
             alerts_uri=_in_project(
-                os.environ.get("FRAUDCTL_ALERT_STORE", "").strip() or DEFAULT_ALERT_STORE, root
+                alert_store_uri(
+                    os.environ.get("FRAUDCTL_ALERT_STORE", ""),
+                    os.environ.get("FRAUDCTL_ONLINE_STORE", "").strip(),
+                )
+                or DEFAULT_ALERT_STORE,
+                root,
             ),
             online_uri=_in_project(online, root) if online else None,
             analyst=os.environ.get("FRAUDCTL_UI_ANALYST", "").strip(),

@@ -64,8 +64,7 @@ def documents() -> dict[str, tuple[str, list[dict]]]:
         "20-deployments.yaml": ("20-deployment.yaml", [deployment(c) for c in COLOURS]),
         "30-services.yaml": (
             "30-service.yaml",
-            [service("fraudctl-api", LIVE)]
-            + [service(f"fraudctl-api-{c}", c) for c in COLOURS],
+            [service("fraudctl-api", LIVE)] + [service(f"fraudctl-api-{c}", c) for c in COLOURS],
         ),
         "40-hpa.yaml": ("40-hpa.yaml", [autoscaler(c) for c in COLOURS]),
         "50-pdb.yaml": ("50-pdb.yaml", [disruption_budget(c) for c in COLOURS]),

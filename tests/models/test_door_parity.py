@@ -246,6 +246,8 @@ def test_every_door_gives_the_same_probabilities(spec, tmp_path_factory, runner,
 
     # the same model on categories it never saw: every door agrees with `score`
     novel = shuffled(unseen(spec, raw_test), spec["seed"] + 3)
+    # and with a column the table never had: every door ignores it (one rule, every door)
+    novel.insert(int(spec["seed"]) % (len(novel.columns) + 1), "zz_note", "seen twice")
     novel.to_parquet(root / "novel.parquet")
     result = invoke(runner, "score", "novel.parquet", "-o", "novel-out.parquet")
     assert result.exit_code == 0, result.output
@@ -256,7 +258,8 @@ def test_every_door_gives_the_same_probabilities(spec, tmp_path_factory, runner,
         )
     assert_pyfunc_agrees(paths.model_dir, novel.drop(columns=[target]), reference)
     if not model.transform.needs_history:
-        assert_serve_agrees(paths.model_dir, novel.drop(columns=[target]), reference)
+        # the whole record: the time, the label and the note beside the inputs
+        assert_serve_agrees(paths.model_dir, novel, reference)
 
 
 def assert_pyfunc_agrees(model_dir: Path, raw: pd.DataFrame, expected: np.ndarray) -> None:
@@ -269,6 +272,8 @@ def assert_pyfunc_agrees(model_dir: Path, raw: pd.DataFrame, expected: np.ndarra
 
 
 def _json_value(value: Any) -> Any:
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
     if isinstance(value, np.integer):
         return int(value)
     if isinstance(value, np.floating):
@@ -287,6 +292,8 @@ def assert_serve_agrees(model_dir: Path, raw: pd.DataFrame, expected: np.ndarray
     with TestClient(create_app(ServeSettings(model=str(model_dir)))) as client:
         wait_ready(client)
         fields = client.get("/model").json()["inputs"]
+        assert set(fields) <= set(raw.columns)
+        fields = list(raw.columns)  # every column of the record, read or not
         rows = [
             {name: _json_value(record[name]) for name in reversed(fields)}
             for record in raw.to_dict("records")

@@ -106,6 +106,7 @@ def test_fraudctl_train_then_dvc_repro_keep_one_consistent_model(clone):
     root, env = clone
     params = yaml.safe_load((root / "params.yaml").read_text())
     params["model"]["lightgbm"]["n_estimators"] += 5
+    params["selection"]["budget"] = None  # the portfolio is searched in the clone's repro
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     _run(["fraudctl", "train"], root, env)
     trained = _digest(root / "models" / "model")
@@ -231,9 +232,11 @@ def test_other_families_through_dvc_exp_run(clone, family):
     _run(["git", "add", "-A"], root, env)
     _run(["git", "commit", "-qm", "baseline", "--allow-empty"], root, env)
     # small: the network's epochs, the fewest rows for the blend's permutation SHAP, and one
-    # fit on the train split
+    # fit on the train split (params.yaml writes selection.budget, which needs the folds:
+    # refused beside folds=0)
     small = ["-S", "model.mlp.max_iter=30", "-S", "experiments.fairness.shap_rows=10"]
     small += ["-S", "experiments.fairness.local_explanations=1", "-S", "selection.folds=0"]
+    small += ["-S", "selection.budget=null"]
     ran = _run(
         ["dvc", "exp", "run", "-n", "other", "-S", f"model.name={family}", *small], root, env
     )

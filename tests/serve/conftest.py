@@ -16,6 +16,13 @@ def transaction(frame: pd.DataFrame, i: int) -> dict[str, float]:
     return {name: float(frame[name].iloc[i]) for name in FEATURES}
 
 
+@pytest.fixture(autouse=True)
+def alerts_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The alerts a served model raises go to this test's folder, never to the checkout's
+    data/alerts (the default a user's server writes to)."""
+    monkeypatch.setenv("FRAUDCTL_ALERT_STORE", f"sqlite:///{tmp_path / 'alerts.db'}")
+
+
 @pytest.fixture
 def make_client(model_dir: Path, monkeypatch: pytest.MonkeyPatch):
     """Build an app on the shared model and wait until it is ready."""

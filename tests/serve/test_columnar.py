@@ -64,7 +64,7 @@ def test_columnar_json_and_arrow_score_like_rows(client, test_rows):
         (lambda d: d["data"][2].__setitem__(0, None), "data[2].V1", "a value is required"),
         (lambda d: d["data"][4].__setitem__(28, -5.0), "data[4].Amount", "between 0 and 1e9"),
         (lambda d: d["data"][1].pop(), "data[1]", "expected a list of 29 values"),
-        (lambda d: d["columns"].__setitem__(0, "V99"), "columns.V1", "missing column"),
+        (lambda d: d["columns"].__setitem__(0, "V99"), "columns.V1", "missing: required here"),
     ],
 )
 def test_columnar_errors_name_the_row_and_field(client, test_rows, change, field, problem):

@@ -24,6 +24,12 @@ from tests.conftest import cli_env
 RAW_COLUMNS = ["transaction_id", "timestamp", "customer_id", "terminal_id", "amount"]
 
 
+@pytest.fixture(autouse=True)
+def alerts_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A consumer process's alerts go to this test's folder, never the checkout's."""
+    monkeypatch.setenv("FRAUDCTL_ALERT_STORE", f"sqlite:///{tmp_path / 'alerts.db'}")
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -191,6 +197,7 @@ def settings(server: RedisServer, store: str, **values: Any) -> Any:
         "metrics_port": 0,
         "consumer": "in-process",
         "log_level": "WARNING",
+        "alert_store": "off",
     }
     return validate({**base, **values})
 

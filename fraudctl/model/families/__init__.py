@@ -54,7 +54,7 @@ __all__ = [
     "requirements_of",
 ]
 
-_NOT_FAMILIES = {"registry", "spec", "boosting", "sklearn_models", "ensembles"}
+_NOT_FAMILIES = {"registry", "spec", "portfolio", "boosting", "sklearn_models", "ensembles"}
 for _module in sorted(m.name for m in _pkgutil.iter_modules(__path__)):
     if _module not in _NOT_FAMILIES:
         _importlib.import_module(f"{__name__}.{_module}")

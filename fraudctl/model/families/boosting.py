@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field
 
 from fraudctl.model import payloads
+from fraudctl.model.costs import Cost
 from fraudctl.model.families.registry import BuildContext, Family, register
 from fraudctl.sections import _Section
 
@@ -62,6 +63,7 @@ register(
         fast_scoring=True,
         fit_options=_lightgbm_fit_options,
         summary="gradient-boosted trees; native categoricals; compiled for serving",
+        cost=Cost(0.1, 0.9, 1.5, work="n_estimators", measured_work=500),
     )
 )
 
@@ -124,6 +126,7 @@ register(
         explainer="native",
         contributions=_xgboost_contributions,
         summary="gradient-boosted trees (hist); native categoricals",
+        cost=Cost(0.2, 0.75, 1.5, work="n_estimators", measured_work=400),
     )
 )
 
@@ -160,5 +163,6 @@ register(
         explainer="native",
         contributions=lambda estimator, rows: estimator.shap_values(rows),
         summary="ordered boosting; native categoricals (target statistics)",
+        cost=Cost(0.5, 2.1, 50.0, work="iterations", measured_work=500),
     )
 )

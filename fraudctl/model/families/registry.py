@@ -9,6 +9,7 @@ from typing import Any, Literal
 from fraudctl.config import ImbalanceParams, check_block
 from fraudctl.errors import ConfigError
 from fraudctl.model import payloads
+from fraudctl.model.costs import Cost
 from fraudctl.sections import _Section
 
 
@@ -45,6 +46,9 @@ class Family:
     # (fitted estimator, rows) -> (SHAP values in log-odds, base value): the native explainer
     contributions: Callable[[Any, Any], tuple[Any, float]] | None = None
     summary: str = ""
+    # predicted seconds of one fit on the reference machine (selection.budget plans with
+    # it; fraudctl.model.costs); None: unknown, so a budget never tries it on its own
+    cost: Cost | None = None
 
     def __post_init__(self) -> None:
         if self.explainer == "native" and self.contributions is None:
@@ -106,8 +110,12 @@ class ModelSpec:
         """What `fraudctl tune` searches when not told: the chosen family, or a blend's
         first member (each member is fitted from its own block, so tuning it tunes the
         blend's member)."""
-        members = getattr(self.section(), "members", None)
-        return str(members[0]) if members else self.name
+        members = self.members()
+        return members[0] if members else self.name
+
+    def members(self) -> tuple[str, ...]:
+        """The families a blend fits (each from its own block); () for a single family."""
+        return tuple(str(m) for m in getattr(self.section(), "members", None) or ())
 
     def with_section(self, name: str, values: dict[str, Any], where: str) -> ModelSpec:
         """A copy with family ``name`` chosen and its block updated by ``values`` (checked)."""

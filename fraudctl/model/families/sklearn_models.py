@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field
 
 from fraudctl.model import payloads
+from fraudctl.model.costs import Cost
 from fraudctl.model.families.registry import BuildContext, Family, register
 from fraudctl.sections import _Section
 
@@ -41,6 +42,7 @@ register(
         requirements=("skops",),
         explainer="tree",
         summary="scikit-learn's histogram boosting",
+        cost=Cost(0.2, 0.9, 1.5, work="max_iter", measured_work=300),
     )
 )
 
@@ -71,6 +73,7 @@ register(
         payloads.SKOPS,
         requirements=("skops",),
         summary="bagged deep trees",
+        cost=Cost(0.2, 3.0, 3.0, work="n_estimators", measured_work=200),
     )
 )
 
@@ -113,6 +116,7 @@ register(
         requirements=("skops",),
         serving="numpy",
         summary="a linear baseline",
+        cost=Cost(0.1, 0.38, 0.38),
     )
 )
 
@@ -151,5 +155,6 @@ register(
         serving="numpy",
         summary="a small PyTorch network with early stopping (a neural baseline; "
         "the torch extra trains it, numpy scores it)",
+        cost=Cost(0.5, 1.05, 1.05),
     )
 )

@@ -1,5 +1,7 @@
 """``POST /predict/batch``: up to FRAUDCTL_MAX_BATCH_SIZE transactions as rows of JSON,
-columns and data, or an Arrow stream; results keep the request order."""
+columns and data, or an Arrow stream; results keep the request order, each with its
+probability, the model's decision at the threshold (``fraud``) and the decision of the
+model's rules and threshold together (``decision``, ``rule``)."""
 
 from __future__ import annotations
 
@@ -28,11 +30,14 @@ async def predict_batch(request: Request, state: State) -> Response:
     """Score up to FRAUDCTL_MAX_BATCH_SIZE transactions; results keep the request order."""
     model, schemas = state.ready()
     body = await read_body(request, (JSON, ARROW_STREAM))
-    matrix = await batch_matrix(request, model, schemas, body)
+    raw, matrix = await batch_matrix(request, model, schemas, body)
     # Scoring a large batch takes tens of milliseconds without the GIL: off the event loop,
     # single-row requests keep flowing meanwhile.
     probabilities = await asyncio.to_thread(model.probabilities, matrix)
     state.shadow_submit(matrix, probabilities, model.threshold)
+    # the model's own rules, then its threshold, on the raw fields and the inputs
+    decided = model.model.decide_inputs(raw, matrix, probabilities)
+    state.alert_batch(model, raw, matrix, decided)
     flagged = probabilities >= model.threshold
     n_flagged = int(flagged.sum())
     state.metrics.batch_size.observe(len(probabilities))
@@ -41,11 +46,17 @@ async def predict_batch(request: Request, state: State) -> Response:
         "model_version": model.version,
         "batch_size": len(flagged),
         "frauds": n_flagged,
+        "alerts": int(decided.alert.sum()),
     }
     results = [
-        {"probability": p, "fraud": f, "risk": r}
-        for p, f, r in zip(
-            probabilities.tolist(), flagged.tolist(), model.risks(probabilities), strict=True
+        {"probability": p, "fraud": f, "risk": r, "decision": d, "rule": u}
+        for p, f, r, d, u in zip(
+            probabilities.tolist(),
+            flagged.tolist(),
+            model.risks(probabilities),
+            decided.decision.tolist(),
+            decided.rule.tolist(),
+            strict=True,
         )
     ]
     return json_response(

@@ -1,4 +1,5 @@
-"""``POST /predict``: one transaction -> probability, decision at the threshold, risk band.
+"""``POST /predict``: one transaction -> probability, decision (the model's rules, then its
+threshold), the rule that decided, risk band.
 
 The request every client sends most, so it takes the direct route
 (:class:`~fraudctl.serve.routing.DirectRoute`): the body is read and validated here, the
@@ -7,12 +8,16 @@ service found on the app, and the answer serialised with orjson.
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from fraudctl.rules.decide import Decision, model_decision
 from fraudctl.serve.canary import decide, routed
 from fraudctl.serve.errors import BODY_ERRORS, error_responses, json_response
 from fraudctl.serve.openapi import json_body
+from fraudctl.serve.predictor import Predictor
 from fraudctl.serve.requests import model_inputs, read_body, record_requested, validate_body
 from fraudctl.serve.routing import DirectRoute
 from fraudctl.serve.schemas import Prediction
@@ -45,6 +50,7 @@ async def predict(request: Request) -> Response:
         # replay where it routed the first answer.
         probability = answered
         model = routed(model, state.canary, row, state.settings.canary)
+        decided = replayed(model, store, str(tx_id), probability)
     else:
         matrix = model_inputs(model, [row], record)
         canary = state.canary
@@ -57,13 +63,20 @@ async def predict(request: Request) -> Response:
             )
             model, probability = decision.model, decision.probability
         state.shadow_submit(matrix, scores, model.threshold)
+        # the model's own rules, then its threshold (a model without rules: the threshold)
+        decided = model.model.decide_one(row, matrix[0], probability)
         if tx_id is not None:
             store.remember(str(tx_id), probability)  # type: ignore[union-attr]
+            if model.model.rules:
+                store.remember_decision(str(tx_id), decided.decision, decided.rule)  # type: ignore[union-attr]
+        state.alert_one(model, row, matrix[0], decided)
     fraud = probability >= model.threshold
     state.metrics.record_scores((probability,), int(fraud))
     request.state.log_fields = {
         "model_version": model.version,
         "decision": "fraud" if fraud else "legit",
+        "action": decided.decision,
+        "rule": decided.rule,
     }
     return json_response(
         {
@@ -72,5 +85,17 @@ async def predict(request: Request) -> Response:
             "risk": model.risk(probability),
             "threshold": model.threshold,
             "model_version": model.version,
+            "decision": decided.decision,
+            "rule": decided.rule,
         }
     )
+
+
+def replayed(model: Predictor, store: Any, tx_id: str, probability: float) -> Decision:
+    """A replay's decision: the first one, remembered beside its probability (the history
+    now holds the transaction, so its rules' history fields cannot be read again); a model
+    without rules decides by its threshold, as it did."""
+    first = store.recall_decision(tx_id) if model.model.rules else None
+    if first is None:
+        return Decision(model_decision(probability, model.threshold), None, probability)
+    return Decision(first[0], first[1], probability)
