@@ -228,6 +228,61 @@ def day_clock_project(tmp_path_factory: pytest.TempPathFactory, mlflow_store: st
     return root
 
 
+# --- a project trained through the CLI, with its own MLflow store, copied for each test ---
+
+CLI_MODEL = "cli-trained"  # its registered model: version 1, champion
+
+
+@contextlib.contextmanager
+def process_tracking_uri(uri: str | None) -> Iterator[None]:
+    """MLflow's process-wide tracking URI at ``uri`` for the block, then back as it was.
+
+    Every command run in-process sets it (fraudctl.tracking), and a bare ``MlflowClient()``
+    reads it before MLFLOW_TRACKING_URI: a store left there by another project's commands
+    would answer for this one."""
+    from mlflow.tracking._tracking_service import utils
+
+    previous = utils._tracking_uri
+    variable = os.environ.get("MLFLOW_TRACKING_URI")
+    utils.set_tracking_uri(uri)
+    try:
+        yield
+    finally:
+        utils.set_tracking_uri(previous)
+        if variable is None:
+            os.environ.pop("MLFLOW_TRACKING_URI", None)
+        else:
+            os.environ["MLFLOW_TRACKING_URI"] = variable
+
+
+def _train_through_the_cli(target: Path) -> dict[str, Any]:
+    params = _merge(SMALL_PARAMS, {"tracking": {"registered_model": CLI_MODEL}})
+    store = f"sqlite:///{target / 'mlflow.db'}"
+    with process_tracking_uri(None):
+        run_cli_project(target, params, store, "data", "features build", "train")
+    return {}
+
+
+@pytest.fixture
+def cli_trained(
+    tmp_path_factory: pytest.TempPathFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Path]:
+    """A project after `fraudctl data`, `features build` and `train`, as :func:`project`
+    has it (small params, the working directory), whose model is version 1 and champion of
+    ``CLI_MODEL`` in the project's own MLflow store (mlflow.db, mlartifacts/). Trained once
+    per pytest run; each test gets a copy, the store's paths moved with it."""
+    from tests.once import built_once, copy_project
+
+    built, _ = built_once(tmp_path_factory, "cli-trained", _train_through_the_cli)
+    root = copy_project(built, tmp_path / "project")
+    store = f"sqlite:///{root / 'mlflow.db'}"
+    monkeypatch.chdir(root)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", store)
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    with process_tracking_uri(store):
+        yield root
+
+
 # --- the small trained models the model and serving tests share ---
 
 
@@ -238,11 +293,13 @@ def model_dir(trained: ProjectPaths) -> Path:
 
 @pytest.fixture(scope="session")
 def default_model_dir(tmp_path_factory: pytest.TempPathFactory, mlflow_store: str) -> Path:
-    """params.yaml's blend (what selection trains on the ULB table) on small data."""
+    """params.yaml's blend (what selection trains on the ULB table) on small data: its saved
+    format is what the tests serve, so it is fitted once (no folds) with a short network."""
     params = parse_params(
         {
             **SMALL_PARAMS,
-            "model": {"name": "ensemble", **SMALL_PARAMS["model"]},
+            "model": {"name": "ensemble", **SMALL_PARAMS["model"], "mlp": {"max_iter": 30}},
+            "selection": {"candidates": [], "folds": 0, "budget": None},
             "tracking": {"registered_model": "default-blend"},
         }
     )
@@ -256,6 +313,40 @@ def test_rows(trained: ProjectPaths) -> pd.DataFrame:
 
 
 FEATURES = [f"V{i}" for i in range(1, 29)] + ["Amount"]
+
+
+# --- the order files go to the workers: the longest first ---
+
+# pytest-xdist hands out whole files (--dist=loadfile) in collection order
+# (--no-loadscope-reorder): a file of several minutes handed out last keeps one worker busy
+# while the others are done. These go first, longest first (measured with --durations); a
+# file not listed keeps its place after them. A stale entry only costs balance, never a test.
+LONGEST_FIRST = (
+    "tests/pipeline/test_dvc.py",
+    "tests/models/test_families.py",
+    "tests/pipeline/test_dvc_transactions.py",
+    "tests/loop/test_dag.py",
+    "tests/models/test_network.py",
+    "tests/distributed/test_engines.py",
+    "tests/catalogue/test_catalogue.py",
+    "tests/reliability/test_crashes.py",
+    "tests/ui/test_app.py",
+    "tests/models/test_door_parity.py",
+    "tests/pipeline/test_dvc_real_data.py",
+    "tests/pipeline/test_dvc_dask.py",
+    "tests/cli/test_score.py",
+    "tests/models/test_card.py",
+    "tests/pipeline/test_train_evaluate.py",
+    "tests/serve/test_schemathesis.py",
+    "tests/serve/test_deploy_assets.py",
+    "tests/models/test_selection.py",
+    "tests/loop/test_cycle.py",
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    rank = {name: place for place, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))
 
 
 # --- Hypothesis: a fixed seed and few examples unless asked for more ---

@@ -104,10 +104,41 @@ def test_serve_help_lists_every_setting():
         assert variable in text, variable
 
 
-@pytest.mark.parametrize("command", [["--help"], ["serve", "--help"]], ids=" ".join)
-def test_help_never_imports_the_server(command):
+# Never loaded by a help page: the server, the data and ML libraries, and the Markdown and
+# syntax-highlighting libraries rich's help rendering would pull in. The root page loads
+# no pydantic either; a command's page does, as Typer (0.29) checks its options' values
+# with pydantic before it sees --help.
+HEAVY = {
+    "fastapi",
+    "starlette",
+    "pydantic_settings",
+    "uvicorn",
+    "numpy",
+    "pandas",
+    "pyarrow",
+    "sklearn",
+    "lightgbm",
+    "mlflow",
+    "yaml",
+    "markdown_it",
+    "pygments",
+}
+
+
+@pytest.mark.parametrize(
+    ("command", "heavy"),
+    [
+        (["--help"], HEAVY | {"pydantic"}),
+        (["serve", "--help"], HEAVY),
+        (["stream", "--help"], HEAVY),
+        (["train", "--help"], HEAVY),
+    ],
+    ids=lambda value: " ".join(value) if isinstance(value, list) else "",
+)
+def test_help_never_imports_the_server(command, heavy):
     """The serve command's options come from a plain table (fraudctl.serve.options): the
-    help pages, the root's included, load neither FastAPI nor pydantic-settings."""
+    help pages, the root's included, load neither FastAPI nor pydantic-settings, nor any
+    library of :data:`HEAVY`."""
     import subprocess
     import sys
 
@@ -118,7 +149,7 @@ def test_help_never_imports_the_server(command):
         f"sys.argv = ['fraudctl', *{command!r}]\n"
         "from fraudctl.cli import app\n"
         "try:\n    app()\nexcept SystemExit:\n    pass\n"
-        "heavy = {'fastapi', 'starlette', 'pydantic_settings', 'uvicorn', 'numpy'}\n"
+        f"heavy = {heavy!r}\n"
         "print(sorted(heavy & {m.split('.')[0] for m in sys.modules}), file=sys.stderr)\n"
     )
     result = subprocess.run(
@@ -155,3 +186,52 @@ def test_a_serve_setting_out_of_bounds_is_one_line(option, field):
     result = CliRunner().invoke(app, ["serve", "--model", "nowhere", *option])
     assert result.exit_code == 2
     assert f"serve settings: {field}" in result.output and "Traceback" not in result.output
+
+
+def test_help_rendering_loads_markdown_and_tracebacks_when_they_are_used():
+    """The help pages import Typer's renderer with stand-ins for rich's Markdown and
+    Traceback (fraudctl.help_style): Markdown help text and a pretty traceback still get
+    the real classes, and the modules stay importable as usual."""
+    import subprocess
+    import sys
+
+    from tests.conftest import cli_env
+
+    probe = (
+        "import sys\n"
+        "sys.argv = ['fraudctl', '--help']\n"
+        "from fraudctl.cli import app\n"
+        "try:\n    app()\nexcept SystemExit:\n    pass\n"
+        "assert 'rich.markdown' not in sys.modules and 'rich.traceback' not in sys.modules\n"
+        "from typer import rich_utils\n"
+        "text = rich_utils._make_rich_text(text='*x*', style='', markup_mode='markdown')\n"
+        "import rich.markdown, rich.traceback\n"
+        "assert type(text) is rich.markdown.Markdown, type(text)\n"
+        "assert isinstance(text, rich_utils.Markdown)\n"
+        "try:\n    1 / 0\nexcept ZeroDivisionError as exc:\n"
+        "    shown = rich_utils.Traceback.from_exception(type(exc), exc, exc.__traceback__)\n"
+        "assert type(shown) is rich.traceback.Traceback, type(shown)\n"
+        "print('ok')\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, env=cli_env()
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "ok", result.stdout
+
+
+def test_python_dash_m_fraudctl_is_the_same_command_line():
+    import subprocess
+    import sys
+
+    from tests.conftest import cli_env
+
+    result = subprocess.run(
+        [sys.executable, "-m", "fraudctl", "--help"],
+        capture_output=True,
+        text=True,
+        env=cli_env(COLUMNS="200"),
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Usage: fraudctl [OPTIONS] COMMAND [ARGS]..." in result.stdout
+    assert " ".join(result.stdout.split()) == " ".join(_help().split())

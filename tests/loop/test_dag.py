@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -18,6 +19,7 @@ from fraudctl.config import load_params
 from fraudctl.loop.cycle import Loop
 from tests.conftest import REPO_ROOT
 from tests.loop.conftest import loop_params
+from tests.once import built_once
 from tests.serve.test_server_process import free_port, wait_for
 
 AIRFLOW = REPO_ROOT / ".venv-airflow" / "bin" / "airflow"
@@ -39,12 +41,41 @@ def _airflow(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
     return done
 
 
+def _airflow_env(home: Path, **extra: str) -> dict[str, str]:
+    base = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    return {
+        **base,
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        **extra,
+    }
+
+
+@pytest.fixture
+def airflow_home(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> Path:
+    """An AIRFLOW_HOME whose SQLite metadata database is migrated: `airflow db migrate`
+    runs once per pytest run, and each test starts from a copy of the database file (it
+    holds no path; Airflow writes its airflow.cfg for the new home)."""
+
+    def migrate(target: Path) -> None:
+        _airflow(_airflow_env(target), "db", "migrate")
+
+    built, _ = built_once(tmp_path_factory, "airflow-home", migrate)
+    home = tmp_path / "airflow"
+    home.mkdir()
+    shutil.copy2(built / "airflow.db", home / "airflow.db")
+    return home
+
+
 def _version(base: str) -> str:
     with urllib.request.urlopen(f"{base}/model", timeout=5) as response:
         return str(json.loads(response.read())["version"])
 
 
-def test_the_dag_runs_days_of_the_loop_and_the_server_follows_the_champion(tmp_path, loop_env):
+def test_the_dag_runs_days_of_the_loop_and_the_server_follows_the_champion(
+    tmp_path, loop_env, airflow_home
+):
     # twice the customers of the other loop tests: each day's window needs frauds in
     # every split, and this test retrains on consecutive days
     params_file = loop_params(
@@ -64,16 +95,12 @@ def test_the_dag_runs_days_of_the_loop_and_the_server_follows_the_champion(tmp_p
         check=True,
         capture_output=True,
     )
-    env = {
-        **base_env,
-        "AIRFLOW_HOME": str(tmp_path / "airflow"),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "FRAUDCTL": str(FRAUDCTL),
-        "FRAUDCTL_PROJECT": str(tmp_path),
-        "FRAUDCTL_LOOP_PARAMS": str(params_file),
-    }
-    _airflow(env, "db", "migrate")
+    env = _airflow_env(
+        airflow_home,
+        FRAUDCTL=str(FRAUDCTL),
+        FRAUDCTL_PROJECT=str(tmp_path),
+        FRAUDCTL_LOOP_PARAMS=str(params_file),
+    )
     day9, day10 = (str(loop.world.date(d)) for d in (9, 10))
     _airflow(env, "dags", "test", "fraudctl_continuous", day9)
     assert loop.version("champion") == "1"  # the first retrain made the champion

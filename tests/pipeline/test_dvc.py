@@ -1,10 +1,12 @@
-"""`dvc repro` on a copy of the repository, as a new user's clone would run it."""
+"""`dvc repro` on a copy of the repository, as a new user's clone would run it.
+
+The clone is repro'd once per pytest run (tests/pipeline/dvc_project.py); each test works on
+a copy of it, so a test that changes params or code leaves nothing to the next one."""
 
 from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -13,130 +15,31 @@ import yaml
 
 from fraudctl.paths import SPLITS, ProjectPaths
 from fraudctl.stages.headline import NAMES as HEADLINE_NAMES
-from tests.conftest import REPO_ROOT, SMALL_PARAMS, cli_env
-from tests.experiments.conftest import SMALL_EXPERIMENTS
+from tests.conftest import REPO_ROOT
+from tests.pipeline.dvc_project import repro_clone
+from tests.pipeline.dvc_project import run as _run
 
 pytestmark = pytest.mark.slow
 
 
-def _run(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, f"{' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
-    return result
+@pytest.fixture
+def repro(tmp_path_factory, tmp_path) -> tuple[Path, dict[str, str], str]:
+    """This test's copy of the repro'd clone, its environment, and the first repro's output."""
+    return repro_clone(tmp_path_factory, tmp_path / "clone")
 
 
-def _copy_repository(target: Path) -> None:
-    if not (REPO_ROOT / ".git").exists():
-        pytest.skip("needs the project's git checkout to copy its tracked files")
-    tracked = (
-        subprocess.run(["git", "ls-files", "-z"], cwd=REPO_ROOT, capture_output=True, check=True)
-        .stdout.decode()
-        .split("\0")
-    )
-    for name in filter(None, tracked):
-        source = REPO_ROOT / name
-        if source.is_file():
-            (target / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, target / name)
+@pytest.fixture
+def clone(repro) -> tuple[Path, dict[str, str]]:
+    root, env, _ = repro
+    return root, env
 
 
-def _init_git(target: Path) -> dict[str, str]:
-    env = cli_env(
-        MLFLOW_TRACKING_URI=f"sqlite:///{target / 'mlflow.db'}",
-        MPLBACKEND="Agg",
-        GIT_AUTHOR_NAME="t",
-        GIT_AUTHOR_EMAIL="t@example.invalid",
-        GIT_COMMITTER_NAME="t",
-        GIT_COMMITTER_EMAIL="t@example.invalid",
-    )
-    _run(["git", "init", "-q", "-b", "main"], target, env)
-    _run(["git", "add", "-A"], target, env)
-    _run(["git", "commit", "-qm", "clone"], target, env)
-    return env
-
-
-@pytest.fixture(scope="module")
-def clone(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
-    """The repository's tracked files in a new git repo, with small synthetic params."""
-    target = tmp_path_factory.mktemp("clone")
-    _copy_repository(target)
-    params = yaml.safe_load((target / "params.yaml").read_text())
-    params["data"]["synthetic"].update(SMALL_PARAMS["data"]["synthetic"])
-    params["model"]["lightgbm"].update(SMALL_PARAMS["model"]["lightgbm"])
-    for name, values in SMALL_EXPERIMENTS["experiments"].items():
-        params["experiments"][name].update(values)
-    poison = params["experiments"]["poison"]
-    poison["model"] = {"name": "lightgbm", **poison["model"]}  # as params.yaml writes it
-    (target / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    return target, _init_git(target)
-
-
-def test_the_transactions_example_runs_end_to_end(tmp_path):
-    """docs/transactions.md: `cp examples/transactions/params.yaml params.yaml && dvc repro`,
-    on a small log."""
-    from tests.conftest import example_params
-
-    _copy_repository(tmp_path)
-    params = example_params({"experiments": SMALL_EXPERIMENTS["experiments"]})
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    env = _init_git(tmp_path)
-    first = _run(["dvc", "repro"], tmp_path, env)
-    for stage in ("prepare", "features", "train", "evaluate", "poison", "fairness", "drift"):
-        assert f"Running stage '{stage}'" in first.stdout
-    metrics = json.loads((tmp_path / "reports/metrics.json").read_text())
-    assert 0 <= metrics["card_precision_at_k"] <= 1
-    drift = json.loads((tmp_path / "reports/drift/results.json").read_text())
-    assert "merchant_category" in drift["features"]
-    assert "Running stage" not in _run(["dvc", "repro"], tmp_path, env).stdout
-
-
-def test_the_dask_engine_through_dvc_repro(tmp_path):
-    """docs/dask.md: a day-partitioned log in data/raw, compute.engine:
-    dask on a local cluster, `dvc repro`; outputs are partitioned directories, later stages
-    read them unchanged, and `fraudctl score` writes one scored file per day."""
-    pytest.importorskip("distributed")
-    from fraudctl.data.synthetic_transactions import write_partitioned_log
-    from tests.conftest import example_params
-    from tests.distributed.test_engines import DASK
-
-    _copy_repository(tmp_path)
-    log = tmp_path / "data/raw/log"
-    write_partitioned_log(
-        log,
-        days=40,
-        n_customers=150,
-        n_terminals=200,
-        seed=3,
-        compromised_terminal_rate=0.05,
-        compromised_card_rate=0.05,
-    )
-    params = example_params(
-        {
-            "data": {"source": "data/raw/log"},
-            "compute": DASK,
-            "selection": {"folds": 0},
-            "emissions": {"enabled": False},
-        }
-    )
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    env = _init_git(tmp_path)
-    first = _run(["dvc", "repro", "evaluate"], tmp_path, env)
-    for stage in ("prepare", "features", "train", "evaluate"):
-        assert f"Running stage '{stage}'" in first.stdout
-    assert (tmp_path / "data/features/train.parquet").is_dir()
-    report = json.loads((tmp_path / "reports/train.json").read_text())
-    assert report["selection"]["engine"] == "dask"
-    assert 0 <= json.loads((tmp_path / "reports/metrics.json").read_text())["pr_auc"] <= 1
-    assert "Running stage" not in _run(["dvc", "repro", "evaluate"], tmp_path, env).stdout
-    _run(["fraudctl", "score", "data/raw/log", "-o", "scored"], tmp_path, env)
-    assert len(list((tmp_path / "scored").iterdir())) == 40
-
-
-def test_repro_runs_every_stage_then_nothing(clone):
-    root, env = clone
-    first = _run(["dvc", "repro"], root, env)
+def test_repro_runs_every_stage_then_nothing(repro):
+    """The clone's first `dvc repro` (run once for the whole suite) ran every stage; its
+    copy, moved to another folder, is up to date."""
+    root, env, first = repro
     for stage in ("prepare", "train", "evaluate", "poison", "fairness", "drift", "card"):
-        assert f"Running stage '{stage}'" in first.stdout
+        assert f"Running stage '{stage}'" in first
     paths = ProjectPaths(root)
     for split in SPLITS:
         assert paths.split_file(split).exists()
@@ -182,7 +85,6 @@ def test_rerunning_stages_on_the_same_inputs_changes_no_tracked_file(clone):
     random ids. (Retraining on the same data and params giving a byte-identical model is
     checked by the next test, whose `dvc repro` retrains what `fraudctl train` trained.)"""
     root, env = clone
-    _run(["dvc", "repro"], root, env)
     _run(["git", "add", "-A"], root, env)
     _run(["git", "commit", "-qm", "outputs", "--allow-empty"], root, env)
     for stage in ("evaluate", "fairness", "drift"):
@@ -196,17 +98,20 @@ def test_rerunning_stages_on_the_same_inputs_changes_no_tracked_file(clone):
 
 def test_fraudctl_train_then_dvc_repro_keep_one_consistent_model(clone):
     """`fraudctl train` outside DVC, then `dvc repro`: the model on disk stays the one the
-    registry's newest version holds, and every training run keeps its train-* name."""
+    registry's newest version holds, and every training run keeps its train-* name. The
+    repro goes as far as evaluate, the stage that joins the registry's run (the experiments
+    after it log runs of their own, in experiments of their own)."""
     import mlflow
 
     root, env = clone
-    _run(["dvc", "repro"], root, env)
     params = yaml.safe_load((root / "params.yaml").read_text())
     params["model"]["lightgbm"]["n_estimators"] += 5
+    params["selection"]["budget"] = None  # the portfolio is searched in the clone's repro
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     _run(["fraudctl", "train"], root, env)
     trained = _digest(root / "models" / "model")
-    _run(["dvc", "repro"], root, env)
+    ran = _run(["dvc", "repro", "evaluate"], root, env).stdout
+    assert "Running stage 'train'" in ran and "Running stage 'evaluate'" in ran, ran
     assert _digest(root / "models" / "model") == trained  # never swapped back
 
     client = mlflow.MlflowClient(env["MLFLOW_TRACKING_URI"])
@@ -236,7 +141,6 @@ def _digest(directory: Path) -> dict[str, str]:
 
 def test_one_param_change_reruns_only_what_depends_on_it(clone):
     root, env = clone
-    _run(["dvc", "repro"], root, env)
     params = yaml.safe_load((root / "params.yaml").read_text())
     params["evaluate"]["calibration_bins"] = 5
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
@@ -250,7 +154,6 @@ def test_editing_the_network_module_leaves_prepare_and_features_up_to_date(clone
     """dvc.yaml's deps are the code each stage runs: the PyTorch network is a model family,
     so a change to it reruns train and what follows, never the data stages."""
     root, env = clone
-    _run(["dvc", "repro"], root, env)
     network = root / "fraudctl" / "model" / "network.py"
     original = network.read_text()
     network.write_text(original + "\n# a comment changes the file's hash\n")
@@ -264,7 +167,6 @@ def test_editing_the_network_module_leaves_prepare_and_features_up_to_date(clone
 
 def test_push_and_pull_through_a_local_remote_restore_a_fresh_clone(clone, tmp_path):
     root, env = clone
-    _run(["dvc", "repro"], root, env)
     remote = tmp_path / "remote"
     _run(["dvc", "remote", "add", "--local", "-d", "storage", str(remote)], root, env)
     _run(["dvc", "push"], root, env)
@@ -296,7 +198,6 @@ def test_a_failing_stage_keeps_the_last_good_outputs(clone):
     """DVC deletes a stage's outputs before running it unless they are persistent; ours are,
     and fraudctl writes them whole or not at all, so a bad input loses nothing."""
     root, env = clone
-    _run(["dvc", "repro"], root, env)
     guarded = ["data/prepared/train.parquet", "reports/data.json", "models/model/MLmodel"]
     before = {name: (root / name).read_bytes() for name in guarded}
     params_text = (root / "params.yaml").read_text()
@@ -319,55 +220,6 @@ def test_a_failing_stage_keeps_the_last_good_outputs(clone):
     assert "Running stage 'prepare'" not in again.stdout
 
 
-def test_the_real_data_steps_work_as_written(tmp_path):
-    """docs/real-data.md, line by line in bash, on a small table zipped as Kaggle serves it:
-    the champion trained on synthetic data stays champion until `fraudctl promote latest`."""
-    import zipfile
-
-    from mlflow import MlflowClient
-
-    from fraudctl.data.synthetic import generate_transactions
-
-    _copy_repository(tmp_path)
-    params = yaml.safe_load((tmp_path / "params.yaml").read_text())
-    params["data"]["synthetic"].update(SMALL_PARAMS["data"]["synthetic"])
-    params["model"]["lightgbm"].update(SMALL_PARAMS["model"]["lightgbm"])
-    params["selection"]["candidates"] = []
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    env = _init_git(tmp_path)
-    _run(["dvc", "repro", "train"], tmp_path, env)  # the synthetic champion, v1
-
-    downloads = tmp_path / "Downloads"
-    downloads.mkdir()
-    table = generate_transactions(n_rows=4000, fraud_rate=0.05, days=1, seed=9)
-    # the archive as Kaggle serves it: a zip holding creditcard.csv
-    with zipfile.ZipFile(downloads / "creditcardfraud.zip", "w") as archive:
-        archive.writestr("creditcard.csv", table.to_csv(index=False))
-    page = (REPO_ROOT / "docs" / "real-data.md").read_text()
-    steps = re.search(r"```bash\n(.*?)```", page, re.S).group(1).splitlines()
-    script = ["set -euo pipefail"]
-    for line in steps:
-        command = line.split("  #")[0].strip()
-        command = command.replace("~/Downloads", str(downloads))
-        if command == "source .venv/bin/activate":
-            continue  # the test's environment already has the venv first on PATH
-        if command == "dvc repro":
-            command = "dvc repro train"  # the experiments are tested elsewhere
-        if "candidates" in command:
-            continue  # the blend's comparison is tested in tests/models/test_selection.py
-        script.append(command)
-    result = subprocess.run(
-        ["bash", "-c", "\n".join(script)], cwd=tmp_path, env=env, capture_output=True, text=True
-    )
-    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
-    assert "source: data/raw/creditcard.csv.gz" in (tmp_path / "params.yaml").read_text()
-    tracked = _run(["git", "status", "--porcelain"], tmp_path, env).stdout
-    assert "data/raw/creditcard.csv.gz.dvc" in tracked and "creditcard.csv.gz\n" not in tracked
-    client = MlflowClient(tracking_uri=env["MLFLOW_TRACKING_URI"])
-    champion = client.get_model_version_by_alias("fraud-detector", "champion")
-    assert str(champion.version) == "2", "promote latest made the real-data model champion"
-
-
 @pytest.mark.parametrize("family", ["ensemble"])
 def test_other_families_through_dvc_exp_run(clone, family):
     """`dvc exp run -S model.name=...` re-runs train, evaluate, fairness and drift with
@@ -377,14 +229,14 @@ def test_other_families_through_dvc_exp_run(clone, family):
     network's numpy archive and a skops file in one blend folder) covers the other saved
     formats under DVC."""
     root, env = clone
-    _run(["dvc", "repro"], root, env)
     _run(["git", "add", "-A"], root, env)
     _run(["git", "commit", "-qm", "baseline", "--allow-empty"], root, env)
-    # small: the network's epochs, rows for the blend's permutation SHAP, and one fit on
-    # the train split (the blend's cross-validation runs in every repro of this clone)
-    small = ["-S", "model.mlp.max_iter=30", "-S", "experiments.fairness.shap_rows=20"]
-    # (params.yaml writes selection.budget, which needs the folds: refused beside folds=0)
-    small += ["-S", "selection.folds=0", "-S", "selection.budget=null"]
+    # small: the network's epochs, the fewest rows for the blend's permutation SHAP, and one
+    # fit on the train split (params.yaml writes selection.budget, which needs the folds:
+    # refused beside folds=0)
+    small = ["-S", "model.mlp.max_iter=30", "-S", "experiments.fairness.shap_rows=10"]
+    small += ["-S", "experiments.fairness.local_explanations=1", "-S", "selection.folds=0"]
+    small += ["-S", "selection.budget=null"]
     ran = _run(
         ["dvc", "exp", "run", "-n", "other", "-S", f"model.name={family}", *small], root, env
     )

@@ -8,7 +8,7 @@ import json
 
 import pandas as pd
 
-from tests.conftest import invoke, write_params
+from tests.conftest import CLI_MODEL, invoke, write_params
 
 RULES = [
     {
@@ -54,12 +54,11 @@ def test_bad_rules_are_refused_at_train_with_their_key_path(project, runner, reg
         assert not (project / "models/model").exists()  # refused before any fit
 
 
-def test_rules_travel_with_the_model_through_evaluate_card_score_and_promotion(
-    project, runner, registry_name
-):
+def test_rules_travel_with_the_model_through_evaluate_card_score_and_promotion(cli_trained, runner):
     from mlflow import MlflowClient
 
-    _stages(runner, "data", "features build", "train", "evaluate")
+    project, registry_name = cli_trained, CLI_MODEL
+    _stages(runner, "evaluate")
     plain = json.loads((project / "reports/metrics.json").read_text())
     assert "rules" not in plain  # no rules: the file as before rules existed
     contract = json.loads((_payload(project) / "contract.json").read_text())
@@ -123,8 +122,8 @@ def test_rules_travel_with_the_model_through_evaluate_card_score_and_promotion(
         assert "rules travel with the model" in " ".join(refused.output.split())
 
 
-def test_score_refuses_an_input_with_the_columns_it_writes(project, runner, registry_name):
-    _stages(runner, "data", "features build", "train")
+def test_score_refuses_an_input_with_the_columns_it_writes(trained_project, runner):
+    project = trained_project
     test = pd.read_parquet(project / "data/prepared/test.parquet")
     test.assign(rule="x").to_parquet(project / "in.parquet")
     result = invoke(runner, "score", "in.parquet", "-o", "out.parquet")

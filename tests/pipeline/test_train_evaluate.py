@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.conftest import invoke, write_params
+from tests.conftest import CLI_MODEL, invoke, write_params
 
 PLOTS = ["pr_curve", "roc_curve", "calibration", "confusion"]
 
@@ -67,15 +67,13 @@ def test_train_evaluate_end_to_end(project, runner, registry_name):
     assert run.data.params["model"] == "lightgbm"
 
 
-def test_saved_model_loads_with_mlflow_pyfunc(project, runner, registry_name):
+def test_saved_model_loads_with_mlflow_pyfunc(cli_trained):
     import mlflow.pyfunc
 
     from fraudctl.model.bundle import load_model
     from fraudctl.model.registry_record import read_registry_record
 
-    assert invoke(runner, "data").exit_code == 0
-    assert invoke(runner, "features", "build").exit_code == 0
-    assert invoke(runner, "train").exit_code == 0
+    project, registry_name = cli_trained, CLI_MODEL
     test = pd.read_parquet(project / "data/prepared/test.parquet")
     features = [f"V{i}" for i in range(1, 29)] + ["Amount"]
     pyfunc = mlflow.pyfunc.load_model(str(project / "models/model"))
@@ -91,10 +89,8 @@ def test_saved_model_loads_with_mlflow_pyfunc(project, runner, registry_name):
     np.testing.assert_allclose(np.asarray(registered.predict(test)), probabilities)
 
 
-def test_aliases_follow_validation_pr_auc_and_manual_promotion(project, runner, registry_name):
-    assert invoke(runner, "data").exit_code == 0
-    assert invoke(runner, "features", "build").exit_code == 0
-    assert invoke(runner, "train").exit_code == 0
+def test_aliases_follow_validation_pr_auc_and_manual_promotion(cli_trained, runner):
+    project, registry_name = cli_trained, CLI_MODEL
     # A crippled model cannot beat the champion: it stays challenger.
     write_params(
         project,
@@ -169,13 +165,13 @@ def test_evaluate_without_model_says_what_to_run(project, runner):
     assert "run `fraudctl train` first" in result.output
 
 
-def test_evaluate_refuses_a_model_trained_on_other_data(project, runner, registry_name):
+def test_evaluate_refuses_a_model_trained_on_other_data(cli_trained, runner):
     """After a train that did not run (or failed), models/ holds the model of an earlier
     dataset: evaluate must not measure it on the new test split, nor log to its run."""
     import mlflow
 
-    for command in (["data"], ["features", "build"], ["train"], ["evaluate"]):
-        assert invoke(runner, *command).exit_code == 0
+    project, registry_name = cli_trained, CLI_MODEL
+    assert invoke(runner, "evaluate").exit_code == 0
     run_id = json.loads((project / "models/registry.json").read_text())["run_id"]
     logged = mlflow.get_run(run_id).data.metrics
     metrics_before = (project / "reports/metrics.json").read_bytes()
@@ -206,12 +202,11 @@ def test_evaluate_refuses_a_model_trained_on_other_data(project, runner, registr
     ],
 )
 def test_a_damaged_model_directory_is_refused_with_one_line(
-    project, runner, registry_name, damage, message
+    trained_project, runner, damage, message
 ):
     from fraudctl.model.contract import digest_folder, read_contract, write_contract
 
-    for command in (["data"], ["features", "build"], ["train"]):
-        assert invoke(runner, *command).exit_code == 0
+    project = trained_project  # the session's model, copied: this test damages its copy
     payload = project / "models/model/data/fraudctl"
     if damage == "extra-input":
         transform = json.loads((payload / "transform.json").read_text())
@@ -329,9 +324,8 @@ def test_evaluate_warns_when_test_and_out_of_fold_scores_disagree(project, runne
     assert "out-of-fold PR-AUC 0.999" in result.output and "'Seconds'" in result.output
 
 
-def test_score_refuses_a_number_far_beyond_the_training_range(project, runner, registry_name):
-    for command in (["data"], ["features", "build"], ["train"]):
-        assert invoke(runner, *command).exit_code == 0
+def test_score_refuses_a_number_far_beyond_the_training_range(trained_project, runner):
+    project = trained_project
     rows = pd.read_parquet(project / "data/prepared/test.parquet").head(50)
     rows.loc[7, "V1"] = 1e308
     rows.to_csv(project / "in.csv", index=False)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from typer.testing import CliRunner
 
 from benchmarks.chromium import free_port, render
 from tests.conftest import cli_env, invoke, write_params
@@ -49,14 +50,35 @@ def texts(app: AppTest) -> str:
     return "\n".join(str(p) for p in parts)
 
 
+OUTPUTS = ("data", "models", "reports")
+
+
+@pytest.fixture(scope="module")
+def evaluated(tmp_path_factory, trained, mlflow_store) -> Path:
+    """The session's trained project with test metrics, two experiments and a model card,
+    made once for this file's tests (each works on a copy)."""
+    root = tmp_path_factory.mktemp("evaluated")
+    for name in OUTPUTS:
+        shutil.copytree(trained.root / name, root / name)
+    write_params(root, SMALL_EXPERIMENTS)
+    runner = CliRunner()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(root)
+        patch.setenv("MLFLOW_TRACKING_URI", mlflow_store)
+        patch.setenv("MPLBACKEND", "Agg")
+        for args in (["evaluate"], ["experiment", "fairness"], ["experiment", "drift"], ["card"]):
+            result = invoke(runner, *args)
+            assert result.exit_code == 0, (args, result.output)
+    return root
+
+
 @pytest.fixture
-def full_project(trained_project, runner):
+def full_project(project, evaluated):
     """A trained project with test metrics, two experiments and a model card."""
-    write_params(trained_project, SMALL_EXPERIMENTS)
-    for args in (["evaluate"], ["experiment", "fairness"], ["experiment", "drift"], ["card"]):
-        result = invoke(runner, *args)
-        assert result.exit_code == 0, (args, result.output)
-    return trained_project
+    for name in OUTPUTS:
+        shutil.copytree(evaluated / name, project / name)
+    write_params(project, SMALL_EXPERIMENTS)
+    return project
 
 
 def test_every_page_renders_from_the_project_outputs(full_project, monkeypatch):

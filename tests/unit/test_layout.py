@@ -158,7 +158,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("stream", ("fraudctl.stream",)),
     ("operations", ("fraudctl.release", "fraudctl.shadow_report", "fraudctl.report")),
     ("ui", ("fraudctl.ui",)),
-    ("cli", ("fraudctl.cli", "fraudctl.cli_reference")),
+    ("cli", ("fraudctl.cli", "fraudctl.cli_reference", "fraudctl.__main__")),
 )
 LIBRARIES = ("data", "features", "model", "experiments", "distributed", "rules", "alerts")
 
