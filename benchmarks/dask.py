@@ -114,7 +114,7 @@ def run(
     raw = yaml.safe_load((REPO / "examples/transactions/params.yaml").read_text())
     raw["data"]["source"] = str(log)
     raw["compute"] = {**raw.get("compute", {}), **compute}  # engine and its block
-    raw["selection"] = {"folds": 0}  # the dask engine selects on the hold-out split
+    raw["selection"] = {"folds": 0, "budget": None}  # the dask engine selects on the hold-out split
     raw["split"]["gap"] = "2d"  # (7d in the example) leaves validation rows in short logs
     raw["emissions"] = {"enabled": False}
     raw["tracking"] = {

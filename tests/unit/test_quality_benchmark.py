@@ -106,7 +106,7 @@ def test_the_result_file_and_the_docs_table_built_from_it(tmp_path, monkeypatch)
     document = json.loads(path.read_text())
     assert document["command"] == "python -m benchmarks.quality"
     assert document["rows"] == json.loads(json.dumps(_rows()))
-    assert set(document["machine"]) == {"cores", "cpu", "python", "system"}
+    assert set(document["machine"]) == {"cores", "cpu", "python", "system", "load_average"}
 
     from docgen.results import measured_page
 
