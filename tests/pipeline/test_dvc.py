@@ -231,11 +231,10 @@ def test_other_families_through_dvc_exp_run(clone, family):
     root, env = clone
     _run(["git", "add", "-A"], root, env)
     _run(["git", "commit", "-qm", "baseline", "--allow-empty"], root, env)
-    # small: the network's epochs, the fewest rows for the blend's permutation SHAP, and one
-    # fit on the train split (params.yaml writes selection.budget, which needs the folds:
-    # refused beside folds=0)
-    small = ["-S", "model.mlp.max_iter=30", "-S", "experiments.fairness.shap_rows=10"]
-    small += ["-S", "experiments.fairness.local_explanations=1", "-S", "selection.folds=0"]
+    # small: the network's epochs and one fit on the train split (params.yaml writes
+    # selection.budget, which needs the folds: refused beside folds=0); the clone explains
+    # the fewest rows (tests/pipeline/dvc_project.py)
+    small = ["-S", "model.mlp.max_iter=30", "-S", "selection.folds=0"]
     small += ["-S", "selection.budget=null"]
     ran = _run(
         ["dvc", "exp", "run", "-n", "other", "-S", f"model.name={family}", *small], root, env
