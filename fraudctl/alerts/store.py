@@ -14,11 +14,10 @@ alert stays); decisions are appended and never updated or deleted.
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 from fraudctl.alerts.records import Alert, AnalystDecision, day_bounds, day_of
-from fraudctl.errors import ArtifactError, ConfigError
+from fraudctl.store_uri import is_redis, open_uri
 
 __all__ = [
     "DEFAULT_ALERT_STORE",
@@ -64,7 +63,7 @@ def alert_store_uri(configured: str, online_store: str) -> str | None:
         return None
     if configured.strip():
         return configured.strip()
-    if online_store.startswith(("redis://", "rediss://", "unix://")):
+    if is_redis(online_store):
         return online_store
     return DEFAULT_ALERT_STORE
 
@@ -75,23 +74,4 @@ def open_alerts(uri: str) -> AlertStore:
     from fraudctl.alerts.redis_alerts import RedisAlerts
     from fraudctl.alerts.sqlite_alerts import SQLiteAlerts
 
-    if uri.startswith("sqlite:///"):
-        path = Path(uri.removeprefix("sqlite:///"))
-        if path.is_dir():
-            raise ArtifactError(f"alert store {uri}: {path} is a folder, not a database file")
-        opener: Any = lambda: SQLiteAlerts(path)  # noqa: E731
-    elif uri.startswith(("redis://", "rediss://", "unix://")):
-        opener = lambda: RedisAlerts(uri)  # noqa: E731
-    else:
-        raise ConfigError(
-            f"alert store {uri!r}: expected sqlite:///path/to/alerts.db or redis://host:port/db"
-        )
-    try:
-        store = opener()
-        store.count()
-    except Exception as exc:
-        if type(exc).__module__.split(".")[0] not in {"sqlite3", "redis"}:
-            raise
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
-        raise ArtifactError(f"alert store {uri}: {first}") from None
-    return store
+    return open_uri("alert store", uri, SQLiteAlerts, RedisAlerts, "path/to/alerts.db")

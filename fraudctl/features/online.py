@@ -22,18 +22,18 @@ request time, which Feast would only hold as opaque blobs (see ARCHITECTURE.md).
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from fraudctl.durations import DEFAULT_TIME_UNIT, clock_seconds
-from fraudctl.errors import ArtifactError, ConfigError
+from fraudctl.errors import ConfigError
 from fraudctl.features.kernel import AMOUNT_SCALE, WindowSpec, calendar_features, entity_features
 from fraudctl.features.redis_store import RedisStore
 from fraudctl.features.sqlite_store import SQLiteStore
 from fraudctl.features.store import Events, Lookup, OnlineStore, Transaction
 from fraudctl.features.transform import FeatureTransform
+from fraudctl.store_uri import open_uri
 
 __all__ = [
     "Events",
@@ -53,26 +53,7 @@ ONE_MS = timedelta(milliseconds=1)
 def open_store(uri: str) -> OnlineStore:
     """Open the store and ask it one question, so an unreachable Redis, a folder where the
     SQLite file should be or a file that is not a database is one line here."""
-    if uri.startswith("sqlite:///"):
-        path = Path(uri.removeprefix("sqlite:///"))
-        if path.is_dir():
-            raise ArtifactError(f"online store {uri}: {path} is a folder, not a database file")
-        opener: Any = lambda: SQLiteStore(path)  # noqa: E731
-    elif uri.startswith(("redis://", "rediss://", "unix://")):
-        opener = lambda: RedisStore(uri)  # noqa: E731
-    else:
-        raise ConfigError(
-            f"online store {uri!r}: expected sqlite:///path/to/file.db or redis://host:port/db"
-        )
-    try:
-        store = opener()
-        store.count()
-    except Exception as exc:
-        if type(exc).__module__.split(".")[0] not in {"sqlite3", "redis"}:
-            raise
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
-        raise ArtifactError(f"online store {uri}: {first}") from None
-    return store
+    return open_uri("online store", uri, SQLiteStore, RedisStore, "path/to/file.db")
 
 
 # --- features from the store -------------------------------------------------------------

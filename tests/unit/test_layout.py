@@ -140,6 +140,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "fraudctl.paths",
             "fraudctl.durations",
             "fraudctl.webclient",
+            "fraudctl.store_uri",
         ),
     ),
     # the rules' language: a parser and evaluator over plain columns, imports only errors
