@@ -191,8 +191,9 @@ def families_reading(root: Path) -> str:
     met = [c for c in result.limits if c in default and judged(result, c, default[c]).endswith("✓")]
     missed = [c for c in result.limits if c in default and c not in met]
     best = max(result.rows, key=lambda r: r.get("cv_pr_auc") or 0)
+    chose = str(default["family"]).removeprefix("default").strip(" ()")
     text = (
-        f"The shipped default ({default['family']}) meets {len(met)} of its "
+        f"The shipped default{f' (it chose `{chose}`)' if chose else ''} meets {len(met)} of its "
         f"{len(met) + len(missed)} targets"
         + (f"; it misses {', '.join(header_of(c) for c in missed)}." if missed else ".")
         + f" The best out-of-fold PR-AUC of the run is `{best['family']}`'s "
