@@ -123,6 +123,8 @@ HEADERS = {
 def header(column: str) -> str:
     if column in HEADERS:
         return HEADERS[column]
+    if column.endswith("_per_s"):  # a rate, not a duration
+        return f"{column.removesuffix('_per_s').replace('_', ' ')}/s"
     for suffix in ("_s", "_ms", "_mib", "_minutes"):
         if column.endswith(suffix):
             return column.removesuffix(suffix).replace("_", " ")
@@ -141,6 +143,10 @@ def cell(column: str, value: Any) -> str:
         return "yes" if value else "no"
     if not isinstance(value, int | float):
         return str(value)
+    if column.endswith("_per_s") or column == "rps":  # a rate, before the "_s" of seconds
+        return fmt.count(value)
+    if column == "load" or column.startswith("load_"):
+        return f"{value:.1f}"
     if column.endswith("_ms"):
         return fmt.milliseconds(value)
     if column.endswith("_s"):
