@@ -159,7 +159,7 @@ def cell(column: str, value: Any) -> str:
         return fmt.mib(value * 1024)
     if column.endswith("share_after") or column.endswith("_share"):
         return fmt.share(value)
-    if isinstance(value, float) and abs(value) <= 1.5 and column not in {"rps", "rows_per_s"}:
+    if isinstance(value, float) and abs(value) <= 1.5:
         return fmt.metric(value)
     return fmt.count(value)
 

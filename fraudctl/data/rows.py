@@ -112,6 +112,7 @@ def refuse_absurd_values(frame: pd.DataFrame, columns: list[str], source: str) -
 
 
 def finite(numbers: pd.Series, column: str, source: str) -> pd.Series:
+    """``numbers`` unchanged, or one error naming the rows that hold NaN or an infinity."""
     values = numbers.to_numpy()
     if finite_bounds(values) is not None:
         return numbers

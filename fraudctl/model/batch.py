@@ -82,9 +82,10 @@ def scored_columns(decisions: Any, threshold: float) -> Scored:
 
 
 def _text(values: np.ndarray) -> Any:
-    """Python strings (or None) as pandas' text type, converted by Arrow in one C pass: the
-    writer hands Arrow's array on as it is, where pandas' own text array is checked and
-    converted again element by element (a tenth of a million-row score)."""
+    """Python strings (or None) as an Arrow-backed text column (Arrow's ``string``, as the
+    files always held), converted in one C pass: the parquet writer hands it on as it is,
+    where pandas' own text array was checked and converted element by element (a tenth of
+    a million-row score)."""
     import pyarrow as pa
 
     return pd.arrays.ArrowExtensionArray(pa.chunked_array([pa.array(values, type=pa.string())]))
