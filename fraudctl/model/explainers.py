@@ -102,7 +102,9 @@ def _agnostic(
 
     from fraudctl.model.ensemble import log_odds
     from fraudctl.model.scorers import scorer_for
+    from fraudctl.model.shap_cache import cache_shap_kernels
 
+    cache_shap_kernels()
     score, _ = scorer_for(kind, estimator)
 
     def model_log_odds(matrix: np.ndarray) -> np.ndarray:
