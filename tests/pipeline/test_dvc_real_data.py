@@ -28,6 +28,9 @@ def test_the_real_data_steps_work_as_written(tmp_path):
     params["data"]["synthetic"].update(SMALL_PARAMS["data"]["synthetic"])
     params["model"]["lightgbm"].update(SMALL_PARAMS["model"]["lightgbm"])
     params["selection"]["candidates"] = []
+    # one LightGBM, twice: the steps are the subject here; the budget's portfolio through
+    # `dvc repro` is tested in tests/pipeline/test_dvc.py
+    params["selection"]["budget"] = None
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     env = init_git(tmp_path)
     run(["dvc", "repro", "train"], tmp_path, env)  # the synthetic champion, v1
