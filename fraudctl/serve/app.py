@@ -25,6 +25,7 @@ from fraudctl.serve.columnar import ColumnarError
 from fraudctl.serve.docs import add_offline_docs
 from fraudctl.serve.errors import ApiError, api_error_response, json_response
 from fraudctl.serve.follow import RegistryFollower
+from fraudctl.serve.lane import ScoringApp, predict_lane
 from fraudctl.serve.logs import RequestLog, configure_logging
 from fraudctl.serve.openapi import openapi_document
 from fraudctl.serve.predictor import Predictor
@@ -85,7 +86,7 @@ def create_app(
         if service.alerts is not None:
             service.alerts.close()  # every alert of every request answered
 
-    app = FastAPI(
+    app = ScoringApp(
         title="fraudctl scoring API",
         version=__version__,
         description="Fraud probability, decision and explanation for card transactions.",
@@ -96,18 +97,22 @@ def create_app(
     )
     app.state.service = service
     app.state.request_log = request_log
+    telemetry = {
+        "metrics": metrics,
+        "logger": logger,
+        "request_log": request_log,
+        "tracer": tracing[0] if tracing else None,
+    }
     app.add_middleware(HeaderLimit)
-    app.add_middleware(
-        TelemetryMiddleware,
-        metrics=metrics,
-        logger=logger,
-        request_log=request_log,
-        tracer=tracing[0] if tracing else None,
-    )
+    app.add_middleware(TelemetryMiddleware, **telemetry)  # the outer one
     add_error_handlers(app)
     # The routes themselves, first in the app's own table: FastAPI's include_router would
     # wrap each router in a branch of its own, a longer way to every route.
     app.router.routes[:0] = [route for router in routers for route in router.routes]
+    # the same middlewares, in the same order, around the request sent most (lane.py)
+    app.lane = predict_lane(
+        app, "/predict", lambda inner: TelemetryMiddleware(HeaderLimit(inner), **telemetry)
+    )
     add_offline_docs(app)
     app.openapi = lambda: openapi_document(app)  # type: ignore[method-assign]
     return app
