@@ -147,6 +147,8 @@ def cell(column: str, value: Any) -> str:
         return fmt.count(value)
     if column == "load" or column.startswith("load_"):
         return f"{value:.1f}"
+    if column == "ratio" or column.startswith("ratio_") or column.endswith("_ratio"):
+        return f"{value:.2f}×"  # a ratio rounded to a whole number hides what it compares
     if column.endswith("_ms"):
         return fmt.milliseconds(value)
     if column.endswith("_s"):
