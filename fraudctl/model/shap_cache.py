@@ -49,7 +49,11 @@ def cache_shap_kernels() -> list[str]:
             continue
         for name in names:
             kernel = getattr(module, name, None)
-            if isinstance(kernel, Dispatcher):
+            if not isinstance(kernel, Dispatcher):
+                continue
+            try:
                 kernel.enable_caching()
-                enabled.append(f"{module_name}.{name}")
+            except RuntimeError:  # no writable cache folder (a read-only image): compile
+                continue
+            enabled.append(f"{module_name}.{name}")
     return enabled
