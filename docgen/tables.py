@@ -63,7 +63,9 @@ def newcomer_summary(root: Path) -> str:
     table = fmt.table(["command", "wall time", "what it left"], lines)
     ending = ""
     if row.get("test_output"):
-        ending = "`make test` ended with:\n\n```text\n" + row["test_output"] + "\n```"
+        # pytest's summary line (the output's tail also holds the slowest tests' last lines)
+        summary = row["test_output"].strip().splitlines()[-1].strip("= ")
+        ending = "`make test` ended with:\n\n```text\n" + summary + "\n```"
     return with_source(result, table, ending, f"A clone of commit `{row.get('commit', '?')}`.")
 
 
