@@ -97,22 +97,19 @@ def create_app(
     )
     app.state.service = service
     app.state.request_log = request_log
-    telemetry = {
-        "metrics": metrics,
-        "logger": logger,
-        "request_log": request_log,
-        "tracer": tracing[0] if tracing else None,
-    }
     app.add_middleware(HeaderLimit)
-    app.add_middleware(TelemetryMiddleware, **telemetry)  # the outer one
+    app.add_middleware(
+        TelemetryMiddleware,
+        metrics=metrics,
+        logger=logger,
+        request_log=request_log,
+        tracer=tracing[0] if tracing else None,
+    )
     add_error_handlers(app)
     # The routes themselves, first in the app's own table: FastAPI's include_router would
     # wrap each router in a branch of its own, a longer way to every route.
     app.router.routes[:0] = [route for router in routers for route in router.routes]
-    # the same middlewares, in the same order, around the request sent most (lane.py)
-    app.lane = predict_lane(
-        app, "/predict", lambda inner: TelemetryMiddleware(HeaderLimit(inner), **telemetry)
-    )
+    app.lane = predict_lane(app, "/predict")  # the request sent most, the shortest way
     add_offline_docs(app)
     app.openapi = lambda: openapi_document(app)  # type: ignore[method-assign]
     return app

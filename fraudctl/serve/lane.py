@@ -7,8 +7,9 @@ For one transaction that stack took about a sixth of the server's CPU per reques
 :class:`ScoringApp` answers ``POST /predict`` through :class:`PredictLane` instead, which
 keeps what that route gets from the stack and nothing else:
 
-- the app's own middlewares around it (telemetry: metrics, the request log, tracing; the
-  header limit), built by the same function as the stack's;
+- the app's own middlewares around it (``add_middleware``'s: telemetry, the header limit),
+  built from the app's list in the order Starlette's stack has them, at the first request
+  as Starlette builds its stack;
 - ``scope["app"]`` and ``scope["route"]``, for ``request.app`` and the metrics' route label;
 - the app's exception handlers for the errors the route raises, looked up as Starlette does
   (a status code's handler first for an HTTP error, then the exception's classes in order);
@@ -38,20 +39,21 @@ Handler = Callable[[Request, Exception], Any]
 
 
 class PredictLane:
-    """One direct route behind the app's own middlewares (``wrap``)."""
+    """One direct route behind the app's own middlewares."""
 
-    def __init__(
-        self, app: FastAPI, route: DirectRoute, wrap: Callable[[ASGIApp], ASGIApp]
-    ) -> None:
+    def __init__(self, app: FastAPI, route: DirectRoute) -> None:
+        self.app = app
         self.path = route.path
         self.route = route
         self.handlers: dict[Any, Handler] = app.exception_handlers
-        self.inner = wrap(self._answer)
+        self.inner: ASGIApp | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         scope["route"] = self.route
         scope["endpoint"] = self.route.endpoint
         scope["path_params"] = {}
+        if self.inner is None:
+            self.inner = own_middlewares(self.app, self._answer)
         await self.inner(scope, receive, send)
 
     async def _answer(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -107,10 +109,18 @@ class ScoringApp(FastAPI):
         await super().__call__(scope, receive, send)
 
 
-def predict_lane(app: FastAPI, path: str, wrap: Callable[[ASGIApp], ASGIApp]) -> PredictLane | None:
+def own_middlewares(app: FastAPI, inner: ASGIApp) -> ASGIApp:
+    """``inner`` wrapped in the middlewares added with ``add_middleware``, the first added
+    innermost, as in Starlette's stack."""
+    for cls, args, kwargs in reversed(app.user_middleware):
+        inner = cls(inner, *args, **kwargs)
+    return inner
+
+
+def predict_lane(app: FastAPI, path: str) -> PredictLane | None:
     """The lane to ``path``'s direct POST route in ``app``'s table (None without one: an
     app built with other routers)."""
     for route in app.router.routes:
         if isinstance(route, DirectRoute) and route.path == path and "POST" in route.methods:
-            return PredictLane(app, route, wrap)
+            return PredictLane(app, route)
     return None
