@@ -58,15 +58,16 @@ def measured(stage: str, settings: EmissionsParams) -> Iterator[Measurement]:
     # several instances may run (we allow them: no lock file) and logs its set-up at INFO.
     logging.getLogger("codecarbon").setLevel(logging.ERROR)
 
-    tracker = OfflineEmissionsTracker(
-        country_iso_code=settings.country_iso_code,
-        save_to_file=False,
-        log_level="error",
-        measure_power_secs=settings.measure_seconds,
-        allow_multiple_runs=True,
-        project_name=f"fraudctl-{stage}",
-    )
-    tracker.start()
+    with _cpu_model_from_proc():
+        tracker = OfflineEmissionsTracker(
+            country_iso_code=settings.country_iso_code,
+            save_to_file=False,
+            log_level="error",
+            measure_power_secs=settings.measure_seconds,
+            allow_multiple_runs=True,
+            project_name=f"fraudctl-{stage}",
+        )
+        tracker.start()
     try:
         yield measurement
     finally:
@@ -77,6 +78,32 @@ def measured(stage: str, settings: EmissionsParams) -> Iterator[Measurement]:
             measurement.emissions_kg = float(data.emissions)
             measurement.seconds = float(data.duration)
             measurement.method = f"CodeCarbon offline, {data.cpu_model}, {data.country_name}"
+
+
+@contextlib.contextmanager
+def _cpu_model_from_proc() -> Iterator[None]:
+    """CodeCarbon asks py-cpuinfo for the CPU's model name, to look up its power. py-cpuinfo
+    gathers every field it can in a child process (CPUID probes, clock measurements), about
+    a second of CPU at every measured stage's start; its first source on Linux,
+    /proc/cpuinfo, already holds the name, and reading only that takes a millisecond. Where
+    it does not (no such file, or no model name there), py-cpuinfo runs in full as before."""
+    try:
+        import cpuinfo
+        from cpuinfo.cpuinfo import _get_cpu_info_from_proc_cpuinfo
+    except ImportError:  # a py-cpuinfo without that reader: nothing to shortcut
+        yield
+        return
+    full = cpuinfo.get_cpu_info
+
+    def brand_first() -> dict[str, Any]:
+        found = _get_cpu_info_from_proc_cpuinfo()
+        return found if found.get("brand_raw") else full()
+
+    cpuinfo.get_cpu_info = brand_first
+    try:
+        yield
+    finally:
+        cpuinfo.get_cpu_info = full
 
 
 def emissions_file(paths: ProjectPaths, stage: str) -> Path:

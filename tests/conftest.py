@@ -26,6 +26,9 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 # that starts the workers and before any OpenMP library is loaded, so the workers and every
 # command they run inherit it; a value set by the caller wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# The project's .dvc/config turns DVC's usage analytics off; the repositories the tests
+# `dvc init` do not have it, and every DVC command there started a daemon to send them.
+os.environ.setdefault("DVC_NO_ANALYTICS", "1")
 
 # Small enough for seconds per stage, large enough that every split has frauds.
 SMALL_PARAMS: dict[str, Any] = {

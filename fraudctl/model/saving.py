@@ -8,7 +8,9 @@ without rules writes exactly the files it wrote before rules existed.
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -157,15 +159,37 @@ def _wrap(
             signature = ModelSignature(infer_signature(raw_example).inputs, _outputs(model))
         else:
             signature = infer_signature(raw_example, model.predict_raw(raw_example))
-        mlflow.pyfunc.save_model(
-            path=str(path),
-            loader_module=LOADER_MODULE,
-            data_path=str(model.payload),
-            signature=signature,
-            input_example=raw_example,
-            pip_requirements=requirements,
-        )
+        with _pins_taken_as_installed():
+            mlflow.pyfunc.save_model(
+                path=str(path),
+                loader_module=LOADER_MODULE,
+                data_path=str(model.payload),
+                signature=signature,
+                input_example=raw_example,
+                pip_requirements=requirements,
+            )
     _stabilise_mlmodel(path / "MLmodel")
+
+
+@contextlib.contextmanager
+def _pins_taken_as_installed() -> Iterator[None]:
+    """MLflow checks that the running environment satisfies the requirements it is given, and
+    to map packages to modules it first reads the file list of every installed distribution:
+    about 2 s of every training process. The pins fraudctl gives are this environment's
+    installed versions (:func:`fraudctl.model.estimators.library_requirements`), so the
+    check cannot fail; it is skipped for this call. Where MLflow moved the check, the save
+    runs it as before."""
+    from mlflow.utils import environment
+
+    check = getattr(environment, "warn_dependency_requirement_mismatches", None)
+    if check is None:
+        yield
+        return
+    environment.warn_dependency_requirement_mismatches = lambda requirements: None
+    try:
+        yield
+    finally:
+        environment.warn_dependency_requirement_mismatches = check
 
 
 def _write_json(path: Path, payload: Any) -> None:

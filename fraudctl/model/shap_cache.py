@@ -7,10 +7,12 @@ machine) compiling the same code. numba keeps a dispatcher's machine code on dis
 caching is enabled on it; this module enables it for the kernels whose arguments are all
 arrays and numbers.
 
-Left out on purpose: the kernels that take the link function as an argument
-(``_build_fixed_*_output``). numba keys their cache on that function object's identity,
-which differs in every process, so caching them would only add a new file to shap's cache
-folder on every run. They still compile, in about 3 s.
+The kernel that takes the link function as an argument (``_build_fixed_single_output``)
+cannot be cached as it is: numba keys its cache on that function object's identity, which
+differs in every process, so caching it would only add a new file on every run. For the
+identity link, the one fraudctl's explanations use, shap's ``_build_fixed_output`` is
+routed to the same loop with the identity written in (:mod:`fraudctl.model.shap_kernels`),
+which caches; any other link, and several outputs, go to shap's own kernels as before.
 
 The kernels are looked up by name in shap's modules; a shap release that renames or moves
 them only loses the saving (nothing here is required for an explanation to be right).
@@ -56,4 +58,63 @@ def cache_shap_kernels() -> list[str]:
             except RuntimeError:  # no writable cache folder (a read-only image): compile
                 continue
             enabled.append(f"{module_name}.{name}")
+    if _route_identity_link():
+        enabled.append("shap.utils._masked_model._build_fixed_output (identity link)")
     return enabled
+
+
+def _route_identity_link() -> bool:
+    """Send shap's fixed-output step for one output and the identity link to the cached
+    kernel; False where shap's names moved or no cache folder is writable."""
+    try:
+        from shap import links
+        from shap.utils import _masked_model as masked_model
+    except ImportError:
+        return False
+    shap_build = getattr(masked_model, "_build_fixed_output", None)
+    upcast = getattr(masked_model, "_upcast_array", None)
+    identity = getattr(links, "identity", None)
+    if shap_build is None or upcast is None or identity is None:
+        return False
+    from fraudctl.model.shap_kernels import fixed_single_output_identity
+
+    try:
+        fixed_single_output_identity.enable_caching()
+    except RuntimeError:  # no writable cache folder: shap's kernel compiles just as fast
+        return False
+
+    def build_fixed_output(
+        averaged_outs,
+        last_outs,
+        outputs,
+        batch_positions,
+        varying_rows,
+        num_varying_rows,
+        link,
+        linearizing_weights,
+    ):
+        if link is not identity or last_outs.ndim != 1:
+            return shap_build(
+                averaged_outs,
+                last_outs,
+                outputs,
+                batch_positions,
+                varying_rows,
+                num_varying_rows,
+                link,
+                linearizing_weights,
+            )
+        fixed_single_output_identity(
+            upcast(averaged_outs),
+            upcast(last_outs),
+            upcast(outputs),
+            batch_positions,
+            varying_rows,
+            num_varying_rows,
+            linearizing_weights,
+        )
+        return None
+
+    build_fixed_output.shap_kernel = shap_build  # type: ignore[attr-defined]
+    masked_model._build_fixed_output = build_fixed_output
+    return True
