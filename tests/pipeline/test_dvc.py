@@ -87,8 +87,11 @@ def test_rerunning_stages_on_the_same_inputs_changes_no_tracked_file(clone):
     root, env = clone
     _run(["git", "add", "-A"], root, env)
     _run(["git", "commit", "-qm", "outputs", "--allow-empty"], root, env)
+    forced = _run(
+        ["dvc", "repro", "--force", "--single-item", "evaluate", "fairness", "drift"], root, env
+    )
     for stage in ("evaluate", "fairness", "drift"):
-        _run(["dvc", "repro", "--force", "--single-item", stage], root, env)
+        assert f"Running stage '{stage}'" in forced.stdout, forced.stdout
     changed = _run(["git", "status", "--porcelain"], root, env).stdout.splitlines()
     # The energy measurements differ on every run, and are not tracked: they measure the
     # machine, not the model.
