@@ -21,6 +21,7 @@ them only loses the saving (nothing here is required for an explanation to be ri
 from __future__ import annotations
 
 import importlib
+from typing import Any
 
 # module -> kernels whose arguments are arrays and scalars only (shap 0.4x-0.5x)
 KERNELS: dict[str, tuple[str, ...]] = {
@@ -80,39 +81,17 @@ def _route_identity_link() -> bool:
 
     try:
         fixed_single_output_identity.enable_caching()
-    except RuntimeError:  # no writable cache folder: shap's kernel compiles just as fast
+    except RuntimeError:  # no writable cache folder: shap's own kernel, compiled as before
         return False
 
-    def build_fixed_output(
-        averaged_outs,
-        last_outs,
-        outputs,
-        batch_positions,
-        varying_rows,
-        num_varying_rows,
-        link,
-        linearizing_weights,
-    ):
-        if link is not identity or last_outs.ndim != 1:
-            return shap_build(
-                averaged_outs,
-                last_outs,
-                outputs,
-                batch_positions,
-                varying_rows,
-                num_varying_rows,
-                link,
-                linearizing_weights,
-            )
-        fixed_single_output_identity(
-            upcast(averaged_outs),
-            upcast(last_outs),
-            upcast(outputs),
-            batch_positions,
-            varying_rows,
-            num_varying_rows,
-            linearizing_weights,
-        )
+    def build_fixed_output(*arguments: Any) -> None:
+        # shap's signature: (averaged_outs, last_outs, outputs, batch_positions,
+        # varying_rows, num_varying_rows, link, linearizing_weights)
+        averaged, last, outputs, *rows, link, weights = arguments
+        if link is not identity or last.ndim != 1:
+            return shap_build(*arguments)
+        arrays = (upcast(averaged), upcast(last), upcast(outputs))
+        fixed_single_output_identity(*arrays, *rows, weights)
         return None
 
     build_fixed_output.shap_kernel = shap_build  # type: ignore[attr-defined]
