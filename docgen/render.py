@@ -16,6 +16,7 @@ RENDERERS: dict[str, Callable[[Path], str]] = {
     "pipeline.findings": tables.pipeline_findings,
     "families.table": tables.families_table,
     "families.reading": tables.families_reading,
+    "families.ceiling": tables.families_ceiling,
     "tune.summary": tables.tune_summary,
     "budget.search": tables.budget_search,
     "budget.reading": tables.budget_reading,

@@ -228,6 +228,7 @@ TITLES = {
     "install": "The install's size",
     "pipeline": "The pipeline, stage by stage",
     "families": "Model families on the ULB table",
+    "ceiling": "Model families on the ULB table, judged on the test split (a bound)",
     "tune": "Tuning",
     "ui": "The web app's start-up",
     "continuous": "Continuous training: policies, analysts and a rule",

@@ -205,6 +205,30 @@ def families_reading(root: Path) -> str:
     return with_source(result, text)
 
 
+def families_ceiling(root: Path) -> str:
+    """What the best choice among the families could reach on the test split: the bound a
+    test target is read against (``benchmarks.families --ceiling``)."""
+    result = load(root, "ceiling")
+    singles = [r for r in result.rows if r["size"] == 1]
+    blends = [r for r in result.rows if r["size"] > 1]
+    if not singles or not blends:
+        return with_source(result, "*This run wrote no blends.*")
+    single, blend = singles[0], blends[0]
+    recall = max(result.rows, key=lambda r: r["recall_at_fpr"])
+    text = (
+        f"Judged on the test split itself, the best of {len(singles)} families alone (each "
+        "with its params.yaml block) is "
+        f"`{single['members']}` (PR-AUC {fmt.metric(single['pr_auc'])}), and the best of "
+        f"their rank-average blends of two or three is `{blend['members']}` "
+        f"({fmt.metric(blend['pr_auc'])}, recall at 1 % FPR "
+        f"{fmt.metric(blend['recall_at_fpr'])}); the highest recall of any of them is "
+        f"{fmt.metric(recall['recall_at_fpr'])} (`{recall['members']}`). No selection rule "
+        "over these families can score above that on this split: a higher target asks for "
+        "other families or other inputs."
+    )
+    return with_source(result, text)
+
+
 def header_of(column: str) -> str:
     from docgen.results import header
 
