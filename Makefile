@@ -75,8 +75,8 @@ lint: install
 
 # pytest exits 5 when it collected nothing: that is a failure here, not a pass. The scan
 # tests use checkov (its own virtualenv) and the serving image's SBOM (make sbom); the
-# continuous-training DAG test runs Airflow (make airflow). The end-to-end tests start a few
-# hundred fraudctl processes: where PYTHONDONTWRITEBYTECODE is set (as in many containers
+# continuous-training DAG test runs Airflow (make airflow). The end-to-end tests start about
+# a hundred fraudctl processes: where PYTHONDONTWRITEBYTECODE is set (as in many containers
 # and CI images), each would compile fraudctl's modules again, so they are compiled once
 # here (compileall skips what is up to date).
 test: lint $(CHECKOV_VENV)/.installed sbom $(AIRFLOW_VENV)/.installed
