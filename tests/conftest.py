@@ -326,19 +326,6 @@ def test_rows(trained: ProjectPaths) -> pd.DataFrame:
 FEATURES = [f"V{i}" for i in range(1, 29)] + ["Amount"]
 
 
-# --- how many workers: one more than the cores ---
-
-
-def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
-    """``-n auto``: one worker more than the cores (pyproject caps it at 4). The end-to-end
-    tests spend part of their time waiting (a server starting, a subprocess's imports, a
-    poll's sleep); on 2 cores a third worker runs in those waits, and the suite took 503 s
-    where two workers took 536 s. PYTEST_XDIST_AUTO_NUM_WORKERS still decides when set."""
-    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
-        return None  # pytest-xdist's own hook reads it
-    return (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1) + 1
-
-
 # --- the order files go to the workers: the longest first ---
 
 # pytest-xdist hands out whole files (--dist=loadfile) in collection order
