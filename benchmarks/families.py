@@ -99,7 +99,8 @@ def main() -> None:
                     test_scores[name] = _test_scores(paths)
             if args.ceiling:
                 labels = _test_labels(paths, params)
-                ceiling = blend_ceiling(test_scores, labels)
+                fpr = params.evaluate.max_false_positive_rate
+                ceiling = blend_ceiling(test_scores, labels, fpr)
                 print(f"ceiling: {results.write('ceiling', ceiling, _ceiling_conditions(args))}")
             if args.tune_trials:
                 from fraudctl.stages.tune import run as tune
@@ -164,9 +165,10 @@ def _test_labels(paths, params) -> Any:
     return load_split(paths, "test")[params.data.schema_.target].to_numpy()
 
 
-def blend_ceiling(scores: dict[str, Any], labels: Any, top: int = 12) -> list[dict]:
+def blend_ceiling(scores: dict[str, Any], labels: Any, max_fpr: float, top: int = 12) -> list[dict]:
     """Each family alone and each rank-average blend of two or three, judged on the test
-    labels, best PR-AUC first: the single families, then the ``top`` best blends."""
+    labels (recall at ``max_fpr``, as `evaluate` reads it), best PR-AUC first: the single
+    families, then the ``top`` best blends."""
     from itertools import combinations
 
     import numpy as np
@@ -182,7 +184,7 @@ def blend_ceiling(scores: dict[str, Any], labels: Any, top: int = 12) -> list[di
             "members": "+".join(members),
             "size": len(members),
             "pr_auc": float(pr_auc(labels, blended)),
-            "recall_at_fpr": float(recall_at_fpr(labels, blended, 0.01)),
+            "recall_at_fpr": float(recall_at_fpr(labels, blended, max_fpr)),
         }
 
     singles = [row((name,)) for name in scores]
