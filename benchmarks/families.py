@@ -85,6 +85,7 @@ def main() -> None:
             features.run(params, paths)
             rows = []
             test_scores: dict[str, Any] = {}
+            test = _test_split(paths) if args.ceiling else None
             alone = params.selection.model_copy(update={"candidates": [], "budget": None})
             for name in names:
                 if name == DEFAULT:  # params.yaml as shipped: the budget's search chooses
@@ -96,9 +97,9 @@ def main() -> None:
                 rows.append(_run(chosen, paths, label, train.run, evaluate.run))
                 _print(rows[-1:], header=len(rows) == 1)
                 if args.ceiling and name not in (DEFAULT, "ensemble"):
-                    test_scores[name] = _test_scores(paths)
+                    test_scores[name] = _test_scores(paths, test)
             if args.ceiling:
-                labels = _test_labels(paths, params)
+                labels = test[params.data.schema_.target].to_numpy()
                 fpr = params.evaluate.max_false_positive_rate
                 ceiling = blend_ceiling(test_scores, labels, fpr)
                 print(f"ceiling: {results.write('ceiling', ceiling, _ceiling_conditions(args))}")
@@ -151,18 +152,18 @@ def _run(params, paths, label, train, evaluate) -> dict:
     }
 
 
-def _test_scores(paths) -> Any:
-    """The test split's scores by the model `train` just saved (what `evaluate` read)."""
+def _test_split(paths) -> Any:
+    """The test split `evaluate` reads, read once for every family's scores and the labels."""
     from fraudctl.features.outputs import load_split
+
+    return load_split(paths, "test")
+
+
+def _test_scores(paths, test) -> Any:
+    """The test split's scores by the model `train` just saved (what `evaluate` read)."""
     from fraudctl.model import bundle
 
-    return bundle.load_model(paths.model_dir).score_features(load_split(paths, "test"))
-
-
-def _test_labels(paths, params) -> Any:
-    from fraudctl.features.outputs import load_split
-
-    return load_split(paths, "test")[params.data.schema_.target].to_numpy()
+    return bundle.load_model(paths.model_dir).score_features(test)
 
 
 def blend_ceiling(scores: dict[str, Any], labels: Any, max_fpr: float, top: int = 12) -> list[dict]:
